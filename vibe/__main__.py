@@ -1,0 +1,3 @@
+from vibe.cli import main
+
+main()

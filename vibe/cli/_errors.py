@@ -1,0 +1,23 @@
+"""How every command reports a user error: one red line naming what is wrong and what to do, exit 2."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import typer
+
+from vibe.config import ConfigError
+from vibe.errors import UserError
+from vibe.log import console
+
+__all__ = ["user_errors"]
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    try:
+        yield
+    except (UserError, ConfigError) as error:
+        console.print(f"[bold red]error:[/] {error}", highlight=False, markup=True)
+        raise typer.Exit(2) from None

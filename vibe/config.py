@@ -1,0 +1,187 @@
+"""One configuration system: pydantic models that load from YAML and fail with precise errors.
+
+Every typed config in Vibe (ingest, run, model, policy, ...) subclasses :class:`VibeConfig`. Loading goes
+through :func:`load_yaml` or :func:`validate`, which turn pydantic's errors into a :class:`ConfigError` naming
+the file, the line (when known), the field, the value given and what is allowed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+__all__ = ["ConfigError", "ConfigProblem", "VibeConfig", "dump_yaml", "load_yaml", "validate"]
+
+C = TypeVar("C", bound="VibeConfig")
+
+
+class VibeConfig(BaseModel):
+    """Base of every config: unknown keys are errors, assignments are validated."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, protected_namespaces=())
+
+
+class ConfigProblem(BaseModel):
+    """One thing wrong with a config: where, what was given, what is allowed."""
+
+    field: str
+    given: Any = None
+    allowed: str
+    line: int | None = None
+
+    def render(self, source: str) -> str:
+        where = f"{source}:{self.line}" if self.line else source
+        given = "" if self.given is _MISSING else f" got {_short(self.given)!s};"
+        return f"{where}: {self.field}:{given} {self.allowed}"
+
+
+class ConfigError(ValueError):
+    """A config that does not validate. ``str()`` lists every problem, one per line."""
+
+    def __init__(self, *, source: str, problems: list[ConfigProblem]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__("\n".join(p.render(source) for p in problems))
+
+
+_MISSING = object()
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _line_index(text: str) -> dict[tuple[str, ...], int]:
+    """Map each key path in a YAML document to its 1-based line number."""
+    index: dict[tuple[str, ...], int] = {}
+
+    def walk(node: yaml.Node, path: tuple[str, ...]) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                child = (*path, str(key.value))
+                index[child] = key.start_mark.line + 1
+                walk(value, child)
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                child = (*path, str(i))
+                index[child] = item.start_mark.line + 1
+                walk(item, child)
+
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return index
+    if root is not None:
+        walk(root, ())
+    return index
+
+
+def _problems(
+    model_cls: type[BaseModel], error: ValidationError, lines: Mapping[tuple[str, ...], int]
+) -> list[ConfigProblem]:
+    problems = []
+    for err in error.errors():
+        loc = tuple(str(p) for p in err["loc"])
+        field = ".".join(loc) or "<top level>"
+        line = next((lines[loc[:i]] for i in range(len(loc), 0, -1) if loc[:i] in lines), None)
+        if err["type"] == "extra_forbidden":
+            allowed = "unknown field; allowed fields here: " + ", ".join(_fields_at(model_cls, loc[:-1]))
+        elif err["type"] == "missing":
+            allowed = "required field is missing"
+            problems.append(ConfigProblem(field=field, given=_MISSING, allowed=allowed, line=line))
+            continue
+        else:
+            allowed = err["msg"].replace("Value error, ", "")
+        problems.append(ConfigProblem(field=field, given=err.get("input"), allowed=allowed, line=line))
+    return problems
+
+
+def _fields_at(model_cls: type[BaseModel], loc: tuple[str, ...]) -> list[str]:
+    """Names of the fields of the (nested) model at ``loc``, for 'unknown field' messages."""
+    current: Any = model_cls
+    for part in loc:
+        if not (isinstance(current, type) and issubclass(current, BaseModel)):
+            return []
+        field = current.model_fields.get(part)
+        if field is None:
+            return []
+        current = field.annotation
+        # unwrap Optional[Model] / list[Model] / dict[str, Model]
+        for arg in getattr(current, "__args__", ()) or ():
+            if isinstance(arg, type) and issubclass(arg, BaseModel):
+                current = arg
+                break
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return sorted(current.model_fields)
+    return []
+
+
+def validate(
+    model_cls: type[C],
+    data: Any,
+    *,
+    source: str = "<arguments>",
+    lines: Mapping[tuple[str, ...], int] | None = None,
+) -> C:
+    """Validate ``data`` into ``model_cls`` or raise a :class:`ConfigError` that names ``source``."""
+    try:
+        return model_cls.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(source=source, problems=_problems(model_cls, error, lines or {})) from None
+
+
+def load_yaml(path: str | Path, model_cls: type[C], *, overrides: Mapping[str, Any] | None = None) -> C:
+    """Load a YAML file into ``model_cls``. ``overrides`` (dotted keys) are applied on top."""
+    path = Path(path)
+    source = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(
+            source=source,
+            problems=[
+                ConfigProblem(field="<file>", given=_MISSING, allowed=f"cannot be read ({error.strerror})")
+            ],
+        ) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        raise ConfigError(
+            source=source,
+            problems=[
+                ConfigProblem(
+                    field="<syntax>",
+                    given=_MISSING,
+                    allowed=f"is not valid YAML: {getattr(error, 'problem', error)}",
+                    line=mark.line + 1 if mark else None,
+                )
+            ],
+        ) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(
+            source=source,
+            problems=[ConfigProblem(field="<top level>", given=data, allowed="must be a mapping of fields")],
+        )
+    for dotted, value in (overrides or {}).items():
+        _set_dotted(data, dotted, value)
+    return validate(model_cls, data, source=source, lines=_line_index(text))
+
+
+def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+    *parents, leaf = dotted.split(".")
+    for part in parents:
+        data = data.setdefault(part, {})
+    data[leaf] = value
+
+
+def dump_yaml(config: BaseModel, path: str | Path) -> None:
+    """Write ``config`` as YAML that :func:`load_yaml` reads back to an equal object."""
+    Path(path).write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False), encoding="utf-8")
