@@ -7,7 +7,8 @@ setup:
 demo: setup  ## the main job on the embedded default: stdlib -> tokenizer -> Megatron GPT under Ray -> eval -> report
 	.venv/bin/vibe demo
 
-test: setup  ## the whole test suite
+test: setup  ## the whole test suite, the integration tier against a real local vLLM server included
+	scripts/install-vllm.sh
 	.venv/bin/python -m pytest -q
 
 lint: setup

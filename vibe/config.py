@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-__all__ = ["ConfigError", "ConfigProblem", "VibeConfig", "dump_yaml", "load_yaml", "validate"]
+__all__ = ["NOT_GIVEN", "ConfigError", "ConfigProblem", "VibeConfig", "dump_yaml", "load_yaml", "validate"]
 
 C = TypeVar("C", bound="VibeConfig")
 
@@ -35,7 +35,7 @@ class ConfigProblem(BaseModel):
 
     def render(self, source: str) -> str:
         where = f"{source}:{self.line}" if self.line else source
-        given = "" if self.given is _MISSING else f" got {_short(self.given)!s};"
+        given = "" if self.given is NOT_GIVEN else f" got {_short(self.given)!s};"
         return f"{where}: {self.field}:{given} {self.allowed}"
 
 
@@ -48,7 +48,7 @@ class ConfigError(ValueError):
         super().__init__("\n".join(p.render(source) for p in problems))
 
 
-_MISSING = object()
+NOT_GIVEN = object()
 
 
 def _short(value: Any, limit: int = 80) -> str:
@@ -93,7 +93,7 @@ def _problems(
             allowed = "unknown field; allowed fields here: " + ", ".join(_fields_at(model_cls, loc[:-1]))
         elif err["type"] == "missing":
             allowed = "required field is missing"
-            problems.append(ConfigProblem(field=field, given=_MISSING, allowed=allowed, line=line))
+            problems.append(ConfigProblem(field=field, given=NOT_GIVEN, allowed=allowed, line=line))
             continue
         else:
             allowed = err["msg"].replace("Value error, ", "")
@@ -145,7 +145,7 @@ def load_yaml(path: str | Path, model_cls: type[C], *, overrides: Mapping[str, A
         raise ConfigError(
             source=source,
             problems=[
-                ConfigProblem(field="<file>", given=_MISSING, allowed=f"cannot be read ({error.strerror})")
+                ConfigProblem(field="<file>", given=NOT_GIVEN, allowed=f"cannot be read ({error.strerror})")
             ],
         ) from None
     try:
@@ -157,7 +157,7 @@ def load_yaml(path: str | Path, model_cls: type[C], *, overrides: Mapping[str, A
             problems=[
                 ConfigProblem(
                     field="<syntax>",
-                    given=_MISSING,
+                    given=NOT_GIVEN,
                     allowed=f"is not valid YAML: {getattr(error, 'problem', error)}",
                     line=mark.line + 1 if mark else None,
                 )

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import typer
+from rich.markup import escape
 
 from vibe.config import ConfigError
 from vibe.errors import UserError
@@ -19,5 +20,5 @@ def user_errors() -> Iterator[None]:
     try:
         yield
     except (UserError, ConfigError) as error:
-        console.print(f"[bold red]error:[/] {error}", highlight=False, markup=True)
+        console.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None

@@ -1,0 +1,132 @@
+"""The real graph on the real SQLite checkpointer and ledger (no training here: see test_run.py)."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from vibe.agent import Agent, AgentSettings, Gate, GateDecision, GoalDraft
+from vibe.ledger import SqliteLedger
+from vibe.llm import LLMConfig, OpenAIChatModel, ScriptedChatModel
+
+
+def _kinds(workdir: Path, thread: str) -> list[str]:
+    with SqliteLedger(workdir / "ledger.sqlite") as ledger:
+        return [e.record.kind for e in ledger.entries(thread_id=thread)]
+
+
+def _open(tmp_path: Path, **kwargs: Any):
+    return Agent.open(AgentSettings(workdir=str(tmp_path)), **kwargs)
+
+
+def test_estimate_request_writes_a_report_with_the_numbers(tmp_path: Path, corpus: Path) -> None:
+    with _open(tmp_path, yes=True) as agent:
+        outcome = agent.run(f"how much would a 7B on {corpus} cost?", thread_id="est")
+    assert outcome.status == "estimated"
+    report = Path(outcome.report).read_text()
+    assert (
+        "GPU-hours" in report and "TP=" in report and "epochs" in report and '"hidden_size": 4096' in report
+    )
+    assert (tmp_path / "est" / "report.html").read_text().startswith("<!doctype html>")
+    assert _kinds(tmp_path, "est") == ["goal_parsed", "plan_chosen", "report"]
+
+
+def test_every_decision_lands_in_a_verifiable_ledger(tmp_path: Path) -> None:
+    with _open(tmp_path, yes=True) as agent:
+        agent.run(f"how much would a 1B MoE on {tmp_path} cost?", thread_id="a")
+    with SqliteLedger(tmp_path / "ledger.sqlite") as ledger:
+        assert ledger.verify().ok
+
+
+def test_nonsense_request_stops_with_a_reason(tmp_path: Path) -> None:
+    with _open(tmp_path, yes=True) as agent:
+        outcome = agent.run("what's the weather like?", thread_id="w")
+    assert outcome.status == "stopped"
+    assert "names no model, size or data" in outcome.reason
+
+
+def test_missing_data_path_stops_naming_the_path(tmp_path: Path) -> None:
+    with _open(tmp_path, yes=True) as agent:
+        outcome = agent.run("train a 125M on /nonexistent/code", thread_id="m")
+    assert outcome.status == "stopped"
+    assert "/nonexistent/code" in outcome.reason
+
+
+def test_llm_draft_is_validated_and_used(tmp_path: Path) -> None:
+    llm = ScriptedChatModel([GoalDraft(objective="estimate", model_size="3B", data_paths=[str(tmp_path)])])
+    with _open(tmp_path, yes=True, llm=llm) as agent:
+        outcome = agent.run(f"what would a 3B on {tmp_path} cost", thread_id="l")
+    assert outcome.values["goal"]["parameters"] == 3e9
+    with SqliteLedger(tmp_path / "ledger.sqlite") as ledger:
+        first = next(ledger.entries(thread_id="l")).record
+    assert (first.kind, first.actor) == ("goal_parsed", "llm")
+
+
+def test_invalid_llm_drafts_are_retried_then_fall_back_to_rules(tmp_path: Path) -> None:
+    llm = ScriptedChatModel(["{not json", '{"objective": "train"}'])
+    with _open(tmp_path, yes=True, llm=llm) as agent:
+        outcome = agent.run(f"how much would a 7B on {tmp_path} cost?", thread_id="f")
+    assert outcome.status == "estimated"
+    assert len(llm.requests) == 2
+    assert "validation error" in llm.requests[1][-1].content or "invalid" in llm.requests[1][-1].content
+    kinds = _kinds(tmp_path, "f")
+    assert kinds[:3] == ["retry", "fallback", "goal_parsed"]
+    assert any("failed validation twice" in e for e in outcome.values["events"])
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_unreachable_llm_falls_back_and_says_so(tmp_path: Path) -> None:
+    llm = OpenAIChatModel(
+        LLMConfig(url=f"http://127.0.0.1:{_closed_port()}/v1", model="m", max_retries=0, timeout_s=2)
+    )
+    with _open(tmp_path, yes=True, llm=llm) as agent:
+        outcome = agent.run(f"how much would a 7B on {tmp_path} cost?", thread_id="u")
+    assert outcome.status == "estimated"
+    assert any("LLM unavailable" in e for e in outcome.values["events"])
+    assert _kinds(tmp_path, "u")[0] == "fallback"
+
+
+def test_plan_waits_for_confirmation_across_a_restart(tmp_path: Path, corpus: Path) -> None:
+    request = f"train a 7B on {corpus}"
+    with _open(tmp_path) as agent:
+        outcome = agent.run(request, thread_id="c")
+    assert outcome.waiting_for is not None and outcome.waiting_for["kind"] == "confirm"
+    with _open(tmp_path) as agent:  # a new process would open the same checkpointer
+        outcome = agent.resume("c", answer="no")
+    assert outcome.status == "stopped" and "cancelled" in outcome.reason
+    assert not (tmp_path / "c" / "steps").exists()  # nothing ran
+
+
+class _DenyTraining(Gate):
+    def check(self, *, kind: str, attributes: dict[str, Any]) -> GateDecision:
+        if kind == "data.ingest":
+            return GateDecision(outcome="deny", rule_ids=["data-1"], reason="this archive is restricted")
+        return GateDecision(outcome="allow", reason="ok")
+
+
+def test_denied_step_never_runs_and_the_reason_is_reported(tmp_path: Path, corpus: Path) -> None:
+    with _open(tmp_path, yes=True, gate=_DenyTraining()) as agent:
+        outcome = agent.run(f"train a 7B on {corpus}", thread_id="d")
+    assert outcome.status == "stopped"
+    assert "denied by policy: this archive is restricted" in outcome.reason
+    assert not (tmp_path / "d" / "steps").exists()
+    with SqliteLedger(tmp_path / "ledger.sqlite") as ledger:
+        gate = next(e.record for e in ledger.entries(thread_id="d") if e.record.kind == "gate")
+    assert gate.outcome == "deny" and gate.rule_ids == ["data-1"]
+
+
+def test_thread_ids_are_not_reused(tmp_path: Path) -> None:
+    from vibe.errors import UserError
+
+    with _open(tmp_path, yes=True) as agent:
+        agent.run(f"how much would a 7B on {tmp_path} cost?", thread_id="x")
+        with pytest.raises(UserError, match="vibe resume x"):
+            agent.run("again", thread_id="x")

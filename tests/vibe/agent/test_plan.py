@@ -1,0 +1,47 @@
+from vibe.agent import PlanSettings, Proposal, apply_proposal, make_plan, parse_request
+
+
+def _plan(request: str, tokens: int | None = 5_000_000):
+    return make_plan(parse_request(request), tokens_available=tokens, settings=PlanSettings(), thread_id="t")
+
+
+def test_a_7b_request_gets_a_cluster_plan_and_a_local_proxy() -> None:
+    plan = _plan("train a 7B on /data/code")
+    assert not plan.runs_locally
+    assert plan.full.layout is not None and plan.megatron_config["model"]["hidden_size"] == 4096
+    assert plan.proxy is not None and plan.proxy.shape.total_params < 50e6
+    assert any("larger than this machine" in note for note in plan.notes)
+    assert [s.tool for s in plan.steps] == ["ingest", "train", "eval"]
+    train = plan.steps[1].args["config"]
+    assert train["model"]["hidden_size"] == plan.proxy.shape.hidden_size
+
+
+def test_an_estimate_runs_nothing() -> None:
+    plan = _plan("how much would a 7B on /data/code cost?")
+    assert plan.steps == []
+    assert plan.full.gpu_hours > 1000
+
+
+def test_no_size_fits_the_model_to_the_data() -> None:
+    plan = _plan("train a model on /data/code", tokens=200_000_000)
+    assert 2e6 <= plan.full.total_params <= 40e6  # ~tokens / 20
+
+
+def test_deadline_too_short_is_noted() -> None:
+    plan = _plan("train a 7B on /data/code within 1 hours")
+    assert any("deadline" in note for note in plan.notes)
+
+
+def test_proposal_within_bounds_is_applied() -> None:
+    plan = _plan("train a 7B on /data/code")
+    updated, verdict, _ = apply_proposal(plan, Proposal(learning_rate=5e-4, reason="smaller lr"))
+    assert verdict == "accepted"
+    assert updated.steps[1].args["config"]["optimizer"]["lr"] == 5e-4
+
+
+def test_proposal_out_of_bounds_is_rejected_with_the_reason() -> None:
+    plan = _plan("train a 7B on /data/code")
+    steps = plan.steps[1].args["config"]["training"]["max_steps"]
+    updated, verdict, why = apply_proposal(plan, Proposal(max_steps=10 * steps))
+    assert verdict == "rejected" and "outside" in why
+    assert updated == plan

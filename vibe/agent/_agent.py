@@ -1,0 +1,123 @@
+"""The agent's face: open the persistence, build the graph, run or resume a thread."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any
+
+from langgraph.types import Command
+from pydantic import BaseModel, Field
+
+from vibe.agent._gate import AllowAll, Gate
+from vibe.agent._graph import build_graph, open_checkpointer
+from vibe.agent._nodes import AgentDeps
+from vibe.agent._plan import PlanSettings
+from vibe.agent._record import Recorder
+from vibe.config import VibeConfig
+from vibe.errors import UserError
+from vibe.llm import ChatModel
+
+__all__ = ["Agent", "AgentSettings", "Outcome"]
+
+
+class AgentSettings(VibeConfig):
+    workdir: str = "runs"
+    checkpointer: str | None = Field(
+        default=None, description="SQLite path or postgresql:// URL; None: WORKDIR/agent.sqlite"
+    )
+    ledger: str | None = Field(default=None, description="ledger SQLite path; None: WORKDIR/ledger.sqlite")
+    plan: PlanSettings = Field(default_factory=PlanSettings)
+    llm_proposals: bool = False
+
+
+class Outcome(BaseModel):
+    """Where a thread stands after a call: finished (status) or paused waiting for an answer (interrupt)."""
+
+    thread_id: str
+    status: str
+    reason: str = ""
+    report: str | None = None
+    waiting_for: dict[str, Any] | None = None
+    values: dict[str, Any] = Field(default_factory=dict)
+
+
+class Agent:
+    def __init__(self, *, graph: Any, settings: AgentSettings, deps: AgentDeps) -> None:
+        self.graph, self.settings, self.deps = graph, settings, deps
+
+    @classmethod
+    @contextmanager
+    def open(
+        cls,
+        settings: AgentSettings,
+        *,
+        llm: ChatModel | None = None,
+        gate: Gate | None = None,
+        yes: bool = False,
+        on_event: Callable[[str], None] = lambda line: None,
+    ) -> Iterator[Agent]:
+        from vibe.ledger import SqliteLedger
+
+        workdir = Path(settings.workdir)
+        workdir.mkdir(parents=True, exist_ok=True)
+        plan_settings = settings.plan.model_copy(update={"workdir": settings.workdir})
+        with ExitStack() as stack:
+            saver = stack.enter_context(
+                open_checkpointer(settings.checkpointer or str(workdir / "agent.sqlite"))
+            )
+            ledger = SqliteLedger(Path(settings.ledger or workdir / "ledger.sqlite"))
+            stack.callback(getattr(ledger, "close", lambda: None))
+            deps = AgentDeps(
+                record=Recorder(ledger),
+                llm=llm,
+                gate=gate or AllowAll(),
+                settings=plan_settings,
+                auto_confirm=yes,
+                llm_proposals=settings.llm_proposals,
+                on_event=on_event,
+            )
+            yield cls(graph=build_graph(deps, saver), settings=settings, deps=deps)
+
+    def _outcome(self, thread_id: str) -> Outcome:
+        snapshot = self.graph.get_state({"configurable": {"thread_id": thread_id}})
+        values = dict(snapshot.values)
+        waiting = None
+        for task in snapshot.tasks:
+            for intr in getattr(task, "interrupts", ()):
+                waiting = intr.value
+        return Outcome(
+            thread_id=thread_id,
+            status="waiting" if waiting else values.get("status", "new"),
+            reason=values.get("reason", ""),
+            report=values.get("report"),
+            waiting_for=waiting,
+            values=values,
+        )
+
+    def run(self, request: str, *, thread_id: str | None = None) -> Outcome:
+        thread_id = thread_id or f"t-{uuid.uuid4().hex[:8]}"
+        config = {"configurable": {"thread_id": thread_id}}
+        if self.graph.get_state(config).values:
+            raise UserError(f"thread {thread_id} already exists: continue it with `vibe resume {thread_id}`")
+        self.graph.invoke({"request": request, "thread_id": thread_id, "events": []}, config)
+        return self._outcome(thread_id)
+
+    def resume(self, thread_id: str, *, answer: Any = None) -> Outcome:
+        """Continue a thread after a crash (``answer`` None) or answer the question it paused on."""
+        config = {"configurable": {"thread_id": thread_id}}
+        snapshot = self.graph.get_state(config)
+        if not snapshot.values:
+            raise UserError(f"no thread {thread_id} in {self.settings.checkpointer or self.settings.workdir}")
+        if not snapshot.next:
+            return self._outcome(thread_id)
+        waiting = self._outcome(thread_id).waiting_for
+        if waiting is not None:
+            if answer is None:
+                return self._outcome(thread_id)
+            self.graph.invoke(Command(resume=answer), config)
+        else:
+            self.graph.invoke(None, config)
+        return self._outcome(thread_id)

@@ -1,0 +1,264 @@
+"""The planner: deterministic code that works out what a goal implies.
+
+From a :class:`TrainingGoal` and what the data holds it computes the full-size model, its compute-optimal
+token count, FLOPs, time, GPU-hours and cost on the target cluster, a parallel layout that fits GPU memory,
+the Megatron run config and Ray job spec for that cluster, and a local proxy run that fits this machine.
+The LLM never decides these numbers; it may propose bounded changes that :func:`apply_proposal` checks.
+"""
+
+from __future__ import annotations
+
+import itertools
+import hashlib
+import json
+import math
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from tools.estimate import (
+    ClusterConfig,
+    ComputeEstimate,
+    ModelShape,
+    ProxyPlan,
+    estimate_compute,
+    plan_proxy,
+    shape_for_params,
+)
+from vibe.agent._goal import TrainingGoal
+from vibe.config import VibeConfig
+
+__all__ = ["Plan", "PlanSettings", "PlanStep", "Proposal", "apply_proposal", "data_dir_for", "make_plan"]
+
+
+class PlanSettings(VibeConfig):
+    """What the planner needs to know about this machine and the target cluster."""
+
+    cluster: ClusterConfig = Field(default_factory=ClusterConfig)
+    local_flops_per_second: float = Field(default=20e9, gt=0, description="sustained training FLOP/s here")
+    proxy_time_budget_s: float = Field(default=300, gt=0)
+    proxy_max_steps: int | None = Field(default=None, ge=1)
+    local_vocab_size: int = Field(default=8192, ge=256)
+    workdir: str = "runs"
+
+
+class PlanStep(VibeConfig):
+    """One gated tool call. ``id`` is stable, so a resumed thread finds the result of a step already done."""
+
+    id: str
+    tool: str
+    args: dict[str, Any]
+    why: str
+
+
+class Plan(VibeConfig):
+    goal: TrainingGoal
+    full: ComputeEstimate
+    megatron_config: dict[str, Any] = Field(description="the full-size run config for the cluster")
+    ray_job: dict[str, Any] = Field(description="the Ray job that would run it on the cluster")
+    runs_locally: bool
+    proxy: ProxyPlan | None
+    steps: list[PlanStep]
+    notes: list[str] = Field(default_factory=list)
+
+
+class Proposal(BaseModel):
+    """A change the LLM may propose to the proxy run. Every field is bounded by :func:`apply_proposal`."""
+
+    learning_rate: float | None = Field(default=None, description="between 1e-5 and 1e-2")
+    max_steps: int | None = Field(default=None, description="at most twice the planned steps")
+    reason: str = Field(default="", max_length=200)
+
+
+def _learning_rate(params: float) -> float:
+    """Peak LR by size, interpolated in log space over GPT-3's table (Brown et al. 2020, table 2.1)."""
+    table = ((125e6, 6e-4), (350e6, 3e-4), (1.3e9, 2e-4), (6.7e9, 1.2e-4), (13e9, 1e-4), (175e9, 6e-5))
+    if params <= table[0][0]:
+        return 1e-3 if params < 20e6 else table[0][1]
+    for (p0, lr0), (p1, lr1) in itertools.pairwise(table):
+        if params <= p1:
+            t = (math.log(params) - math.log(p0)) / (math.log(p1) - math.log(p0))
+            return lr0 * (lr1 / lr0) ** t
+    return table[-1][1]
+
+
+def _run_config(
+    shape: ModelShape, *, steps: int, micro: int, global_batch: int, dp: int, tp: int, ep: int, out: str
+) -> dict[str, Any]:
+    """A ``trainers.RunConfig`` as plain data (what goes into run.yaml)."""
+    return {
+        "out": out,
+        "model": {
+            "preset": None,
+            "num_layers": shape.num_layers,
+            "hidden_size": shape.hidden_size,
+            "num_attention_heads": shape.num_attention_heads,
+            "ffn_hidden_size": shape.ffn_hidden_size,
+            "seq_length": shape.seq_length,
+            "swiglu": shape.swiglu,
+            "num_experts": shape.num_experts,
+            "moe_router_topk": shape.moe_router_topk,
+        },
+        "parallel": {"dp": dp, "tp": tp, "ep": ep},
+        "optimizer": {
+            "lr": _learning_rate(shape.total_params),
+            "min_lr": _learning_rate(shape.total_params) / 10,
+            "warmup_steps": max(1, min(2000, steps // 50)),
+            "schedule": "cosine",
+        },
+        "training": {
+            "micro_batch_size": micro,
+            "global_batch_size": global_batch,
+            "max_steps": steps,
+            "eval_interval": max(1, steps // 10),
+            "checkpoint_interval": max(1, steps // 10),
+        },
+    }
+
+
+def data_dir_for(goal: TrainingGoal, settings: PlanSettings) -> str:
+    """Where the ingest of these sources goes: keyed by the sources and vocabulary, so threads share it."""
+    key = hashlib.sha256(
+        json.dumps([sorted(goal.data_sources), settings.local_vocab_size]).encode()
+    ).hexdigest()
+    return f"{settings.workdir}/data/{key[:12]}"
+
+
+def make_plan(
+    goal: TrainingGoal, *, tokens_available: int | None, settings: PlanSettings, thread_id: str
+) -> Plan:
+    """Work out the full-size plan, the local run (full or proxy) and the gated steps to run it."""
+    notes: list[str] = []
+    experts = goal.num_experts if goal.architecture == "moe" else None
+    if goal.parameters is None:
+        # No size named: the compute-optimal size for the data there is (20 tokens per parameter).
+        target = max(1e6, (tokens_available or 2e7) / 20)
+        notes.append(
+            f"no model size named: chose ~{target / 1e6:.0f}M parameters, compute-optimal for the data"
+        )
+    else:
+        target = goal.parameters
+    shape = shape_for_params(target, num_experts=experts)
+    full = estimate_compute(
+        shape, settings.cluster, tokens_available=tokens_available, gpu_hour_budget=goal.gpu_hour_budget
+    )
+    layout = full.layout
+    steps_full = max(
+        1, full.tokens_planned // ((layout.global_batch_size if layout else 1) * shape.seq_length)
+    )
+    megatron = _run_config(
+        shape,
+        steps=steps_full,
+        micro=layout.micro_batch_size if layout else 1,
+        global_batch=layout.global_batch_size if layout else 1,
+        dp=layout.dp if layout else 1,
+        tp=layout.tp if layout else 1,
+        ep=layout.ep if layout else 1,
+        out=f"{settings.workdir}/{thread_id}/cluster-run",
+    )
+    megatron["parallel"]["pp"] = layout.pp if layout else 1
+    ray_job = {
+        "entrypoint": "vibe train --config run.yaml",
+        "address": settings.cluster.ray_address or "ray://<head>:10001",
+        "num_workers": layout.gpus if layout else settings.cluster.num_gpus,
+        "resources_per_worker": {"GPU": 1, "CPU": 8},
+        "runtime_env": {"env_vars": {"NCCL_DEBUG": "WARN"}},
+    }
+    if goal.deadline_hours is not None and full.hours > goal.deadline_hours:
+        notes.append(
+            f"the full run takes ~{full.hours:,.1f} h on {settings.cluster.num_gpus} GPUs, past the "
+            f"{goal.deadline_hours:g} h deadline: more GPUs or fewer tokens would be needed"
+        )
+
+    local_seconds = full.train_flops / settings.local_flops_per_second
+    runs_locally = local_seconds <= settings.proxy_time_budget_s
+    proxy: ProxyPlan | None = None
+    steps: list[PlanStep] = []
+    data_dir = data_dir_for(goal, settings)
+    if goal.objective == "train":
+        if not goal.data_sources:
+            notes.append("no data source named: nothing can be trained until one is given")
+        else:
+            proxy = plan_proxy(
+                vocab_size=settings.local_vocab_size,
+                flops_per_second=settings.local_flops_per_second,
+                time_budget_s=settings.proxy_time_budget_s,
+                tokens_available=tokens_available or 1_000_000,
+                num_experts=experts,
+                max_steps=settings.proxy_max_steps,
+            )
+            if not runs_locally:
+                notes.append(
+                    f"this request ({full.total_params / 1e9:.2f}B parameters, {full.gpu_hours:,.0f} GPU-hours) "
+                    f"is larger than this machine: the full cluster plan is below, and a "
+                    f"{proxy.shape.total_params / 1e6:.1f}M-parameter proxy of the same family runs here now"
+                )
+            run_dir = f"{settings.workdir}/{thread_id}/train"
+            local = _run_config(
+                proxy.shape,
+                steps=proxy.steps,
+                micro=proxy.micro_batch_size,
+                global_batch=proxy.global_batch_size,
+                dp=1,
+                tp=1,
+                ep=1,
+                out=run_dir,
+            )
+            local["optimizer"]["lr"] = 1e-3
+            local["optimizer"]["min_lr"] = 1e-4
+            local["data"] = {"sources": [{"path": data_dir}]}
+            steps = [
+                PlanStep(
+                    id="ingest",
+                    tool="ingest",
+                    args={
+                        "paths": goal.data_sources,
+                        "out": data_dir,
+                        "vocab_size": settings.local_vocab_size,
+                    },
+                    why="scan, deduplicate and tokenize the named data into Megatron indexed datasets",
+                ),
+                PlanStep(
+                    id="train",
+                    tool="train",
+                    args={"config": local},
+                    why="the local run: "
+                    + (proxy.reason if not runs_locally else "the full model fits here"),
+                ),
+                PlanStep(
+                    id="eval", tool="eval", args={"run_dir": run_dir}, why="held-out loss and bits per byte"
+                ),
+            ]
+    return Plan(
+        goal=goal,
+        full=full,
+        megatron_config=megatron,
+        ray_job=ray_job,
+        runs_locally=runs_locally,
+        proxy=proxy,
+        steps=steps,
+        notes=notes + full.warnings,
+    )
+
+
+def apply_proposal(plan: Plan, proposal: Proposal) -> tuple[Plan, Literal["accepted", "rejected"], str]:
+    """Apply an LLM proposal to the local training step within bounds, or reject it with the reason."""
+    train = next((s for s in plan.steps if s.tool == "train"), None)
+    if train is None:
+        return plan, "rejected", "the plan has no training step to change"
+    config = train.args["config"]
+    planned_steps = config["training"]["max_steps"]
+    if proposal.learning_rate is not None and not 1e-5 <= proposal.learning_rate <= 1e-2:
+        return plan, "rejected", f"learning_rate {proposal.learning_rate} is outside [1e-5, 1e-2]"
+    if proposal.max_steps is not None and not 1 <= proposal.max_steps <= 2 * planned_steps:
+        return plan, "rejected", f"max_steps {proposal.max_steps} is outside [1, {2 * planned_steps}]"
+    if proposal.learning_rate is None and proposal.max_steps is None:
+        return plan, "rejected", "the proposal changes nothing"
+    new_config = {**config, "optimizer": dict(config["optimizer"]), "training": dict(config["training"])}
+    if proposal.learning_rate is not None:
+        new_config["optimizer"]["lr"] = proposal.learning_rate
+        new_config["optimizer"]["min_lr"] = min(new_config["optimizer"]["min_lr"], proposal.learning_rate)
+    if proposal.max_steps is not None:
+        new_config["training"]["max_steps"] = proposal.max_steps
+    steps = [s.model_copy(update={"args": {"config": new_config}}) if s is train else s for s in plan.steps]
+    return plan.model_copy(update={"steps": steps}), "accepted", proposal.reason or "within bounds"

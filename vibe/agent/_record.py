@@ -1,0 +1,52 @@
+"""The decision record: the one call the nodes use to append a decision to the ledger.
+
+It hashes the inputs, stamps the thread and actor, and appends a :class:`vibe.ledger.Record`; the ledger
+chains the entries so an auditor can verify them (``vibe audit verify``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vibe.ledger import Ledger, Record, digest
+
+__all__ = ["Recorder"]
+
+
+class Recorder:
+    """Appends the agent's decisions to ``ledger``."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+
+    def __call__(
+        self,
+        thread: str,
+        *,
+        kind: str,
+        actor: str,
+        inputs: Any,
+        outputs: Any,
+        reason: str,
+        action: str | None = None,
+        outcome: str | None = None,
+        rule_ids: list[str] | tuple[str, ...] = (),
+        policy_hashes: dict[str, str] | None = None,
+        usage: dict[str, Any] | None = None,
+        signature: dict[str, Any] | None = None,
+    ) -> None:
+        self.ledger.append(
+            Record(
+                thread_id=thread,
+                kind=kind,  # type: ignore[arg-type]
+                actor=actor,  # type: ignore[arg-type]
+                action=action,
+                inputs_hash=digest(inputs),
+                outputs={"value": outputs, "usage": usage} if usage else outputs,
+                reason=reason,
+                outcome=outcome or "ok",
+                rule_ids=list(rule_ids),
+                policy_hashes=policy_hashes or {},
+                signature=signature,
+            )
+        )

@@ -1,0 +1,156 @@
+"""The run report: Markdown and HTML with the request, the plan and its numbers, what ran, results,
+loss curves and cost. Written to ``<workdir>/<thread>/report.md`` and ``report.html``."""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+from typing import Any
+
+from vibe.agent._nodes import AgentDeps, read_metrics, summarize_plan
+from vibe.agent._plan import Plan
+from vibe.agent._state import AgentState
+
+__all__ = ["report"]
+
+
+def _loss_plot(run_dir: Path, out: Path) -> Path | None:
+    metrics = read_metrics(run_dir)
+    if not metrics:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    train = [(m["step"], m["loss"]) for m in metrics if "loss" in m]
+    val = [(m["step"], m["val_loss"]) for m in metrics if m.get("val_loss") is not None]
+    if train:
+        ax.plot(*zip(*train, strict=True), label="train loss")
+    if val:
+        ax.plot(*zip(*val, strict=True), "o-", label="validation loss")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss (nats/token)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
+
+
+def _results_table(plan: Plan, results: dict[str, Any]) -> list[str]:
+    lines = ["| step | tool | result |", "|---|---|---|"]
+    for step in plan.steps:
+        result = results.get(step.id)
+        text = (
+            "not run"
+            if result is None
+            else ", ".join(
+                f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                for k, v in result.items()
+                if isinstance(v, int | float | str) and len(str(v)) < 60
+            )
+        )
+        lines.append(f"| {step.id} | {step.tool} | {text} |")
+    return lines
+
+
+def report(state: AgentState, deps: AgentDeps) -> AgentState:
+    thread = state["thread_id"]
+    out_dir = Path(deps.settings.workdir) / thread
+    out_dir.mkdir(parents=True, exist_ok=True)
+    lines = [
+        f"# Vibe report: {thread}",
+        "",
+        f"**Request:** {state['request']}",
+        "",
+        f"**Status:** {state.get('status', 'new')}"
+        + (f" — {state['reason']}" if state.get("reason") else ""),
+        "",
+    ]
+    plot = None
+    if state.get("plan"):
+        plan = Plan.model_validate(state["plan"])
+        lines += ["## Plan", "", "```", summarize_plan(plan), "```", ""]
+        lines += [
+            "### Full-size run on the cluster",
+            "",
+            "Megatron run config:",
+            "",
+            "```json",
+            json.dumps(plan.megatron_config, indent=2),
+            "```",
+            "",
+            "Ray job:",
+            "",
+            "```json",
+            json.dumps(plan.ray_job, indent=2),
+            "```",
+            "",
+        ]
+        if plan.steps:
+            lines += ["## What ran", "", *_results_table(plan, state.get("results", {})), ""]
+            train = next((s for s in plan.steps if s.tool == "train"), None)
+            if train is not None:
+                run_dir = Path(train.args["config"]["out"])
+                plot = _loss_plot(run_dir, out_dir / "loss.png")
+                if plot:
+                    lines += ["## Loss", "", "![loss curves](loss.png)", ""]
+                if (run_dir / "report.md").exists():
+                    lines += [f"Training report: `{run_dir / 'report.md'}`", ""]
+        lines += [
+            "## Cost",
+            "",
+            f"Full-size: {plan.full.gpu_hours:,.0f} GPU-hours, ~{plan.full.cost:,.0f} {plan.full.cluster.currency} "
+            f"on {plan.full.cluster.num_gpus}x{plan.full.cluster.spec.name} at "
+            f"{plan.full.cluster.expected_mfu:.0%} MFU.",
+            "",
+        ]
+    lines += ["## Events", "", *[f"- {e}" for e in state.get("events", [])], ""]
+    markdown = "\n".join(lines)
+    (out_dir / "report.md").write_text(markdown)
+    (out_dir / "report.html").write_text(_html(markdown, thread))
+    deps.record(
+        thread,
+        kind="report",
+        actor="planner",
+        inputs={},
+        outputs={"path": str(out_dir / "report.md")},
+        reason=state.get("status", ""),
+    )
+    return {"report": str(out_dir / "report.md"), "events": deps.say(f"report: {out_dir / 'report.md'}")}
+
+
+def _html(markdown: str, title: str) -> str:
+    """A readable HTML page from the report's small Markdown subset (headings, code, tables, lists, images)."""
+    body: list[str] = []
+    in_code = False
+    for line in markdown.splitlines():
+        if line.startswith("```"):
+            body.append("</pre>" if in_code else "<pre>")
+            in_code = not in_code
+        elif in_code:
+            body.append(html.escape(line))
+        elif line.startswith("#"):
+            level = len(line) - len(line.lstrip("#"))
+            body.append(f"<h{level}>{html.escape(line[level:].strip())}</h{level}>")
+        elif line.startswith("![") and "](" in line:
+            src = line.split("](", 1)[1].rstrip(")")
+            body.append(f'<img src="{html.escape(src)}" alt="loss curves">')
+        elif line.startswith("|"):
+            if set(line) <= {"|", "-"}:
+                continue
+            cells = "".join(f"<td>{html.escape(c.strip())}</td>" for c in line.strip("|").split("|"))
+            body.append(f"<table><tr>{cells}</tr></table>")
+        elif line.startswith("- "):
+            body.append(f"<li>{html.escape(line[2:])}</li>")
+        elif line:
+            body.append(f"<p>{html.escape(line).replace('**', '')}</p>")
+    style = "body{font-family:sans-serif;max-width:60em;margin:2em auto}pre{background:#f4f4f4;padding:1em}td{padding:0 1em}"
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"<style>{style}</style></head><body>{''.join(body)}</body></html>"
+    )

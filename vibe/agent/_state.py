@@ -1,0 +1,29 @@
+"""The agent's state: what flows through the graph, checkpointed after every node.
+
+Values are plain JSON data (the typed models are dumped with ``model_dump(mode="json")``), so any
+LangGraph checkpointer (SQLite here, PostgreSQL in production) stores and restores them exactly.
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Annotated, Any, Literal, TypedDict
+
+__all__ = ["AgentState", "Status"]
+
+Status = Literal["new", "planned", "running", "done", "estimated", "stopped", "failed"]
+
+
+class AgentState(TypedDict, total=False):
+    request: str
+    thread_id: str
+    goal: dict[str, Any]  # TrainingGoal
+    plan: dict[str, Any]  # Plan
+    cursor: int  # index of the next plan step to run
+    results: dict[str, dict[str, Any]]  # step id -> tool result
+    attempts: dict[str, int]  # step id -> tries so far
+    last_error: str | None
+    status: Status
+    reason: str  # why the thread stopped or failed, in words
+    events: Annotated[list[str], operator.add]  # user-facing status lines, in order
+    report: str  # path of report.md

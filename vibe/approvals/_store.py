@@ -1,0 +1,369 @@
+"""The approvals store: requests waiting for a lead, and the signed decisions on them, in SQLite.
+
+The agent calls :meth:`ApprovalStore.request` when the policy says ``require_approval`` and pauses its
+thread; a lead approves or rejects (CLI now, a web page later) through :meth:`ApprovalStore.decide`, which
+accepts a decision only if
+
+- the request is still pending and not expired (at decision time and at signing time),
+- the signature verifies against the approver's public key in the policy in force,
+- the signature covers this request's id and the hash of its content (so an edited request is refused),
+- the approver is not the requester, and belongs to a group a fired rule names that may approve the kind.
+
+A request naming several rules is approved once every rule is covered by an approval from one of its
+groups; one rejection rejects it. Every write runs in one ``BEGIN IMMEDIATE`` transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Literal
+
+from policies import Action, Decision, PolicySet
+from vibe.approvals._keys import verify_signature
+from vibe.approvals._models import ApprovalRequest, Cost, RecordedDecision, RuleNeed, SignedDecision, Status
+from vibe.errors import UserError
+from vibe.ledger import Ledger, Record, canonical_json
+
+__all__ = ["ApprovalError", "ApprovalStore", "approval_record", "default_store_path"]
+
+CLOCK_SKEW = timedelta(minutes=5)  # a signature may be dated this far in the future of the store's clock
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS requests (
+    id TEXT PRIMARY KEY,
+    created TEXT NOT NULL,
+    expires TEXT NOT NULL,
+    status TEXT NOT NULL,
+    thread_id TEXT NOT NULL,
+    body TEXT NOT NULL,
+    request_hash TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS requests_status ON requests (status, created);
+CREATE TABLE IF NOT EXISTS decisions (
+    request_id TEXT NOT NULL REFERENCES requests (id),
+    approver TEXT NOT NULL,
+    signed TEXT NOT NULL,
+    covers TEXT NOT NULL,
+    PRIMARY KEY (request_id, approver)
+);
+"""
+Refusal = Literal[
+    "not_found",
+    "not_pending",
+    "expired",
+    "tampered",
+    "wrong_request",
+    "self",
+    "unknown_approver",
+    "forged",
+    "not_eligible",
+    "duplicate",
+]
+
+
+class ApprovalError(UserError):
+    """A request or decision the store refuses; ``code`` says which check failed."""
+
+    def __init__(self, code: Refusal, message: str) -> None:
+        self.code = code
+        super().__init__(message)
+
+
+def default_store_path() -> Path:
+    """``$VIBE_CACHE/approvals/approvals.sqlite``."""
+    from vibe.paths import cache_dir
+
+    return cache_dir("approvals") / "approvals.sqlite"
+
+
+class ApprovalStore:
+    """Approval requests in the SQLite file ``path`` (WAL mode; several processes may share it)."""
+
+    def __init__(self, path: str | Path, *, timeout_s: float = 30.0) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(
+                self.path, timeout=timeout_s, isolation_level=None, check_same_thread=False
+            )
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.executescript("BEGIN IMMEDIATE;" + _SCHEMA + "COMMIT;")
+        except sqlite3.DatabaseError as error:
+            raise UserError(f"{self.path}: cannot open the approvals store ({error})") from None
+
+    # -- the API the agent and a web handler call --------------------------------------------------------
+
+    def request(
+        self,
+        *,
+        action: Action,
+        decision: Decision,
+        thread_id: str,
+        summary: str,
+        cost: Cost | None = None,
+        data_touched: Sequence[str] | None = None,
+        ttl: timedelta = timedelta(hours=24),
+        now: datetime | None = None,
+        ledger: Ledger | None = None,
+    ) -> ApprovalRequest:
+        """Record that ``action`` waits for approval (``decision`` must be require_approval)."""
+        if decision.effect != "require_approval":
+            raise ValueError(
+                f"only a require_approval decision needs a request; this one is {decision.effect}"
+            )
+        if not action.requester:
+            raise UserError("the action names no requester; an approval request must say who asked")
+        if ttl <= timedelta(0):
+            raise ValueError(f"ttl must be positive, got {ttl}")
+        now = now or datetime.now(UTC)
+        draft = ApprovalRequest(
+            id=secrets.token_hex(8),
+            created=now,
+            expires=now + ttl,
+            requester=action.requester,
+            thread_id=thread_id,
+            action=action,
+            rules=tuple(
+                RuleNeed(rule=f.rule, groups=f.approvers, reason=f.reason) for f in decision.approvals
+            ),
+            summary=summary,
+            cost=cost or Cost(gpu_hours=action.gpu_hours, cpu_hours=action.cpu_hours),
+            data_touched=tuple(data_touched if data_touched is not None else action.paths),
+            policy_hashes=dict(decision.policy_hashes),
+        )
+        request = draft.model_copy(update={"request_hash": draft.compute_hash()})
+        with self._transaction() as conn:
+            conn.execute(
+                "INSERT INTO requests (id, created, expires, status, thread_id, body, request_hash)"
+                " VALUES (?, ?, ?, 'pending', ?, ?, ?)",
+                (
+                    request.id,
+                    request.created.isoformat(),
+                    request.expires.isoformat(),
+                    thread_id,
+                    canonical_json(request.content()),
+                    request.request_hash,
+                ),
+            )
+        if ledger is not None:
+            ledger.append(
+                Record(
+                    thread_id=thread_id,
+                    actor="policy",
+                    kind="approval_requested",
+                    action=action.kind,
+                    inputs_hash=request.request_hash,
+                    outputs={"request_id": request.id, "expires": request.expires.isoformat()},
+                    reason=decision.reason,
+                    policy_hashes=dict(decision.policy_hashes),
+                    rule_ids=[r.rule for r in request.rules],
+                    outcome="pending",
+                    time=now,
+                )
+            )
+        return request
+
+    def get(self, request_id: str, *, now: datetime | None = None) -> ApprovalRequest:
+        """The request ``request_id`` (a unique prefix of at least 4 characters works too)."""
+        with self._transaction() as conn:
+            self._expire(conn, now or datetime.now(UTC))
+            return self._load(conn, self._resolve(conn, request_id))
+
+    def pending(self, *, now: datetime | None = None) -> list[ApprovalRequest]:
+        """Requests still waiting, oldest first (expired ones are marked expired first)."""
+        return self.list(status="pending", now=now)
+
+    def list(self, *, status: Status | None = None, now: datetime | None = None) -> list[ApprovalRequest]:
+        with self._transaction() as conn:
+            self._expire(conn, now or datetime.now(UTC))
+            if status is None:
+                ids = conn.execute("SELECT id FROM requests ORDER BY created").fetchall()
+            else:
+                ids = conn.execute(
+                    "SELECT id FROM requests WHERE status = ? ORDER BY created", (status,)
+                ).fetchall()
+            return [self._load(conn, row[0]) for row in ids]
+
+    def decide(
+        self,
+        signed: SignedDecision,
+        *,
+        policies: PolicySet,
+        now: datetime | None = None,
+        ledger: Ledger | None = None,
+    ) -> ApprovalRequest:
+        """Accept ``signed`` if every check passes (see the module docstring); returns the updated request."""
+        now = now or datetime.now(UTC)
+        with self._transaction() as conn:
+            expired_now = self._expire(conn, now)
+            request = self._load(conn, self._resolve(conn, signed.request_id))
+            self._check(request, signed, policies=policies, now=now, expired_now=request.id in expired_now)
+            covers = self._covers(request, signed, policies)
+            conn.execute(
+                "INSERT INTO decisions (request_id, approver, signed, covers) VALUES (?, ?, ?, ?)",
+                (request.id, signed.approver, signed.model_dump_json(), json.dumps(list(covers))),
+            )
+            covered = request.covered() | set(covers)
+            if signed.decision == "reject":
+                status: Status = "rejected"
+            elif covered >= {r.rule for r in request.rules}:
+                status = "approved"
+            else:
+                status = "pending"
+            conn.execute("UPDATE requests SET status = ? WHERE id = ?", (status, request.id))
+            updated = self._load(conn, request.id)
+        if ledger is not None:
+            ledger.append(approval_record(updated, signed, policies=policies))
+        return updated
+
+    # -- checks ------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _check(
+        request: ApprovalRequest,
+        signed: SignedDecision,
+        *,
+        policies: PolicySet,
+        now: datetime,
+        expired_now: bool,
+    ) -> None:
+        rid = request.id
+        if request.status == "expired" or expired_now or now >= request.expires:
+            raise ApprovalError("expired", f"request {rid} expired at {request.expires:%Y-%m-%d %H:%M} UTC")
+        if request.status != "pending":
+            raise ApprovalError("not_pending", f"request {rid} is already {request.status}")
+        if request.compute_hash() != request.request_hash:
+            raise ApprovalError(
+                "tampered", f"request {rid} was modified after it was made; refusing to decide it"
+            )
+        if signed.request_id != rid or signed.request_hash != request.request_hash:
+            raise ApprovalError("wrong_request", f"the signed decision is for another request than {rid}")
+        public_key = policies.public_key(signed.approver)
+        if public_key is None:
+            raise ApprovalError(
+                "unknown_approver", f"{signed.approver} is not an approver in the policy in force"
+            )
+        if not verify_signature(public_key, signed.payload(), signed.signature):
+            raise ApprovalError(
+                "forged",
+                f"the signature of {signed.approver} does not verify against their key in the policy",
+            )
+        if signed.approver == request.requester:
+            raise ApprovalError(
+                "self", f"{signed.approver} asked for {rid} and may not approve their own request"
+            )
+        if not (request.created <= signed.time <= now + CLOCK_SKEW) or signed.time >= request.expires:
+            raise ApprovalError(
+                "expired",
+                f"the decision is dated {signed.time:%Y-%m-%d %H:%M:%S}, outside the request's lifetime",
+            )
+        if not ApprovalStore._covers(request, signed, policies):
+            groups = sorted({g for r in request.rules for g in r.groups})
+            raise ApprovalError(
+                "not_eligible",
+                f"{signed.approver} is in no group that may approve {request.action.kind} for these rules "
+                f"(groups: {', '.join(groups)})",
+            )
+        if any(d.signed.approver == signed.approver for d in request.decisions):
+            raise ApprovalError("duplicate", f"{signed.approver} has already decided request {rid}")
+
+    @staticmethod
+    def _covers(request: ApprovalRequest, signed: SignedDecision, policies: PolicySet) -> tuple[str, ...]:
+        """The rules of ``request`` that ``signed.approver`` may decide."""
+        kind = request.action.kind
+        return tuple(
+            r.rule
+            for r in request.rules
+            if policies.eligible_groups(person=signed.approver, groups=r.groups, kind=kind)
+        )
+
+    # -- storage -----------------------------------------------------------------------------------------
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    @staticmethod
+    def _expire(conn: sqlite3.Connection, now: datetime) -> set[str]:
+        rows = conn.execute("SELECT id, expires FROM requests WHERE status = 'pending'").fetchall()
+        expired = {rid for rid, expires in rows if datetime.fromisoformat(expires) <= now}
+        conn.executemany("UPDATE requests SET status = 'expired' WHERE id = ?", [(rid,) for rid in expired])
+        return expired
+
+    @staticmethod
+    def _resolve(conn: sqlite3.Connection, request_id: str) -> str:
+        if len(request_id) < 4:
+            raise ApprovalError(
+                "not_found", f"request id {request_id!r} is too short; give at least 4 characters"
+            )
+        escaped = request_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        rows = conn.execute(
+            "SELECT id FROM requests WHERE id LIKE ? ESCAPE '\\'", (escaped + "%",)
+        ).fetchall()
+        exact = [r[0] for r in rows if r[0] == request_id]
+        if exact:
+            return exact[0]
+        if len(rows) != 1:
+            what = "no request" if not rows else f"{len(rows)} requests"
+            raise ApprovalError(
+                "not_found", f"{what} with id {request_id!r}; see `vibe approvals list --all`"
+            )
+        return rows[0][0]
+
+    @staticmethod
+    def _load(conn: sqlite3.Connection, request_id: str) -> ApprovalRequest:
+        body, digest, status = conn.execute(
+            "SELECT body, request_hash, status FROM requests WHERE id = ?", (request_id,)
+        ).fetchone()
+        decisions = tuple(
+            RecordedDecision(
+                signed=SignedDecision.model_validate_json(signed), covers=tuple(json.loads(covers))
+            )
+            for signed, covers in conn.execute(
+                "SELECT signed, covers FROM decisions WHERE request_id = ? ORDER BY rowid", (request_id,)
+            )
+        )
+        return ApprovalRequest.model_validate(
+            {**json.loads(body), "request_hash": digest, "status": status, "decisions": decisions}
+        )
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> ApprovalStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def approval_record(request: ApprovalRequest, signed: SignedDecision, *, policies: PolicySet) -> Record:
+    """The ledger record of an accepted decision, carrying the approver's signature."""
+    return Record(
+        time=signed.time,
+        thread_id=request.thread_id,
+        actor="approver",
+        kind="approval",
+        action=request.action.kind,
+        inputs_hash=request.request_hash,
+        outputs={"request_id": request.id, "decision": signed.decision, "status": request.status},
+        reason=signed.reason or f"{signed.decision}d by {signed.approver}",
+        policy_hashes=dict(policies.policy_hashes),
+        rule_ids=[r.rule for r in request.rules],
+        outcome=request.status,
+        signature=signed.model_dump(mode="json"),
+    )

@@ -1,0 +1,52 @@
+"""The LLM the agent thinks with: a local vLLM server, and the HTTP client the agent uses to talk to it.
+
+The agent programs against :class:`ChatModel` (``complete`` for text, ``structured`` for a validated pydantic
+object). :class:`OpenAIChatModel` speaks the OpenAI chat-completions API to ``$VIBE_LLM_URL`` (default: the
+local server); :class:`ScriptedChatModel` replays canned answers. :func:`ensure_server` makes the local
+server answer, installing vLLM into its own venv and converting the default model (SmolLM2-135M-Instruct)
+on first use; ``vibe llm serve | status | stop`` do the same from the command line.
+"""
+
+from vibe.llm._chat import ChatModel, Completion, Message, ScriptedChatModel, StructuredResult, Usage
+from vibe.llm._client import DEFAULT_URL, LLMConfig, OpenAIChatModel, list_models
+from vibe.llm._errors import LLMError, LLMResponseError, LLMUnavailable
+from vibe.llm._install import VllmEnv, install_state, install_vllm
+from vibe.llm._model import DEFAULT_MODEL_NAME, default_model_dir, prepare_default_model
+from vibe.llm._server import (
+    Endpoint,
+    ServerConfig,
+    ServerStatus,
+    ensure_server,
+    serve,
+    server_status,
+    stop_server,
+)
+
+__all__ = [
+    "DEFAULT_MODEL_NAME",
+    "DEFAULT_URL",
+    "ChatModel",
+    "Completion",
+    "Endpoint",
+    "LLMConfig",
+    "LLMError",
+    "LLMResponseError",
+    "LLMUnavailable",
+    "Message",
+    "OpenAIChatModel",
+    "ScriptedChatModel",
+    "ServerConfig",
+    "ServerStatus",
+    "StructuredResult",
+    "Usage",
+    "VllmEnv",
+    "default_model_dir",
+    "ensure_server",
+    "install_state",
+    "install_vllm",
+    "list_models",
+    "prepare_default_model",
+    "serve",
+    "server_status",
+    "stop_server",
+]
