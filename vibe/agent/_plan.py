@@ -8,8 +8,8 @@ The LLM never decides these numbers; it may propose bounded changes that :func:`
 
 from __future__ import annotations
 
-import itertools
 import hashlib
+import itertools
 import json
 import math
 from typing import Any, Literal

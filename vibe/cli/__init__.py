@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import typer
 
-from vibe.cli import _data, _eval, _train
+from vibe.cli import _agent, _approvals, _audit, _data, _demo, _eval, _llm, _policy, _train
 
-__all__ = ["app"]
+__all__ = ["app", "main"]
 
 app = typer.Typer(
     name="vibe",
@@ -14,9 +14,17 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+app.command("run")(_agent.run)
+app.command("chat")(_agent.chat)
+app.command("resume")(_agent.resume)
+app.command("demo")(_demo.demo)
 app.add_typer(_data.app, name="data", help="Ingest, profile and tokenize code and document archives.")
 app.command("train")(_train.train)
 app.command("eval")(_eval.eval_run)
+app.add_typer(_llm.app, name="llm", help="The locally served LLM (vLLM): serve, status, stop.")
+app.add_typer(_policy.app, name="policy", help="Check policy files and explain decisions.")
+app.add_typer(_approvals.app, name="approvals", help="Approval requests: list, show, approve, reject.")
+app.add_typer(_audit.app, name="audit", help="Verify, show and export the decision ledger.")
 
 
 def main() -> None:

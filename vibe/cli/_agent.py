@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -110,7 +109,6 @@ def resume(
         user_errors(),
         Agent.open(
             AgentSettings(workdir=str(workdir)),
-            llm=_llm(no_llm),
             on_event=lambda line: console.print(f"[cyan]vibe[/] {line}"),
         ) as agent,
     ):
