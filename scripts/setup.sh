@@ -10,9 +10,12 @@ if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
   exit 2
 fi
 
-# Debian packages: bubblewrap for the sandbox. Installed only when missing and when we may (root).
+# Debian packages: bubblewrap for the sandbox; chromium, the browser the approvals-page tests drive through
+# Playwright (never `playwright install`: it downloads its own browsers). Installed only when missing and when
+# we may (root).
 need_apt=()
 command -v bwrap >/dev/null 2>&1 || need_apt+=(bubblewrap)
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "==> installing Debian packages: ${need_apt[*]}"

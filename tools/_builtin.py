@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from tools._profile import ProfileArgs, ProfileResult, profile
 from tools._registry import Tool, ToolContext, ToolError, register
+from vibe.errors import UserError
 
 __all__ = ["EvalArgs", "EvalToolResult", "IngestArgs", "IngestResult", "TrainArgs", "TrainToolResult"]
 
@@ -36,7 +37,7 @@ register(
 class IngestArgs(BaseModel):
     paths: list[str] = Field(min_length=1)
     out: str
-    vocab_size: int = Field(default=8192, ge=256)
+    vocab_size: int = Field(default=8192, ge=300)
 
 
 class IngestResult(BaseModel):
@@ -52,7 +53,9 @@ def _ingest(args: IngestArgs, context: ToolContext) -> IngestResult:
     from tools.data import IngestConfig, ingest
 
     info = ingest(
-        IngestConfig(inputs=[Path(p) for p in args.paths], out=Path(args.out), vocab_size=args.vocab_size),
+        IngestConfig(
+            inputs=[Path(p) for p in args.paths], out=Path(args.out), tokenizer={"vocab_size": args.vocab_size}
+        ),
         progress=context.show_progress,
     )
     return IngestResult(
@@ -92,21 +95,22 @@ class TrainToolResult(BaseModel):
 
 
 def _train(args: TrainArgs, context: ToolContext) -> TrainToolResult:
-    from trainers import RunConfig, has_checkpoint, launch
+    from trainers import RunConfig, launch
 
     config = RunConfig.model_validate(args.config)
-    resume = has_checkpoint(config.out)  # a restarted agent continues the run instead of starting it again
+    # A restarted agent continues a run it had started (from its last checkpoint) instead of training twice.
+    resume = (config.out / "metrics.jsonl").is_file() or (config.out / "checkpoints").is_dir()
     try:
         result = launch(config, resume=resume)
-    except RuntimeError as error:
-        raise ToolError(f"training failed: {error}", retryable=True) from error
+    except UserError as error:  # a crashed or killed worker is worth resuming; a bad config is not
+        raise ToolError(str(error), retryable=str(error).startswith("training failed")) from error
     return TrainToolResult(
         run_dir=str(config.out),
         final_step=result.final_step,
         final_loss=result.final_loss,
         val_loss=result.val_loss,
         val_bpb=result.val_bpb,
-        wall_s=result.wall_s,
+        wall_s=result.wall_time_s,
         resumed=resume,
     )
 
@@ -141,9 +145,9 @@ def _eval(args: EvalArgs, context: ToolContext) -> EvalToolResult:
     result = evaluate(Path(args.run_dir), texts=[Path(t) for t in args.texts])
     return EvalToolResult(
         run_dir=args.run_dir,
-        val_loss=result.val_loss,
-        val_bpb=result.val_bpb,
-        texts={k: {"loss": v.loss, "bpb": v.bpb} for k, v in result.texts.items()},
+        val_loss=result.valid.loss,
+        val_bpb=result.valid.bpb,
+        texts={t.name: {"loss": t.loss, "bpb": t.bpb} for t in result.texts},
     )
 
 

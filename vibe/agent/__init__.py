@@ -6,7 +6,8 @@ with Agent.open(AgentSettings(workdir="runs")) as agent:
 """
 
 from vibe.agent._agent import Agent, AgentSettings, Outcome
-from vibe.agent._gate import AllowAll, Gate, GateDecision
+from vibe.agent._approval import continue_thread
+from vibe.agent._gate import AllowAll, Gate, GateDecision, PolicyGate
 from vibe.agent._goal import GoalDraft, TrainingGoal, parse_request
 from vibe.agent._plan import Plan, PlanSettings, PlanStep, Proposal, apply_proposal, make_plan
 
@@ -21,9 +22,11 @@ __all__ = [
     "Plan",
     "PlanSettings",
     "PlanStep",
+    "PolicyGate",
     "Proposal",
     "TrainingGoal",
     "apply_proposal",
+    "continue_thread",
     "make_plan",
     "parse_request",
 ]

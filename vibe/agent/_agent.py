@@ -11,16 +11,29 @@ from typing import Any
 from langgraph.types import Command
 from pydantic import BaseModel, Field
 
-from vibe.agent._gate import AllowAll, Gate
+from vibe.agent._gate import AllowAll, Gate, PolicyGate
 from vibe.agent._graph import build_graph, open_checkpointer
 from vibe.agent._nodes import AgentDeps
 from vibe.agent._plan import PlanSettings
 from vibe.agent._record import Recorder
+from vibe.approvals import ApprovalStore
 from vibe.config import VibeConfig
 from vibe.errors import UserError
 from vibe.llm import ChatModel
 
-__all__ = ["Agent", "AgentSettings", "Outcome"]
+__all__ = ["Agent", "AgentSettings", "Outcome", "local_training_flops"]
+
+# Share of the measured fp32 matmul peak a small GPT sustains in training here (bench/trainer_throughput.py).
+SUSTAINED_FRACTION = 0.5
+
+
+def local_training_flops() -> float:
+    """FLOP/s a training run sustains on this machine: its measured matmul peak times the sustained share."""
+    import os
+
+    from trainers._metrics import cpu_peak_flops
+
+    return cpu_peak_flops(os.cpu_count() or 1) * SUSTAINED_FRACTION
 
 
 class AgentSettings(VibeConfig):
@@ -31,6 +44,22 @@ class AgentSettings(VibeConfig):
     ledger: str | None = Field(default=None, description="ledger SQLite path; None: WORKDIR/ledger.sqlite")
     plan: PlanSettings = Field(default_factory=PlanSettings)
     llm_proposals: bool = False
+    measure_local_flops: bool = Field(
+        default=True, description="size local runs by this machine's measured matmul peak (cached after once)"
+    )
+    policies: list[str] = Field(
+        default_factory=list, description="policy files, organisation first, then team; empty: no policy"
+    )
+    usage: str | None = Field(default=None, description="YAML of today's usage by team, read at each check")
+    team: str | None = Field(default=None, description="the team it works for: its budget and team policy")
+    requester: str | None = Field(
+        default=None, description="who asks (may not approve their own requests); None: the login name"
+    )
+    approvals: str | None = Field(
+        default=None, description="approvals SQLite path; None: $VIBE_CACHE/approvals/approvals.sqlite"
+    )
+    unattended: bool = Field(default=False, description="never wait for approval: skip what needs it")
+    approval_ttl_hours: float = Field(default=24.0, gt=0, description="a request expires after this long")
 
 
 class Outcome(BaseModel):
@@ -58,18 +87,35 @@ class Agent:
         gate: Gate | None = None,
         yes: bool = False,
         on_event: Callable[[str], None] = lambda line: None,
+        approvals: ApprovalStore | None = None,
     ) -> Iterator[Agent]:
+        """Open the thread store, ledger and gate. ``gate`` None: a :class:`PolicyGate` over
+        ``settings.policies`` when any are set (requests filed in ``approvals``, else ``settings.approvals``)."""
+        import getpass
+
+        from vibe.approvals import default_store_path
         from vibe.ledger import SqliteLedger
 
         workdir = Path(settings.workdir)
         workdir.mkdir(parents=True, exist_ok=True)
         plan_settings = settings.plan.model_copy(update={"workdir": settings.workdir})
+        if settings.measure_local_flops:
+            plan_settings = plan_settings.model_copy(update={"local_flops_per_second": local_training_flops()})
         with ExitStack() as stack:
             saver = stack.enter_context(
                 open_checkpointer(settings.checkpointer or str(workdir / "agent.sqlite"))
             )
             ledger = SqliteLedger(Path(settings.ledger or workdir / "ledger.sqlite"))
             stack.callback(getattr(ledger, "close", lambda: None))
+            if gate is None and settings.policies:
+                gate = PolicyGate.from_files(
+                    settings.policies,
+                    usage_file=settings.usage,
+                    team=settings.team,
+                    requester=settings.requester or getpass.getuser(),
+                )
+            if approvals is None and isinstance(gate, PolicyGate):
+                approvals = stack.enter_context(ApprovalStore(settings.approvals or default_store_path()))
             deps = AgentDeps(
                 record=Recorder(ledger),
                 llm=llm,
@@ -78,6 +124,9 @@ class Agent:
                 auto_confirm=yes,
                 llm_proposals=settings.llm_proposals,
                 on_event=on_event,
+                approvals=approvals,
+                unattended=settings.unattended,
+                approval_ttl_hours=settings.approval_ttl_hours,
             )
             yield cls(graph=build_graph(deps, saver), settings=settings, deps=deps)
 

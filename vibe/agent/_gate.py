@@ -1,24 +1,102 @@
 """The gate: every plan and every tool call passes :meth:`Gate.check` before it runs.
 
-The policy engine implements it (``policies``); :class:`AllowAll` stands in where no policy is loaded and
-says so in the decision it returns, so the record shows that nothing was checked.
+:class:`PolicyGate` asks the policy engine (``policies``); :class:`AllowAll` stands in where no policy is
+loaded and says so in the decision it returns, so the record shows that nothing was checked.
+
+A plan step becomes an :class:`policies.Action` in two moves: :func:`describe_step` turns the step (and the
+plan around it) into action attributes — absolute data paths, parameters, architecture and the CPU- or
+GPU-hours the step will use — and the gate adds who asks (``requester``, ``team``) and judges it:
+
+==========  ===============  ==================================================================================
+tool        action kind      attributes
+==========  ===============  ==================================================================================
+ingest      ``data.ingest``  ``paths``: the sources it reads (its output lives in the agent's workdir)
+train       ``train.run``    ``paths`` (the sources the data came from, so their labels apply), ``parameters``,
+                             ``architecture``, ``cpu_hours`` or ``gpu_hours``
+eval        ``eval.run``     ``paths``, ``parameters``, ``architecture``, ``cpu_hours`` or ``gpu_hours``
+(plan)      ``train.run``    the full-size cluster run: ``gpu_hours``, ``parameters``, ``architecture``, ``paths``
+==========  ===============  ==================================================================================
+
+Hours are estimates from the plan, never from the clock, so the same step always becomes the same action
+(an approval is for that exact action): wall time = training FLOPs / the FLOP/s the plan was sized with;
+CPU-hours are core-hours (wall time x this machine's cores), GPU-hours are wall time x GPUs (``device: cuda``).
 """
 
 from __future__ import annotations
 
+import json
+import os
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
-__all__ = ["AllowAll", "Gate", "GateDecision"]
+from policies import Action, Decision, PolicySet, Usage
+from tools.estimate import ModelShape
+
+__all__ = [
+    "STEP_KINDS",
+    "AllowAll",
+    "ApprovalNeed",
+    "Gate",
+    "GateDecision",
+    "PolicyGate",
+    "describe_plan",
+    "describe_step",
+    "shrink_train_step",
+]
+
+# The action kind each plan tool proposes.
+STEP_KINDS: dict[str, str] = {
+    "profile": "data.profile",
+    "ingest": "data.ingest",
+    "train": "train.run",
+    "eval": "eval.run",
+}
+EVAL_FRACTION = 0.05  # share of the tokens held out for validation (the ingest's default valid_fraction)
+
+
+class ApprovalNeed(BaseModel):
+    """One rule that asked for approval, and the approver groups it names."""
+
+    rule: str
+    groups: list[str]
+    reason: str
 
 
 class GateDecision(BaseModel):
+    """The gate's verdict on one action. ``action`` (the judged :class:`Action` as JSON) and ``approvals``
+    are set by :class:`PolicyGate`; an approval request is filed from them."""
+
     outcome: Literal["allow", "deny", "require_approval"]
     rule_ids: list[str] = Field(default_factory=list)
     reason: str
     policy_hashes: dict[str, str] = Field(default_factory=dict)
+    action: dict[str, Any] | None = None
+    approvals: list[ApprovalNeed] = Field(default_factory=list)
+    obligations: dict[str, str] = Field(default_factory=dict)
+    labels: list[str] = Field(default_factory=list)
+
+    def policy_decision(self) -> Decision:
+        """This verdict as the engine's :class:`Decision` (what the approvals store files a request from)."""
+        from types import MappingProxyType
+
+        from policies import Finding
+
+        return Decision(
+            effect=self.outcome,
+            rules=tuple(self.rule_ids),
+            reason=self.reason,
+            findings=tuple(
+                Finding(rule=n.rule, effect="require_approval", reason=n.reason, approvers=tuple(n.groups))
+                for n in self.approvals
+            ),
+            obligations=MappingProxyType(dict(self.obligations)),
+            labels=tuple(self.labels),
+            policy_hashes=MappingProxyType(dict(self.policy_hashes)),
+        )
 
 
 class Gate(ABC):
@@ -30,3 +108,281 @@ class Gate(ABC):
 class AllowAll(Gate):
     def check(self, *, kind: str, attributes: dict[str, Any]) -> GateDecision:
         return GateDecision(outcome="allow", reason="no policy loaded: every action is allowed")
+
+
+class PolicyGate(Gate):
+    """Judges actions with the policy files in force, against a usage snapshot taken at each check.
+
+    ``usage`` returns today's usage by team (per-day limits are checked against it); ``team`` and
+    ``requester`` are stamped on every action (the requester may not approve their own request).
+    """
+
+    def __init__(
+        self,
+        policies: PolicySet,
+        *,
+        usage: Callable[[], Usage] | None = None,
+        team: str | None = None,
+        requester: str | None = None,
+    ) -> None:
+        self.policies = policies
+        self.usage = usage or Usage
+        self.team = team
+        self.requester = requester
+
+    @classmethod
+    def from_files(
+        cls,
+        paths: Sequence[str | Path],
+        *,
+        usage_file: str | Path | None = None,
+        team: str | None = None,
+        requester: str | None = None,
+    ) -> PolicyGate:
+        """Load the policy files (organisation first, then team files); ``usage_file`` is re-read per check."""
+        from policies import load_policies
+
+        if not paths:
+            raise ValueError("a PolicyGate needs at least one policy file")
+        usage = _usage_reader(Path(usage_file)) if usage_file is not None else None
+        return cls(load_policies([Path(p) for p in paths]), usage=usage, team=team, requester=requester)
+
+    def action(self, *, kind: str, attributes: dict[str, Any]) -> Action:
+        """The :class:`Action` for ``kind``: the attributes it knows, plus this gate's team and requester."""
+        fields = {k: v for k, v in attributes.items() if k in Action.model_fields and v is not None}
+        fields.update(kind=kind, team=self.team, requester=self.requester)
+        return Action.model_validate(fields)
+
+    def check(self, *, kind: str, attributes: dict[str, Any]) -> GateDecision:
+        try:
+            action = self.action(kind=kind, attributes=attributes)
+        except (ValidationError, ValueError) as error:
+            return GateDecision(
+                outcome="deny",
+                rule_ids=["gate:invalid-action"],
+                reason=f"{kind} cannot be described as a policy action ({_first_error(error)}); denied",
+                policy_hashes=dict(self.policies.policy_hashes),
+            )
+        try:
+            usage = self.usage()
+        except Exception as error:  # a bad snapshot must fail closed, and say why
+            return GateDecision(
+                outcome="deny",
+                rule_ids=["gate:usage"],
+                reason=f"today's usage cannot be read ({error}); denied until it can",
+                policy_hashes=dict(self.policies.policy_hashes),
+                action=action.model_dump(mode="json"),
+            )
+        decision = self.policies.evaluate(action, usage=usage)
+        return GateDecision(
+            outcome=decision.effect,
+            rule_ids=list(decision.rules),
+            reason=decision.reason,
+            policy_hashes=dict(decision.policy_hashes),
+            action=action.model_dump(mode="json"),
+            approvals=[
+                ApprovalNeed(rule=f.rule, groups=list(f.approvers), reason=f.reason)
+                for f in decision.approvals
+            ],
+            obligations=dict(decision.obligations),
+            labels=list(decision.labels),
+        )
+
+
+def _usage_reader(path: Path) -> Callable[[], Usage]:
+    def read() -> Usage:
+        from vibe.config import load_yaml
+
+        return load_yaml(path, Usage)
+
+    return read
+
+
+def _first_error(error: Exception) -> str:
+    if isinstance(error, ValidationError):
+        first = error.errors()[0]
+        return f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
+    return str(error)
+
+
+# ------------------------------------------------------------------------------------- steps -> actions
+def _absolute(paths: Sequence[str]) -> list[str]:
+    return [str(Path(p).expanduser().resolve()) for p in paths]
+
+
+def _sources(plan: dict[str, Any]) -> list[str]:
+    return _absolute(plan.get("goal", {}).get("data_sources", []))
+
+
+def _vocab_size(plan: dict[str, Any]) -> int:
+    for step in plan.get("steps", []):
+        if step["tool"] == "ingest":
+            return int(step["args"].get("vocab_size", 8192))
+    proxy = plan.get("proxy") or {}
+    return int(proxy.get("shape", {}).get("vocab_size", 8192))
+
+
+def _shape(config: dict[str, Any], vocab_size: int) -> ModelShape:
+    """The model of a trainers RunConfig (as data) as an estimate shape."""
+    from trainers import ModelConfig
+
+    model = ModelConfig.model_validate(config.get("model", {}))
+    return ModelShape(
+        num_layers=model.num_layers,
+        hidden_size=model.hidden_size,
+        num_attention_heads=model.num_attention_heads,
+        ffn_hidden_size=model.ffn_size,
+        seq_length=model.seq_length,
+        vocab_size=vocab_size,
+        swiglu=model.swiglu,
+        num_experts=model.num_experts,
+        moe_router_topk=model.moe_router_topk,
+    )
+
+
+def _plan_flops_per_second(plan: dict[str, Any], fallback: float) -> float:
+    """The FLOP/s the plan's local run was sized with (so estimates do not depend on who resumes the thread)."""
+    proxy = plan.get("proxy")
+    if not proxy or not proxy.get("expected_seconds"):
+        return fallback
+    shape = ModelShape.model_validate(proxy["shape"])
+    flops = proxy["steps"] * proxy["global_batch_size"] * shape.seq_length * shape.flops_per_token()
+    return flops / proxy["expected_seconds"]
+
+
+def _hours(config: dict[str, Any], wall_hours: float) -> dict[str, float]:
+    """CPU core-hours, or GPU-hours for a ``device: cuda`` run, of a run taking ``wall_hours``."""
+    parallel = config.get("parallel", {})
+    workers = parallel.get("dp", 1) * parallel.get("tp", 1)
+    if config.get("device") == "cuda" or config.get("ray", {}).get("use_gpu"):
+        return {"gpu_hours": wall_hours * workers}
+    return {"cpu_hours": wall_hours * (os.cpu_count() or 1)}
+
+
+def _train_estimate(config: dict[str, Any], *, vocab_size: int, flops_per_second: float) -> dict[str, Any]:
+    shape = _shape(config, vocab_size)
+    training = config.get("training", {})
+    tokens = training.get("max_steps", 1) * training.get("global_batch_size", 1) * shape.seq_length
+    wall_hours = tokens * shape.flops_per_token() / flops_per_second / 3600
+    return {
+        "parameters": shape.total_params,
+        "architecture": "moe" if shape.num_experts else "dense",
+        **_hours(config, wall_hours),
+    }
+
+
+def describe_step(
+    step: dict[str, Any], *, plan: dict[str, Any], local_flops_per_second: float
+) -> dict[str, Any]:
+    """The action attributes of plan ``step``: what the policy reads (paths, size, hours), estimated from the plan."""
+    args = step["args"]
+    flops = _plan_flops_per_second(plan, local_flops_per_second)
+    if step["tool"] in ("ingest", "profile"):
+        return {"paths": _absolute(args.get("paths", []))}
+    if step["tool"] == "train":
+        return {
+            "paths": _sources(plan),
+            **_train_estimate(args["config"], vocab_size=_vocab_size(plan), flops_per_second=flops),
+        }
+    if step["tool"] == "eval":
+        train = next((s for s in plan.get("steps", []) if s["tool"] == "train"), None)
+        if train is None:
+            return {"paths": _sources(plan)}
+        config = train["args"]["config"]
+        shape = _shape(config, _vocab_size(plan))
+        available = (plan.get("full") or {}).get("tokens_available") or (plan.get("proxy") or {}).get(
+            "tokens"
+        )
+        held_out = EVAL_FRACTION * (available or 1_000_000)
+        wall_hours = 2 * shape.active_params * held_out / flops / 3600  # forward passes only: 2N per token
+        return {
+            "paths": _sources(plan),
+            "parameters": shape.total_params,
+            "architecture": "moe" if shape.num_experts else "dense",
+            **_hours(config, wall_hours),
+        }
+    return {}
+
+
+def describe_plan(plan: dict[str, Any]) -> dict[str, Any]:
+    """The action attributes of the full-size cluster run the plan describes (checked once, before any step)."""
+    full = plan["full"]
+    return {
+        "paths": _sources(plan),
+        "parameters": full["total_params"],
+        "architecture": "moe" if full["shape"].get("num_experts") else "dense",
+        "gpu_hours": full["gpu_hours"],
+    }
+
+
+# ------------------------------------------------------------------------------------ planning within policy
+def _smaller_models(model: dict[str, Any], *, tp: int) -> Iterator[dict[str, Any]]:
+    """The model, then versions with 1/2, 1/4, ... of its layers and of its width (same head size)."""
+    from trainers import ModelConfig
+
+    base = ModelConfig.model_validate(model)
+    widths = []
+    hidden, heads = base.hidden_size, base.num_attention_heads
+    while hidden >= 64 and hidden % heads == 0 and heads % tp == 0:
+        widths.append((hidden, heads))
+        hidden, heads = hidden // 2, max(1, heads // 2)
+    layers = base.num_layers
+    while layers >= 1:
+        for hidden, heads in widths:
+            yield {
+                **model,
+                "preset": None,
+                "num_layers": layers,
+                "hidden_size": hidden,
+                "num_attention_heads": heads,
+                "ffn_hidden_size": base.ffn_size * hidden // base.hidden_size,
+                "seq_length": base.seq_length,
+            }
+        layers //= 2
+
+
+def shrink_train_step(
+    step: dict[str, Any], *, plan: dict[str, Any], accept: Callable[[dict[str, Any]], bool]
+) -> dict[str, Any] | None:
+    """The largest smaller version of train ``step`` that ``accept`` takes, or None.
+
+    Candidates cut ``training.max_steps`` (down to 1/64) and halve the model's depth and width; they are
+    tried in order of training compute, largest first, so the run keeps as much of what was asked as the
+    policy allows. ``accept`` receives a candidate step (the gate, in practice).
+    """
+    config = step["args"]["config"]
+    vocab = _vocab_size(plan)
+    steps = config["training"]["max_steps"]
+    original = _shape(config, vocab)
+    candidates = []
+    for model in _smaller_models(config["model"], tp=config.get("parallel", {}).get("tp", 1)):
+        for cut in range(7):
+            max_steps = max(1, steps >> cut)
+            if cut and max_steps == max(1, steps >> (cut - 1)):
+                break
+            new = json.loads(json.dumps(config))
+            new["model"] = model
+            training = new["training"]
+            training["max_steps"] = max_steps
+            training["eval_interval"] = max(1, max_steps // 10)
+            training["checkpoint_interval"] = max(1, max_steps // 10)
+            new["optimizer"]["warmup_steps"] = min(
+                new["optimizer"].get("warmup_steps", 0), max(1, max_steps // 10)
+            )
+            shape = _shape(new, vocab)
+            if shape == original and max_steps == steps:
+                continue  # that is the step itself
+            compute = max_steps * training["global_batch_size"] * shape.seq_length * shape.flops_per_token()
+            candidates.append((compute, shape.total_params, new))
+    candidates.sort(key=lambda c: (-c[0], -c[1]))
+    for _, params, new in candidates:
+        shape = _shape(new, vocab)
+        train = new["training"]
+        why = (
+            f"{step['why']} (shrunk to fit the policy: {params / 1e6:.2f}M parameters, "
+            f"{train['max_steps']} steps)"
+        )
+        candidate = {**step, "args": {**step["args"], "config": new}, "why": why}
+        if accept(candidate):
+            return candidate
+    return None

@@ -23,6 +23,7 @@ from vibe.agent._goal import GoalDraft, TrainingGoal, goal_from_draft, parse_req
 from vibe.agent._plan import Plan, PlanSettings, Proposal, apply_proposal, data_dir_for, make_plan
 from vibe.agent._record import Recorder
 from vibe.agent._state import AgentState
+from vibe.approvals import ApprovalStore
 from vibe.errors import UserError
 from vibe.llm import ChatModel, LLMError
 from vibe.log import get_logger
@@ -55,6 +56,9 @@ class AgentDeps:
     auto_confirm: bool = False
     llm_proposals: bool = False
     on_event: Callable[[str], None] = lambda line: None
+    approvals: ApprovalStore | None = None  # where require_approval files its requests (the source of truth)
+    unattended: bool = False  # never pause for an approval: skip the step (and what needs it), go on
+    approval_ttl_hours: float = 24.0  # a request expires this long after it is filed
 
     def say(self, line: str) -> list[str]:
         self.on_event(line)
@@ -348,54 +352,14 @@ def confirm(state: AgentState, deps: AgentDeps) -> AgentState:
 
 
 # ------------------------------------------------------------------------------------------------------ gate
-_ACTION_KIND = {"ingest": "data.ingest", "train": "train.run", "eval": "eval.run", "profile": "data.profile"}
 
 
 def gate(state: AgentState, deps: AgentDeps) -> AgentState:
-    thread = state["thread_id"]
-    step = state["plan"]["steps"][state["cursor"]]
-    kind = _ACTION_KIND.get(step["tool"], step["tool"])
-    decision = deps.gate.check(kind=kind, attributes={"step": step["id"], **step["args"]})
-    deps.record(
-        thread,
-        kind="gate",
-        actor="policy",
-        action=kind,
-        inputs=step,
-        outputs=decision.model_dump(),
-        reason=decision.reason,
-        outcome=decision.outcome,
-        rule_ids=decision.rule_ids,
-        policy_hashes=decision.policy_hashes,
-    )
-    if decision.outcome == "allow":
-        return {}
-    if decision.outcome == "require_approval":
-        answer = interrupt({"kind": "approval", "step": step, "decision": decision.model_dump()})
-        if isinstance(answer, dict) and answer.get("approved"):
-            deps.record(
-                thread,
-                kind="approval",
-                actor="approver",
-                action=kind,
-                inputs=step,
-                outputs=answer,
-                reason=answer.get("reason", "approved"),
-                outcome="allow",
-                signature=answer.get("signature"),
-            )
-            return {}
-        why = (answer or {}).get("reason", "rejected") if isinstance(answer, dict) else "rejected"
-        return {
-            "status": "stopped",
-            "reason": f"{step['id']} was not approved: {why}",
-            "events": deps.say(f"{step['id']} not approved: {why}"),
-        }
-    return {
-        "status": "stopped",
-        "reason": f"{step['id']} denied by policy: {decision.reason}",
-        "events": deps.say(f"{step['id']} denied by policy: {decision.reason}"),
-    }
+    """The plan (once, before the first step) and the current step against the policy: run, replan within
+    policy, stop with the reason, or wait for a signed approval (see :mod:`vibe.agent._approval`)."""
+    from vibe.agent._approval import gate_node
+
+    return gate_node(state, deps)
 
 
 # --------------------------------------------------------------------------------------------------- execute

@@ -13,21 +13,35 @@ from vibe.log import console, setup_logging
 
 __all__ = ["chat", "resume", "run"]
 
-Workdir = Annotated[
-    Path, typer.Option("--workdir", help="where threads, runs, the checkpointer and ledger live")
+Workdir = Annotated[Path, typer.Option(help="where threads, runs, the checkpointer and ledger live")]
+Config = Annotated[Path | None, typer.Option(help="agent settings YAML (cluster, budgets, policies, team)")]
+Policy = Annotated[
+    list[Path] | None, typer.Option("--policy", help="policy file (repeat: organisation first)")
 ]
-Offline = Annotated[bool, typer.Option("--no-llm", help="plan with the rules-only parser, without an LLM")]
+Team = Annotated[str | None, typer.Option(help="the team it works for (team policy and budget)")]
+Unattended = Annotated[bool, typer.Option(help="never wait for an approval: queue it and skip that work")]
+NoLLM = Annotated[bool, typer.Option("--no-llm", help="plan with the rules-only parser, without an LLM")]
 
 
-def _settings(workdir: Path, config: Path | None) -> Any:
+def settings_from(
+    *, workdir: Path, config: Path | None, policy: list[Path] | None, team: str | None, unattended: bool
+) -> Any:
+    """AgentSettings from a YAML file (if given) with the command-line options on top."""
     from vibe.agent import AgentSettings
     from vibe.config import load_yaml
 
     settings = load_yaml(config, AgentSettings) if config else AgentSettings()
-    return settings.model_copy(update={"workdir": str(workdir)})
+    update: dict[str, Any] = {"workdir": str(workdir)}
+    if policy:
+        update["policies"] = [str(p.resolve()) for p in policy]
+    if team:
+        update["team"] = team
+    if unattended:
+        update["unattended"] = True
+    return settings.model_copy(update=update)
 
 
-def _llm(offline: bool, *, required: bool = True) -> Any:
+def chat_model(offline: bool, *, required: bool = True) -> Any:
     """The chat model at $VIBE_LLM_URL, starting the local vLLM server first when none answers.
 
     With ``required`` False a server that cannot be had is reported and the agent goes on rules-only.
@@ -46,28 +60,28 @@ def _llm(offline: bool, *, required: bool = True) -> Any:
     return OpenAIChatModel(LLMConfig(url=endpoint.url, model=endpoint.model))
 
 
-def _show(outcome: Any) -> None:
-    if outcome.waiting_for is not None:
-        kind = outcome.waiting_for.get("kind")
+def _event(line: str) -> None:
+    console.print(f"[cyan]vibe[/] {line}", highlight=False, soft_wrap=True)
+
+
+def show(outcome: Any) -> None:
+    """The end of a call: where the thread stands and what to do next."""
+    waiting = outcome.waiting_for
+    if waiting is not None:
+        if waiting.get("kind") == "approval":
+            request = waiting.get("request_id", "?")
+            hint = (f"approval request {request} is pending: a lead approves it with "
+                    f"`vibe approvals approve {request}`, then `vibe resume {outcome.thread_id}`")  # fmt: skip
+        else:
+            hint = f"confirm with `vibe resume {outcome.thread_id} --yes` (or --no)"
         console.print(
-            Panel(
-                f"thread {outcome.thread_id} is waiting for: {kind}\n"
-                f"continue with `vibe resume {outcome.thread_id} --yes` (or --no)",
-                title="paused",
-                border_style="yellow",
-            )
+            Panel(f"thread {outcome.thread_id} is waiting: {hint}", title="paused", border_style="yellow")
         )
         return
     style = "green" if outcome.status in ("done", "estimated") else "red"
-    console.print(
-        Panel(
-            f"status: {outcome.status}"
-            + (f"\n{outcome.reason}" if outcome.reason else "")
-            + (f"\nreport: {outcome.report}" if outcome.report else ""),
-            title=f"thread {outcome.thread_id}",
-            border_style=style,
-        )
-    )
+    body = f"status: {outcome.status}" + (f"\n{outcome.reason}" if outcome.reason else "")
+    body += f"\nreport: {outcome.report}" if outcome.report else ""
+    console.print(Panel(body, title=f"thread {outcome.thread_id}", border_style=style))
 
 
 def run(
@@ -75,23 +89,22 @@ def run(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="run the plan without asking")] = False,
     thread: Annotated[str | None, typer.Option(help="thread id (default: a new one)")] = None,
     workdir: Workdir = Path("runs"),
-    config: Annotated[Path | None, typer.Option(help="agent settings YAML (cluster, budgets)")] = None,
-    no_llm: Offline = False,
+    config: Config = None,
+    policy: Policy = None,
+    team: Team = None,
+    unattended: Unattended = False,
+    no_llm: NoLLM = False,
 ) -> None:
     """Plan and run a request, non-interactively. Without --yes the plan is shown and the thread waits."""
     from vibe.agent import Agent
 
     setup_logging()
-    with (
-        user_errors(),
-        Agent.open(
-            _settings(workdir, config),
-            llm=_llm(no_llm),
-            yes=yes,
-            on_event=lambda line: console.print(f"[cyan]vibe[/] {line}"),
-        ) as agent,
-    ):
-        _show(agent.run(request, thread_id=thread))
+    with user_errors():
+        settings = settings_from(
+            workdir=workdir, config=config, policy=policy, team=team, unattended=unattended
+        )
+        with Agent.open(settings, llm=chat_model(no_llm), yes=yes, on_event=_event) as agent:
+            show(agent.run(request, thread_id=thread))
 
 
 def resume(
@@ -99,68 +112,55 @@ def resume(
     yes: Annotated[bool, typer.Option("--yes", help="answer a pending confirmation with yes")] = False,
     no: Annotated[bool, typer.Option("--no", help="answer a pending confirmation with no")] = False,
     workdir: Workdir = Path("runs"),
+    config: Config = None,
+    policy: Policy = None,
+    team: Team = None,
 ) -> None:
-    """Continue a thread after a crash, or answer the question it paused on (the LLM is not needed)."""
-    from vibe.agent import Agent, AgentSettings
+    """Continue a thread: after a crash, after its approval was decided, or answering its confirmation."""
+    from vibe.agent import Agent, continue_thread
 
     setup_logging()
-    answer = "yes" if yes else ("no" if no else None)
-    with (
-        user_errors(),
-        Agent.open(
-            AgentSettings(workdir=str(workdir)),
-            on_event=lambda line: console.print(f"[cyan]vibe[/] {line}"),
-        ) as agent,
-    ):
-        _show(agent.resume(thread, answer=answer))
+    with user_errors():
+        settings = settings_from(workdir=workdir, config=config, policy=policy, team=team, unattended=False)
+        with Agent.open(settings, on_event=_event) as agent:
+            if yes or no:
+                show(agent.resume(thread, answer="yes" if yes else "no"))
+            else:
+                show(continue_thread(agent, thread))
 
 
 def chat(
     workdir: Workdir = Path("runs"),
-    no_llm: Offline = False,
+    config: Config = None,
+    policy: Policy = None,
+    team: Team = None,
+    no_llm: NoLLM = False,
 ) -> None:
     """Interactive: type a request, see the plan, then confirm, edit (lr=.. steps=..) or cancel."""
-    from vibe.agent import Agent, AgentSettings
+    from vibe.agent import Agent
 
     setup_logging()
-    with (
-        user_errors(),
-        Agent.open(
-            AgentSettings(workdir=str(workdir)),
-            llm=_llm(no_llm),
-            on_event=lambda line: console.print(f"[cyan]vibe[/] {line}"),
-        ) as agent,
-    ):
-        while True:
-            request = console.input("[bold]you>[/] ").strip()
-            if request in ("", "exit", "quit"):
-                return
-            outcome = agent.run(request)
-            while outcome.waiting_for is not None:
-                reply = console.input("[bold]confirm? [y]es / [n]o / edit lr=.. steps=..>[/] ").strip()
-                answer: Any
-                if reply.startswith("edit"):
-                    pairs = dict(p.split("=", 1) for p in reply.split()[1:] if "=" in p)
-                    answer = {
-                        "edit": {
-                            k: v
-                            for k, v in {
-                                "learning_rate": _num(pairs.get("lr")),
-                                "max_steps": _int(pairs.get("steps")),
-                                "reason": "edited in chat",
-                            }.items()
-                            if v is not None
-                        }
-                    }
-                else:
-                    answer = "yes" if reply.lower() in ("y", "yes") else "no"
-                outcome = agent.resume(outcome.thread_id, answer=answer)
-            _show(outcome)
+    with user_errors():
+        settings = settings_from(workdir=workdir, config=config, policy=policy, team=team, unattended=False)
+        with Agent.open(settings, llm=chat_model(no_llm), on_event=_event) as agent:
+            while True:
+                request = console.input("[bold]you>[/] ").strip()
+                if request in ("", "exit", "quit"):
+                    return
+                outcome = agent.run(request)
+                while outcome.waiting_for is not None and outcome.waiting_for.get("kind") == "confirm":
+                    outcome = agent.resume(outcome.thread_id, answer=_ask())
+                show(outcome)
 
 
-def _num(text: str | None) -> float | None:
-    return float(text) if text else None
-
-
-def _int(text: str | None) -> int | None:
-    return int(text) if text else None
+def _ask() -> Any:
+    reply = console.input("[bold]run it? [y]es / [n]o / edit lr=3e-4 steps=200 >[/] ").strip()
+    if reply.startswith("edit"):
+        pairs = dict(p.split("=", 1) for p in reply.split()[1:] if "=" in p)
+        edit: dict[str, Any] = {"reason": "edited in chat"}
+        if "lr" in pairs:
+            edit["learning_rate"] = float(pairs["lr"])
+        if "steps" in pairs:
+            edit["max_steps"] = int(pairs["steps"])
+        return {"edit": edit}
+    return "yes" if reply.lower() in ("y", "yes") else "no"

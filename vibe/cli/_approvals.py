@@ -1,4 +1,5 @@
-"""``vibe approvals list|show|approve|reject|keygen``: how a team lead decides what the agent waits for."""
+"""``vibe approvals list|show|approve|reject|resume|keygen|sign|login-token|serve``: how a lead decides
+what the agent waits for, from the terminal or the approvals page."""
 
 from __future__ import annotations
 
@@ -37,6 +38,15 @@ Approver = Annotated[
 ]
 KeyPath = Annotated[
     Path | None, typer.Option("--key", help="private key file (default: the keygen location)")
+]
+Resume = Annotated[
+    bool, typer.Option("--resume", help="then continue the agent's thread here (needs --workdir)")
+]
+Workdir = Annotated[
+    Path, typer.Option("--workdir", help="the agent's workdir (its threads, checkpointer and ledger)")
+]
+AgentConfig = Annotated[
+    Path | None, typer.Option("--agent-config", help="the agent's settings YAML, if it was run with one")
 ]
 
 
@@ -109,6 +119,26 @@ def show(request_id: Annotated[str, typer.Argument(metavar="ID")], store: StoreP
     out.print(f"hash      {r.request_hash}")
 
 
+def _approver(approver: str | None) -> str:
+    return approver or os.environ.get("VIBE_APPROVER") or getpass.getuser()
+
+
+def _checked_key(name: str, key: Path | None, policy: list[Path]):
+    """``name``'s private key, checked against the public key the policy lists for them (when given)."""
+    from policies import load_policies
+    from vibe.approvals import load_private_key, public_key_text
+    from vibe.errors import UserError
+
+    private = load_private_key(name, path=key)
+    if policy:
+        listed = load_policies(policy).public_key(name)
+        if listed is None:
+            raise UserError(f"{name} is not listed in any approvers group of the policy; pass --as NAME")
+        if public_key_text(private) != listed:
+            raise UserError(f"the key for {name} does not match the public key the policy lists for {name}")
+    return private
+
+
 def _decide(
     verdict: Literal["approve", "reject"],
     request_id: str,
@@ -119,26 +149,74 @@ def _decide(
     policy: list[Path],
     store: Path | None,
     ledger: Path | None,
+    resume: bool = False,
+    workdir: Path = Path("runs"),
+    agent_config: Path | None = None,
 ) -> None:
     from policies import load_policies
-    from vibe.approvals import load_private_key, public_key_text, sign_decision
+    from vibe.approvals import sign_decision
     from vibe.errors import UserError
     from vibe.ledger import SqliteLedger, default_ledger_path
 
-    name = approver or os.environ.get("VIBE_APPROVER") or getpass.getuser()
+    name = _approver(approver)
     with user_errors(), _store(store) as approvals:
+        if not policy:
+            raise UserError("pass the policy files in force with --policy (or set VIBE_POLICY)")
         policies = load_policies(policy)
-        private = load_private_key(name, path=key)
-        listed = policies.public_key(name)
-        if listed is None:
-            raise UserError(f"{name} is not listed in any approvers group of the policy; pass --as NAME")
-        if public_key_text(private) != listed:
-            raise UserError(f"the key for {name} does not match the public key the policy lists for {name}")
+        private = _checked_key(name, key, policy)
         request = approvals.get(request_id)
         signed = sign_decision(request=request, decision=verdict, approver=name, key=private, reason=reason)
         with SqliteLedger(ledger or default_ledger_path()) as log:
             updated = approvals.decide(signed, policies=policies, ledger=log)
     typer.echo(f"{verdict}d request {updated.id} as {name}: status {updated.status}")
+    if updated.status == "pending":
+        typer.echo("the request needs more approvals (another rule's group) before the agent goes on")
+        return
+    if resume:
+        _continue(updated.id, store=store, policy=policy, workdir=workdir, agent_config=agent_config)
+    else:
+        policy_args = " ".join(f"--policy {p}" for p in policy)
+        typer.echo(
+            f"the agent's thread {updated.thread_id} goes on with: "
+            f"vibe approvals resume {updated.id} --workdir {workdir} {policy_args}"
+        )
+
+
+def _continue(
+    request_id: str, *, store: Path | None, policy: list[Path], workdir: Path, agent_config: Path | None
+) -> None:
+    """Continue the agent's thread of request ``request_id`` in this process, under the same policy."""
+    from vibe.agent import Agent, AgentSettings
+    from vibe.agent._approval import continue_thread
+    from vibe.approvals import default_store_path
+    from vibe.config import load_yaml
+    from vibe.log import console
+
+    with user_errors():
+        with _store(store) as approvals:
+            request = approvals.get(request_id)
+        settings = load_yaml(agent_config, AgentSettings) if agent_config else AgentSettings()
+        settings = settings.model_copy(
+            update={
+                "workdir": str(workdir),
+                "policies": [str(p) for p in policy] or settings.policies,
+                "approvals": str(store or settings.approvals or default_store_path()),
+                "requester": request.requester,  # the thread acts for whoever asked, not for the approver
+                "team": request.action.team,
+            }
+        )
+        with Agent.open(settings, on_event=lambda line: console.print(f"[cyan]vibe[/] {line}")) as agent:
+            outcome = continue_thread(agent, request.thread_id)
+    if outcome.waiting_for is not None:
+        waiting = outcome.waiting_for
+        more = f" (request {waiting['request_id']})" if waiting.get("request_id") else ""
+        typer.echo(f"thread {outcome.thread_id} is paused again, waiting for {waiting.get('kind')}{more}")
+    else:
+        typer.echo(
+            f"thread {outcome.thread_id}: {outcome.status}"
+            + (f": {outcome.reason}" if outcome.reason else "")
+            + (f"\nreport: {outcome.report}" if outcome.report else "")
+        )
 
 
 @app.command("approve")
@@ -150,8 +228,13 @@ def approve(
     reason: Annotated[str, typer.Option(help="why (recorded, signed)")] = "",
     store: StorePath = None,
     ledger: LedgerPath = None,
+    resume: Resume = False,
+    workdir: Workdir = Path("runs"),
+    agent_config: AgentConfig = None,
 ) -> None:
-    """Sign an approval of request ID with your key; it counts only if the policy names you for its rules."""
+    """Sign an approval of request ID with your key; it counts only if the policy names you for its rules.
+
+    With --resume the agent's thread continues here and now, where it paused (also after a restart)."""
     _decide(
         "approve",
         request_id,
@@ -161,6 +244,9 @@ def approve(
         policy=policy,
         store=store,
         ledger=ledger,
+        resume=resume,
+        workdir=workdir,
+        agent_config=agent_config,
     )
 
 
@@ -173,6 +259,9 @@ def reject(
     key: KeyPath = None,
     store: StorePath = None,
     ledger: LedgerPath = None,
+    resume: Resume = False,
+    workdir: Workdir = Path("runs"),
+    agent_config: AgentConfig = None,
 ) -> None:
     """Sign a rejection of request ID; one rejection by an eligible approver rejects the request."""
     _decide(
@@ -184,7 +273,124 @@ def reject(
         policy=policy,
         store=store,
         ledger=ledger,
+        resume=resume,
+        workdir=workdir,
+        agent_config=agent_config,
     )
+
+
+@app.command("resume")
+def resume_thread(
+    request_id: Annotated[str, typer.Argument(metavar="ID")],
+    policy: PolicyFiles,
+    workdir: Workdir = Path("runs"),
+    agent_config: AgentConfig = None,
+    store: StorePath = None,
+) -> None:
+    """Continue the agent's thread of decided request ID: where it paused, or at the step it skipped."""
+    from vibe.errors import UserError
+
+    with user_errors():
+        if not policy:
+            raise UserError("pass the policy files in force with --policy (or set VIBE_POLICY)")
+    _continue(request_id, store=store, policy=policy, workdir=workdir, agent_config=agent_config)
+
+
+@app.command("sign")
+def sign(
+    request_id: Annotated[str, typer.Argument(metavar="ID")],
+    request_hash: Annotated[
+        str | None,
+        typer.Option("--hash", help="the request's hash (as the page shows it); else read the store"),
+    ] = None,
+    reject_: Annotated[
+        bool, typer.Option("--reject", help="sign a rejection instead of an approval")
+    ] = False,
+    reason: Annotated[str, typer.Option(help="why (signed; required to reject)")] = "",
+    approver: Approver = None,
+    key: KeyPath = None,
+    policy: Annotated[
+        list[Path], typer.Option("--policy", "-p", envvar="VIBE_POLICY", help="check your key against it")
+    ] = [],  # noqa: B006 (typer reads the default, never mutates it)
+    store: StorePath = None,
+) -> None:
+    """Print your signed approval (or rejection) of request ID, to paste into the approvals page."""
+    import base64
+    from datetime import UTC, datetime
+
+    from vibe.approvals import SignedDecision
+    from vibe.approvals.web import decision_token
+    from vibe.errors import UserError
+
+    name = _approver(approver)
+    with user_errors():
+        if reject_ and not reason:
+            raise UserError("a rejection needs --reason: the requester reads it")
+        private = _checked_key(name, key, policy)
+        if request_hash is None:
+            with _store(store) as approvals:
+                request = approvals.get(request_id)
+            request_id, request_hash = request.id, request.request_hash
+        unsigned = SignedDecision(
+            request_id=request_id,
+            request_hash=request_hash,
+            decision="reject" if reject_ else "approve",
+            approver=name,
+            time=datetime.now(UTC),
+            reason=reason,
+            signature="",
+        )
+        signature = base64.b64encode(private.sign(unsigned.payload())).decode("ascii")
+    typer.echo(decision_token(unsigned.model_copy(update={"signature": signature})))
+
+
+@app.command("login-token")
+def login_token_command(
+    challenge: Annotated[str, typer.Argument(help="the challenge the approvals page shows")],
+    approver: Approver = None,
+    key: KeyPath = None,
+) -> None:
+    """Print a token that signs you in to the approvals page (it answers that page's challenge once)."""
+    from vibe.approvals import load_private_key
+    from vibe.approvals.web import login_token
+
+    name = _approver(approver)
+    with user_errors():
+        private = load_private_key(name, path=key)
+    typer.echo(login_token(challenge=challenge.strip(), approver=name, key=private))
+
+
+@app.command("serve")
+def serve_page(
+    policy: PolicyFiles,
+    port: Annotated[int, typer.Option(help="port on 127.0.0.1")] = 8377,
+    store: StorePath = None,
+    ledger: LedgerPath = None,
+    workdir: Annotated[
+        Path, typer.Option("--workdir", help="the agent's workdir, named in the command the page shows")
+    ] = Path("runs"),
+) -> None:
+    """Serve the approvals page on http://127.0.0.1:PORT (loopback only) until interrupted."""
+    from policies import load_policies
+    from vibe.approvals.web import create_app, serve
+    from vibe.errors import UserError
+    from vibe.ledger import SqliteLedger, default_ledger_path
+    from vibe.log import console
+
+    with user_errors():
+        if not policy:
+            raise UserError("pass the policy files in force with --policy (or set VIBE_POLICY)")
+        policies = load_policies(policy)
+        policy_args = " ".join(f"--policy {p}" for p in policy)
+        with _store(store) as approvals, SqliteLedger(ledger or default_ledger_path()) as log:
+            app_ = create_app(
+                policies=policies,
+                store=approvals,
+                ledger=log,
+                resume_command=f"vibe approvals resume {{request_id}} --workdir {workdir} {policy_args}",
+            )
+            console.print(f"approvals page on http://127.0.0.1:{port}/ (Ctrl-C stops it)", highlight=False)
+            serve(app_, port=port)
 
 
 @app.command("keygen")

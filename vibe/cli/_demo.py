@@ -35,19 +35,19 @@ def demo(
 ) -> None:
     """Train a small GPT on the Python standard library, evaluate it and print a report."""
     from vibe.agent import Agent, AgentSettings, PlanSettings
-    from vibe.cli._agent import _llm, _show
+    from vibe.cli._agent import chat_model, show
     from vibe.ledger import SqliteLedger
 
     setup_logging()
     thread = time.strftime("demo-%Y%m%d-%H%M%S")
     settings = AgentSettings(workdir=str(workdir), plan=PlanSettings(proxy_time_budget_s=budget_s))
     with user_errors():
-        llm = _llm(no_llm, required=False)
+        llm = chat_model(no_llm, required=False)
         with Agent.open(
             settings, llm=llm, yes=True, on_event=lambda line: console.print(f"[cyan]vibe[/] {line}")
         ) as agent:
             outcome = agent.run(DEMO_REQUEST, thread_id=thread)
-        _show(outcome)
+        show(outcome)
         results = outcome.values.get("results", {})
         table = Table(title="demo results")
         table.add_column("what")

@@ -116,7 +116,7 @@ def test_denied_step_never_runs_and_the_reason_is_reported(tmp_path: Path, corpu
     with _open(tmp_path, yes=True, gate=_DenyTraining()) as agent:
         outcome = agent.run(f"train a 7B on {corpus}", thread_id="d")
     assert outcome.status == "stopped"
-    assert "denied by policy: this archive is restricted" in outcome.reason
+    assert "ingest denied by policy: this archive is restricted (data-1)" in outcome.reason
     assert not (tmp_path / "d" / "steps").exists()
     with SqliteLedger(tmp_path / "ledger.sqlite") as ledger:
         gate = next(e.record for e in ledger.entries(thread_id="d") if e.record.kind == "gate")
@@ -130,3 +130,21 @@ def test_thread_ids_are_not_reused(tmp_path: Path) -> None:
         agent.run(f"how much would a 7B on {tmp_path} cost?", thread_id="x")
         with pytest.raises(UserError, match="vibe resume x"):
             agent.run("again", thread_id="x")
+
+
+def test_a_finished_step_is_reused_after_a_restart_not_run_again(tmp_path: Path, corpus: Path) -> None:
+    """The process died after the tool finished but before the graph checkpointed: the saved result is used."""
+    from vibe.agent._nodes import AgentDeps, execute
+    from vibe.agent._plan import PlanSettings
+    from vibe.agent._record import Recorder
+
+    saved = tmp_path / "t" / "steps" / "ingest.json"
+    saved.parent.mkdir(parents=True)
+    saved.write_text('{"out": "x", "files_seen": 3}')
+    step = {"id": "ingest", "tool": "ingest", "args": {"paths": ["/nonexistent"], "out": "x"}, "why": "w"}
+    with SqliteLedger(tmp_path / "ledger.sqlite") as ledger:
+        deps = AgentDeps(record=Recorder(ledger), settings=PlanSettings(workdir=str(tmp_path)))
+        update = execute({"thread_id": "t", "plan": {"steps": [step]}, "cursor": 0, "results": {}}, deps)
+        record = next(ledger.entries(thread_id="t")).record
+    assert update["results"]["ingest"] == {"out": "x", "files_seen": 3}  # /nonexistent was never read
+    assert "result reused" in record.reason

@@ -1,0 +1,99 @@
+"""Agent latency and LLM cost: request -> first training step, and LLM tokens and calls per decision.
+
+Runs the demo request through the whole agent (intake with the LLM, planner, gate, ingest, Megatron under
+Ray) in a fresh work directory, watches for the first line of the run's metrics.jsonl, and reads the ledger
+afterwards. With the local vLLM server (started if none answers) and rules-only (--no-llm) for comparison.
+
+    python bench/agent_latency.py            # both modes
+    python bench/agent_latency.py --no-llm   # rules-only
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+RESULTS = Path(__file__).parent / "results"
+REQUEST = "train a small GPT on the Python standard library"
+
+
+def _first_step_watcher(workdir: Path, thread: str, started: float, out: dict[str, float]) -> threading.Event:
+    stop = threading.Event()
+
+    def watch() -> None:
+        metrics = workdir / thread / "train" / "metrics.jsonl"
+        while not stop.is_set():
+            if metrics.is_file() and metrics.stat().st_size > 0:
+                out["first_step_s"] = time.perf_counter() - started
+                return
+            time.sleep(0.2)
+
+    threading.Thread(target=watch, daemon=True).start()
+    return stop
+
+
+def run_once(*, use_llm: bool, steps: int) -> dict[str, object]:
+    from vibe.agent import Agent, AgentSettings, PlanSettings
+    from vibe.ledger import SqliteLedger
+
+    workdir = Path(tempfile.mkdtemp(prefix="vibe-bench-"))
+    llm = None
+    if use_llm:
+        from vibe.llm import LLMConfig, OpenAIChatModel, ensure_server
+
+        endpoint = ensure_server()
+        llm = OpenAIChatModel(LLMConfig(url=endpoint.url, model=endpoint.model, max_tokens=200))
+    settings = AgentSettings(workdir=str(workdir), plan=PlanSettings(proxy_max_steps=steps), llm_proposals=use_llm)
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    stop = _first_step_watcher(workdir, "bench", started, timings)
+    with Agent.open(settings, llm=llm, yes=True) as agent:
+        outcome = agent.run(REQUEST, thread_id="bench")
+    stop.set()
+    total = time.perf_counter() - started
+    with SqliteLedger(workdir / "ledger.sqlite") as ledger:
+        records = [e.record for e in ledger.entries(thread_id="bench")]
+    llm_decisions = [r for r in records if r.actor == "llm" or r.kind in ("plan_proposed", "proposal_rejected")]
+    usage = llm.usage if llm else None
+    return {
+        "mode": "llm" if use_llm else "rules-only",
+        "status": outcome.status,
+        "request_to_first_step_s": timings.get("first_step_s"),
+        "total_s": total,
+        "decisions": len(records),
+        "llm_decisions": len(llm_decisions),
+        "llm_calls": usage.calls if usage else 0,
+        "llm_prompt_tokens": usage.prompt_tokens if usage else 0,
+        "llm_completion_tokens": usage.completion_tokens if usage else 0,
+        "llm_latency_s": usage.latency_s if usage else 0.0,
+        "llm_tokens_per_decision": (usage.total_tokens / max(1, len(llm_decisions))) if usage else 0.0,
+        "workdir": str(workdir),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--no-llm", action="store_true", help="only the rules-only mode")
+    parser.add_argument("--steps", type=int, default=20, help="training steps of the local run")
+    parser.add_argument("--out", type=Path, default=RESULTS / "agent_latency.json")
+    args = parser.parse_args()
+    runs = [run_once(use_llm=False, steps=args.steps)]
+    if not args.no_llm:
+        runs.append(run_once(use_llm=True, steps=args.steps))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(runs, indent=2))
+    for r in runs:
+        print(
+            f"{r['mode']:>10}: request -> first step {r['request_to_first_step_s']:.1f} s, total {r['total_s']:.1f} s, "
+            f"{r['decisions']} decisions, LLM {r['llm_calls']} calls / {r['llm_prompt_tokens']}+"
+            f"{r['llm_completion_tokens']} tokens ({r['llm_tokens_per_decision']:.0f} per LLM decision)"
+        )
+    print(f"written: {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,538 @@
+"""The gate node: the plan and every step pass the policy; denials replan, approvals pause or are skipped.
+
+What :func:`gate_node` does, each time the graph reaches the gate:
+
+1. **Before the first step** the whole plan is checked: the full-size cluster run (advisory: the agent
+   does not submit it, so its verdict is recorded and said, not enforced) and every local step; a step
+   denied with no smaller version that passes stops the thread before anything runs.
+2. **The current step** becomes an action (:func:`describe_step`) and is judged.
+   - ``allow``: it runs.
+   - ``deny``: a train step is shrunk (fewer steps, then a smaller model) to the largest version the
+     policy does not deny; otherwise the thread stops and says why (rule ids on the ledger record).
+   - ``require_approval``: a request is filed in the :class:`ApprovalStore` — once per thread and action,
+     so a re-run node finds it instead of filing twice — holding the plan summary, cost, data touched and
+     the rules that fired. **The store is the source of truth**: approved (every signature re-verified
+     against the policy) -> the signed decisions go into the ledger and the step runs; rejected -> a
+     smaller train step that needs no approval, or stop; pending -> the thread pauses (``interrupt``) and
+     re-reads the store whenever it is resumed. Unattended, a pending step is skipped with the steps that
+     depend on it, other work goes on, and the report lists the request.
+
+:func:`continue_thread` continues a thread once its request is decided — paused on it, or finished
+unattended with the step skipped — also from a new process (the checkpointer holds the thread).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from langgraph.types import interrupt
+
+from policies import Action, PolicySet
+from vibe.agent._gate import (
+    STEP_KINDS,
+    AllowAll,
+    GateDecision,
+    PolicyGate,
+    describe_plan,
+    describe_step,
+    shrink_train_step,
+)
+from vibe.approvals import ApprovalRequest, ApprovalStore, Cost, approval_record, verify_signature
+from vibe.errors import UserError
+from vibe.ledger import digest
+
+if TYPE_CHECKING:
+    from vibe.agent._agent import Agent, Outcome
+    from vibe.agent._nodes import AgentDeps
+    from vibe.agent._state import AgentState
+
+__all__ = ["continue_thread", "find_request", "gate_node", "verify_approved"]
+
+
+# ---------------------------------------------------------------------------------------------- the node
+def gate_node(state: AgentState, deps: AgentDeps) -> AgentState:
+    thread = state["thread_id"]
+    plan = json.loads(json.dumps(state["plan"]))  # a private copy: replanning edits it
+    steps: list[dict[str, Any]] = plan["steps"]
+    cursor = state["cursor"]
+    results = state.get("results", {})
+    events: list[str] = []
+    replanned = False
+
+    drift = _policy_dropped(deps, thread)
+    if drift:  # an error, not a stop: the thread stays where it was, to be resumed with the policy
+        raise UserError(drift)
+
+    if cursor == 0 and not results:  # the plan, once, before anything runs
+        stop, changed = _preflight(plan, deps, thread, events, said=set(state.get("events", [])))
+        replanned |= changed
+        if stop:
+            return _stop(deps, thread, stop, events, plan=plan if replanned else None)
+
+    skipped = [s["id"] for s in steps[:cursor] if s["id"] not in results]  # skipped earlier, unattended
+    waiting = False  # a step was skipped for approval in this pass
+    while cursor < len(steps):
+        step = steps[cursor]
+        blocked_by = [sid for sid in skipped if _depends(step, steps, sid)]
+        if blocked_by:
+            skipped.append(step["id"])
+            line = f"{step['id']} skipped: it needs {', '.join(blocked_by)}, which waits for approval"
+            _record_once(
+                deps,
+                thread,
+                kind="note",
+                actor="planner",
+                action=step["tool"],
+                inputs=step,
+                outputs={},
+                reason=line,
+                outcome="skipped",
+            )
+            events += deps.say(line)
+            cursor += 1
+            continue
+        verdict, new_step, why = _judge(step, plan, deps, thread, events)
+        if new_step is not None:
+            steps[cursor] = new_step
+            replanned = True
+        if verdict == "run":
+            update: dict[str, Any] = {"cursor": cursor, "events": events}
+            if replanned:
+                update["plan"] = plan
+            if waiting:
+                update["reason"] = _waiting(deps, thread)
+            return update  # type: ignore[return-value]
+        if verdict == "stop":
+            return _stop(deps, thread, why, events, plan=plan if replanned else None)
+        skipped.append(step["id"])  # "skip": unattended, waiting for approval
+        waiting = True
+        cursor += 1
+
+    update = {"cursor": cursor, "status": "stopped", "reason": _waiting(deps, thread), "events": events}
+    if replanned:
+        update["plan"] = plan
+    return update  # type: ignore[return-value]
+
+
+def _waiting(deps: AgentDeps, thread: str) -> str:
+    """The thread's pending requests, from the store (the report shows this line)."""
+    pending = [r for r in deps.approvals.pending() if r.thread_id == thread] if deps.approvals else []
+    if not pending:
+        return "every remaining step was skipped"
+    return "waiting for approval: " + "; ".join(
+        f"request {r.id} for {r.summary.split(':', 1)[0].removeprefix('step ')} ({r.action.kind}; "
+        f"{', '.join(n.rule for n in r.rules)}); approve it and continue with `vibe approvals approve {r.id} "
+        f"--resume --workdir {deps.settings.workdir}`"
+        for r in pending
+    )
+
+
+def _stop(
+    deps: AgentDeps, thread: str, reason: str, events: list[str], *, plan: dict[str, Any] | None = None
+) -> AgentState:
+    update: dict[str, Any] = {"status": "stopped", "reason": reason, "events": [*events, *deps.say(reason)]}
+    if plan is not None:
+        update["plan"] = plan
+    return update  # type: ignore[return-value]
+
+
+# ------------------------------------------------------------------------------------------- judging a step
+def _check(step: dict[str, Any], plan: dict[str, Any], deps: AgentDeps) -> tuple[str, GateDecision]:
+    kind = STEP_KINDS.get(step["tool"], step["tool"])
+    attributes = {
+        "step": step["id"],
+        **step["args"],
+        **describe_step(step, plan=plan, local_flops_per_second=deps.settings.local_flops_per_second),
+    }
+    return kind, deps.gate.check(kind=kind, attributes=attributes)
+
+
+def _judge(
+    step: dict[str, Any], plan: dict[str, Any], deps: AgentDeps, thread: str, events: list[str]
+) -> tuple[str, dict[str, Any] | None, str]:
+    """("run" | "stop" | "skip", a replacement step or None, why) for ``step``; records every decision."""
+    kind, decision = _check(step, plan, deps)
+    _record_gate(deps, thread, kind=kind, inputs=step, decision=decision)
+    if decision.outcome == "allow":
+        return "run", None, ""
+    if decision.outcome == "deny":
+        rules = ", ".join(decision.rule_ids)
+        smaller = _replan(step, plan, deps, thread, events, why=f"denied ({rules})", allow_approval=True)
+        if smaller is not None:
+            verdict, again, note = _judge(smaller, plan, deps, thread, events)
+            return verdict, again or smaller, note
+        return "stop", None, f"{step['id']} denied by policy: {decision.reason} ({rules})"
+    if not isinstance(deps.gate, PolicyGate) or not decision.approvals or decision.action is None:
+        return _ask_in_thread(
+            step, decision, deps, thread
+        )  # a gate without approver groups: ask in the thread
+    return _approval(step, kind, decision, plan, deps, thread, events)
+
+
+def _replan(
+    step: dict[str, Any],
+    plan: dict[str, Any],
+    deps: AgentDeps,
+    thread: str,
+    events: list[str],
+    *,
+    why: str,
+    allow_approval: bool,
+) -> dict[str, Any] | None:
+    """A smaller train step within policy (not denied; with ``allow_approval`` False, needing no approval)."""
+    if step["tool"] != "train":
+        return None
+    ok = ("allow", "require_approval") if allow_approval else ("allow",)
+    smaller = shrink_train_step(step, plan=plan, accept=lambda s: _check(s, plan, deps)[1].outcome in ok)
+    if smaller is None:
+        return None
+    size = describe_step(smaller, plan=plan, local_flops_per_second=deps.settings.local_flops_per_second)
+    max_steps = smaller["args"]["config"]["training"]["max_steps"]
+    line = (
+        f"{step['id']} {why}: planned again within policy with {size['parameters'] / 1e6:.2f}M parameters "
+        f"and {max_steps} steps"
+    )
+    _record_once(
+        deps,
+        thread,
+        kind="plan_chosen",
+        actor="planner",
+        action=step["tool"],
+        inputs=step,
+        outputs=smaller,
+        reason=line,
+        outcome="replanned",
+    )
+    events += deps.say(line)
+    return smaller
+
+
+def _depends(step: dict[str, Any], steps: list[dict[str, Any]], on: str) -> bool:
+    """Whether ``step`` reads what step ``on`` writes (its ``out`` or run directory appears in its arguments)."""
+    earlier = next((s for s in steps if s["id"] == on), None)
+    if earlier is None:
+        return False
+    args = earlier["args"]
+    outputs = [str(o) for o in (args.get("out"), args.get("config", {}).get("out")) if o]
+    text = json.dumps(step["args"])
+    return any(o.rstrip("/") in text for o in outputs)
+
+
+# ------------------------------------------------------------------------------------------- whole plan
+def _preflight(
+    plan: dict[str, Any], deps: AgentDeps, thread: str, events: list[str], *, said: set[str]
+) -> tuple[str | None, bool]:
+    """Check every local step, then the full-size run (advisory); (why to stop or None, whether replanned)."""
+    if isinstance(deps.gate, AllowAll):
+        return None, False
+    replanned = False
+    for i, step in enumerate(plan["steps"]):
+        _, verdict = _check(step, plan, deps)
+        if verdict.outcome != "deny":
+            continue
+        rules = ", ".join(verdict.rule_ids)
+        smaller = _replan(step, plan, deps, thread, events, why=f"denied ({rules})", allow_approval=True)
+        if smaller is None:
+            kind = STEP_KINDS.get(step["tool"], step["tool"])
+            _record_gate(deps, thread, kind=kind, inputs=step, decision=verdict)
+            return (
+                f"the plan cannot run within policy: {step['id']} denied by policy: {verdict.reason} ({rules})",
+                replanned,
+            )
+        plan["steps"][i] = smaller
+        replanned = True
+    attributes = describe_plan(plan)
+    decision = deps.gate.check(kind="train.run", attributes={"step": "plan", **attributes})
+    _record_gate(
+        deps,
+        thread,
+        kind="train.run",
+        inputs={"plan": "full-size run", **attributes},
+        decision=decision,
+        about="the full-size cluster run (advisory, not submitted by the agent): ",
+    )
+    line = {
+        "deny": f"the full-size cluster run may not be submitted as planned: {decision.reason} "
+        f"({', '.join(decision.rule_ids)}); the local steps are checked on their own",
+        "require_approval": f"submitting the full-size cluster run would need approval: {decision.reason} "
+        f"({', '.join(decision.rule_ids)})",
+    }.get(decision.outcome)
+    if line and line not in said:
+        events += deps.say(line)
+    return None, replanned
+
+
+def _policy_dropped(deps: AgentDeps, thread: str) -> str | None:
+    """A thread gated under policy files that is now resumed without any would run unchecked: refuse."""
+    if not isinstance(deps.gate, AllowAll):
+        return None
+    for entry in deps.record.ledger.entries(thread_id=thread):
+        record = entry.record
+        if record.kind == "gate" and record.policy_hashes:
+            files = ", ".join(record.policy_hashes)
+            return (
+                f"thread {thread} was checked against the policy files {files}; resume it with the same "
+                "policy (AgentSettings.policies / --policy), never without"
+            )
+    return None
+
+
+# ------------------------------------------------------------------------------------------- approvals
+def _approval(
+    step: dict[str, Any],
+    kind: str,
+    decision: GateDecision,
+    plan: dict[str, Any],
+    deps: AgentDeps,
+    thread: str,
+    events: list[str],
+) -> tuple[str, dict[str, Any] | None, str]:
+    assert isinstance(deps.gate, PolicyGate)  # (_judge sends only a PolicyGate's decisions here)
+    store, policies = deps.approvals, deps.gate.policies
+    if store is None:
+        why = f"{step['id']} needs approval ({', '.join(decision.rule_ids)}) but no approvals store is open"
+        return "stop", None, why
+    assert decision.action is not None
+    action = Action.model_validate(decision.action)
+
+    def file(expired: ApprovalRequest | None) -> ApprovalRequest:
+        if expired is not None:
+            events.extend(deps.say(f"approval request {expired.id} expired unanswered; asking again"))
+        filed = store.request(
+            action=action,
+            decision=decision.policy_decision(),
+            thread_id=thread,
+            summary=_summary(step, plan),
+            cost=_cost(action, plan),
+            ttl=timedelta(hours=deps.approval_ttl_hours),
+            ledger=deps.record.ledger,
+        )
+        events.extend(
+            deps.say(
+                f"{step['id']} needs approval ({decision.reason}): filed request {filed.id}; a lead approves "
+                f"it with `vibe approvals approve {filed.id}` or on the approvals page"
+            )
+        )
+        return filed
+
+    request = find_request(store, thread_id=thread, action=action)  # filed before this node re-ran?
+    if request is None or request.status == "expired":
+        request = file(request)
+    while request.status == "pending":
+        if deps.unattended:
+            _record_once(
+                deps,
+                thread,
+                kind="note",
+                actor="planner",
+                action=step["tool"],
+                inputs=step,
+                outputs={"request_id": request.id},
+                reason=f"unattended: {step['id']} skipped, waiting for approval",
+                outcome="skipped",
+            )
+            events += deps.say(f"unattended: {step['id']} skipped until request {request.id} is approved")
+            return "skip", None, f"request {request.id} for {step['id']} ({kind})"
+        answer = interrupt(
+            {
+                "kind": "approval",
+                "request_id": request.id,
+                "step": step,
+                "rules": [r.model_dump() for r in request.rules],
+                "summary": request.summary,
+                "approve": f"vibe approvals approve {request.id}",
+                "resume": f"vibe resume {thread} --yes",
+            }
+        )
+        if answer in (False, "no", "n"):
+            why = f"cancelled by the user while {step['id']} waited for approval ({request.id})"
+            return "stop", None, why
+        request = store.get(request.id)  # the store decides, never the answer
+        if request.status == "expired":
+            request = file(request)
+    if request.status == "approved":
+        problem = verify_approved(request, policies)
+        if problem:
+            return "stop", None, f"{step['id']}: request {request.id} is marked approved but {problem}"
+        _record_approvals(deps, request, policies)
+        approvers = ", ".join(d.signed.approver for d in request.decisions if d.signed.decision == "approve")
+        events += deps.say(f"{step['id']} approved by {approvers} (request {request.id})")
+        return "run", None, ""
+    _record_approvals(deps, request, policies)  # rejected: the signed rejection goes on record too
+    who = "; ".join(
+        f"{d.signed.approver}: {d.signed.reason or 'no reason given'}"
+        for d in request.decisions
+        if d.signed.decision == "reject"
+    )
+    smaller = _replan(step, plan, deps, thread, events, why=f"rejected ({who})", allow_approval=False)
+    if smaller is not None:
+        verdict, again, note = _judge(smaller, plan, deps, thread, events)
+        return verdict, again or smaller, note
+    return "stop", None, f"{step['id']} was rejected (request {request.id}) by {who}"
+
+
+def _ask_in_thread(
+    step: dict[str, Any], decision: GateDecision, deps: AgentDeps, thread: str
+) -> tuple[str, dict[str, Any] | None, str]:
+    """A gate that names no approvers: the thread pauses and the answer to ``resume`` decides."""
+    answer = interrupt({"kind": "approval", "step": step, "decision": decision.model_dump()})
+    if isinstance(answer, dict) and answer.get("approved"):
+        deps.record(
+            thread,
+            kind="approval",
+            actor="user",
+            action=STEP_KINDS.get(step["tool"], step["tool"]),
+            inputs=step,
+            outputs=answer,
+            reason=answer.get("reason", "approved"),
+            outcome="allow",
+        )
+        return "run", None, ""
+    why = answer.get("reason", "rejected") if isinstance(answer, dict) else "rejected"
+    return "stop", None, f"{step['id']} was not approved: {why}"
+
+
+def find_request(store: ApprovalStore, *, thread_id: str, action: Action) -> ApprovalRequest | None:
+    """The newest request of ``thread_id`` for exactly ``action`` (what makes filing idempotent)."""
+    found = [r for r in store.list() if r.thread_id == thread_id and r.action == action]
+    return found[-1] if found else None
+
+
+def verify_approved(request: ApprovalRequest, policies: PolicySet) -> str | None:
+    """Why ``request``'s approval does not hold up (None if it does): every rule is covered by an approval
+    whose signature verifies against the policy's key for its approver, over this request's content."""
+    if request.compute_hash() != request.request_hash:
+        return "its content no longer matches its hash (edited in the store)"
+    covered: set[str] = set()
+    for recorded in request.decisions:
+        signed = recorded.signed
+        key = policies.public_key(signed.approver)
+        if key is None:
+            return f"{signed.approver} is not an approver in the policy in force"
+        if signed.request_id != request.id or signed.request_hash != request.request_hash:
+            return f"the decision of {signed.approver} is for another request"
+        if not verify_signature(key, signed.payload(), signed.signature):
+            return f"the signature of {signed.approver} does not verify"
+        if signed.approver == request.requester:
+            return f"{signed.approver} approved their own request"
+        if signed.decision == "approve":
+            covered.update(
+                r.rule
+                for r in request.rules
+                if policies.eligible_groups(person=signed.approver, groups=r.groups, kind=request.action.kind)
+            )
+    missing = {r.rule for r in request.rules} - covered
+    if missing:
+        return f"no eligible signed approval covers {', '.join(sorted(missing))}"
+    return None
+
+
+def _record_approvals(deps: AgentDeps, request: ApprovalRequest, policies: PolicySet) -> None:
+    """The signed decisions on ``request`` into this thread's ledger, each once (the CLI may have put it there)."""
+    ledger = deps.record.ledger
+    seen = {
+        json.dumps(e.record.signature, sort_keys=True)
+        for e in ledger.entries(thread_id=request.thread_id)
+        if e.record.kind == "approval" and e.record.signature
+    }
+    for recorded in request.decisions:
+        record = approval_record(request, recorded.signed, policies=policies)
+        if json.dumps(record.signature, sort_keys=True) not in seen:
+            ledger.append(record)
+
+
+def _summary(step: dict[str, Any], plan: dict[str, Any]) -> str:
+    from vibe.agent._nodes import summarize_plan
+    from vibe.agent._plan import Plan
+
+    return f"step {step['id']}: {step['why']}\n{summarize_plan(Plan.model_validate(plan))}"
+
+
+def _cost(action: Action, plan: dict[str, Any]) -> Cost:
+    full = plan["full"]
+    cluster = full["cluster"]
+    note = (
+        f"this step: {action.cpu_hours or 0:.3g} CPU core-hours, {action.gpu_hours or 0:.3g} GPU-hours here; "
+        f"the full-size run it stands for: {full['gpu_hours']:,.0f} GPU-hours, ~{full['cost']:,.0f} "
+        f"{cluster.get('currency', 'USD')}"
+    )
+    return Cost(gpu_hours=action.gpu_hours, cpu_hours=action.cpu_hours, note=note)
+
+
+def _record_once(deps: AgentDeps, thread: str, **record: Any) -> bool:
+    """Append a decision unless this thread's ledger already holds the same one (same kind, action, inputs,
+    outcome, reason, rules and policy files): a node re-run after a pause repeats its checks, and the
+    ledger keeps each distinct decision once. Returns whether it was appended."""
+    key = (
+        record["kind"],
+        record.get("action"),
+        digest(record["inputs"]),
+        record.get("outcome") or "ok",
+        record["reason"],
+        list(record.get("rule_ids", ())),
+        record.get("policy_hashes") or {},
+    )
+    for entry in deps.record.ledger.entries(thread_id=thread):
+        r = entry.record
+        if (r.kind, r.action, r.inputs_hash, r.outcome, r.reason, r.rule_ids, r.policy_hashes) == key:
+            return False
+    deps.record(thread, **record)
+    return True
+
+
+def _record_gate(
+    deps: AgentDeps,
+    thread: str,
+    *,
+    kind: str,
+    inputs: dict[str, Any],
+    decision: GateDecision,
+    about: str = "",
+) -> bool:
+    """The gate's decision on ``inputs`` (a step, or the plan), with its rule ids and policy file hashes."""
+    return _record_once(
+        deps,
+        thread,
+        kind="gate",
+        actor="policy",
+        action=kind,
+        inputs=inputs,
+        outputs=decision.model_dump(),
+        reason=about + decision.reason,
+        outcome=decision.outcome,
+        rule_ids=decision.rule_ids,
+        policy_hashes=decision.policy_hashes,
+    )
+
+
+# ------------------------------------------------------------------------------------ after the decision
+def continue_thread(agent: Agent, thread_id: str) -> Outcome:
+    """Continue ``thread_id`` after its approval request was decided, from any process.
+
+    A thread paused on the request resumes where it paused (the gate re-reads the store). A thread that
+    finished unattended with steps skipped for approval goes back to the first step that did not run, which
+    the gate then checks again. Anything else is returned as it stands.
+    """
+    config = {"configurable": {"thread_id": thread_id}}
+    outcome = agent.resume(thread_id)  # a paused thread stays paused; one cut off by a crash goes on
+    if outcome.waiting_for is not None:
+        if outcome.waiting_for.get("kind") == "approval":
+            return agent.resume(thread_id, answer="yes")  # the gate reads the decision from the store
+        return outcome  # e.g. a plan waiting for its requester's confirmation: not ours to answer
+    snapshot = agent.graph.get_state(config)
+    values = snapshot.values
+    if snapshot.next or not values.get("plan") or values.get("status") not in ("stopped", "done"):
+        return outcome
+    results = values.get("results", {})
+    todo = [i for i, s in enumerate(values["plan"]["steps"]) if s["id"] not in results]
+    store = agent.deps.approvals
+    if not todo or store is None:
+        return outcome
+    if not any(r.thread_id == thread_id and r.status == "approved" for r in store.list(status="approved")):
+        return outcome
+    agent.graph.update_state(
+        config, {"cursor": todo[0], "status": "running", "reason": ""}, as_node="observe"
+    )
+    return agent.resume(thread_id)
