@@ -12,7 +12,6 @@ from pydantic import BaseModel, Field
 
 from tools._profile import ProfileArgs, ProfileResult, profile
 from tools._registry import Tool, ToolContext, ToolError, register
-from vibe.errors import UserError
 
 __all__ = ["EvalArgs", "EvalToolResult", "IngestArgs", "IngestResult", "TrainArgs", "TrainToolResult"]
 
@@ -54,7 +53,9 @@ def _ingest(args: IngestArgs, context: ToolContext) -> IngestResult:
 
     info = ingest(
         IngestConfig(
-            inputs=[Path(p) for p in args.paths], out=Path(args.out), tokenizer={"vocab_size": args.vocab_size}
+            inputs=[Path(p) for p in args.paths],
+            out=Path(args.out),
+            tokenizer={"vocab_size": args.vocab_size},
         ),
         progress=context.show_progress,
     )
@@ -82,6 +83,11 @@ register(
 # --------------------------------------------------------------------------------------------------- train
 class TrainArgs(BaseModel):
     config: dict[str, Any] = Field(description="a trainers.RunConfig as data")
+    stall_timeout_s: float = Field(
+        default=900,
+        gt=0,
+        description="stop the run if no step is logged for this long (Ray start-up included)",
+    )
 
 
 class TrainToolResult(BaseModel):
@@ -94,23 +100,82 @@ class TrainToolResult(BaseModel):
     resumed: bool
 
 
+def _die_with_parent() -> None:
+    """In the child: be killed when the agent dies (Linux), so a killed agent leaves no orphan training."""
+    import ctypes
+    import signal
+
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
 def _train(args: TrainArgs, context: ToolContext) -> TrainToolResult:
-    from trainers import RunConfig, launch
+    """Runs ``vibe train`` in a child process and watches it.
+
+    The child keeps torch, Megatron and Ray out of the agent's process; the watchdog stops a run whose
+    metrics.jsonl stops growing (a stall) so the agent can resume it. A run directory that already holds a
+    run is resumed from its last checkpoint: a restarted agent never trains a step twice.
+    """
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from trainers import RunConfig
+    from trainers._metrics import read_metrics
+    from vibe.config import dump_yaml
 
     config = RunConfig.model_validate(args.config)
-    # A restarted agent continues a run it had started (from its last checkpoint) instead of training twice.
-    resume = (config.out / "metrics.jsonl").is_file() or (config.out / "checkpoints").is_dir()
+    run_dir = Path(config.out)
+    resume = (run_dir / "metrics.jsonl").is_file() or (run_dir / "checkpoints").is_dir()
+    spec = context.workdir / "steps" / f"{run_dir.name}.run.yaml"
+    spec.parent.mkdir(parents=True, exist_ok=True)
+    dump_yaml(config, spec)
+    command = [
+        sys.executable,
+        "-m",
+        "vibe",
+        "train",
+        "--config",
+        str(spec),
+        *(["--resume"] if resume else []),
+    ]
+    env = {**os.environ, **({} if context.show_progress else {"VIBE_NO_PROGRESS": "1"})}
+    started = time.monotonic()
+    child = subprocess.Popen(command, env=env, start_new_session=True, preexec_fn=_die_with_parent)
+    metrics, last_size, last_progress = run_dir / "metrics.jsonl", -1, time.monotonic()
     try:
-        result = launch(config, resume=resume)
-    except UserError as error:  # a crashed or killed worker is worth resuming; a bad config is not
-        raise ToolError(str(error), retryable=str(error).startswith("training failed")) from error
+        while child.poll() is None:
+            size = metrics.stat().st_size if metrics.is_file() else 0
+            if size != last_size:
+                last_size, last_progress = size, time.monotonic()
+            elif time.monotonic() - last_progress > args.stall_timeout_s:
+                os.killpg(child.pid, signal.SIGKILL)
+                child.wait()
+                raise ToolError(
+                    f"training stalled: no step logged in {args.stall_timeout_s:.0f} s; stopped it ({run_dir})",
+                    retryable=True,
+                )
+            time.sleep(1.0)
+    finally:
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGKILL)
+    if child.returncode != 0:
+        raise ToolError(
+            f"training exited with status {child.returncode}; see {run_dir}/logs/ (the agent resumes it from "
+            f"its last checkpoint)",
+            retryable=child.returncode != 2,  # 2: a configuration or data error, which a retry cannot fix
+        )
+    records = read_metrics(metrics)
+    last = records[-1] if records else {}
+    val = next((r for r in reversed(records) if "val_loss" in r), {})
     return TrainToolResult(
-        run_dir=str(config.out),
-        final_step=result.final_step,
-        final_loss=result.final_loss,
-        val_loss=result.val_loss,
-        val_bpb=result.val_bpb,
-        wall_s=result.wall_time_s,
+        run_dir=str(run_dir),
+        final_step=int(last.get("step", 0)),
+        final_loss=last.get("loss"),
+        val_loss=val.get("val_loss"),
+        val_bpb=val.get("val_bpb"),
+        wall_s=time.monotonic() - started,
         resumed=resume,
     )
 

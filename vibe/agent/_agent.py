@@ -100,7 +100,9 @@ class Agent:
         workdir.mkdir(parents=True, exist_ok=True)
         plan_settings = settings.plan.model_copy(update={"workdir": settings.workdir})
         if settings.measure_local_flops:
-            plan_settings = plan_settings.model_copy(update={"local_flops_per_second": local_training_flops()})
+            plan_settings = plan_settings.model_copy(
+                update={"local_flops_per_second": local_training_flops()}
+            )
         with ExitStack() as stack:
             saver = stack.enter_context(
                 open_checkpointer(settings.checkpointer or str(workdir / "agent.sqlite"))

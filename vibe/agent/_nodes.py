@@ -18,6 +18,7 @@ from langgraph.types import interrupt
 
 from tools import ToolContext, ToolError, registered
 from tools._profile import profile
+from trainers._metrics import read_metrics
 from vibe.agent._gate import AllowAll, Gate
 from vibe.agent._goal import GoalDraft, TrainingGoal, goal_from_draft, parse_request
 from vibe.agent._plan import Plan, PlanSettings, Proposal, apply_proposal, data_dir_for, make_plan
@@ -417,6 +418,8 @@ def execute(state: AgentState, deps: AgentDeps) -> AgentState:
             reason="retryable" if retryable else "not retryable",
             outcome="error",
         )
+        if not retryable:  # a retry cannot fix it (bad config, bad data): spend no more attempts on it
+            attempts[step["id"]] = MAX_ATTEMPTS
         return {
             "attempts": attempts,
             "last_error": str(error),
@@ -445,13 +448,6 @@ def execute(state: AgentState, deps: AgentDeps) -> AgentState:
 
 
 # --------------------------------------------------------------------------------------------------- observe
-def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
-    path = run_dir / "metrics.jsonl"
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
 def diagnose(metrics: list[dict[str, Any]]) -> str | None:
     """'diverged' (NaN/inf loss, or a spike above 3x the running minimum late in the run), else None."""
     losses = [m["loss"] for m in metrics if "loss" in m]
@@ -472,7 +468,7 @@ def observe(state: AgentState, deps: AgentDeps) -> AgentState:
     tries = state.get("attempts", {}).get(step["id"], 0)
     problem = state.get("last_error")
     if problem is None and step["tool"] == "train":
-        problem = diagnose(read_metrics(Path(step["args"]["config"]["out"])))
+        problem = diagnose(read_metrics(Path(step["args"]["config"]["out"]) / "metrics.jsonl"))
         if problem:
             _result_path(deps, thread, step["id"]).unlink(missing_ok=True)
     if problem is None:
@@ -490,7 +486,7 @@ def observe(state: AgentState, deps: AgentDeps) -> AgentState:
             return {"cursor": cursor, "status": "done"}
         return {"cursor": cursor}
     if tries >= MAX_ATTEMPTS:
-        reason = f"{step['id']} failed {tries} times, last: {problem}"
+        reason = f"{step['id']} failed, no retry left: {problem}"
         deps.record(
             thread,
             kind="run_finished",

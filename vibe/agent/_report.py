@@ -8,7 +8,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from vibe.agent._nodes import AgentDeps, read_metrics, summarize_plan
+from trainers._metrics import read_metrics
+from vibe.agent._nodes import AgentDeps, summarize_plan
 from vibe.agent._plan import Plan
 from vibe.agent._state import AgentState
 
@@ -16,7 +17,7 @@ __all__ = ["report"]
 
 
 def _loss_plot(run_dir: Path, out: Path) -> Path | None:
-    metrics = read_metrics(run_dir)
+    metrics = read_metrics(run_dir / "metrics.jsonl")
     if not metrics:
         return None
     import matplotlib

@@ -59,7 +59,11 @@ def test_agent_killed_during_training_resumes_and_trains_each_step_once(tmp_path
     run_dir = tmp_path / "k" / "train"
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
-        if (run_dir / "checkpoints").is_dir() and (run_dir / "metrics.jsonl").is_file() and len(_steps(run_dir)) >= 12:
+        if (
+            (run_dir / "checkpoints").is_dir()
+            and (run_dir / "metrics.jsonl").is_file()
+            and len(_steps(run_dir)) >= 12
+        ):
             break
         assert proc.poll() is None, "the agent exited before it could be killed"
         time.sleep(0.5)
