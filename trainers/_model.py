@@ -1,0 +1,136 @@
+"""The model: a Megatron-core ``GPTModel`` (dense or MoE) built from a :class:`ModelConfig`, and its FLOPs.
+
+Pre-norm RMSNorm transformer, RoPE, SwiGLU (optional), no linear biases, untied embeddings by default.
+MoE replaces every MLP with ``num_experts`` experts behind a top-k router trained with the switch
+load-balancing (aux) loss. Layer spec: TransformerEngine's when it and CUDA are present, else Megatron's
+local spec (which is what runs on CPU). Call after ``parallel_state.initialize_model_parallel``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from trainers import _cpu_compat
+from trainers._config import ModelConfig
+
+if TYPE_CHECKING:  # Megatron is imported where it runs (workers, eval), not by the driver
+    from megatron.core.models.gpt import GPTModel
+    from megatron.core.transformer import TransformerConfig
+
+__all__ = ["build_model", "causal_mask", "flops_per_token", "param_counts", "transformer_config"]
+
+
+def transformer_config(model: ModelConfig, *, tp: int, ep: int) -> TransformerConfig:
+    """The Megatron ``TransformerConfig`` for ``model`` under tensor / expert parallel sizes ``tp`` / ``ep``."""
+    from megatron.core.transformer import TransformerConfig
+
+    moe: dict[str, Any] = {}
+    if model.num_experts is not None:
+        moe = {
+            "num_moe_experts": model.num_experts,
+            "moe_router_topk": model.moe_router_topk,
+            "moe_aux_loss_coeff": model.moe_aux_loss_coeff,
+            "moe_router_load_balancing_type": "aux_loss",
+            "moe_grouped_gemm": False,
+            "moe_ffn_hidden_size": model.ffn_size,
+            "moe_token_dispatcher_type": "alltoall",  # _cpu_compat switches to allgather on CPU
+        }
+    fields: dict[str, Any] = dict(
+        num_layers=model.num_layers,
+        hidden_size=model.hidden_size,
+        num_attention_heads=model.num_attention_heads,
+        ffn_hidden_size=model.ffn_size,
+        kv_channels=model.hidden_size // model.num_attention_heads,
+        tensor_model_parallel_size=tp,
+        expert_model_parallel_size=ep,
+        expert_tensor_parallel_size=1,  # experts are whole on each rank, spread over ep ranks
+        pipeline_model_parallel_size=1,
+        sequence_parallel=False,
+        normalization="RMSNorm",
+        gated_linear_unit=model.swiglu,
+        activation_func=torch.nn.functional.silu if model.swiglu else torch.nn.functional.gelu,
+        add_bias_linear=False,
+        hidden_dropout=model.dropout,
+        attention_dropout=model.dropout,
+        init_method_std=model.init_method_std,
+        params_dtype=torch.float32,  # fp32 master weights; bf16 on GPU comes from autocast
+    )
+    return TransformerConfig(**{**fields, **moe, **_cpu_compat.transformer_overrides()})
+
+
+def _layer_spec(model: ModelConfig) -> Any:
+    from megatron.core.models.gpt.gpt_layer_specs import get_gpt_layer_local_spec
+
+    if torch.cuda.is_available():
+        try:
+            import transformer_engine  # noqa: F401
+            from megatron.core.models.gpt.gpt_layer_specs import get_gpt_layer_with_transformer_engine_spec
+
+            return get_gpt_layer_with_transformer_engine_spec(num_experts=model.num_experts)
+        except ImportError:
+            pass
+    return get_gpt_layer_local_spec(
+        num_experts=model.num_experts, moe_grouped_gemm=False, normalization="RMSNorm"
+    )
+
+
+def build_model(model: ModelConfig, *, vocab_size: int, tp: int, ep: int) -> GPTModel:
+    """A ``GPTModel`` on this rank (its TP / EP shard), on the current device, in fp32."""
+    from megatron.core.models.gpt import GPTModel
+
+    _cpu_compat.apply()
+    config = transformer_config(model, tp=tp, ep=ep)
+    gpt = GPTModel(
+        config=config,
+        transformer_layer_spec=_layer_spec(model),
+        vocab_size=vocab_size,
+        max_sequence_length=model.seq_length,
+        pre_process=True,
+        post_process=True,
+        parallel_output=True,
+        share_embeddings_and_output_weights=model.tie_embeddings,
+        position_embedding_type="rope",
+        rotary_base=model.rotary_base,
+    )
+    if torch.cuda.is_available():
+        gpt = gpt.cuda(torch.cuda.current_device())
+    return gpt
+
+
+def causal_mask(seq_length: int, device: torch.device | str) -> torch.Tensor:
+    """[1, 1, s, s] bool, True = masked (Megatron's convention); passed explicitly (CPU needs it)."""
+    return torch.triu(torch.ones(seq_length, seq_length, dtype=torch.bool, device=device), diagonal=1)[
+        None, None
+    ]
+
+
+def param_counts(model: ModelConfig, *, vocab_size: int) -> tuple[int, int]:
+    """(total, active per token) parameter counts of the full (unsharded) model, embeddings included."""
+    h, f, layers = model.hidden_size, model.ffn_size, model.num_layers
+    attn = 4 * h * h + h  # qkv + proj, + the pre-attention norm
+    mlp = (3 if model.swiglu else 2) * h * f
+    norm = h
+    embed = vocab_size * h * (1 if model.tie_embeddings else 2) + h  # + final norm
+    if model.num_experts is None:
+        per_layer = attn + mlp + norm
+        return layers * per_layer + embed, layers * per_layer + embed
+    router = h * model.num_experts
+    total = layers * (attn + norm + router + model.num_experts * mlp) + embed
+    active = layers * (attn + norm + router + model.moe_router_topk * mlp) + embed
+    return total, active
+
+
+def flops_per_token(model: ModelConfig, *, vocab_size: int) -> float:
+    """Training FLOPs per token: ``6·N + 12·L·h·s``.
+
+    ``N`` counts the weights a token multiplies: all active parameters but the input embedding table (a
+    lookup, unless tied to the output layer). ``6·N`` is the forward (2 FLOPs per multiply-add) plus the backward (twice the forward) of every active
+    weight (MoE: the router plus ``topk`` experts, not all of them); ``12·L·h·s`` is the attention scores
+    and the weighted sum of values (``QKᵀ`` and ``AV``: 2·2·s·h per token and layer, times 3 for fwd+bwd),
+    which no weight accounts for (PaLM appendix B; nanoGPT's ``estimate_mfu``).
+    """
+    _, active = param_counts(model, vocab_size=vocab_size)
+    matmul = active - (0 if model.tie_embeddings else vocab_size * model.hidden_size)
+    return 6.0 * matmul + 12.0 * model.num_layers * model.hidden_size * model.seq_length
