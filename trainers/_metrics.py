@@ -3,7 +3,7 @@
 MFU = ``flops_per_token`` (see ``_model.flops_per_token``) × tokens/s ÷ peak FLOP/s of the hardware the
 run uses. Peak on CPU is measured once per machine and thread count (an fp32 matmul benchmark, cached in
 ``vibe.paths.cache_dir("peak_flops")``) and scaled to the threads the run uses; on GPU it is the dense bf16
-peak of the device from :data:`GPU_PEAK_BF16` times the number of workers. ``RunConfig.peak_flops``
+peak of the device from :data:`tools.estimate.GPU_SPECS` times the number of workers. ``RunConfig.peak_flops``
 (per worker) overrides both.
 
 On resume, :func:`truncate_metrics` moves the records of steps after the checkpoint (work lost in the
@@ -25,27 +25,12 @@ import torch
 from vibe.paths import cache_dir
 
 __all__ = [
-    "GPU_PEAK_BF16",
     "MetricsWriter",
     "cpu_peak_flops",
     "gpu_peak_flops",
     "read_metrics",
     "truncate_metrics",
 ]
-
-# Dense (no sparsity) bf16 tensor-core peaks, FLOP/s, from the vendors' data sheets (SXM parts).
-GPU_PEAK_BF16: dict[str, float] = {
-    "H200": 989e12,
-    "H100": 989e12,
-    "GH200": 989e12,
-    "B200": 2250e12,
-    "A100": 312e12,
-    "L40S": 362e12,
-    "A10": 125e12,
-    "L4": 121e12,
-    "4090": 165e12,
-}
-
 
 def _cpu_name() -> str:
     try:
@@ -89,9 +74,12 @@ def cpu_peak_flops(threads: int) -> float:
 
 def gpu_peak_flops(device_name: str) -> float | None:
     """bf16 dense peak of a known GPU (matched by name), else None."""
-    for name, peak in GPU_PEAK_BF16.items():
-        if name.lower() in device_name.lower():
-            return peak
+    from tools.estimate import GPU_SPECS
+
+    for spec in sorted(GPU_SPECS.values(), key=lambda s: -len(s.name)):  # "GH200" before "H200"
+        family = spec.name.split("-")[0]  # "A100-80GB" matches "NVIDIA A100-SXM4-80GB" by family
+        if family.lower() in device_name.lower():
+            return spec.peak_flops
     return None
 
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from trainers import _cpu_compat
+from trainers._attention import SDPAttention
 from trainers._config import ModelConfig
 
 if TYPE_CHECKING:  # Megatron is imported where it runs (workers, eval), not by the driver
@@ -71,9 +72,9 @@ def _layer_spec(model: ModelConfig) -> Any:
             return get_gpt_layer_with_transformer_engine_spec(num_experts=model.num_experts)
         except ImportError:
             pass
-    return get_gpt_layer_local_spec(
-        num_experts=model.num_experts, moe_grouped_gemm=False, normalization="RMSNorm"
-    )
+    spec = get_gpt_layer_local_spec(num_experts=model.num_experts, moe_grouped_gemm=False, normalization="RMSNorm")
+    spec.submodules.self_attention.submodules.core_attention = SDPAttention  # torch's fused kernels, same math
+    return spec
 
 
 def build_model(model: ModelConfig, *, vocab_size: int, tp: int, ep: int) -> GPTModel:

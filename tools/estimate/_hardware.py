@@ -24,11 +24,15 @@ class GPUSpec(VibeConfig):
 GPU_SPECS: dict[str, GPUSpec] = {
     spec.name: spec
     for spec in (
+        GPUSpec(name="B200", memory_gib=180, peak_flops=2250e12),
+        GPUSpec(name="GH200", memory_gib=96, peak_flops=989e12),
         GPUSpec(name="H200", memory_gib=141, peak_flops=989e12),
         GPUSpec(name="H100", memory_gib=80, peak_flops=989e12),
         GPUSpec(name="A100-80GB", memory_gib=80, peak_flops=312e12),
         GPUSpec(name="A100-40GB", memory_gib=40, peak_flops=312e12),
         GPUSpec(name="L40S", memory_gib=48, peak_flops=362e12, nvlink=False),
+        GPUSpec(name="A10", memory_gib=24, peak_flops=125e12, nvlink=False),
+        GPUSpec(name="L4", memory_gib=24, peak_flops=121e12, nvlink=False),
     )
 }
 

@@ -1,0 +1,186 @@
+"""Duplicate removal: exact (sha256 of the normalised text) and near (MinHash LSH over word shingles).
+
+Memory grows with the number of files, never with their size, and by a few hundred bytes per file: keys live
+in numpy open-addressing tables (24 bytes per entry) and paths in one packed buffer. Near duplicates use
+datasketch MinHash signatures and datasketch's choice of LSH bands for the threshold; the bands go to such a
+table (datasketch's own dict-of-sets buckets cost ~2.7 KB per file, 3 GB for a million files). Signatures
+live in a file on disk and are read back only to confirm a candidate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import zlib
+from array import array
+from pathlib import Path
+
+import numpy as np
+from datasketch import MinHash, MinHashLSH
+
+__all__ = ["ExactDuplicates", "NearDuplicates", "shingles"]
+
+_TOKEN = re.compile(rb"\w+|[^\w\s]+")  # words and runs of punctuation, over UTF-8 bytes
+_PRIME = np.uint64(1_000_003)
+_MASK32 = np.uint64(0xFFFFFFFF)
+_BATCH = 8192  # shingles per MinHash update: bounds the (batch, num_perm) temporary to a few MB
+
+
+class _Table:
+    """uint64 key (non-zero) -> uint32 value, first value wins; linear probing, at most half full."""
+
+    def __init__(self, capacity: int = 1 << 12) -> None:
+        self._keys = np.zeros(capacity, dtype=np.uint64)  # 0 marks an empty slot
+        self._values = np.zeros(capacity, dtype=np.uint32)
+        self._mask = capacity - 1
+        self._size = 0
+
+    def _slot(self, key: int) -> int:
+        i = key & self._mask
+        while True:
+            found = int(self._keys[i])
+            if found == 0 or found == key:
+                return i
+            i = (i + 1) & self._mask
+
+    def get(self, key: int) -> int | None:
+        i = self._slot(key)
+        return int(self._values[i]) if self._keys[i] else None
+
+    def add(self, key: int, value: int) -> None:
+        """Map ``key`` to ``value`` unless it already has a value."""
+        i = self._slot(key)
+        if self._keys[i]:
+            return
+        self._keys[i], self._values[i] = key, value
+        self._size += 1
+        if 2 * self._size > len(self._keys):
+            self._grow()
+
+    def _grow(self) -> None:
+        used = self._keys != 0
+        keys, values = self._keys[used], self._values[used]
+        self._keys = np.zeros(2 * len(self._keys), dtype=np.uint64)
+        self._values = np.zeros_like(self._keys, dtype=np.uint32)
+        self._mask = len(self._keys) - 1
+        position = keys & np.uint64(self._mask)
+        pending = np.arange(len(keys))
+        while pending.size:  # place every key whose slot is free (one per slot), move the rest on by one
+            slots = position[pending]
+            free = pending[self._keys[slots] == 0]
+            _, first = np.unique(position[free], return_index=True)
+            placed = free[first]
+            self._keys[position[placed]], self._values[position[placed]] = keys[placed], values[placed]
+            pending = np.setdiff1d(pending, placed, assume_unique=True)
+            position[pending] = (position[pending] + np.uint64(1)) & np.uint64(self._mask)
+
+
+class _Paths:
+    """An append-only list of strings packed into one buffer: ~the UTF-8 length plus 8 bytes each."""
+
+    def __init__(self) -> None:
+        self._data = bytearray()
+        self._ends = array("Q")
+
+    def append(self, path: str) -> int:
+        self._data += path.encode("utf-8", "surrogatepass")
+        self._ends.append(len(self._data))
+        return len(self._ends) - 1
+
+    def __getitem__(self, index: int) -> str:
+        start = self._ends[index - 1] if index else 0
+        return self._data[start : self._ends[index]].decode("utf-8", "surrogatepass")
+
+
+def _key(data: bytes) -> int:
+    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little") or 1
+
+
+class ExactDuplicates:
+    """First path seen for each normalised text (keyed by 64 bits of its hash)."""
+
+    def __init__(self) -> None:
+        self._table = _Table()
+        self._paths = _Paths()
+
+    def check_and_add(self, path: str, text: str) -> str | None:
+        """The path of an earlier file with the same text, or None (and remember this one)."""
+        key = (
+            int.from_bytes(hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()[:8], "little") or 1
+        )
+        first = self._table.get(key)
+        if first is not None:
+            return self._paths[first]
+        self._table.add(key, self._paths.append(path))
+        return None
+
+
+def shingles(text: str, *, words: int) -> np.ndarray:
+    """The distinct 32-bit hashes of every run of ``words`` consecutive tokens. Shape: (n_shingles,) uint64."""
+    tokens = _TOKEN.findall(text.encode("utf-8", "surrogatepass"))
+    if not tokens:
+        return np.zeros(0, dtype=np.uint64)
+    hashes = np.fromiter((zlib.crc32(t) for t in tokens), dtype=np.uint64, count=len(tokens))
+    n = max(len(hashes) - words + 1, 1)  # a text shorter than one shingle is one shingle
+    combined = np.zeros(n, dtype=np.uint64)
+    for j in range(min(words, len(hashes))):
+        combined = (combined * _PRIME + hashes[j : j + n]) & _MASK32  # polynomial hash of the window
+    return np.unique(combined)
+
+
+class NearDuplicates:
+    """Near-duplicate detection: a document whose estimated Jaccard similarity to a kept one is >= threshold."""
+
+    def __init__(
+        self, *, threshold: float, num_perm: int, shingle_words: int, seed: int, signatures: Path
+    ) -> None:
+        self.threshold = threshold
+        self.shingle_words = shingle_words
+        self._num_perm = num_perm
+        self._seed = seed
+        self._prototype = MinHash(num_perm=num_perm, seed=seed)
+        # datasketch picks the bands (b bands of r rows) that best separate pairs at the threshold
+        self._bands = MinHashLSH(threshold=threshold, num_perm=num_perm).hashranges
+        self._buckets = _Table()  # band key -> first kept document with that band
+        self._paths = _Paths()
+        self._file = signatures.open("wb+", buffering=0)
+        self._row = num_perm * np.dtype(np.uint32).itemsize
+
+    def close(self) -> None:
+        self._file.close()
+
+    def signature(self, text: str) -> np.ndarray:
+        """The MinHash signature of ``text``'s shingles. Shape: (num_perm,) uint32."""
+        minhash = MinHash(
+            num_perm=self._num_perm,
+            seed=self._seed,
+            hashfunc=int,
+            permutations=self._prototype.permutations,
+            scheme=self._prototype.scheme,
+        )
+        values = shingles(text, words=self.shingle_words)
+        for start in range(0, len(values), _BATCH):
+            minhash.update_batch(values[start : start + _BATCH].tolist())
+        return minhash.hashvalues.astype(np.uint32)
+
+    def check_and_add(self, path: str, text: str) -> tuple[str, float] | None:
+        """(path, similarity) of a kept near-duplicate of ``text``; or None, and ``text`` is indexed."""
+        ours = self.signature(text)
+        keys = [
+            _key(bytes([band]) + ours[start:end].tobytes()) for band, (start, end) in enumerate(self._bands)
+        ]
+        candidates = {doc for doc in map(self._buckets.get, keys) if doc is not None}
+        best: tuple[int, float] | None = None
+        for doc in sorted(candidates):
+            theirs = np.frombuffer(os.pread(self._file.fileno(), self._row, doc * self._row), dtype=np.uint32)
+            similarity = float(np.mean(ours == theirs))
+            if similarity >= self.threshold and (best is None or similarity > best[1]):
+                best = (doc, similarity)
+        if best is not None:
+            return self._paths[best[0]], best[1]
+        doc = self._paths.append(path)
+        self._file.write(ours.tobytes())
+        for key in keys:
+            self._buckets.add(key, doc)
+        return None
