@@ -142,6 +142,9 @@ def goal_from_draft(request: str, draft: GoalDraft) -> TrainingGoal:
     for path in paths:
         if path not in request and path != _stdlib():
             raise ValueError(f"data path {path!r} does not appear in the request")
+    missing = [p for p in _paths(request) if p not in paths]
+    if missing:
+        raise ValueError(f"data_paths must list every path the request names; missing: {', '.join(missing)}")
     experts = _EXPERTS.search(request)
     return TrainingGoal(
         request=request,

@@ -504,7 +504,7 @@ def observe(state: AgentState, deps: AgentDeps) -> AgentState:
         config["out"] = f"{config['out'].rstrip('/').split('-lr')[0]}-lr{tries + 1}"
         new_step = {
             **step,
-            "args": {"config": config},
+            "args": {**step["args"], "config": config},
             "why": f"retry with lr {config['optimizer']['lr']:.2e}",
         }
         plan_ = dict(state["plan"])

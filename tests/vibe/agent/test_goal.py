@@ -61,3 +61,9 @@ def test_draft_size_must_match_the_request() -> None:
     draft = GoalDraft(objective="train", model_size="70B", data_paths=["/data/code"])
     with pytest.raises(ValueError, match="does not match the request"):
         goal_from_draft("train a 7B on /data/code", draft)
+
+
+def test_draft_that_drops_a_named_path_is_invalid() -> None:
+    draft = GoalDraft(objective="train", model_size="7B", data_paths=[])
+    with pytest.raises(ValueError, match="missing: /data/code"):
+        goal_from_draft("train a 7B on /data/code", draft)
