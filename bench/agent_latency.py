@@ -47,7 +47,9 @@ def run_once(*, use_llm: bool, steps: int) -> dict[str, object]:
 
         endpoint = ensure_server()
         llm = OpenAIChatModel(LLMConfig(url=endpoint.url, model=endpoint.model, max_tokens=200))
-    settings = AgentSettings(workdir=str(workdir), plan=PlanSettings(proxy_max_steps=steps), llm_proposals=use_llm)
+    settings = AgentSettings(
+        workdir=str(workdir), plan=PlanSettings(proxy_max_steps=steps), llm_proposals=use_llm
+    )
     timings: dict[str, float] = {}
     started = time.perf_counter()
     stop = _first_step_watcher(workdir, "bench", started, timings)
@@ -57,7 +59,9 @@ def run_once(*, use_llm: bool, steps: int) -> dict[str, object]:
     total = time.perf_counter() - started
     with SqliteLedger(workdir / "ledger.sqlite") as ledger:
         records = [e.record for e in ledger.entries(thread_id="bench")]
-    llm_decisions = [r for r in records if r.actor == "llm" or r.kind in ("plan_proposed", "proposal_rejected")]
+    llm_decisions = [
+        r for r in records if r.actor == "llm" or r.kind in ("plan_proposed", "proposal_rejected")
+    ]
     usage = llm.usage if llm else None
     return {
         "mode": "llm" if use_llm else "rules-only",
@@ -76,7 +80,9 @@ def run_once(*, use_llm: bool, steps: int) -> dict[str, object]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--no-llm", action="store_true", help="only the rules-only mode")
     parser.add_argument("--steps", type=int, default=20, help="training steps of the local run")
     parser.add_argument("--out", type=Path, default=RESULTS / "agent_latency.json")

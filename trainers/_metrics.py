@@ -32,6 +32,7 @@ __all__ = [
     "truncate_metrics",
 ]
 
+
 def _cpu_name() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():

@@ -72,8 +72,12 @@ def _layer_spec(model: ModelConfig) -> Any:
             return get_gpt_layer_with_transformer_engine_spec(num_experts=model.num_experts)
         except ImportError:
             pass
-    spec = get_gpt_layer_local_spec(num_experts=model.num_experts, moe_grouped_gemm=False, normalization="RMSNorm")
-    spec.submodules.self_attention.submodules.core_attention = SDPAttention  # torch's fused kernels, same math
+    spec = get_gpt_layer_local_spec(
+        num_experts=model.num_experts, moe_grouped_gemm=False, normalization="RMSNorm"
+    )
+    spec.submodules.self_attention.submodules.core_attention = (
+        SDPAttention  # torch's fused kernels, same math
+    )
     return spec
 
 

@@ -45,7 +45,9 @@ def _free_port() -> int:
 
 def test_sdpa_attention_matches_megatrons_local_attention() -> None:
     env = {**os.environ, "PORT": str(_free_port())}
-    done = subprocess.run([sys.executable, "-c", _SCRIPT], capture_output=True, text=True, timeout=300, env=env)
+    done = subprocess.run(
+        [sys.executable, "-c", _SCRIPT], capture_output=True, text=True, timeout=300, env=env
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["kinds"] == ["SDPAttention", "DotProductAttention"]

@@ -31,7 +31,9 @@ def _metrics(tmp_path: Path, losses: list[float]) -> None:
 
 def _observe(tmp_path: Path, state: dict[str, Any]) -> dict[str, Any]:
     with SqliteLedger(tmp_path / "ledger.sqlite") as ledger:
-        return observe(state, AgentDeps(record=Recorder(ledger), settings=PlanSettings(workdir=str(tmp_path))))
+        return observe(
+            state, AgentDeps(record=Recorder(ledger), settings=PlanSettings(workdir=str(tmp_path)))
+        )
 
 
 def test_nan_loss_is_divergence() -> None:
