@@ -199,7 +199,19 @@ class _Tail:
 def launch(config: RunConfig, *, resume: bool = False) -> RunResult:
     """Train ``config`` to ``training.max_steps`` (continuing from the last checkpoint if ``resume``)."""
     started = time.perf_counter()
-    config = config.model_copy(update={"out": Path(config.out).resolve()})
+    # Paths relative to where the user runs the command: Ray workers run elsewhere, so resolve them here.
+    sources = [src.model_copy(update={"path": Path(src.path).resolve()}) for src in config.data.sources]
+    config = config.model_copy(
+        update={
+            "out": Path(config.out).resolve(),
+            "data": config.data.model_copy(
+                update={
+                    "sources": sources,
+                    "cache_dir": Path(config.data.cache_dir).resolve() if config.data.cache_dir else None,
+                }
+            ),
+        }
+    )
     sources = read_sources(config)  # fail on a bad dataset before starting anything
     run_dir = config.out
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -98,7 +98,8 @@ class Agent:
 
         workdir = Path(settings.workdir)
         workdir.mkdir(parents=True, exist_ok=True)
-        plan_settings = settings.plan.model_copy(update={"workdir": settings.workdir})
+        # Absolute, so the paths in plans and run configs mean the same thing to every process that reads them.
+        plan_settings = settings.plan.model_copy(update={"workdir": str(workdir.resolve())})
         if settings.measure_local_flops:
             plan_settings = plan_settings.model_copy(
                 update={"local_flops_per_second": local_training_flops()}

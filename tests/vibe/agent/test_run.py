@@ -31,8 +31,11 @@ def _steps(run_dir: Path) -> list[int]:
     return [json.loads(line)["step"] for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line]
 
 
-def test_a_request_becomes_a_trained_evaluated_reported_model(tmp_path: Path, corpus: Path) -> None:
-    with Agent.open(_settings(tmp_path, steps=12), yes=True) as agent:
+def test_a_request_becomes_a_trained_evaluated_reported_model(
+    tmp_path: Path, corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # a relative work directory, as `vibe run` uses by default
+    with Agent.open(_settings(Path("."), steps=12), yes=True) as agent:
         outcome = agent.run(f"train a small model on {corpus}", thread_id="r")
     assert outcome.status == "done", outcome.reason
     results = outcome.values["results"]
