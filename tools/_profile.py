@@ -4,10 +4,14 @@ compressed size times a typical ratio, and the ingest manifest replaces these fi
 
 from __future__ import annotations
 
+import fnmatch
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 from pydantic import BaseModel, Field
+
+from tools.data._config import DEFAULT_EXCLUDE
 
 __all__ = ["BYTES_PER_TOKEN", "ProfileArgs", "ProfileResult", "profile"]
 
@@ -33,6 +37,13 @@ class ProfileResult(BaseModel):
     by_suffix: dict[str, int]
 
 
+def _walk(root: Path) -> Iterator[Path]:
+    """Files under ``root``, skipping what the ingest skips (site-packages, .git, caches, ...)."""
+    for directory, subdirs, files in os.walk(root):
+        subdirs[:] = [d for d in subdirs if not any(fnmatch.fnmatch(d, p) for p in DEFAULT_EXCLUDE)]
+        yield from (Path(directory) / f for f in files)
+
+
 def profile(paths: list[str]) -> ProfileResult:
     files = text_bytes = archive_bytes = 0
     by_suffix: dict[str, int] = {}
@@ -43,7 +54,7 @@ def profile(paths: list[str]) -> ProfileResult:
         if not path.exists():
             missing.append(root)
             continue
-        entries = [path] if path.is_file() else (Path(d) / f for d, _, fs in os.walk(path) for f in fs)
+        entries = [path] if path.is_file() else _walk(path)
         for entry in entries:
             suffix = entry.suffix.lower()
             try:

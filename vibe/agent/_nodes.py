@@ -21,7 +21,7 @@ from tools._profile import profile
 from trainers._metrics import read_metrics
 from vibe.agent._gate import AllowAll, Gate
 from vibe.agent._goal import GoalDraft, TrainingGoal, goal_from_draft, parse_request
-from vibe.agent._plan import Plan, PlanSettings, Proposal, apply_proposal, data_dir_for, make_plan
+from vibe.agent._plan import Plan, PlanSettings, Proposal, apply_proposal, count, data_dir_for, make_plan
 from vibe.agent._record import Recorder
 from vibe.agent._state import AgentState
 from vibe.approvals import ApprovalStore
@@ -280,11 +280,11 @@ def _llm_proposal(result: Plan, thread: str, deps: AgentDeps) -> Plan:
 def summarize_plan(result: Plan) -> str:
     full = result.full
     lines = [
-        f"full-size model: {full.total_params / 1e9:.2f}B parameters ({full.active_params / 1e9:.2f}B active), "
+        f"full-size model: {count(full.total_params)} parameters ({count(full.active_params)} active), "
         f"{full.shape.num_layers} layers x {full.shape.hidden_size}",
-        f"tokens: {full.tokens_planned:,} planned (20/param), "
-        + (f"{full.tokens_available:,} available" if full.tokens_available else "availability unknown"),
-        f"compute: {full.train_flops:.2e} FLOPs = {full.gpu_hours:,.0f} GPU-hours, {full.hours:,.1f} h on "
+        f"tokens: {count(full.tokens_planned)} planned (20/param), "
+        + (f"{count(full.tokens_available)} available" if full.tokens_available else "availability unknown"),
+        f"compute: {full.train_flops:.2e} FLOPs = {full.gpu_hours:,.1f} GPU-hours, {full.hours:,.1f} h on "
         f"{full.cluster.num_gpus}x{full.cluster.spec.name}, cost ~{full.cost:,.0f} {full.cluster.currency}",
     ]
     if full.layout:
@@ -296,7 +296,7 @@ def summarize_plan(result: Plan) -> str:
     if result.proxy and result.steps:
         p = result.proxy
         lines.append(
-            f"local run: {p.shape.total_params / 1e6:.1f}M parameters, {p.steps} steps, "
+            f"local run: {count(p.shape.total_params)} parameters, {p.steps} steps, "
             f"~{p.expected_seconds:.0f} s"
         )
     lines += [f"note: {n}" for n in result.notes]

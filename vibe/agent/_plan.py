@@ -28,7 +28,16 @@ from tools.estimate import (
 from vibe.agent._goal import TrainingGoal
 from vibe.config import VibeConfig
 
-__all__ = ["Plan", "PlanSettings", "PlanStep", "Proposal", "apply_proposal", "data_dir_for", "make_plan"]
+__all__ = [
+    "Plan",
+    "PlanSettings",
+    "PlanStep",
+    "Proposal",
+    "apply_proposal",
+    "count",
+    "data_dir_for",
+    "make_plan",
+]
 
 
 class PlanSettings(VibeConfig):
@@ -68,6 +77,14 @@ class Proposal(BaseModel):
     learning_rate: float | None = Field(default=None, description="between 1e-5 and 1e-2")
     max_steps: int | None = Field(default=None, description="at most twice the planned steps")
     reason: str = Field(default="", max_length=200)
+
+
+def count(n: float) -> str:
+    """7_000_000_000 -> '7.0B', 1_234_567 -> '1.2M', 4_000 -> '4.0K'."""
+    for scale, unit in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if abs(n) >= scale:
+            return f"{n / scale:.1f}{unit}"
+    return f"{n:.0f}"
 
 
 def _learning_rate(params: float) -> float:
@@ -189,9 +206,10 @@ def make_plan(
             )
             if not runs_locally:
                 notes.append(
-                    f"this request ({full.total_params / 1e9:.2f}B parameters, {full.gpu_hours:,.0f} GPU-hours) "
-                    f"is larger than this machine: the full cluster plan is below, and a "
-                    f"{proxy.shape.total_params / 1e6:.1f}M-parameter proxy of the same family runs here now"
+                    f"the full run ({count(full.total_params)} parameters on {count(full.tokens_planned)} tokens) "
+                    f"would take ~{local_seconds / 3600:,.1f} h on this machine, over its "
+                    f"{settings.proxy_time_budget_s:.0f} s budget: the cluster plan above is for that, and a "
+                    f"{count(proxy.shape.total_params)}-parameter proxy of the same family runs here now"
                 )
             run_dir = f"{settings.workdir}/{thread_id}/train"
             local = _run_config(

@@ -28,4 +28,10 @@ app.add_typer(_audit.app, name="audit", help="Verify, show and export the decisi
 
 
 def main() -> None:
+    import warnings
+
+    # Megatron announces at import that TransformerEngine and apex are absent; on CPU that is expected.
+    warnings.filterwarnings(
+        "ignore", message=".*(Transformer Engine|Apex) (and Apex )?(is|are) not installed"
+    )
     app()

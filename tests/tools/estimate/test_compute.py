@@ -48,3 +48,13 @@ def test_moe_request_gets_a_moe_proxy() -> None:
         vocab_size=4096, flops_per_second=20e9, time_budget_s=300, tokens_available=10**7, num_experts=64
     )
     assert plan.shape.num_experts == 4
+
+
+def test_profile_skips_what_the_ingest_skips(tmp_path) -> None:
+    from tools._profile import profile
+
+    (tmp_path / "site-packages").mkdir()
+    (tmp_path / "site-packages" / "big.py").write_text("x = 1\n" * 1000)
+    (tmp_path / "mod.py").write_text("y = 2\n")
+    result = profile([str(tmp_path)])
+    assert result.files == 1 and result.text_bytes == len("y = 2\n")

@@ -10,7 +10,7 @@ def test_a_7b_request_gets_a_cluster_plan_and_a_local_proxy() -> None:
     assert not plan.runs_locally
     assert plan.full.layout is not None and plan.megatron_config["model"]["hidden_size"] == 4096
     assert plan.proxy is not None and plan.proxy.shape.total_params < 50e6
-    assert any("larger than this machine" in note for note in plan.notes)
+    assert any("proxy of the same family runs here" in note for note in plan.notes)
     assert [s.tool for s in plan.steps] == ["ingest", "train", "eval"]
     train = plan.steps[1].args["config"]
     assert train["model"]["hidden_size"] == plan.proxy.shape.hidden_size
