@@ -44,12 +44,15 @@ def _cpu_name() -> str:
 
 
 def cpu_peak_flops(threads: int) -> float:
-    """Sustained fp32 matmul FLOP/s of this machine with ``threads`` threads (measured once, then cached)."""
+    """fp32 matmul FLOP/s of this machine with ``threads`` threads: the best ever measured here.
+
+    Each call measures for about half a second and keeps the best figure seen (cached per CPU model, core
+    count, thread count and torch version), so one measurement taken while the machine was busy does not
+    inflate every later MFU.
+    """
     key = f"{_cpu_name()}|{os.cpu_count()}|{threads}|torch{torch.__version__}"
     cache = cache_dir("peak_flops") / "cpu.json"
     table: dict[str, float] = json.loads(cache.read_text()) if cache.is_file() else {}
-    if key in table:
-        return table[key]
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
@@ -66,11 +69,12 @@ def cpu_peak_flops(threads: int) -> float:
             best = max(best, 2 * n**3 * reps / (time.perf_counter() - start))
     finally:
         torch.set_num_threads(previous)
-    table[key] = best
-    tmp = cache.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(table, indent=2))
-    os.replace(tmp, cache)
-    return best
+    if best > table.get(key, 0.0):
+        table[key] = best
+        tmp = cache.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(table, indent=2))
+        os.replace(tmp, cache)
+    return table[key]
 
 
 def gpu_peak_flops(device_name: str) -> float | None:

@@ -127,8 +127,8 @@ def _run_config(
             "micro_batch_size": micro,
             "global_batch_size": global_batch,
             "max_steps": steps,
-            "eval_interval": max(1, steps // 10),
-            "checkpoint_interval": max(1, steps // 10),
+            "eval_interval": max(25, steps // 5),  # the last step always validates on the full split
+            "checkpoint_interval": max(10, steps // 10),
         },
     }
 

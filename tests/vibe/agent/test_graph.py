@@ -148,3 +148,41 @@ def test_a_finished_step_is_reused_after_a_restart_not_run_again(tmp_path: Path,
         record = next(ledger.entries(thread_id="t")).record
     assert update["results"]["ingest"] == {"out": "x", "files_seen": 3}  # /nonexistent was never read
     assert "result reused" in record.reason
+
+
+def test_llm_proposal_within_bounds_changes_the_local_run(tmp_path: Path, corpus: Path) -> None:
+    from vibe.agent import AgentSettings, Proposal
+
+    llm = ScriptedChatModel(
+        [GoalDraft(objective="train", model_size="7B", data_paths=[str(corpus)]),
+         Proposal(learning_rate=3e-4, reason="a gentler rate for a small proxy")]
+    )  # fmt: skip
+    settings = AgentSettings(workdir=str(tmp_path), llm_proposals=True, measure_local_flops=False)
+    with Agent.open(settings, llm=llm) as agent:
+        outcome = agent.run(f"train a 7B on {corpus}", thread_id="p")
+    train = next(s for s in outcome.values["plan"]["steps"] if s["tool"] == "train")
+    assert train["args"]["config"]["optimizer"]["lr"] == 3e-4
+    assert "plan_proposed" in _kinds(tmp_path, "p")
+
+
+def test_llm_proposal_out_of_bounds_is_rejected_and_recorded(tmp_path: Path, corpus: Path) -> None:
+    from vibe.agent import AgentSettings, Proposal
+
+    llm = ScriptedChatModel(
+        [GoalDraft(objective="train", model_size="7B", data_paths=[str(corpus)]), Proposal(learning_rate=0.5)]
+    )
+    settings = AgentSettings(workdir=str(tmp_path), llm_proposals=True, measure_local_flops=False)
+    with Agent.open(settings, llm=llm) as agent:
+        outcome = agent.run(f"train a 7B on {corpus}", thread_id="q")
+    train = next(s for s in outcome.values["plan"]["steps"] if s["tool"] == "train")
+    assert train["args"]["config"]["optimizer"]["lr"] != 0.5
+    with SqliteLedger(tmp_path / "ledger.sqlite") as ledger:
+        rejected = [e.record for e in ledger.entries(thread_id="q") if e.record.kind == "proposal_rejected"]
+    assert rejected and "learning_rate 0.5 is outside" in rejected[0].reason
+
+
+def test_an_impossible_budget_is_said_plainly_in_the_report(tmp_path: Path, corpus: Path) -> None:
+    with _open(tmp_path, yes=True) as agent:
+        outcome = agent.run(f"how much would a 70B on {corpus} cost within 10 GPU-hours?", thread_id="b")
+    assert outcome.status == "estimated"
+    assert "over the budget of 10" in Path(outcome.report).read_text()
