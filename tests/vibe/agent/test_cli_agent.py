@@ -1,0 +1,45 @@
+"""The agent's commands as a user runs them: `vibe chat` on a terminal's standard input, `vibe run`."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+
+def _vibe(*args: str, stdin: str = "", cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "VIBE_NO_PROGRESS": "1", "COLUMNS": "200"}
+    return subprocess.run([sys.executable, "-m", "vibe", *args], input=stdin, capture_output=True, text=True,
+                          cwd=cwd, env=env, timeout=300)  # fmt: skip
+
+
+def test_chat_answers_a_cost_question_then_exits(tmp_path: Path, corpus: Path) -> None:
+    done = _vibe("chat", "--no-llm", "--workdir", "w", stdin=f"how much would a 7B on {corpus} cost?\nexit\n",
+                 cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    out = done.stdout + done.stderr
+    assert "GPU-hours" in out and "status: estimated" in out
+
+
+def test_chat_shows_the_plan_and_cancel_runs_nothing(tmp_path: Path, corpus: Path) -> None:
+    done = _vibe("chat", "--no-llm", "--workdir", "w", stdin=f"train a 7B on {corpus}\nn\nexit\n", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout + done.stderr
+    assert "layout: TP=" in out and "proxy of the same family" in out  # the plan, before anything runs
+    assert "cancelled" in out
+    assert not list((tmp_path / "w").glob("*/steps"))
+
+
+def test_run_without_yes_pauses_and_resume_no_cancels(tmp_path: Path, corpus: Path) -> None:
+    paused = _vibe("run", f"train a 7B on {corpus}", "--no-llm", "--thread", "c", "--workdir", "w", cwd=tmp_path)
+    assert paused.returncode == 0, paused.stderr
+    assert "vibe resume c --yes" in paused.stdout + paused.stderr
+    cancelled = _vibe("resume", "c", "--no", "--workdir", "w", cwd=tmp_path)
+    assert "cancelled" in cancelled.stdout + cancelled.stderr
+
+
+def test_unknown_thread_is_a_clear_error(tmp_path: Path) -> None:
+    done = _vibe("resume", "nope", "--workdir", "w", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "no thread nope" in done.stdout + done.stderr
