@@ -10,12 +10,14 @@ if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
   exit 2
 fi
 
-# Debian packages: bubblewrap for the sandbox; chromium, the browser the approvals-page tests drive through
+# Debian packages: bubblewrap for the sandbox; postgresql (below); chromium, the browser the approvals-page tests drive through
 # Playwright (never `playwright install`: it downloads its own browsers). Installed only when missing and when
 # we may (root).
 need_apt=()
 command -v bwrap >/dev/null 2>&1 || need_apt+=(bubblewrap)
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
+# PostgreSQL: the agent's production checkpointer; the tests start a throwaway server to prove it.
+command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "==> installing Debian packages: ${need_apt[*]}"

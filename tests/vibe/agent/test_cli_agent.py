@@ -23,7 +23,9 @@ def test_chat_answers_a_cost_question_then_exits(tmp_path: Path, corpus: Path) -
 
 
 def test_chat_shows_the_plan_and_cancel_runs_nothing(tmp_path: Path, corpus: Path) -> None:
-    done = _vibe("chat", "--no-llm", "--workdir", "w", stdin=f"train a 7B on {corpus}\nn\nexit\n", cwd=tmp_path)
+    done = _vibe(
+        "chat", "--no-llm", "--workdir", "w", stdin=f"train a 7B on {corpus}\nn\nexit\n", cwd=tmp_path
+    )
     assert done.returncode == 0, done.stderr
     out = done.stdout + done.stderr
     assert "layout: TP=" in out and "proxy of the same family" in out  # the plan, before anything runs
@@ -32,7 +34,9 @@ def test_chat_shows_the_plan_and_cancel_runs_nothing(tmp_path: Path, corpus: Pat
 
 
 def test_run_without_yes_pauses_and_resume_no_cancels(tmp_path: Path, corpus: Path) -> None:
-    paused = _vibe("run", f"train a 7B on {corpus}", "--no-llm", "--thread", "c", "--workdir", "w", cwd=tmp_path)
+    paused = _vibe(
+        "run", f"train a 7B on {corpus}", "--no-llm", "--thread", "c", "--workdir", "w", cwd=tmp_path
+    )
     assert paused.returncode == 0, paused.stderr
     assert "vibe resume c --yes" in paused.stdout + paused.stderr
     cancelled = _vibe("resume", "c", "--no", "--workdir", "w", cwd=tmp_path)
