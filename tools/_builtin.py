@@ -6,12 +6,13 @@ Heavy imports (torch, Megatron, Ray) happen inside the functions, so importing `
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 from tools._profile import ProfileArgs, ProfileResult, profile
 from tools._registry import Tool, ToolContext, ToolError, register
+from tools.estimate import ClusterConfig, ComputeEstimate, estimate_compute, shape_for_params
 
 __all__ = ["EvalArgs", "EvalToolResult", "IngestArgs", "IngestResult", "TrainArgs", "TrainToolResult"]
 
@@ -28,6 +29,35 @@ register(
         args=ProfileArgs,
         result=ProfileResult,
         fn=_profile,
+    )
+)
+
+
+# ------------------------------------------------------------------------------------------------ estimate
+class EstimateArgs(BaseModel):
+    parameters: float = Field(gt=0, description="total parameters, e.g. 7e9")
+    architecture: Literal["dense", "moe"] = "dense"
+    num_experts: int | None = Field(default=None, ge=2)
+    tokens_available: int | None = Field(default=None, gt=0)
+    gpu_hour_budget: float | None = Field(default=None, gt=0)
+    cluster: ClusterConfig = Field(default_factory=ClusterConfig)
+
+
+def _estimate(args: EstimateArgs, context: ToolContext) -> ComputeEstimate:
+    experts = (args.num_experts or 8) if args.architecture == "moe" else None
+    shape = shape_for_params(args.parameters, num_experts=experts)
+    return estimate_compute(
+        shape, args.cluster, tokens_available=args.tokens_available, gpu_hour_budget=args.gpu_hour_budget
+    )
+
+
+register(
+    Tool(
+        name="estimate",
+        description="Model shape, compute-optimal tokens, FLOPs, GPU-hours, cost and parallel layout on a cluster.",
+        args=EstimateArgs,
+        result=ComputeEstimate,
+        fn=_estimate,
     )
 )
 

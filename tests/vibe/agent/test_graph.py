@@ -186,3 +186,32 @@ def test_an_impossible_budget_is_said_plainly_in_the_report(tmp_path: Path, corp
         outcome = agent.run(f"how much would a 70B on {corpus} cost within 10 GPU-hours?", thread_id="b")
     assert outcome.status == "estimated"
     assert "over the budget of 10" in Path(outcome.report).read_text()
+
+
+def test_slow_llm_times_out_and_the_agent_falls_back(tmp_path: Path, corpus: Path) -> None:
+    import threading
+    import time
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Slow(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # answers nothing for 5 s: longer than the client waits
+            time.sleep(5)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+        llm = OpenAIChatModel(LLMConfig(url=url, model="m", max_retries=0, timeout_s=0.5))
+        with _open(tmp_path, yes=True, llm=llm) as agent:
+            outcome = agent.run(f"how much would a 7B on {corpus} cost?", thread_id="s")
+    finally:
+        server.shutdown()
+    assert outcome.status == "estimated"
+    assert any("LLM unavailable" in e for e in outcome.values["events"])
+    with SqliteLedger(tmp_path / "ledger.sqlite") as ledger:
+        fallback = next(ledger.entries(thread_id="s")).record
+    assert fallback.kind == "fallback" and url in str(fallback.outputs)
