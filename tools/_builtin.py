@@ -14,7 +14,15 @@ from tools._profile import ProfileArgs, ProfileResult, profile
 from tools._registry import Tool, ToolContext, ToolError, register
 from tools.estimate import ClusterConfig, ComputeEstimate, estimate_compute, shape_for_params
 
-__all__ = ["EvalArgs", "EvalToolResult", "IngestArgs", "IngestResult", "TrainArgs", "TrainToolResult"]
+__all__ = [
+    "EstimateArgs",
+    "EvalArgs",
+    "EvalToolResult",
+    "IngestArgs",
+    "IngestResult",
+    "TrainArgs",
+    "TrainToolResult",
+]
 
 
 # ------------------------------------------------------------------------------------------------- profile

@@ -1,24 +1,16 @@
-"""A tiny dataset directory that follows the ingest contract, built from ~30 stdlib ``.py`` files.
-
-It stands in for ``tools.data.ingest`` until that lands (``tiny_config`` gives the matching tiny run): a byte-level BPE tokenizer (vocab 768) trained with
-``tokenizers``, ``train``/``valid`` Megatron indexed datasets written with ``IndexedDatasetBuilder`` (one
-document per file, each followed by ``<|endoftext|>``), and a ``manifest.json`` with the contract's fields.
-"""
+"""A tiny dataset for the trainer tests: ~30 standard-library modules through the real ``tools.data.ingest``
+(a byte-level BPE tokenizer of 768 tokens, train/valid Megatron indexed datasets, manifest), and
+``tiny_config``, the matching tiny run."""
 
 from __future__ import annotations
 
-import hashlib
-import json
+import shutil
 import sysconfig
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-from megatron.core.datasets.indexed_dataset import IndexedDatasetBuilder
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+from tools.data import IngestConfig, ingest
 
-EOD = "<|endoftext|>"
 _FILES = [
     "abc.py", "bisect.py", "calendar.py", "colorsys.py", "contextlib.py", "copy.py", "csv.py",
     "dataclasses.py", "difflib.py", "enum.py", "fnmatch.py", "fractions.py", "functools.py",
@@ -28,65 +20,18 @@ _FILES = [
 ]  # fmt: skip
 
 
-def build_tiny_dataset(out: Path, *, vocab_size: int = 768, valid_every: int = 8) -> Path:
-    """Write a contract-compliant dataset directory to ``out``; every ``valid_every``-th file goes to valid."""
+def build_tiny_dataset(out: Path, *, vocab_size: int = 768) -> Path:
+    """Ingest the modules above (copied next to ``out``) into the dataset directory ``out``."""
     stdlib = Path(sysconfig.get_paths()["stdlib"])
-    texts = [(stdlib / name).read_text(encoding="utf-8") for name in _FILES if (stdlib / name).is_file()]
-    out.mkdir(parents=True, exist_ok=True)
-
-    tokenizer = Tokenizer(models.BPE())
-    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tokenizer.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size,
-        special_tokens=[EOD],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
+    source = out.parent / f"{out.name}-source"
+    source.mkdir(parents=True, exist_ok=True)
+    for name in _FILES:
+        if (stdlib / name).is_file():
+            shutil.copy(stdlib / name, source / name)
+    config = IngestConfig(
+        inputs=[source], out=out, valid_fraction=0.125, tokenizer={"vocab_size": vocab_size}
     )
-    tokenizer.train_from_iterator(texts, trainer=trainer)
-    (out / "tokenizer").mkdir(exist_ok=True)
-    tok_path = out / "tokenizer" / "tokenizer.json"
-    tokenizer.save(str(tok_path))
-    eod_id = tokenizer.token_to_id(EOD)
-
-    splits: dict[str, dict[str, object]] = {}
-    for split in ("train", "valid"):
-        chosen = [
-            t for i, t in enumerate(texts) if (i % valid_every == valid_every - 1) == (split == "valid")
-        ]
-        prefix = f"{split}_text_document"
-        builder = IndexedDatasetBuilder(str(out / f"{prefix}.bin"), dtype=np.uint16)
-        tokens = 0
-        for text in chosen:
-            ids = [*tokenizer.encode(text).ids, eod_id]
-            builder.add_document(np.array(ids, dtype=np.int64), [len(ids)])
-            tokens += len(ids)
-        builder.finalize(str(out / f"{prefix}.idx"))
-        splits[split] = {
-            "prefix": prefix,
-            "documents": len(chosen),
-            "tokens": tokens,
-            "bytes": sum(len(t.encode("utf-8")) for t in chosen),
-        }
-
-    manifest = {
-        "version": 1,
-        "created": datetime.now(UTC).isoformat(),
-        "config": {"fixture": "tests/trainers/tiny_dataset.py"},
-        "fingerprint": hashlib.sha256("".join(texts).encode()).hexdigest()[:16],
-        "tokenizer": {
-            "path": "tokenizer/tokenizer.json",
-            "sha256": hashlib.sha256(tok_path.read_bytes()).hexdigest(),
-            "vocab_size": tokenizer.get_vocab_size(),
-            "eod_id": eod_id,
-            "trained": True,
-        },
-        "splits": splits,
-        "files": {"seen": len(texts), "kept": len(texts), "dropped": {}},
-        "findings": {},
-    }
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
-    (out / "files.jsonl").write_text("", encoding="utf-8")
+    ingest(config, progress=False)
     return out
 
 

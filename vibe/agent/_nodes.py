@@ -11,6 +11,7 @@ import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from langgraph.types import interrupt
 
 from tools import ToolContext, ToolError, registered
 from tools._profile import profile
+from tools.data import load_dataset_info
 from trainers._metrics import read_metrics
 from vibe.agent._gate import AllowAll, Gate
 from vibe.agent._goal import GoalDraft, TrainingGoal, goal_from_draft, parse_request
@@ -161,10 +163,8 @@ def _describe_goal(goal: TrainingGoal) -> str:
 
 # ------------------------------------------------------------------------------------------------------ plan
 def _tokens_available(goal: TrainingGoal, data_dir: Path) -> tuple[int | None, str]:
-    manifest = data_dir / "manifest.json"
-    if manifest.exists():
-        info = json.loads(manifest.read_text())
-        return int(info["splits"]["train"]["tokens"]), "tokens counted by the ingest"
+    if (data_dir / "manifest.json").exists():
+        return load_dataset_info(data_dir).splits["train"].tokens, "tokens counted by the ingest"
     if not goal.data_sources:
         return None, "no data named"
     prof = profile(goal.data_sources)
@@ -372,52 +372,29 @@ def execute(state: AgentState, deps: AgentDeps) -> AgentState:
     """Runs the current step's tool. Idempotent: a finished step's saved result is reused, never rerun."""
     thread = state["thread_id"]
     step = state["plan"]["steps"][state["cursor"]]
+    record = partial(deps.record, thread, action=step["tool"], inputs=step)
     done = _result_path(deps, thread, step["id"])
     attempts = dict(state.get("attempts", {}))
     attempts[step["id"]] = attempts.get(step["id"], 0) + 1
+
+    def finished(payload: dict[str, Any], events: list[str]) -> AgentState:
+        results = {**state.get("results", {}), step["id"]: payload}
+        return {"results": results, "attempts": attempts, "last_error": None, "events": events}
+
     if done.exists():
         result = json.loads(done.read_text())
-        deps.record(
-            thread,
-            kind="tool_result",
-            actor="tool",
-            action=step["tool"],
-            inputs=step,
-            outputs=result,
-            reason="already finished before a restart: result reused, not run again",
-        )
-        return {
-            "results": {**state.get("results", {}), step["id"]: result},
-            "attempts": attempts,
-            "last_error": None,
-        }
-    tool = registered()[step["tool"]]
-    deps.record(
-        thread,
-        kind="tool_called",
-        actor="planner",
-        action=step["tool"],
-        inputs=step,
-        outputs={},
-        reason=step["why"],
-    )
+        record(kind="tool_result", actor="tool", outputs=result,
+               reason="already finished before a restart: result reused, not run again")  # fmt: skip
+        return finished(result, [])
+    record(kind="tool_called", actor="planner", outputs={}, reason=step["why"])
     events = deps.say(f"running {step['id']}: {step['why']}")
+    context = ToolContext(workdir=Path(deps.settings.workdir) / thread, thread_id=thread)
     try:
-        result = tool(
-            step["args"], ToolContext(workdir=Path(deps.settings.workdir) / thread, thread_id=thread)
-        )
+        result = registered()[step["tool"]](step["args"], context)
     except (ToolError, UserError) as error:
         retryable = getattr(error, "retryable", False)
-        deps.record(
-            thread,
-            kind="error",
-            actor="tool",
-            action=step["tool"],
-            inputs=step,
-            outputs={"error": str(error)},
-            reason="retryable" if retryable else "not retryable",
-            outcome="error",
-        )
+        record(kind="error", actor="tool", outputs={"error": str(error)},
+               reason="retryable" if retryable else "not retryable", outcome="error")  # fmt: skip
         if not retryable:  # a retry cannot fix it (bad config, bad data): spend no more attempts on it
             attempts[step["id"]] = MAX_ATTEMPTS
         return {
@@ -430,21 +407,8 @@ def execute(state: AgentState, deps: AgentDeps) -> AgentState:
     tmp = done.with_suffix(".tmp")
     tmp.write_text(json.dumps(payload, indent=2))
     tmp.replace(done)
-    deps.record(
-        thread,
-        kind="tool_result",
-        actor="tool",
-        action=step["tool"],
-        inputs=step,
-        outputs=payload,
-        reason="finished",
-    )
-    return {
-        "results": {**state.get("results", {}), step["id"]: payload},
-        "attempts": attempts,
-        "last_error": None,
-        "events": events,
-    }
+    record(kind="tool_result", actor="tool", outputs=payload, reason="finished")
+    return finished(payload, events)
 
 
 # --------------------------------------------------------------------------------------------------- observe

@@ -23,7 +23,11 @@ app.command("train")(_train.train)
 app.command("eval")(_eval.eval_run)
 app.add_typer(_llm.app, name="llm", help="The locally served LLM (vLLM): serve, status, stop.")
 app.add_typer(_policy.app, name="policy", help="Check policy files and explain decisions.")
-app.add_typer(_approvals.app, name="approvals", help="Approval requests: list, show, approve, reject, sign, serve the approvals page.")
+app.add_typer(
+    _approvals.app,
+    name="approvals",
+    help="Approval requests: list, show, approve, reject, sign, serve the approvals page.",
+)
 app.add_typer(_audit.app, name="audit", help="Verify, show and export the decision ledger.")
 
 
