@@ -23,21 +23,19 @@ RecordKind = Literal[
     "goal_parsed",  # the user's request became a typed goal
     "plan_proposed",  # a candidate plan (from the LLM or the planner)
     "plan_chosen",
-    "confirmation",  # the user confirmed (or cancelled) a plan
+    "confirmation",  # the user confirmed, edited or cancelled a plan
     "proposal_rejected",  # a proposal failed validation or a gate
     "gate",  # the policy engine's decision on an action
     "approval_requested",
     "approval",  # a signed approval or rejection
     "tool_called",
     "tool_result",
-    "observed",  # something the agent noticed while a tool ran (e.g. a loss spike)
+    "observed",  # the agent read a step's outcome (e.g. a loss spike) and decided what comes next
     "retry",
     "fallback",  # e.g. the deterministic parser replaced the LLM
     "error",
     "run_started",
     "run_finished",
-    "confirmation",  # the user confirmed, edited or cancelled a plan
-    "observed",  # the agent read a step's outcome and decided what comes next
     "report",
     "note",
 ]
