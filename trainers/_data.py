@@ -168,13 +168,19 @@ class Batch:
 
 
 def _collate(dataset: GPTDataset, indices: range | list[int | None]) -> Batch:
-    samples = [dataset[i] for i in indices]  # index None: a padding sample with an all-zero loss mask
+    # Index None: a padding sample, any real sample with its loss mask zeroed (a BlendedDataset, unlike a
+    # GPTDataset, has no padding index of its own).
+    samples = [dataset[i] if i is not None else _masked(dataset[0]) for i in indices]
     return Batch(
         tokens=torch.stack([s["tokens"] for s in samples]),
         labels=torch.stack([s["labels"] for s in samples]),
         loss_mask=torch.stack([s["loss_mask"] for s in samples]).float(),
         position_ids=torch.stack([s["position_ids"] for s in samples]),
     )
+
+
+def _masked(sample: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {**sample, "loss_mask": torch.zeros_like(sample["loss_mask"])}
 
 
 def micro_batches(config: RunConfig, dataset: GPTDataset, *, step: int, dp_rank: int) -> Iterator[Batch]:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import torch.distributed as dist
 from tiny_dataset import tiny_config
 
 from trainers._data import build_datasets, micro_batches, read_dataset_dir, valid_batches
@@ -58,3 +59,21 @@ def test_validation_batches_cover_every_valid_token_once(tiny_data: Path, tmp_pa
         b.loss_mask for rank in (0, 1) for b in valid_batches(valid, batch_size=4, dp_rank=rank, dp_size=2)
     ]
     assert int(sum(m.sum() for m in masks)) == sources[0].valid_tokens - 1  # all but the very first token
+
+
+def test_validation_padding_works_on_a_blend_of_sources(tiny_data: Path, tmp_path: Path) -> None:
+    # Two sources make the valid split a Megatron BlendedDataset, which has no padding index of its own
+    # (and builds its index collectively: a one-process group stands in for the workers' group).
+    config = tiny_config(tiny_data, tmp_path / "a")
+    config = config.model_copy(
+        update={"data": config.data.model_copy(update={"sources": config.data.sources * 2})}
+    )
+    dist.init_process_group("gloo", store=dist.HashStore(), rank=0, world_size=1)
+    try:
+        _, _, valid, sources = build_datasets(config, cache_dir=tmp_path / "cache", train=False)
+        batches = list(valid_batches(valid, batch_size=len(valid) + 3, dp_rank=0, dp_size=1))  # pads 3
+    finally:
+        dist.destroy_process_group()
+    assert len(batches) == 1 and batches[0].tokens.shape[0] == len(valid) + 3
+    assert int(batches[0].loss_mask[len(valid) :].sum()) == 0
+    assert int(batches[0].loss_mask.sum()) == sum(s.valid_tokens - 1 for s in sources)
