@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel
 
-__all__ = ["Tool", "ToolContext", "ToolError", "register", "registered"]
+__all__ = ["Gatekeeper", "Tool", "ToolContext", "ToolError", "register", "registered"]
 
 A = TypeVar("A", bound=BaseModel)
 R = TypeVar("R", bound=BaseModel)
@@ -29,13 +29,26 @@ class ToolError(RuntimeError):
         self.retryable = retryable
 
 
+class Gatekeeper(Protocol):
+    """Judges a proposed action (``kind`` such as ``llm.call``, with its attributes) against policy.
+
+    The agent's gate (``vibe.agent.Gate``) is one; the answer has ``outcome`` (allow / deny /
+    require_approval), ``reason`` and ``rule_ids``. Tools that spend while they run (a search starting
+    trials, a generator sending batches) ask it again as they go.
+    """
+
+    def check(self, *, kind: str, attributes: dict[str, Any]) -> Any: ...
+
+
 @dataclass(frozen=True, kw_only=True)
 class ToolContext:
-    """What every tool call gets besides its arguments: where to work, and whether to show progress."""
+    """What every tool call gets besides its arguments: where to work, whether to show progress, and the
+    gate that judged the call (None: no policy is in force), for the checks a tool makes while it runs."""
 
     workdir: Path
     thread_id: str = "cli"
     show_progress: bool = True
+    gate: Gatekeeper | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -39,6 +39,7 @@ from vibe.agent._gate import (
     describe_step,
     shrink_train_step,
 )
+from vibe.agent._search import shrink_search_step
 from vibe.approvals import ApprovalRequest, ApprovalStore, Cost, approval_record, verify_signature
 from vibe.errors import UserError
 from vibe.ledger import digest
@@ -181,19 +182,31 @@ def _replan(
     why: str,
     allow_approval: bool,
 ) -> dict[str, Any] | None:
-    """A smaller train step within policy (not denied; with ``allow_approval`` False, needing no approval)."""
-    if step["tool"] != "train":
+    """A smaller train step (or search) within policy (not denied; with ``allow_approval`` False, needing
+    no approval)."""
+    if step["tool"] not in ("train", "hpo"):
         return None
     ok = ("allow", "require_approval") if allow_approval else ("allow",)
-    smaller = shrink_train_step(step, plan=plan, accept=lambda s: _check(s, plan, deps)[1].outcome in ok)
-    if smaller is None:
-        return None
-    size = describe_step(smaller, plan=plan, local_flops_per_second=deps.settings.local_flops_per_second)
-    max_steps = smaller["args"]["config"]["training"]["max_steps"]
-    line = (
-        f"{step['id']} {why}: planned again within policy with {size['parameters'] / 1e6:.2f}M parameters "
-        f"and {max_steps} steps"
-    )
+
+    def accept(candidate: dict[str, Any]) -> bool:
+        return _check(candidate, plan, deps)[1].outcome in ok
+
+    if step["tool"] == "hpo":
+        smaller = shrink_search_step(step, accept=accept)
+        if smaller is None:
+            return None
+        trials = smaller["args"]["config"]["budget"]["max_trials"]
+        line = f"{step['id']} {why}: planned again within policy with {trials} trial(s)"
+    else:
+        smaller = shrink_train_step(step, plan=plan, accept=accept)
+        if smaller is None:
+            return None
+        size = describe_step(smaller, plan=plan, local_flops_per_second=deps.settings.local_flops_per_second)
+        max_steps = smaller["args"]["config"]["training"]["max_steps"]
+        line = (
+            f"{step['id']} {why}: planned again within policy with {size['parameters'] / 1e6:.2f}M parameters "
+            f"and {max_steps} steps"
+        )
     _record_once(
         deps,
         thread,

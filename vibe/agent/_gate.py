@@ -14,6 +14,8 @@ ingest      ``data.ingest``  ``paths``: the sources it reads (its output lives i
 train       ``train.run``    ``paths`` (the sources the data came from, so their labels apply), ``parameters``,
                              ``architecture``, ``cpu_hours`` or ``gpu_hours``
 eval        ``eval.run``     ``paths``, ``parameters``, ``architecture``, ``cpu_hours`` or ``gpu_hours``
+hpo         ``hpo.search``   ``paths``, ``parameters`` (the largest model its space allows), ``architecture``,
+                             ``cpu_hours`` or ``gpu_hours`` (the search's whole budget)
 (plan)      ``train.run``    the full-size cluster run: ``gpu_hours``, ``parameters``, ``architecture``, ``paths``
 ==========  ===============  ==================================================================================
 
@@ -54,6 +56,7 @@ STEP_KINDS: dict[str, str] = {
     "ingest": "data.ingest",
     "train": "train.run",
     "eval": "eval.run",
+    "hpo": "hpo.search",
 }
 EVAL_FRACTION = 0.05  # share of the tokens held out for validation (the ingest's default valid_fraction)
 
@@ -283,6 +286,18 @@ def describe_step(
         return {
             "paths": _sources(plan),
             **_train_estimate(args["config"], vocab_size=_vocab_size(plan), flops_per_second=flops),
+        }
+    if step["tool"] == "hpo":
+        from vibe.agent._search import search_parameters
+
+        config = args["config"]
+        budget = config.get("budget", {})
+        hours = {k: budget[k] for k in ("cpu_hours", "gpu_hours") if budget.get(k) is not None}
+        return {
+            "paths": _sources(plan),
+            "parameters": search_parameters(config, vocab_size=_vocab_size(plan)),
+            "architecture": "moe" if config["base"]["model"].get("num_experts") else "dense",
+            **hours,
         }
     if step["tool"] == "eval":
         train = next((s for s in plan.get("steps", []) if s["tool"] == "train"), None)

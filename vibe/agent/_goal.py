@@ -15,7 +15,7 @@ from pydantic import Field, field_validator
 
 from vibe.config import VibeConfig
 
-__all__ = ["GoalDraft", "TrainingGoal", "goal_from_draft", "parse_request", "parse_size"]
+__all__ = ["GoalDraft", "TrainingGoal", "goal_from_draft", "parse_request", "parse_size", "search_wanted"]
 
 STDLIB_ALIASES = ("python standard library", "python stdlib", "standard library", "stdlib")
 
@@ -32,6 +32,10 @@ class TrainingGoal(VibeConfig):
     gpu_hour_budget: float | None = Field(default=None, gt=0)
     deadline_hours: float | None = Field(default=None, gt=0)
     target_cluster: str | None = None
+    search: bool = Field(default=False, description="tune the settings on the proxy before the local run")
+    search_objective: Literal["val_bpb", "val_loss"] = Field(
+        default="val_bpb", description="what a search minimises: validation bits per byte, or loss"
+    )
 
     @field_validator("data_sources")
     @classmethod
@@ -55,6 +59,9 @@ class GoalDraft(VibeConfig):
     )
     gpu_hour_budget: float | None = None
     deadline_hours: float | None = None
+    search: bool = Field(
+        default=False, description="true if the user asks to tune, search or find the best settings"
+    )
 
 
 _SIZE = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s*(k|m|b|t|thousand|million|billion|trillion)\b", re.I)
@@ -74,6 +81,12 @@ _MOE = re.compile(r"\bmoe\b|mixture[- ]of[- ]experts|\bexperts?\b", re.I)
 _ESTIMATE = re.compile(r"how much|how long|\bcost\b|estimate|what would it take|price|budget for", re.I)
 _GPU_HOURS = re.compile(r"(\d+(?:\.\d+)?)\s*(?:gpu[- ]?h(?:ours?)?|gpu-hours?)", re.I)
 _DEADLINE = re.compile(r"(?:within|in|by)\s+(\d+(?:\.\d+)?)\s*(hours?|h|days?|d)\b", re.I)
+_SEARCH = re.compile(
+    r"(?<!fine-)(?<!fine )\btun(e|ing)\b|hyper-?param|\bsearch\b|best (settings|hyper|config|learning rate)|\boptimi[sz](e|ing)\b"
+    r"|\b(lowest|minimi[sz]e|minimum|best)\s+(the\s+)?(validation|val|held-out|eval)",
+    re.I,
+)
+_LOSS_OBJECTIVE = re.compile(r"\b(validation|val|held-out)[ _]loss\b", re.I)
 _TRAIN_WORDS = re.compile(r"\b(train|pre-?train|fine-?tune|build|make|model|llm|gpt)\b", re.I)
 
 
@@ -97,6 +110,13 @@ def _paths(text: str) -> list[str]:
     return list(dict.fromkeys(paths))
 
 
+def search_wanted(request: str) -> tuple[bool, Literal["val_bpb", "val_loss"]]:
+    """Whether the request asks for a hyperparameter search, and what it should minimise (bits per byte
+    unless the request names the validation loss)."""
+    objective: Literal["val_bpb", "val_loss"] = "val_loss" if _LOSS_OBJECTIVE.search(request) else "val_bpb"
+    return bool(_SEARCH.search(request)), objective
+
+
 def parse_request(request: str) -> TrainingGoal:
     """Rules-only reading of a request. Raises ``ValueError`` when it names nothing to train or estimate."""
     size = parse_size(request)
@@ -111,6 +131,7 @@ def parse_request(request: str) -> TrainingGoal:
     moe = bool(_MOE.search(request))
     gpu_hours = _GPU_HOURS.search(request)
     deadline = _DEADLINE.search(request)
+    search, search_objective = search_wanted(request)
     deadline_hours = None
     if deadline:
         amount, unit = float(deadline.group(1)), deadline.group(2).lower()
@@ -124,6 +145,8 @@ def parse_request(request: str) -> TrainingGoal:
         data_sources=[str(p) for p in paths],
         gpu_hour_budget=float(gpu_hours.group(1)) if gpu_hours else None,
         deadline_hours=deadline_hours,
+        search=search,
+        search_objective=search_objective,
     )
 
 
@@ -146,6 +169,7 @@ def goal_from_draft(request: str, draft: GoalDraft) -> TrainingGoal:
     if missing:
         raise ValueError(f"data_paths must list every path the request names; missing: {', '.join(missing)}")
     experts = _EXPERTS.search(request)
+    search, search_objective = search_wanted(request)
     return TrainingGoal(
         request=request,
         objective=draft.objective,
@@ -155,4 +179,6 @@ def goal_from_draft(request: str, draft: GoalDraft) -> TrainingGoal:
         data_sources=paths,
         gpu_hour_budget=draft.gpu_hour_budget,
         deadline_hours=draft.deadline_hours,
+        search=draft.search or search,  # the rules back the draft up: a named search is never dropped
+        search_objective=search_objective,
     )

@@ -26,6 +26,7 @@ from tools.estimate import (
     shape_for_params,
 )
 from vibe.agent._goal import TrainingGoal
+from vibe.agent._search import SearchSettings, search_step
 from vibe.config import VibeConfig
 
 __all__ = [
@@ -49,6 +50,9 @@ class PlanSettings(VibeConfig):
     proxy_max_steps: int | None = Field(default=None, ge=1)
     local_vocab_size: int = Field(default=8192, ge=256)
     workdir: str = "runs"
+    search: SearchSettings = Field(
+        default_factory=SearchSettings, description="the search added when a goal asks for one"
+    )
 
 
 class PlanStep(VibeConfig):
@@ -235,6 +239,27 @@ def make_plan(
                         "vocab_size": settings.local_vocab_size,
                     },
                     why="scan, deduplicate and tokenize the named data into Megatron indexed datasets",
+                ),
+                *(
+                    [
+                        PlanStep(
+                            id="hpo",
+                            tool="hpo",
+                            args=search_step(
+                                local,
+                                objective=goal.search_objective,
+                                settings=settings.search,
+                                vocab_size=settings.local_vocab_size,
+                                flops_per_second=settings.local_flops_per_second,
+                                out=f"{settings.workdir}/{thread_id}/hpo",
+                                study_name=f"{thread_id}-search",
+                            ),
+                            why=f"search the settings that minimise {goal.search_objective} on a narrower "
+                            "proxy; the best trial's settings carry over to the local run",
+                        )
+                    ]
+                    if goal.search
+                    else []
                 ),
                 PlanStep(
                     id="train",

@@ -59,6 +59,35 @@ def _results_table(plan: Plan, results: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _search_section(result: dict[str, Any], out_dir: Path) -> list[str]:
+    """The search: its best trial, what it cost, why it stopped, and the study's own plots."""
+    best = result.get("best")
+    lines = [
+        "## Search",
+        "",
+        f"{result['n_complete']} trials complete, {result['n_pruned']} pruned, {result['n_failed']} failed; "
+        f"stopped by {result['stopped_by']}; {result['cpu_hours']:.3g} CPU core-hours, "
+        f"{result['gpu_hours']:.3g} GPU-hours, {result['wall_s']:.0f} s.",
+        "",
+    ]
+    if best:
+        lines += [
+            f"Best: trial {best['number']}, value {best['value']:.4f}, settings "
+            + ", ".join(
+                f"`{k}={v:.4g}`" if isinstance(v, float) else f"`{k}={v}`" for k, v in best["params"].items()
+            ),
+            "",
+        ]
+    study = Path(result["out"])
+    for png in sorted(study.glob("*.png")):
+        try:
+            lines += [f"![{png.stem}]({png.relative_to(out_dir)})", ""]
+        except ValueError:
+            lines += [f"![{png.stem}]({png})", ""]
+    lines += [f"Study report: `{result['report']}`", ""]
+    return lines
+
+
 def report(state: AgentState, deps: AgentDeps) -> AgentState:
     thread = state["thread_id"]
     out_dir = Path(deps.settings.workdir) / thread
@@ -102,6 +131,9 @@ def report(state: AgentState, deps: AgentDeps) -> AgentState:
                     lines += ["## Loss", "", "![loss curves](loss.png)", ""]
                 if (run_dir / "report.md").exists():
                     lines += [f"Training report: `{run_dir / 'report.md'}`", ""]
+        search = next((s for s in plan.steps if s.tool == "hpo"), None)
+        if search is not None and state.get("results", {}).get(search.id):
+            lines += _search_section(state["results"][search.id], out_dir)
         lines += [
             "## Cost",
             "",
@@ -140,7 +172,8 @@ def _html(markdown: str, title: str) -> str:
             body.append(f"<h{level}>{html.escape(line[level:].strip())}</h{level}>")
         elif line.startswith("![") and "](" in line:
             src = line.split("](", 1)[1].rstrip(")")
-            body.append(f'<img src="{html.escape(src)}" alt="loss curves">')
+            alt = line[2:].split("]", 1)[0]
+            body.append(f'<img src="{html.escape(src)}" alt="{html.escape(alt)}">')
         elif line.startswith("|"):
             if set(line) <= {"|", "-"}:
                 continue

@@ -4,7 +4,20 @@ from __future__ import annotations
 
 import typer
 
-from vibe.cli import _agent, _approvals, _audit, _data, _demo, _eval, _llm, _policy, _train
+from vibe.cli import (
+    _agent,
+    _approvals,
+    _audit,
+    _data,
+    _demo,
+    _eval,
+    _hpo,
+    _llm,
+    _loop,
+    _policy,
+    _synth,
+    _train,
+)
 
 __all__ = ["app", "main"]
 
@@ -17,10 +30,13 @@ app = typer.Typer(
 app.command("run")(_agent.run)
 app.command("chat")(_agent.chat)
 app.command("resume")(_agent.resume)
+app.command("loop")(_loop.loop)
 app.command("demo")(_demo.demo)
 app.add_typer(_data.app, name="data", help="Ingest, profile and tokenize code and document archives.")
 app.command("train")(_train.train)
+app.command("hpo")(_hpo.hpo)
 app.command("eval")(_eval.eval_run)
+app.command("synth")(_synth.synth)
 app.add_typer(_llm.app, name="llm", help="The locally served LLM (vLLM): serve, status, stop.")
 app.add_typer(_policy.app, name="policy", help="Check policy files and explain decisions.")
 app.add_typer(

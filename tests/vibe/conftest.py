@@ -1,3 +1,5 @@
+"""Fixtures shared by the agent and loop tests."""
+
 from __future__ import annotations
 
 import shutil

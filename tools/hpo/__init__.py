@@ -1,0 +1,82 @@
+"""Hyper-parameter search for the trainer: an Optuna study whose trials are real short runs on Ray.
+
+:func:`run_search` takes an :class:`HPOConfig` (the base proxy run, a :class:`SearchSpace`, sampler TPE /
+CMA-ES / random, pruner Hyperband / successive halving / median, a :class:`Budget`, per-trial
+:class:`TrialResources`) and returns a :class:`SearchResult`. The study lives in Optuna's RDB storage (a SQLite
+file in the study directory by default, any SQLAlchemy URL such as PostgreSQL by config), so killing the
+driver and starting it again continues the same study, and ``optuna-dashboard URL`` shows it live.
+
+Each trial trains ``trainers`` code as a Ray task with its own resource request; the driver reports every
+validation record to Optuna and stops pruned trials. Before the search and before each trial a
+:class:`Gatekeeper` (the agent's policy gate) is asked about ``hpo.search``; the space is bounded by the
+policy's model size limit. :func:`transfer` maps the best proxy settings to the full-size run (µP-style lr
+scaling); :func:`write_study_report` writes ``report.md`` with plots. ``vibe hpo`` and the agent tool ``hpo``
+(``tools/hpo/_tool.py``) both call :func:`run_search`.
+
+Modules: ``_space`` (params, default space, policy bounds), ``_config`` (configs and results), ``_search``
+(the driver: scheduling, pruning, budget, resume), ``_trial`` (the Ray task), ``_transfer``, ``_report``,
+``_tool``. Names load lazily: importing this package does not import torch, Megatron, Ray or Optuna.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tools.hpo._config import (
+        Budget,
+        Gatekeeper,
+        HPOConfig,
+        SearchResult,
+        TrialResources,
+        TrialSummary,
+    )
+    from tools.hpo._report import write_study_report
+    from tools.hpo._search import run_search
+    from tools.hpo._space import ParamSpec, SearchSpace, default_space, max_space_parameters
+    from tools.hpo._transfer import transfer
+
+__all__ = [
+    "Budget",
+    "Gatekeeper",
+    "HPOConfig",
+    "ParamSpec",
+    "SearchResult",
+    "SearchSpace",
+    "TrialResources",
+    "TrialSummary",
+    "default_space",
+    "max_space_parameters",
+    "run_search",
+    "transfer",
+    "write_study_report",
+]
+
+_WHERE = {
+    "Budget": "_config",
+    "Gatekeeper": "_config",
+    "HPOConfig": "_config",
+    "SearchResult": "_config",
+    "TrialResources": "_config",
+    "TrialSummary": "_config",
+    "ParamSpec": "_space",
+    "SearchSpace": "_space",
+    "default_space": "_space",
+    "max_space_parameters": "_space",
+    "run_search": "_search",
+    "transfer": "_transfer",
+    "write_study_report": "_report",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'tools.hpo' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"tools.hpo.{_WHERE[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

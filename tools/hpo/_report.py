@@ -1,0 +1,128 @@
+"""The study report: ``{out}/report.md`` with the best trial, a table of every trial and three plots.
+
+Plots (matplotlib, through ``optuna.visualization.matplotlib``): ``history.png`` (objective per trial and the
+best so far), ``importances.png`` (parameter importances by Optuna's default evaluator, PED-ANOVA in Optuna 5,
+which needs neither scikit-learn nor many trials) and ``intermediate.png`` (the validation curves Optuna saw,
+pruned trials included). A plot that cannot be drawn yet (too few complete trials) is replaced by a line
+saying why. The report is rebuilt from storage alone, so ``write_study_report`` works on any study.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from pathlib import Path
+from typing import Any
+
+__all__ = ["write_study_report"]
+
+
+def write_study_report(*, storage: str, study_name: str, out: Path, notes: list[str] | None = None) -> Path:
+    """Write ``{out}/report.md`` (+ PNGs) for the study ``study_name`` in ``storage``; returns its path."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import optuna
+    from optuna.visualization import matplotlib as vis
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    from tools.hpo._search import _with_driver
+
+    study = optuna.load_study(study_name=study_name, storage=_with_driver(storage))
+    trials = study.get_trials(deepcopy=False)
+    objective = study.user_attrs.get("objective", "value")
+    complete = [t for t in trials if t.state.name == "COMPLETE" and t.value is not None]
+    plots: list[str] = []
+    for name, title, draw, need in (
+        ("history.png", "Optimisation history", lambda: vis.plot_optimization_history(study), 1),
+        ("importances.png", "Parameter importances", lambda: vis.plot_param_importances(study), 2),
+        ("intermediate.png", "Intermediate values", lambda: vis.plot_intermediate_values(study), 1),
+    ):
+        target = out / name
+        if len(complete) < need:
+            target.unlink(missing_ok=True)
+            plots.append(f"*{title}: needs at least {need} complete trial(s).*")
+            continue
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                ax = draw()
+                fig = ax.figure if hasattr(ax, "figure") else ax.flat[0].figure
+                fig.set_size_inches(8, 4.5)
+                fig.tight_layout()
+                fig.savefig(target, dpi=100)
+                plt.close(fig)
+            plots.append(f"![{title}]({name})")
+        except Exception as error:  # e.g. importances of a single-valued param set
+            target.unlink(missing_ok=True)
+            plots.append(f"*{title}: not drawn ({str(error).splitlines()[0][:200]}).*")
+
+    def count(state: str) -> int:
+        return sum(t.state.name == state for t in trials)
+
+    lines = [
+        f"# Hyper-parameter search `{study_name}`",
+        "",
+        f"Storage: `{storage}`. Open it live with `optuna-dashboard {storage}` "
+        "(`pip install optuna-dashboard`; not a Vibe dependency).",
+        "",
+        f"Trials: {count('COMPLETE')} complete, {count('PRUNED')} pruned, {count('FAIL')} failed, "
+        f"{count('RUNNING')} running, {count('WAITING')} waiting. Objective: {objective} (minimised).",
+        f"Compute: {sum(float(t.user_attrs.get('cpu_hours', 0)) for t in trials):.4f} CPU-hours, "
+        f"{sum(float(t.user_attrs.get('gpu_hours', 0)) for t in trials):.4f} GPU-hours, "
+        f"{sum(float(t.user_attrs.get('flops', 0)) for t in trials):.3g} training FLOPs.",
+        "",
+    ]
+    for note in notes or []:
+        lines.append(f"- {note}")
+    if notes:
+        lines.append("")
+    if complete:
+        best = min(complete, key=lambda t: t.value if t.value is not None else math.inf)
+        lines += [
+            f"## Best: trial {best.number}, {objective} {best.value:.4f}",
+            "",
+            "| param | value |",
+            "|---|---|",
+            *[f"| `{k}` | {_fmt(v)} |" for k, v in best.params.items()],
+            "",
+            f"Run directory: `{best.user_attrs.get('run_dir', '')}`",
+            "",
+        ]
+    else:
+        lines += ["## Best: no trial complete yet", ""]
+    lines += ["## Plots", "", *[f"{p}\n" for p in plots], "## Trials", ""]
+    names = sorted({k for t in trials for k in t.params})
+    lines.append(
+        "| # | state | value | steps | wall s | FLOPs | "
+        + " | ".join(n.split(".")[-1] for n in names)
+        + " | note |"
+    )
+    lines.append("|" + "---|" * (7 + len(names)))
+    for t in trials:
+        a = t.user_attrs
+        note = (
+            a.get("stopped")
+            or a.get("interrupted")
+            or a.get("error")
+            or (f"retry of {a['retry_of']}" if "retry_of" in a else "")
+        )
+        lines.append(
+            f"| {t.number} | {t.state.name} | {_fmt(t.value)} | {a.get('steps', '')} | "
+            f"{float(a.get('wall_s', 0)):.1f} | {float(a.get('flops', 0)):.3g} | "
+            + " | ".join(_fmt(t.params.get(n)) for n in names)
+            + f" | {str(note)[:120]} |"
+        )
+    report = out / "report.md"
+    report.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return report
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)

@@ -1,0 +1,181 @@
+"""Running the search step and handing its best settings to the training step after it.
+
+The ``hpo`` step calls :func:`tools.hpo.run_search` directly rather than through the tool registry: the
+registered ``hpo`` tool runs the same function, but a tool call receives no gate, and here every trial
+is judged as well (``hpo.search`` with the hours spent so far and the trial's estimate), by the same gate
+that cleared the step. The step itself was judged on its whole budget by the gate node; a
+``require_approval`` on a later per-trial check therefore stands for work inside the budget already
+cleared (approved or allowed) and is let through, while a ``deny`` stops the search (``stopped_by="policy"``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from vibe.agent._approval import _record_once
+from vibe.agent._gate import Gate, GateDecision, describe_step
+from vibe.agent._search import TRANSFER_RULE, transfer_into
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from vibe.agent._nodes import AgentDeps
+    from vibe.agent._state import AgentState
+
+__all__ = ["ClearedSearchGate", "run_search_step", "transfer_best"]
+
+
+class ClearedSearchGate(Gate):
+    """``gate`` for the checks a running search makes after the gate node cleared it: a ``require_approval``
+    for an ``hpo.search`` within what was cleared (hours and parameters at most those of ``cleared``) is
+    let through; anything larger, and every deny, stands."""
+
+    def __init__(self, gate: Gate, *, cleared: dict[str, Any], workdir: str) -> None:
+        self.gate, self.cleared, self.workdir = gate, cleared, Path(workdir).resolve()
+
+    def _sources(self, attributes: dict[str, Any]) -> dict[str, Any]:
+        """Without the agent's own derived data (the ingested dataset in its workdir): the gate judges the
+        sources the data came from, as for every ``train.run`` the agent proposes."""
+        paths = attributes.get("paths")
+        if not paths:
+            return attributes
+        kept = [p for p in paths if not Path(p).resolve().is_relative_to(self.workdir)]
+        return {**attributes, "paths": kept or list(self.cleared.get("paths", []))}
+
+    def _within(self, attributes: dict[str, Any]) -> bool:
+        for key in ("cpu_hours", "gpu_hours", "parameters"):
+            asked = attributes.get(key)
+            if asked is not None and asked > (self.cleared.get(key) or 0) * (1 + 1e-9):
+                return False
+        return True
+
+    def check(self, *, kind: str, attributes: dict[str, Any]) -> GateDecision:
+        attributes = self._sources(attributes)
+        decision = self.gate.check(kind=kind, attributes=attributes)
+        if kind == "hpo.search" and decision.outcome == "require_approval" and self._within(attributes):
+            return decision.model_copy(
+                update={
+                    "outcome": "allow",
+                    "reason": f"within the search budget the gate cleared before it started ({decision.reason})",
+                }
+            )
+        return decision
+
+
+def run_search_step(step: dict[str, Any], *, plan: dict[str, Any], deps: AgentDeps) -> BaseModel:
+    """Run the search step (``args["config"]``: an HPOConfig as data) under the agent's gate; its SearchResult."""
+    from tools.hpo import HPOConfig, TrialSummary, run_search
+
+    config = HPOConfig.model_validate(step["args"]["config"])
+    cleared = describe_step(step, plan=plan, local_flops_per_second=deps.settings.local_flops_per_second)
+
+    def on_trial(trial: TrialSummary) -> None:
+        value = f"{trial.value:.4f}" if trial.value is not None else "-"
+        deps.on_event(
+            f"trial {trial.number}: {trial.state}, {config.objective} {value}, {trial.steps} steps, "
+            f"{trial.wall_s:.0f} s"
+        )
+
+    return run_search(
+        config,
+        gate=ClearedSearchGate(deps.gate, cleared=cleared, workdir=deps.settings.workdir),
+        on_trial=on_trial,
+    )
+
+
+def transfer_best(state: AgentState, deps: AgentDeps) -> dict[str, Any]:
+    """After the search step at ``state["cursor"]``: the next training step with the best trial's settings
+    transferred onto it (the gate judges that step next), recorded with where its settings came from."""
+    thread = state["thread_id"]
+    plan = json.loads(json.dumps(state["plan"]))
+    steps = plan["steps"]
+    cursor = state["cursor"]
+    search_step = steps[cursor]
+    result = state.get("results", {}).get(search_step["id"], {})
+    index = next((i for i in range(cursor + 1, len(steps)) if steps[i]["tool"] == "train"), None)
+    if index is None:
+        return {}
+    beat = search_step["args"].get("beat")
+    best = result.get("best") or {}
+    if beat is not None and (best.get("value") is None or best["value"] >= beat):
+        found = f"{best['value']:.4f}" if best.get("value") is not None else "no value"
+        reason = (
+            f"the search's best ({found}) does not beat {beat:.4f}, the best before it: no new run to train; "
+            f"{', '.join(s['id'] for s in steps[cursor + 1 :])} left out"
+        )
+        _record_once(deps, thread, kind="note", actor="planner", action="hpo", inputs=search_step,
+                     outputs={"best": best, "beat": beat}, reason=reason, outcome="skipped")  # fmt: skip
+        plan["steps"] = steps[: cursor + 1]
+        return {"plan": plan, "events": deps.say(reason)}
+    moved = transfer_into(steps[index], search=search_step["args"]["config"], result=result)
+    if moved is None:
+        reason = (
+            f"the search found no best trial ({result.get('n_failed', 0)} failed, stopped by "
+            f"{result.get('stopped_by', '?')}): {steps[index]['id']} keeps the planner's settings"
+        )
+        _record_once(
+            deps,
+            thread,
+            kind="note",
+            actor="planner",
+            action="train",
+            inputs=steps[index],
+            outputs=result,
+            reason=reason,
+        )
+        return {"events": deps.say(reason)}
+    new_step, overrides, reason = moved
+    steps[index] = new_step
+    cluster = _transfer_to_cluster(plan, search=search_step["args"]["config"], best=result["best"])
+    _record_once(  # once: observe runs again if the agent stopped before its update was checkpointed
+        deps,
+        thread,
+        kind="plan_chosen",
+        actor="planner",
+        action="train",
+        inputs={"search": search_step["id"], "best": result["best"]},
+        outputs={"step": new_step, "overrides": overrides, "cluster_overrides": cluster},
+        reason=reason,
+        outcome="transferred",
+    )
+    best = result["best"]
+    line = (
+        f"best trial {best['number']} ({search_step['args']['config'].get('objective', 'val_bpb')} "
+        f"{best['value']:.4f}); {new_step['id']} takes its settings by the µP-style rule: "
+        + ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in overrides.items())
+    )
+    return {"plan": plan, "events": deps.say(line)}
+
+
+def _transfer_to_cluster(
+    plan: dict[str, Any], *, search: dict[str, Any], best: dict[str, Any]
+) -> dict[str, Any]:
+    """The optimizer settings of the best trial, transferred onto the full-size cluster config (advisory:
+    the agent does not submit it); its batch and layout stay the planner's, sized for the cluster."""
+    from tools.hpo import transfer
+    from trainers import ModelConfig
+
+    proxy_model = dict(search["base"]["model"])
+    for name, value in best["params"].items():
+        if name.startswith("model."):
+            proxy_model[name.removeprefix("model.")] = value
+    megatron = plan["megatron_config"]
+    overrides = {
+        k: v
+        for k, v in transfer(
+            best["params"],
+            proxy=ModelConfig.model_validate(proxy_model),
+            target=ModelConfig.model_validate(megatron["model"]),
+        ).items()
+        if k.startswith("optimizer.") and k.removeprefix("optimizer.") != "warmup_steps"
+    }
+    for dotted, value in overrides.items():
+        megatron["optimizer"][dotted.removeprefix("optimizer.")] = value
+    megatron["optimizer"]["min_lr"] = min(megatron["optimizer"]["min_lr"], megatron["optimizer"]["lr"])
+    plan["notes"] = [
+        *plan.get("notes", []),
+        f"cluster run optimizer settings from the search, by {TRANSFER_RULE}",
+    ]
+    return overrides

@@ -1,0 +1,345 @@
+"""``run_loop``: rounds of (search -> transferred full-size run -> evaluation) until the deadline or budget."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from vibe.log import get_logger
+from vibe.loop._config import LoopConfig, utcnow
+
+__all__ = ["LoopResult", "LoopState", "RoundRecord", "run_loop"]
+
+log = get_logger("loop")
+StoppedBy = Literal["deadline", "max_rounds", "budget", "policy", "failed", "approval"]
+
+
+class RoundRecord(BaseModel):
+    """One round: an agent thread (search, transferred full-size run, evaluation) and what it produced."""
+
+    number: int
+    thread_id: str
+    kind: Literal["search", "refine"]
+    started: datetime
+    finished: datetime | None = None
+    search_until: datetime | None = None
+    status: str = "running"  # the thread's status when the round ended
+    reason: str = ""
+    search: dict[str, Any] | None = None  # the SearchResult as data
+    space: dict[str, Any] | None = None  # the SearchSpace searched
+    objective: str = "val_bpb"  # what the search minimised
+    full_run: dict[str, Any] | None = None  # the train step's result
+    full_config: dict[str, Any] | None = None  # the train step's run config as it was run (or queued)
+    evaluation: dict[str, Any] | None = None  # the eval step's result
+    pending: list[str] = Field(default_factory=list)  # approval request ids this round waits on
+    report: str | None = None  # the thread's own report
+    wall_s: float = 0.0
+    cpu_hours: float = 0.0
+    gpu_hours: float = 0.0
+
+
+class LoopState(BaseModel):
+    """What ``loop.json`` holds: enough to continue after a restart and to write the report."""
+
+    goal: str
+    name: str
+    started: datetime
+    deadline: datetime
+    full_run_s: float  # the full-size run's training time budget, fixed for the whole loop
+    status: Literal["running", "done"] = "running"
+    stopped_by: StoppedBy | None = None
+    note: str = ""
+    rounds: list[RoundRecord] = Field(default_factory=list)
+
+
+class LoopResult(BaseModel):
+    loop_dir: Path
+    report: Path
+    state: LoopState
+    best_trial: dict[str, Any] | None  # {"round", "number", "value", "params", "objective"}
+    best_run: dict[str, Any] | None  # {"round", "run_dir", "val_bpb", "val_loss"}
+    pending: list[dict[str, Any]]  # the approval requests still waiting, as data
+
+
+# ------------------------------------------------------------------------------------------------- state
+def _save(loop_dir: Path, state: LoopState) -> None:
+    tmp = loop_dir / "loop.json.tmp"
+    tmp.write_text(state.model_dump_json(indent=2))
+    tmp.replace(loop_dir / "loop.json")
+
+
+def _open_state(config: LoopConfig, say: Callable[[str], None]) -> tuple[Path, LoopState]:
+    """The unfinished loop of this goal in the workdir (continued), or a new one. An unfinished loop whose
+    deadline has passed is closed (with its report) first."""
+    workdir = Path(config.workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    for path in sorted(workdir.glob("loop-*/loop.json"), reverse=True):
+        try:
+            state = LoopState.model_validate_json(path.read_text())
+        except ValueError:
+            continue
+        if state.goal == config.goal and state.status == "running" and state.deadline <= utcnow():
+            # its deadline passed while nothing ran it: close it with its report, and start anew
+            from vibe.loop._report import write_report
+
+            state.status, state.stopped_by = "done", "deadline"
+            state.note = "its deadline passed while the loop was not running"
+            _save(path.parent, state)
+            say(
+                f"{state.name} ended at its deadline while not running; report: {write_report(path.parent, state, config)}"
+            )
+            continue
+        if state.goal == config.goal and state.status == "running":
+            say(
+                f"continuing {state.name}: {len(state.rounds)} round(s) so far, deadline {_clock(state.deadline)}"
+            )
+            return path.parent, state
+    started = utcnow()
+    deadline = config.deadline(started).astimezone(UTC)
+    total = (deadline - started).total_seconds()
+    rounds = config.rounds
+    name = f"loop-{started.strftime('%Y%m%d-%H%M%S')}"
+    state = LoopState(
+        goal=config.goal,
+        name=name,
+        started=started,
+        deadline=deadline,
+        full_run_s=max(1.0, min(rounds.full_run_max_s, rounds.full_run_share * total)),
+    )
+    loop_dir = workdir / name
+    loop_dir.mkdir(parents=True)
+    _save(loop_dir, state)
+    say(f"{name}: '{config.goal}' until {_clock(deadline)} ({total / 3600:.2f} h)")
+    return loop_dir, state
+
+
+def _clock(at: datetime) -> str:
+    return at.astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+# ------------------------------------------------------------------------------------------------- rounds
+def _best_trial(state: LoopState) -> dict[str, Any] | None:
+    best: dict[str, Any] | None = None
+    for r in state.rounds:
+        trial = (r.search or {}).get("best")
+        if trial and trial.get("value") is not None and (best is None or trial["value"] < best["value"]):
+            space = (r.search or {}).get("space") or r.space  # as the policy bounded it, if it did
+            best = {"round": r.number, "space": space, "objective": r.objective, **trial}
+    return best
+
+
+def _best_run(state: LoopState) -> dict[str, Any] | None:
+    best: dict[str, Any] | None = None
+    for r in state.rounds:
+        ev = r.evaluation
+        if ev and ev.get("val_bpb") is not None and (best is None or ev["val_bpb"] < best["val_bpb"]):
+            best = {"round": r.number, "thread_id": r.thread_id, "config": r.full_config, **ev}
+    return best
+
+
+def _space_for(state: LoopState, factor: float) -> dict[str, Any] | None:
+    """Refinement: the space of the round that found the best trial, narrowed around it (None: default)."""
+    best = _best_trial(state)
+    if best is None or not best.get("space"):
+        return None
+    from tools.hpo import SearchSpace
+
+    space = SearchSpace.model_validate(best["space"])
+    return space.narrowed(best["params"], factor=factor).model_dump(mode="json")
+
+
+def _plan_settings(config: LoopConfig, state: LoopState, *, search_until: datetime, space: dict[str, Any] | None,
+                   number: int, now: datetime) -> Any:  # fmt: skip
+    settings = config.agent_settings()
+    plan = settings.plan
+    search = plan.search.model_copy(
+        update={
+            "max_trials": config.rounds.max_trials,
+            "hours": max(1e-3, (search_until - now).total_seconds() / 3600),
+            "deadline": search_until,
+            "space": space if space is not None else plan.search.space,
+            "trial_fraction": config.rounds.trial_fraction,
+            "seed": plan.search.seed + number - 1,
+            # a refinement round trains only what beats the best so far
+            "beat": (_best_trial(state) or {}).get("value") if number > 1 else None,
+        }
+    )
+    plan = plan.model_copy(update={"proxy_time_budget_s": state.full_run_s, "search": search})
+    return settings.model_copy(update={"plan": plan})
+
+
+def _collect(record: RoundRecord, values: dict[str, Any], store: Any) -> None:
+    """Fill ``record`` from the round's finished (or stopped) thread."""
+    results = values.get("results", {})
+    steps = (values.get("plan") or {}).get("steps", [])
+    record.status, record.reason, record.report = (
+        values.get("status", "new"),
+        values.get("reason", ""),
+        values.get("report"),
+    )
+    for step in steps:
+        if step["tool"] == "hpo":
+            record.space = step["args"]["config"]["space"]
+            record.objective = step["args"]["config"]["objective"]
+            record.search = results.get(step["id"])
+        elif step["tool"] == "train":
+            record.full_config = step["args"]["config"]
+            record.full_run = results.get(step["id"])
+        elif step["tool"] == "eval":
+            record.evaluation = results.get(step["id"])
+    if store is not None:
+        record.pending = [r.id for r in store.pending() if r.thread_id == record.thread_id]
+    record.finished = utcnow()
+    record.wall_s = (record.finished - record.started).total_seconds()
+    search = record.search or {}
+    run_hours = (record.full_run or {}).get("wall_s", 0.0) / 3600
+    gpu_run = bool(record.full_config and record.full_config.get("device") == "cuda")
+    record.cpu_hours = search.get("cpu_hours", 0.0) + (0.0 if gpu_run else run_hours * (os.cpu_count() or 1))
+    record.gpu_hours = search.get("gpu_hours", 0.0) + (run_hours if gpu_run else 0.0)
+
+
+def _why_stop(config: LoopConfig, state: LoopState, now: datetime) -> tuple[StoppedBy | None, str]:
+    """Whether the loop ends before the next round, and why."""
+    rounds = config.rounds
+    if rounds.max_rounds is not None and len([r for r in state.rounds if r.finished]) >= rounds.max_rounds:
+        return "max_rounds", f"{rounds.max_rounds} round(s) done"
+    cpu = sum(r.cpu_hours for r in state.rounds)
+    gpu = sum(r.gpu_hours for r in state.rounds)
+    if config.cpu_hours is not None and cpu >= config.cpu_hours:
+        return "budget", f"{cpu:.3g} of {config.cpu_hours:g} CPU core-hours used"
+    if config.gpu_hours is not None and gpu >= config.gpu_hours:
+        return "budget", f"{gpu:.3g} of {config.gpu_hours:g} GPU-hours used"
+    last = state.rounds[-1] if state.rounds else None
+    if last is not None and last.finished and not (last.search or {}).get("n_complete"):
+        if last.pending and last.search is None:
+            return "approval", f"round {last.number}'s search waits for approval ({', '.join(last.pending)})"
+        if last.status == "stopped":
+            return "policy", f"round {last.number} stopped before its search finished a trial: {last.reason}"
+        return "failed", f"round {last.number} finished no trial ({last.status}: {last.reason})"
+    left = _search_seconds(config, state, now)
+    if left < rounds.min_round_s:
+        return (
+            "deadline",
+            f"{max(0.0, left):.0f} s of search time left before the deadline, under the {rounds.min_round_s:.0f} s a round needs",
+        )
+    return None, ""
+
+
+def _search_seconds(config: LoopConfig, state: LoopState, now: datetime) -> float:
+    """Seconds a round starting ``now`` may search: the time left less the full run, its start-up and
+    evaluation, and the report."""
+    rounds = config.rounds
+    left = (state.deadline - now).total_seconds()
+    return left - rounds.report_reserve_s - rounds.run_overhead_s - state.full_run_s
+
+
+def run_loop(
+    config: LoopConfig, *, llm: Any = None, on_event: Callable[[str], None] | None = None
+) -> LoopResult:
+    """Pursue ``config.goal`` in rounds until the deadline or the budget, unattended; write the report.
+
+    Restarting with the same workdir and goal continues the unfinished loop (its ``loop.json`` and the
+    agent's checkpointed threads): finished rounds are not run again, a round cut off is resumed.
+    """
+    from vibe.agent import Agent
+    from vibe.loop._report import write_report
+
+    say = on_event or (lambda line: None)
+    loop_dir, state = _open_state(config, say)
+    while True:
+        now = utcnow()
+        current = state.rounds[-1] if state.rounds and state.rounds[-1].finished is None else None
+        if current is None:
+            stopped_by, why = _why_stop(config, state, now)
+            if stopped_by is not None:
+                state.status, state.stopped_by, state.note = "done", stopped_by, why
+                _save(loop_dir, state)
+                say(f"loop ends: {why}")
+                break
+            number = len(state.rounds) + 1
+            seconds = _search_seconds(config, state, now)
+            if config.rounds.search_max_s is not None:
+                seconds = min(seconds, config.rounds.search_max_s)
+            search_until = now + timedelta(seconds=seconds)
+            current = RoundRecord(
+                number=number,
+                thread_id=f"{state.name}-r{number}",
+                kind="search" if number == 1 else "refine",
+                started=now,
+                search_until=search_until,
+            )
+            space = None if number == 1 else _space_for(state, config.rounds.narrow_factor)
+            current.space = space
+            state.rounds.append(current)
+            _save(loop_dir, state)
+            what = "search the default space" if space is None else "refine: search around the best so far"
+            say(
+                f"round {number}: {what}, up to {config.rounds.max_trials} trials until {_clock(search_until)}, "
+                f"then the transferred full-size run (~{state.full_run_s:.0f} s) and its evaluation"
+            )
+        else:
+            space = current.space
+            search_until = current.search_until or now
+            left = (state.deadline - now).total_seconds() - config.rounds.report_reserve_s
+            if (
+                left < state.full_run_s + config.rounds.run_overhead_s
+            ):  # resuming it would run past the deadline
+                current.status, current.reason = (
+                    "interrupted",
+                    "cut off by a restart too close to the deadline",
+                )
+                current.finished = now
+                _save(loop_dir, state)
+                say(f"round {current.number} left unfinished: {current.reason}")
+                continue
+            say(f"round {current.number}: resuming thread {current.thread_id}")
+        settings = _plan_settings(
+            config, state, search_until=search_until, space=space, number=current.number, now=current.started
+        )
+        prefix = f"[r{current.number}] "
+        with Agent.open(settings, llm=llm, yes=True, on_event=lambda line, p=prefix: say(p + line)) as agent:
+            thread = {"configurable": {"thread_id": current.thread_id}}
+            if agent.graph.get_state(thread).values:
+                outcome = agent.resume(current.thread_id)
+            else:
+                outcome = agent.run(config.goal, thread_id=current.thread_id)
+            _collect(current, outcome.values, agent.deps.approvals)
+        _save(loop_dir, state)
+        best = (current.search or {}).get("best")
+        say(
+            f"round {current.number} {current.status}: "
+            + (
+                f"best trial {best['number']} = {best['value']:.4f}"
+                if best and best.get("value") is not None
+                else "no best trial"
+            )
+            + (f", full run val_bpb {current.evaluation['val_bpb']:.4f}" if current.evaluation else "")
+            + (f", waiting for approval: {', '.join(current.pending)}" if current.pending else "")
+        )
+    report = write_report(loop_dir, state, config)
+    say(f"report: {report}")
+    return LoopResult(
+        loop_dir=loop_dir,
+        report=report,
+        state=state,
+        best_trial=_best_trial(state),
+        best_run=_best_run(state),
+        pending=_pending(config, state),
+    )
+
+
+def _pending(config: LoopConfig, state: LoopState) -> list[dict[str, Any]]:
+    """The loop's approval requests still pending, as data, straight from the store."""
+    from vibe.approvals import ApprovalStore, default_store_path
+
+    if not config.policies:
+        return []  # no policy, no gate that files requests
+    threads = {r.thread_id for r in state.rounds}
+    with ApprovalStore(Path(config.approvals) if config.approvals else default_store_path()) as store:
+        return [json.loads(r.model_dump_json()) for r in store.pending() if r.thread_id in threads]
