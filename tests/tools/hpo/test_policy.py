@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import lr_space, proxy_run
+from hpo_helpers import lr_space, proxy_run
 
 from tools.hpo import Budget, HPOConfig, ParamSpec, SearchSpace, TrialSummary, run_search
 from tools.hpo._search import policy_max_parameters

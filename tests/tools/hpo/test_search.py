@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import lr_space, proxy_run
+from hpo_helpers import lr_space, proxy_run
 
 from tools.hpo import Budget, HPOConfig, ParamSpec, SearchSpace, TrialResources, run_search
 

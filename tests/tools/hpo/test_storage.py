@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import lr_space, proxy_run
+from hpo_helpers import lr_space, proxy_run
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "vibe" / "agent"))
 from test_postgres import postgres_url  # noqa: F401  (the fixture: initdb + pg_ctl on a free port)

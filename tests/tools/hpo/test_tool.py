@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import proxy_run
+from hpo_helpers import proxy_run
 
 from tools import ToolContext, registered
 

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import lr_space, proxy_run
+from hpo_helpers import lr_space, proxy_run
 
 from tools.hpo import Budget, HPOConfig
 from tools.hpo._trial import STOP_PREFIX
