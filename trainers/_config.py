@@ -15,7 +15,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from vibe.config import VibeConfig, load_yaml, validate
+from vibe.config import VibeConfig, load_config
 
 __all__ = [
     "MODEL_PRESETS",
@@ -278,13 +278,4 @@ def _divisors(n: int) -> list[int]:
 
 def load_run_config(path: Path | None = None, *, overrides: dict[str, Any] | None = None) -> RunConfig:
     """A RunConfig from YAML (if given) with dotted ``overrides`` on top; raises ``ConfigError``."""
-    if path is not None:
-        return load_yaml(path, RunConfig, overrides=overrides)
-    data: dict[str, Any] = {}
-    for dotted, value in (overrides or {}).items():
-        *parents, leaf = dotted.split(".")
-        node = data
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = value
-    return validate(RunConfig, data, source="<command line>")
+    return load_config(RunConfig, path, overrides=overrides)

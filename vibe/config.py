@@ -14,7 +14,17 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-__all__ = ["NOT_GIVEN", "ConfigError", "ConfigProblem", "VibeConfig", "dump_yaml", "load_yaml", "validate"]
+__all__ = [
+    "NOT_GIVEN",
+    "ConfigError",
+    "ConfigProblem",
+    "VibeConfig",
+    "dump_yaml",
+    "load_config",
+    "load_yaml",
+    "set_dotted",
+    "validate",
+]
 
 C = TypeVar("C", bound="VibeConfig")
 
@@ -171,11 +181,29 @@ def load_yaml(path: str | Path, model_cls: type[C], *, overrides: Mapping[str, A
             problems=[ConfigProblem(field="<top level>", given=data, allowed="must be a mapping of fields")],
         )
     for dotted, value in (overrides or {}).items():
-        _set_dotted(data, dotted, value)
+        set_dotted(data, dotted, value)
     return validate(model_cls, data, source=source, lines=_line_index(text))
 
 
-def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+def load_config(
+    model_cls: type[C],
+    path: str | Path | None = None,
+    *,
+    overrides: Mapping[str, Any] | None = None,
+    source: str = "<command line>",
+) -> C:
+    """A config from a YAML file (if given) with dotted ``overrides`` on top, e.g. a command's flags over its
+    ``--config``; without a file, from the overrides alone (errors then name ``source``)."""
+    if path is not None:
+        return load_yaml(path, model_cls, overrides=overrides)
+    data: dict[str, Any] = {}
+    for dotted, value in (overrides or {}).items():
+        set_dotted(data, dotted, value)
+    return validate(model_cls, data, source=source)
+
+
+def set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+    """``data["a"]["b"] = value`` for ``dotted`` ``"a.b"``, creating the mappings on the way."""
     *parents, leaf = dotted.split(".")
     for part in parents:
         data = data.setdefault(part, {})

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import model_validator
 
-from vibe.config import VibeConfig
+from vibe.config import VibeConfig, set_dotted
 
 if TYPE_CHECKING:
     import optuna
@@ -208,11 +208,7 @@ def apply_params(base: RunConfig, params: dict[str, Any], **fields: Any) -> RunC
     data = base.model_dump(mode="json")
     data.update({k: v for k, v in fields.items()})
     for dotted, value in params.items():
-        *parents, leaf = dotted.split(".")
-        node = data
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = value
+        set_dotted(data, dotted, value)
     if "optimizer.lr" in params and "optimizer.min_lr" not in params:  # keep the schedule's shape
         data["optimizer"]["min_lr"] = base.optimizer.min_lr * params["optimizer.lr"] / base.optimizer.lr
     if "model.hidden_size" in params and "model.num_attention_heads" not in params:

@@ -18,14 +18,12 @@ from typing import Any
 
 import httpx
 
-from vibe.llm import LLMConfig, LLMResponseError, LLMUnavailable
+from vibe.llm import LLMConfig, LLMResponseError, request_json
 from vibe.log import get_logger
 
 __all__ = ["ChatPool", "Generation"]
 
 log = get_logger("vibe.synth")
-
-_RETRY_STATUS = {408, 429, 500, 502, 503, 504}
 
 
 @dataclass
@@ -121,40 +119,4 @@ class ChatPool:
             )
 
     def _request(self, method: str, path: str, payload: dict[str, Any] | None) -> Any:
-        url = f"{self.config.url}{path}"
-        attempts = self.config.max_retries + 1
-        for attempt in range(attempts):
-            last = attempt == attempts - 1
-            try:
-                response = self._http.request(method, url, json=payload)
-            except httpx.TimeoutException:
-                reason = f"no answer within {self.config.timeout_s:g} s"
-            except httpx.TransportError as error:
-                reason = f"{type(error).__name__}: {error}"
-            else:
-                if response.status_code < 400:
-                    try:
-                        return response.json()
-                    except ValueError:
-                        raise LLMResponseError(
-                            url=url,
-                            status=response.status_code,
-                            body=response.text,
-                            reason="body is not JSON",
-                        ) from None
-                if response.status_code not in _RETRY_STATUS or last:
-                    raise LLMResponseError(url=url, status=response.status_code, body=response.text)
-                reason = f"HTTP {response.status_code}"
-            if last:
-                raise LLMUnavailable(url=self.config.url, reason=f"{reason}, {attempts} tries")
-            wait_s = min(self.config.retry_backoff_s * 2**attempt, 8.0)
-            log.warning(
-                "LLM call to %s failed (%s); try %d of %d in %.1f s",
-                url,
-                reason,
-                attempt + 2,
-                attempts,
-                wait_s,
-            )
-            time.sleep(wait_s)
-        raise AssertionError("unreachable")
+        return request_json(self._http, self.config, method, path, json=payload)

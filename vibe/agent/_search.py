@@ -26,7 +26,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from vibe.config import VibeConfig
+from vibe.config import VibeConfig, set_dotted
 
 __all__ = [
     "TRANSFER_RULE",
@@ -196,14 +196,6 @@ def shrink_search_step(step: dict[str, Any], *, accept: Any) -> dict[str, Any] |
     return None
 
 
-def _set(config: dict[str, Any], dotted: str, value: Any) -> None:
-    *parents, leaf = dotted.split(".")
-    node = config
-    for part in parents:
-        node = node.setdefault(part, {})
-    node[leaf] = value
-
-
 def transfer_into(
     train_step: dict[str, Any], *, search: dict[str, Any], result: dict[str, Any]
 ) -> tuple[dict[str, Any], dict[str, Any], str] | None:
@@ -224,7 +216,7 @@ def transfer_into(
     target = ModelConfig.model_validate(config["model"])
     overrides = transfer(best["params"], proxy=proxy, target=target)
     for dotted, value in overrides.items():
-        _set(config, dotted, value)
+        set_dotted(config, dotted, value)
     training, optimizer = config["training"], config["optimizer"]
     optimizer["min_lr"] = min(optimizer.get("min_lr", 0.0), optimizer["lr"])
     optimizer["warmup_steps"] = min(optimizer.get("warmup_steps", 0), max(0, training["max_steps"] - 1))

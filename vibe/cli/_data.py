@@ -54,7 +54,7 @@ def ingest(
 
     from tools.data import IngestConfig, summary_table
     from tools.data import ingest as run_ingest
-    from vibe.config import load_yaml, validate
+    from vibe.config import load_config
     from vibe.log import setup_logging
 
     flags: dict[str, Any] = {
@@ -72,17 +72,7 @@ def ingest(
     }
     overrides = {key: value for key, value in flags.items() if value is not None}
     with user_errors():
-        if config is not None:
-            ingest_config = load_yaml(config, IngestConfig, overrides=overrides)
-        else:
-            nested: dict[str, Any] = {}
-            for dotted, value in overrides.items():
-                *parents, leaf = dotted.split(".")
-                target = nested
-                for part in parents:
-                    target = target.setdefault(part, {})
-                target[leaf] = value
-            ingest_config = validate(IngestConfig, nested, source="command line")
+        ingest_config = load_config(IngestConfig, config, overrides=overrides)
         ingest_config.out.mkdir(parents=True, exist_ok=True)
         setup_logging(log_file=ingest_config.out / "ingest.log")
         info = run_ingest(ingest_config, progress=not no_progress)

@@ -64,7 +64,7 @@ def hpo(
     with user_errors(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Megatron / torch deprecation noise
         from tools.hpo import HPOConfig, run_search
-        from vibe.config import load_yaml, validate
+        from vibe.config import load_config
         from vibe.errors import UserError
 
         overrides: dict[str, Any] = {
@@ -90,7 +90,7 @@ def hpo(
             overrides["base.data.sources"] = [{"path": str(d)} for d in data]
         overrides = {k: v for k, v in overrides.items() if v is not None}
         if config is not None:
-            hpo_config = load_yaml(config, HPOConfig, overrides=overrides)
+            hpo_config = load_config(HPOConfig, config, overrides=overrides)
         else:
             if out is None or not data:
                 raise UserError("vibe hpo: give --data DIR and --out DIR (or --config hpo.yaml)")
@@ -98,14 +98,7 @@ def hpo(
             overrides.setdefault("study_name", out.name)
             overrides.setdefault("base.training.max_steps", steps)
             overrides.setdefault("base.training.eval_interval", max(1, steps // 10))
-            tree: dict[str, Any] = {}
-            for dotted, value in overrides.items():
-                *parents, leaf = dotted.split(".")
-                node = tree
-                for part in parents:
-                    node = node.setdefault(part, {})
-                node[leaf] = value
-            hpo_config = validate(HPOConfig, tree, source="<command line>")
+            hpo_config = load_config(HPOConfig, overrides=overrides)
         gate = None
         if policy:
             from vibe.agent._gate import PolicyGate

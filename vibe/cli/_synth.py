@@ -49,7 +49,7 @@ def synth(
     from rich.console import Console
 
     from tools.synth import SynthConfig, synthesize
-    from vibe.config import load_yaml, validate
+    from vibe.config import load_config
     from vibe.ledger import SqliteLedger
     from vibe.log import setup_logging
 
@@ -64,17 +64,7 @@ def synth(
     }
     overrides = {key: value for key, value in flags.items() if value is not None}
     with user_errors():
-        if config is not None:
-            synth_config = load_yaml(config, SynthConfig, overrides=overrides)
-        else:
-            nested: dict[str, Any] = {}
-            for dotted, value in overrides.items():
-                *parents, leaf = dotted.split(".")
-                target = nested
-                for part in parents:
-                    target = target.setdefault(part, {})
-                target[leaf] = value
-            synth_config = validate(SynthConfig, nested, source="command line")
+        synth_config = load_config(SynthConfig, config, overrides=overrides)
         gate = None
         if policy:
             from vibe.agent._gate import PolicyGate

@@ -8,7 +8,7 @@ on first use; ``vibe llm serve | status | stop`` do the same from the command li
 """
 
 from vibe.llm._chat import ChatModel, Completion, Message, ScriptedChatModel, StructuredResult, Usage
-from vibe.llm._client import DEFAULT_URL, LLMConfig, OpenAIChatModel, list_models
+from vibe.llm._client import DEFAULT_URL, LLMConfig, OpenAIChatModel, list_models, request_json
 from vibe.llm._errors import LLMError, LLMResponseError, LLMUnavailable
 from vibe.llm._install import VllmEnv, install_state, install_vllm
 from vibe.llm._model import DEFAULT_MODEL_NAME, default_model_dir, prepare_default_model
@@ -46,6 +46,7 @@ __all__ = [
     "install_vllm",
     "list_models",
     "prepare_default_model",
+    "request_json",
     "serve",
     "server_status",
     "stop_server",

@@ -23,7 +23,7 @@ from vibe.llm._chat import ChatModel, Completion, Message
 from vibe.llm._errors import LLMResponseError, LLMUnavailable
 from vibe.log import get_logger
 
-__all__ = ["DEFAULT_URL", "LLMConfig", "OpenAIChatModel", "list_models"]
+__all__ = ["DEFAULT_URL", "LLMConfig", "OpenAIChatModel", "list_models", "request_json"]
 
 log = get_logger(__name__)
 
@@ -137,41 +137,46 @@ class OpenAIChatModel(ChatModel):
             ) from None
 
     def _request(self, method: str, path: str, *, json: dict[str, Any] | None = None) -> Any:
-        """One API call with retries on connection errors, timeouts, 408/429/5xx; returns the JSON body."""
-        url = f"{self.url}{path}"
-        attempts = self.config.max_retries + 1
-        for attempt in range(attempts):
-            last = attempt == attempts - 1
-            try:
-                response = self._http.request(method, url, json=json)
-            except httpx.TimeoutException:
-                reason = f"no answer within {self.config.timeout_s:g} s"
-                if last:
-                    raise LLMUnavailable(url=self.url, reason=f"{reason}, {attempts} tries") from None
-            except httpx.TransportError as error:
-                reason = f"{type(error).__name__}: {error}"
-                if last:
-                    raise LLMUnavailable(url=self.url, reason=f"{reason}, {attempts} tries") from None
-            else:
-                if response.status_code < 400:
-                    try:
-                        return response.json()
-                    except ValueError:
-                        raise LLMResponseError(
-                            url=url,
-                            status=response.status_code,
-                            body=response.text,
-                            reason="body is not JSON",
-                        ) from None
-                if response.status_code not in _RETRY_STATUS or last:
-                    raise LLMResponseError(url=url, status=response.status_code, body=response.text)
-                reason = f"HTTP {response.status_code}"
-            wait = min(self.config.retry_backoff_s * 2**attempt, 8.0)
-            log.warning(
-                "LLM call to %s failed (%s); try %d of %d in %.1f s", url, reason, attempt + 2, attempts, wait
-            )
-            time.sleep(wait)
-        raise AssertionError("unreachable")
+        return request_json(self._http, self.config, method, path, json=json)
+
+
+def request_json(
+    http: httpx.Client, config: LLMConfig, method: str, path: str, *, json: dict[str, Any] | None = None
+) -> Any:
+    """One API call to ``config.url + path`` with retries on connection errors, timeouts and 408/429/5xx
+    (doubling back-off); returns the JSON body. Raises :class:`LLMUnavailable` when no try got an answer,
+    :class:`LLMResponseError` when the server refused (or answered something that is not JSON)."""
+    url = f"{config.url}{path}"
+    attempts = config.max_retries + 1
+    for attempt in range(attempts):
+        last = attempt == attempts - 1
+        try:
+            response = http.request(method, url, json=json)
+        except httpx.TimeoutException:
+            reason = f"no answer within {config.timeout_s:g} s"
+            if last:
+                raise LLMUnavailable(url=config.url, reason=f"{reason}, {attempts} tries") from None
+        except httpx.TransportError as error:
+            reason = f"{type(error).__name__}: {error}"
+            if last:
+                raise LLMUnavailable(url=config.url, reason=f"{reason}, {attempts} tries") from None
+        else:
+            if response.status_code < 400:
+                try:
+                    return response.json()
+                except ValueError:
+                    raise LLMResponseError(
+                        url=url, status=response.status_code, body=response.text, reason="body is not JSON"
+                    ) from None
+            if response.status_code not in _RETRY_STATUS or last:
+                raise LLMResponseError(url=url, status=response.status_code, body=response.text)
+            reason = f"HTTP {response.status_code}"
+        wait = min(config.retry_backoff_s * 2**attempt, 8.0)
+        log.warning(
+            "LLM call to %s failed (%s); try %d of %d in %.1f s", url, reason, attempt + 2, attempts, wait
+        )
+        time.sleep(wait)
+    raise AssertionError("unreachable")
 
 
 def list_models(url: str, *, timeout_s: float = 5.0) -> list[str] | None:
