@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,7 +15,10 @@ from tools.synth import SynthConfig, synthesize
 
 @pytest.mark.slow
 def test_synthetic_dataset_blends_into_training_with_the_corpus(
-    corpus: Path, tmp_path: Path, openai_server: Callable[..., ScriptedServer]
+    corpus: Path,
+    tmp_path: Path,
+    openai_server: Callable[..., ScriptedServer],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import ray
 
@@ -44,8 +46,8 @@ def test_synthetic_dataset_blends_into_training_with_the_corpus(
     result = synthesize(config, progress_bar=False)
     assert result.dataset is not None and result.kept >= 4
 
-    os.environ.setdefault("VIBE_NO_PROGRESS", "1")
-    os.environ["VIBE_CACHE"] = str(tmp_path / "vibe-cache")
+    monkeypatch.setenv("VIBE_NO_PROGRESS", "1")
+    monkeypatch.setenv("VIBE_CACHE", str(tmp_path / "vibe-cache"))
     if not ray.is_initialized():
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     run = RunConfig.model_validate(
