@@ -221,7 +221,15 @@ def _why_stop(config: LoopConfig, state: LoopState, now: datetime) -> tuple[Stop
             return "approval", f"round {last.number}'s search waits for approval ({', '.join(last.pending)})"
         if last.status == "stopped":
             return "policy", f"round {last.number} stopped before its search finished a trial: {last.reason}"
-        return "failed", f"round {last.number} finished no trial ({last.status}: {last.reason})"
+        search = last.search or {}
+        if search:
+            why = (
+                f"round {last.number}'s search finished no trial ({search.get('n_failed', 0)} failed; stopped by "
+                f"{search.get('stopped_by')}: {search.get('stop_reason') or '-'})"
+            )
+        else:
+            why = f"round {last.number} ran no search ({last.status}{': ' + last.reason if last.reason else ''})"
+        return "failed", why + "; give the loop a longer window (--hours / --until) or shorter trials"
     left = _search_seconds(config, state, now)
     if left < rounds.min_round_s:
         return (

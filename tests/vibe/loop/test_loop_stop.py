@@ -55,6 +55,13 @@ def test_a_round_that_finished_no_trial_ends_the_loop_with_its_reason() -> None:
     assert _why_stop(_config(), _state(waiting), START)[0] == "approval"
 
 
+def test_a_search_that_finished_no_trial_says_why_and_what_to_change() -> None:
+    search = {"n_complete": 0, "n_failed": 2, "stopped_by": "deadline", "stop_reason": "the deadline passed"}
+    stopped_by, why = _why_stop(_config(), _state(_round(1, search=search, status="done")), START)
+    assert stopped_by == "failed"
+    assert "2 failed; stopped by deadline: the deadline passed" in why and "longer window" in why
+
+
 def test_a_loop_left_past_its_deadline_is_closed_and_a_new_one_starts(tmp_path: Path) -> None:
     old = tmp_path / "loop-20261128-220000"
     old.mkdir()
