@@ -81,7 +81,7 @@ def _importance_plot(state: LoopState, out: Path) -> tuple[Path | None, str]:
     fig, ax = plt.subplots(figsize=(7, 0.5 * len(names) + 1.5))
     ax.barh(names, [importances[n] for n in names])
     ax.set_xlabel("importance (fANOVA)")
-    ax.set_title(f"parameter importances, round {chosen.number} ({study.study_name})")
+    ax.set_title(f"parameter importances, round {chosen.number}\n{study.study_name}", fontsize=11)
     fig.tight_layout()
     fig.savefig(out, dpi=110)
     plt.close(fig)
