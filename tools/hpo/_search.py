@@ -62,6 +62,7 @@ from tools.hpo._space import (
 from tools.hpo._trial import prepare_trial_dir, run_launched_trial, run_trial, stop_trial
 from vibe.errors import UserError
 from vibe.log import get_logger, progress, setup_logging
+from vibe.procs import pid_alive
 
 if TYPE_CHECKING:
     import optuna
@@ -189,7 +190,7 @@ def _claim(study: optuna.Study) -> None:
     if other and time.time() - float(other.get("beat", 0)) < HEARTBEAT_GRACE_S:
         same_host = other.get("host") == me["host"]
         if (
-            same_host and other.get("pid") != me["pid"] and _alive(int(other.get("pid", 0)))
+            same_host and other.get("pid") != me["pid"] and pid_alive(int(other.get("pid", 0)))
         ) or not same_host:
             raise UserError(
                 f"study {study.study_name}: another driver (pid {other.get('pid')} on {other.get('host')}) is "
@@ -205,19 +206,6 @@ def _beat(study: optuna.Study) -> None:
 
 def _release(study: optuna.Study) -> None:
     study.set_user_attr("driver", {"host": socket.gethostname(), "pid": os.getpid(), "beat": 0.0})
-
-
-def _alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    stat = Path(f"/proc/{pid}/stat")  # a zombie (killed, not yet reaped) is not a live driver
-    return not (stat.is_file() and stat.read_text().split(") ", 1)[-1].startswith("Z"))
 
 
 def _recover(study: optuna.Study, config: HPOConfig) -> list[int]:

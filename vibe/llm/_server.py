@@ -30,6 +30,7 @@ from vibe.llm._install import VllmEnv, has_gpu, install_vllm, vllm_root
 from vibe.llm._model import DEFAULT_MODEL_NAME, check_model_dir, prepare_default_model
 from vibe.llm._steps import file_lock, log_tail
 from vibe.log import get_logger, progress
+from vibe.procs import pid_alive
 
 __all__ = [
     "Endpoint",
@@ -162,12 +163,12 @@ def stop_server(*, port: int = 8000, grace_s: float = 30.0) -> int | None:
     if pid is not None:
         _signal_group(pid, signal.SIGTERM)
         deadline = time.monotonic() + grace_s
-        while _alive(pid) and time.monotonic() < deadline:
+        while pid_alive(pid) and time.monotonic() < deadline:
             time.sleep(0.5)
-        if _alive(pid):
+        if pid_alive(pid):
             log.warning("vLLM (pid %d) still running after %.0f s; sending SIGKILL", pid, grace_s)
             _signal_group(pid, signal.SIGKILL)
-            while _alive(pid):
+            while pid_alive(pid):
                 time.sleep(0.2)
     files.pid.unlink(missing_ok=True)
     files.state.unlink(missing_ok=True)
@@ -242,7 +243,7 @@ def _wait_ready(config: ServerConfig, *, pid: int, files: _Files) -> None:
     with progress() as bar:
         task = bar.add_task(f"starting vLLM on {config.url}", total=None)
         while list_models(config.url, timeout_s=2.0) is None:
-            if not _alive(pid):
+            if not pid_alive(pid):
                 files.pid.unlink(missing_ok=True)
                 raise UserError(
                     f"the vLLM server exited while starting; its log is {files.log}. "
@@ -285,28 +286,11 @@ def _our_pid(files: _Files) -> int | None:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
     except OSError:
         cmdline = ""
-    if _alive(pid) and _ENTRYPOINT in cmdline:
+    if pid_alive(pid) and _ENTRYPOINT in cmdline:
         return pid
     files.pid.unlink(missing_ok=True)
     files.state.unlink(missing_ok=True)
     return None
-
-
-def _alive(pid: int) -> bool:
-    """True while ``pid`` runs (a zombie child of ours is reaped and counts as gone)."""
-    with contextlib.suppress(ChildProcessError):
-        if os.waitpid(pid, os.WNOHANG)[0] == pid:
-            return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:
