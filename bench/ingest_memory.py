@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vibe.paths import cache_dir
+from vibe.core.paths import cache_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULT = ROOT / "bench" / "results" / "ingest_memory.json"

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from policies import Action, Usage, load_policies
-from vibe.log import progress
+from vibe.core.log import progress
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "policies" / "examples"
 FILES = [EXAMPLES / "regulated-bank.yaml", EXAMPLES / "regulated-bank-team-fraud.yaml"]

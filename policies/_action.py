@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, ConfigDict, Field, field_validator
 
-from vibe.config import VibeConfig
+from vibe.core.config import VibeConfig
 
 __all__ = ["ACTION_KINDS", "TRAINING_KINDS", "Action", "TeamUsage", "Usage", "parse_count"]
 

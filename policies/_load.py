@@ -19,8 +19,8 @@ from policies._action import ACTION_KINDS
 from policies._engine import RANK, PolicySet, PolicySource
 from policies._match import kind_pattern_matches
 from policies._schema import PolicyFile
-from vibe.config import NOT_GIVEN, ConfigError, ConfigProblem, validate  # NOT_GIVEN: "no value given"
-from vibe.errors import UserError
+from vibe.core.config import NOT_GIVEN, ConfigError, ConfigProblem, validate  # NOT_GIVEN: "no value given"
+from vibe.core.errors import UserError
 
 __all__ = ["PolicyCheck", "PolicyError", "check_policies", "load_policies"]
 

@@ -17,7 +17,7 @@ from pydantic import AfterValidator, Field, model_validator
 
 from policies._action import ACTION_KINDS, Count, Hours
 from policies._match import Endpoint, compile_glob, kind_pattern_matches, normalize_path
-from vibe.config import VibeConfig
+from vibe.core.config import VibeConfig
 
 __all__ = [
     "ApproverGroup",

@@ -4,7 +4,7 @@ Use :func:`run` for a command line and :func:`run_python` for Python source run 
 venv, numpy, pytest... importable). Both wait for the command and return a :class:`SandboxResult`: exit
 status or signal, stdout/stderr (capped, with a ``*_truncated`` flag), wall/CPU seconds, peak memory, and
 ``stopped``/``reason`` naming the limit that ended the run. :func:`check_available` raises
-:class:`SandboxUnavailable` (a :class:`vibe.errors.UserError`) naming what is missing -- the ``bubblewrap``
+:class:`SandboxUnavailable` (a :class:`vibe.core.errors.UserError`) naming what is missing -- the ``bubblewrap``
 Debian package (``scripts/setup.sh`` installs it), ``util-linux`` (setpriv, prlimit), or the right to create
 namespaces -- and how to fix it.
 

@@ -8,7 +8,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 
-from vibe.errors import UserError
+from vibe.core.errors import UserError
 
 __all__ = ["Backend", "SandboxUnavailable", "check_available", "require"]
 

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vibe.log import get_logger
+from vibe.core.log import get_logger
 
 __all__ = ["Cgroup", "create"]
 

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from vibe.config import VibeConfig
+from vibe.core.config import VibeConfig
 
 __all__ = ["Limits", "SandboxResult", "StopReason"]
 

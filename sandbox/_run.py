@@ -20,7 +20,7 @@ from pathlib import Path, PurePosixPath
 from sandbox import _cgroup
 from sandbox._available import Backend, require
 from sandbox._config import Limits, SandboxResult, StopReason
-from vibe.log import get_logger
+from vibe.core.log import get_logger
 
 __all__ = ["probe_argv", "run", "run_python"]
 

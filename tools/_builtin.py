@@ -161,7 +161,7 @@ def _train(args: TrainArgs, context: ToolContext) -> TrainToolResult:
 
     from trainers import RunConfig
     from trainers._metrics import read_metrics
-    from vibe.config import dump_yaml
+    from vibe.core.config import dump_yaml
 
     config = RunConfig.model_validate(args.config)
     run_dir = Path(config.out)

@@ -15,7 +15,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from vibe.config import VibeConfig, load_config
+from vibe.core.config import VibeConfig, load_config
 
 __all__ = [
     "MODEL_PRESETS",

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from trainers._config import RunConfig
-from vibe.errors import UserError
+from vibe.core.errors import UserError
 
 if TYPE_CHECKING:  # Megatron is imported where datasets are built (workers, eval), not by the driver
     from megatron.core.datasets.gpt_dataset import GPTDataset, GPTDatasetConfig

@@ -20,8 +20,8 @@ import torch.distributed as dist
 from trainers._checkpoint import CheckpointInfo, latest_checkpoint, load_model_weights
 from trainers._config import ParallelConfig, RunConfig
 from trainers._data import DatasetDir, build_datasets
-from vibe.config import load_yaml
-from vibe.errors import UserError
+from vibe.core.config import load_yaml
+from vibe.core.errors import UserError
 
 __all__ = ["OpenRun", "open_run"]
 

@@ -36,9 +36,9 @@ from trainers._data import read_sources
 from trainers._metrics import cpu_peak_flops, read_metrics, truncate_metrics
 from trainers._model import param_counts
 from trainers._report import write_report
-from vibe.config import dump_yaml, load_yaml
-from vibe.errors import UserError
-from vibe.log import get_logger, progress, setup_logging
+from vibe.core.config import dump_yaml, load_yaml
+from vibe.core.errors import UserError
+from vibe.core.log import get_logger, progress, setup_logging
 
 __all__ = ["RunResult", "launch"]
 

@@ -2,7 +2,7 @@
 
 MFU = ``flops_per_token`` (see ``_model.flops_per_token``) × tokens/s ÷ peak FLOP/s of the hardware the
 run uses. Peak on CPU is measured once per machine and thread count (an fp32 matmul benchmark, cached in
-``vibe.paths.cache_dir("peak_flops")``) and scaled to the threads the run uses; on GPU it is the dense bf16
+``vibe.core.paths.cache_dir("peak_flops")``) and scaled to the threads the run uses; on GPU it is the dense bf16
 peak of the device from :data:`tools.estimate.GPU_SPECS` times the number of workers. ``RunConfig.peak_flops``
 (per worker) overrides both.
 
@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 
-from vibe.paths import cache_dir
+from vibe.core.paths import cache_dir
 
 __all__ = [
     "MetricsWriter",

@@ -38,6 +38,6 @@ def load(write: Callable[[str, str], Path]) -> Callable[..., PolicySet]:
 @pytest.fixture(autouse=True)
 def wide_console(monkeypatch: pytest.MonkeyPatch) -> None:
     """Error lines printed by ``user_errors`` are not wrapped at 80 columns, so tests can match them whole."""
-    from vibe.log import console
+    from vibe.core.log import console
 
     monkeypatch.setattr(console, "_width", 10_000)

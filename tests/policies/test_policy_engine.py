@@ -523,7 +523,7 @@ def test_decision_becomes_a_ledger_record(load: Callable[..., PolicySet]) -> Non
     ],
 )
 def test_action_validation_names_the_field(field: str, value: Any, message: str) -> None:
-    from vibe.config import ConfigError, validate
+    from vibe.core.config import ConfigError, validate
 
     data = {"kind": "train.run", field: value}
     with pytest.raises(ConfigError) as error:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from sandbox import SandboxUnavailable, check_available, run, run_python
-from vibe.errors import UserError
+from vibe.core.errors import UserError
 
 
 def test_available_here() -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from trainers import RunConfig, load_run_config
-from vibe.config import ConfigError, dump_yaml
+from vibe.core.config import ConfigError, dump_yaml
 
 
 def _load(tmp_path: Path, text: str) -> RunConfig:

@@ -11,7 +11,7 @@ import torch.distributed as dist
 from tiny_dataset import tiny_config
 
 from trainers._data import build_datasets, micro_batches, read_dataset_dir, valid_batches
-from vibe.errors import UserError
+from vibe.core.errors import UserError
 
 
 def test_missing_dataset_dir_says_how_to_create_it(tmp_path: Path) -> None:

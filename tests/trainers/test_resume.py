@@ -16,7 +16,7 @@ from tiny_dataset import tiny_config
 
 from trainers import launch
 from trainers._metrics import read_metrics
-from vibe.config import dump_yaml
+from vibe.core.config import dump_yaml
 
 pytestmark = pytest.mark.slow
 
@@ -75,7 +75,7 @@ def test_sigkill_worker_then_resume_records_each_step_once_and_matches_uninterru
 
 
 def test_resume_refuses_a_changed_model(local_ray: str, tiny_data: Path, tmp_path: Path) -> None:
-    from vibe.errors import UserError
+    from vibe.core.errors import UserError
 
     run = tmp_path / "run"
     (run / "checkpoints").mkdir(parents=True)
@@ -87,7 +87,7 @@ def test_resume_refuses_a_changed_model(local_ray: str, tiny_data: Path, tmp_pat
 
 
 def test_new_run_into_used_directory_is_refused(local_ray: str, tiny_data: Path, tmp_path: Path) -> None:
-    from vibe.errors import UserError
+    from vibe.core.errors import UserError
 
     run = tmp_path / "run"
     (run / "checkpoints" / "step_0000010").mkdir(parents=True)

@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import ByteSize, Field, field_validator
 
-from vibe.config import VibeConfig
+from vibe.core.config import VibeConfig
 
 __all__ = ["Action", "DedupConfig", "FindingActions", "IngestConfig", "TokenizerConfig"]
 

@@ -15,7 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from tokenizers import Tokenizer
 
-from vibe.errors import UserError
+from vibe.core.errors import UserError
 
 __all__ = [
     "MANIFEST",

@@ -47,8 +47,8 @@ from tools.data._scan import decide, scan_text
 from tools.data._sources import InputListing, RawFile, iter_files, list_inputs
 from tools.data._staging import StagedDocs, StagingWriter, finish_staging, split_score
 from tools.data._tokenizer import EOD, check_tokenizer, resolve_tokenizer_path, train_tokenizer
-from vibe.errors import UserError
-from vibe.log import get_logger, progress
+from vibe.core.errors import UserError
+from vibe.core.log import get_logger, progress
 
 __all__ = ["ingest"]
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from tools.data._config import FindingActions
-from vibe.errors import UserError
+from vibe.core.errors import UserError
 
 __all__ = ["Decision", "Finding", "decide", "redact", "scan_text"]
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Literal
 
-from vibe.errors import UserError
+from vibe.core.errors import UserError
 
 __all__ = ["InputListing", "RawFile", "iter_files", "list_inputs"]
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
-from vibe.errors import UserError
+from vibe.core.errors import UserError
 
 __all__ = ["EOD", "check_tokenizer", "resolve_tokenizer_path", "train_tokenizer"]
 

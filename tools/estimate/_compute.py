@@ -12,7 +12,7 @@ from pydantic import Field
 from tools.estimate._hardware import ClusterConfig
 from tools.estimate._layout import ParallelLayout, choose_layout
 from tools.estimate._shapes import ModelShape
-from vibe.config import VibeConfig
+from vibe.core.config import VibeConfig
 
 __all__ = ["TOKENS_PER_PARAM", "ComputeEstimate", "estimate_compute"]
 

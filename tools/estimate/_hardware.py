@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from vibe.config import VibeConfig
+from vibe.core.config import VibeConfig
 
 __all__ = ["GPU_SPECS", "ClusterConfig", "GPUSpec"]
 

@@ -17,7 +17,7 @@ from pydantic import Field
 
 from tools.estimate._hardware import ClusterConfig
 from tools.estimate._shapes import ModelShape
-from vibe.config import VibeConfig
+from vibe.core.config import VibeConfig
 
 __all__ = ["ParallelLayout", "choose_layout", "memory_per_gpu"]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from tools.estimate._shapes import ModelShape
-from vibe.config import VibeConfig
+from vibe.core.config import VibeConfig
 
 __all__ = ["ProxyPlan", "plan_proxy"]
 

@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from vibe.errors import UserError
-from vibe.log import get_logger
+from vibe.core.errors import UserError
+from vibe.core.log import get_logger
 
 __all__ = ["EvalResult", "SplitScore", "evaluate"]
 

@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field, model_validator
 from tools._registry import Gatekeeper
 from tools.hpo._space import SearchSpace, default_space
 from trainers import RunConfig
-from vibe.config import VibeConfig
+from vibe.core.config import VibeConfig
 
 __all__ = [
     "Budget",

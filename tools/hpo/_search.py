@@ -60,9 +60,9 @@ from tools.hpo._space import (
     suggest,
 )
 from tools.hpo._trial import prepare_trial_dir, run_launched_trial, run_trial, stop_trial
-from vibe.errors import UserError
-from vibe.log import get_logger, progress, setup_logging
-from vibe.procs import pid_alive
+from vibe.core.errors import UserError
+from vibe.core.log import get_logger, progress, setup_logging
+from vibe.core.procs import pid_alive
 
 if TYPE_CHECKING:
     import optuna

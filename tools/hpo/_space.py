@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import model_validator
 
-from vibe.config import VibeConfig, set_dotted
+from vibe.core.config import VibeConfig, set_dotted
 
 if TYPE_CHECKING:
     import optuna
@@ -250,7 +250,7 @@ def bound_by_policy(
     the sampler less (width also changes the lr that transfers). Raises ``UserError`` when even the
     smallest model of the space is over the limit.
     """
-    from vibe.errors import UserError
+    from vibe.core.errors import UserError
 
     if limit is None or max_space_parameters(space, base, vocab_size=vocab_size) <= limit:
         return space, []

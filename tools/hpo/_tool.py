@@ -73,7 +73,7 @@ def _hpo(args: HPOArgs, context: ToolContext) -> HPOToolResult:
 
     from tools.hpo import HPOConfig, SearchResult, transfer
     from trainers import ModelConfig, RunConfig
-    from vibe.config import dump_yaml
+    from vibe.core.config import dump_yaml
 
     out = Path(args.out) if args.out else context.workdir / "hpo" / args.study_name
     data: dict[str, Any] = {

@@ -30,7 +30,7 @@ STOP_PREFIX = "stopped-by-hpo:"
 
 def prepare_trial_dir(config: Any) -> str:
     """Create the trial's run directory (config.yaml, logs/, attempt token); returns the token."""
-    from vibe.config import dump_yaml
+    from vibe.core.config import dump_yaml
 
     run_dir = Path(config.out)
     for sub in ("logs", "checkpoints"):

@@ -19,7 +19,7 @@ import numpy as np
 
 from tools.data import DatasetInfo
 from tools.data._staging import StagedDocs
-from vibe.errors import UserError
+from vibe.core.errors import UserError
 
 __all__ = ["DOCUMENT_LANGUAGES", "Chunk", "Corpus", "chunk_text"]
 

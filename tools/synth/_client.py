@@ -18,8 +18,8 @@ from typing import Any
 
 import httpx
 
+from vibe.core.log import get_logger
 from vibe.llm import LLMConfig, LLMResponseError, request_json
-from vibe.log import get_logger
 
 __all__ = ["ChatPool", "Generation"]
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
-from vibe.config import VibeConfig
+from vibe.core.config import VibeConfig
 from vibe.llm import LLMConfig
 
 __all__ = [

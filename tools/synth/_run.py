@@ -48,8 +48,8 @@ from tools.synth._filters import Decontaminator, quality_problem
 from tools.synth._report import write_report
 from tools.synth._templates import MODULE, Template, resolve_templates
 from tools.synth._verify import Verdict, extract_python, verify_docstring, verify_tests
-from vibe.errors import UserError
-from vibe.log import get_logger, progress
+from vibe.core.errors import UserError
+from vibe.core.log import get_logger, progress
 
 __all__ = ["Gatekeeper", "SynthResult", "synthesize"]
 

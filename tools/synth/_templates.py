@@ -22,8 +22,8 @@ from typing import Literal
 import yaml
 from pydantic import Field, TypeAdapter, ValidationError, model_validator
 
-from vibe.config import VibeConfig
-from vibe.errors import UserError
+from vibe.core.config import VibeConfig
+from vibe.core.errors import UserError
 
 __all__ = ["BUILTIN_TEMPLATES", "MODULE", "Template", "resolve_templates"]
 

@@ -46,7 +46,7 @@ class SynthToolResult(BaseModel):
 
 def _synth(args: SynthArgs, context: ToolContext) -> SynthToolResult:
     from tools.synth import SynthConfig, synthesize
-    from vibe.errors import UserError
+    from vibe.core.errors import UserError
     from vibe.ledger import SqliteLedger
 
     out = Path(args.out) if args.out else context.workdir / "synth" / Path(args.dataset).name

@@ -17,8 +17,8 @@ from vibe.agent._nodes import AgentDeps
 from vibe.agent._plan import PlanSettings
 from vibe.agent._record import Recorder
 from vibe.approvals import ApprovalStore
-from vibe.config import VibeConfig
-from vibe.errors import UserError
+from vibe.core.config import VibeConfig
+from vibe.core.errors import UserError
 from vibe.llm import ChatModel
 
 __all__ = ["Agent", "AgentSettings", "Outcome", "local_training_flops"]

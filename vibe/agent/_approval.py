@@ -41,7 +41,7 @@ from vibe.agent._gate import (
 )
 from vibe.agent._search import shrink_search_step
 from vibe.approvals import ApprovalRequest, ApprovalStore, Cost, approval_record, verify_signature
-from vibe.errors import UserError
+from vibe.core.errors import UserError
 from vibe.ledger import digest
 
 if TYPE_CHECKING:

@@ -194,7 +194,7 @@ class PolicyGate(Gate):
 
 def _usage_reader(path: Path) -> Callable[[], Usage]:
     def read() -> Usage:
-        from vibe.config import load_yaml
+        from vibe.core.config import load_yaml
 
         return load_yaml(path, Usage)
 

@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
-from vibe.config import VibeConfig
+from vibe.core.config import VibeConfig
 
 __all__ = ["GoalDraft", "TrainingGoal", "goal_from_draft", "parse_request", "parse_size", "search_wanted"]
 

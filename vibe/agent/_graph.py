@@ -24,7 +24,7 @@ from vibe.agent import _nodes as nodes
 from vibe.agent._nodes import AgentDeps
 from vibe.agent._report import report
 from vibe.agent._state import AgentState
-from vibe.errors import UserError
+from vibe.core.errors import UserError
 
 __all__ = ["build_graph", "open_checkpointer"]
 

@@ -27,9 +27,9 @@ from vibe.agent._plan import Plan, PlanSettings, Proposal, apply_proposal, count
 from vibe.agent._record import Recorder
 from vibe.agent._state import AgentState
 from vibe.approvals import ApprovalStore
-from vibe.errors import UserError
+from vibe.core.errors import UserError
+from vibe.core.log import get_logger
 from vibe.llm import ChatModel, LLMError
-from vibe.log import get_logger
 
 __all__ = ["MAX_ATTEMPTS", "AgentDeps"]
 

@@ -27,7 +27,7 @@ from tools.estimate import (
 )
 from vibe.agent._goal import TrainingGoal
 from vibe.agent._search import SearchSettings, search_step
-from vibe.config import VibeConfig
+from vibe.core.config import VibeConfig
 
 __all__ = [
     "Plan",

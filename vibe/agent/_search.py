@@ -26,7 +26,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from vibe.config import VibeConfig, set_dotted
+from vibe.core.config import VibeConfig, set_dotted
 
 __all__ = [
     "TRANSFER_RULE",

@@ -11,7 +11,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from vibe.errors import UserError
+from vibe.core.errors import UserError
 
 __all__ = ["default_key_dir", "generate_key", "load_private_key", "public_key_text", "verify_signature"]
 
@@ -21,7 +21,7 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]*$")
 
 def default_key_dir() -> Path:
     """``$VIBE_CACHE/keys``: where ``vibe approvals keygen`` writes and ``approve --as NAME`` reads."""
-    from vibe.paths import cache_dir
+    from vibe.core.paths import cache_dir
 
     directory = cache_dir("keys")
     directory.chmod(0o700)

@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import ConfigDict, Field, field_validator
 
 from policies import Action
-from vibe.config import VibeConfig
+from vibe.core.config import VibeConfig
 from vibe.ledger import canonical_json, digest
 
 __all__ = [

@@ -28,7 +28,7 @@ from typing import Literal
 from policies import Action, Decision, PolicySet
 from vibe.approvals._keys import verify_signature
 from vibe.approvals._models import ApprovalRequest, Cost, RecordedDecision, RuleNeed, SignedDecision, Status
-from vibe.errors import UserError
+from vibe.core.errors import UserError
 from vibe.ledger import Ledger, Record, canonical_json
 
 __all__ = ["ApprovalError", "ApprovalStore", "approval_record", "default_store_path"]
@@ -77,7 +77,7 @@ class ApprovalError(UserError):
 
 def default_store_path() -> Path:
     """``$VIBE_CACHE/approvals/approvals.sqlite``."""
-    from vibe.paths import cache_dir
+    from vibe.core.paths import cache_dir
 
     return cache_dir("approvals") / "approvals.sqlite"
 

@@ -9,7 +9,7 @@ import typer
 from rich.panel import Panel
 
 from vibe.cli._errors import user_errors
-from vibe.log import console, setup_logging
+from vibe.core.log import console, setup_logging
 
 __all__ = ["chat", "resume", "run"]
 
@@ -28,7 +28,7 @@ def settings_from(
 ) -> Any:
     """AgentSettings from a YAML file (if given) with the command-line options on top."""
     from vibe.agent import AgentSettings
-    from vibe.config import load_yaml
+    from vibe.core.config import load_yaml
 
     settings = load_yaml(config, AgentSettings) if config else AgentSettings()
     update: dict[str, Any] = {"workdir": str(workdir)}

@@ -127,7 +127,7 @@ def _checked_key(name: str, key: Path | None, policy: list[Path]):
     """``name``'s private key, checked against the public key the policy lists for them (when given)."""
     from policies import load_policies
     from vibe.approvals import load_private_key, public_key_text
-    from vibe.errors import UserError
+    from vibe.core.errors import UserError
 
     private = load_private_key(name, path=key)
     if policy:
@@ -155,7 +155,7 @@ def _decide(
 ) -> None:
     from policies import load_policies
     from vibe.approvals import sign_decision
-    from vibe.errors import UserError
+    from vibe.core.errors import UserError
     from vibe.ledger import SqliteLedger, default_ledger_path
 
     name = _approver(approver)
@@ -189,8 +189,8 @@ def _continue(
     from vibe.agent import Agent, AgentSettings
     from vibe.agent._approval import continue_thread
     from vibe.approvals import default_store_path
-    from vibe.config import load_yaml
-    from vibe.log import console
+    from vibe.core.config import load_yaml
+    from vibe.core.log import console
 
     with user_errors():
         with _store(store) as approvals:
@@ -288,7 +288,7 @@ def resume_thread(
     store: StorePath = None,
 ) -> None:
     """Continue the agent's thread of decided request ID: where it paused, or at the step it skipped."""
-    from vibe.errors import UserError
+    from vibe.core.errors import UserError
 
     with user_errors():
         if not policy:
@@ -320,7 +320,7 @@ def sign(
 
     from vibe.approvals import SignedDecision
     from vibe.approvals.web import decision_token
-    from vibe.errors import UserError
+    from vibe.core.errors import UserError
 
     name = _approver(approver)
     with user_errors():
@@ -373,9 +373,9 @@ def serve_page(
     """Serve the approvals page on http://127.0.0.1:PORT (loopback only) until interrupted."""
     from policies import load_policies
     from vibe.approvals.web import create_app, serve
-    from vibe.errors import UserError
+    from vibe.core.errors import UserError
+    from vibe.core.log import console
     from vibe.ledger import SqliteLedger, default_ledger_path
-    from vibe.log import console
 
     with user_errors():
         if not policy:
@@ -403,7 +403,7 @@ def keygen(
 ) -> None:
     """Create an ed25519 key for NAME (private part 0600 on disk) and print the public key for the policy."""
     from vibe.approvals import generate_key
-    from vibe.log import console
+    from vibe.core.log import console
 
     with user_errors():
         path, public = generate_key(name, directory=directory, force=force)

@@ -21,7 +21,7 @@ LedgerPath = Annotated[
 
 
 def _open(path: Path | None):
-    from vibe.errors import UserError
+    from vibe.core.errors import UserError
     from vibe.ledger import SqliteLedger, default_ledger_path
 
     path = path or default_ledger_path()
@@ -41,14 +41,14 @@ def verify(
     ] = None,
 ) -> None:
     """Check the hash chain; name the first bad entry and exit 1 if anything was edited, removed or moved."""
+    from vibe.core.log import console
     from vibe.ledger import Anchor, read_export, verify_entries
-    from vibe.log import console
 
     with user_errors():
         try:
             expected = Anchor.parse(anchor) if anchor else None
         except ValueError as error:
-            from vibe.errors import UserError
+            from vibe.core.errors import UserError
 
             raise UserError(f"--anchor: {error}") from None
         if export is not None:
@@ -109,8 +109,8 @@ def export(
     out: Annotated[Path | None, typer.Option(help="write here instead of stdout")] = None,
 ) -> None:
     """Write every entry as JSON Lines (seq, prev_hash, hash, record); `verify --export FILE` checks it."""
+    from vibe.core.log import console
     from vibe.ledger import write_export
-    from vibe.log import console
 
     with user_errors(), _open(ledger) as store:
         if out is None:

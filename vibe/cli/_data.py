@@ -54,8 +54,8 @@ def ingest(
 
     from tools.data import IngestConfig, summary_table
     from tools.data import ingest as run_ingest
-    from vibe.config import load_config
-    from vibe.log import setup_logging
+    from vibe.core.config import load_config
+    from vibe.core.log import setup_logging
 
     flags: dict[str, Any] = {
         "inputs": [str(p) for p in paths] if paths else None,

@@ -17,7 +17,7 @@ import typer
 from rich.table import Table
 
 from vibe.cli._errors import user_errors
-from vibe.log import console, setup_logging
+from vibe.core.log import console, setup_logging
 
 __all__ = ["DEMO_REQUEST", "demo"]
 

@@ -8,9 +8,9 @@ from contextlib import contextmanager
 import typer
 from rich.markup import escape
 
-from vibe.config import ConfigError
-from vibe.errors import UserError
-from vibe.log import console
+from vibe.core.config import ConfigError
+from vibe.core.errors import UserError
+from vibe.core.log import console
 
 __all__ = ["user_errors"]
 

@@ -64,8 +64,8 @@ def hpo(
     with user_errors(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Megatron / torch deprecation noise
         from tools.hpo import HPOConfig, run_search
-        from vibe.config import load_config
-        from vibe.errors import UserError
+        from vibe.core.config import load_config
+        from vibe.core.errors import UserError
 
         overrides: dict[str, Any] = {
             "out": str(out) if out else None,
@@ -124,7 +124,7 @@ def hpo(
 def _deadline(text: str | None) -> str | None:
     if text is None:
         return None
-    from vibe.errors import UserError
+    from vibe.core.errors import UserError
 
     try:
         when = datetime.fromisoformat(text)

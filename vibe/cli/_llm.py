@@ -19,8 +19,8 @@ Port = Annotated[int, typer.Option("--port", "-p", help="port on 127.0.0.1")]
 @app.command()
 def install(force: Annotated[bool, typer.Option(help="remove the venv and install again")] = False) -> None:
     """Install vLLM into its own venv under the cache and convert the default model (SmolLM2-135M-Instruct)."""
+    from vibe.core.log import console, setup_logging
     from vibe.llm import install_vllm, prepare_default_model
-    from vibe.log import console, setup_logging
 
     setup_logging()
     with user_errors():
@@ -39,10 +39,10 @@ def serve(
     timeout: Annotated[float, typer.Option(help="seconds to wait for the server to answer")] = 600.0,
 ) -> None:
     """Start the local vLLM server in the background (installing it first if needed) and print its URL."""
-    from vibe.config import validate
+    from vibe.core.config import validate
+    from vibe.core.log import setup_logging
     from vibe.llm import ServerConfig
     from vibe.llm import serve as start
-    from vibe.log import setup_logging
 
     setup_logging()
     with user_errors():
@@ -77,8 +77,8 @@ def stop(
     grace: Annotated[float, typer.Option(help="seconds between SIGTERM and SIGKILL")] = 30.0,
 ) -> None:
     """Stop the server `vibe llm serve` started on this port."""
+    from vibe.core.log import setup_logging
     from vibe.llm import stop_server
-    from vibe.log import setup_logging
 
     setup_logging()
     pid = stop_server(port=port, grace_s=grace)

@@ -9,7 +9,7 @@ import typer
 from rich.panel import Panel
 
 from vibe.cli._errors import user_errors
-from vibe.log import console, setup_logging
+from vibe.core.log import console, setup_logging
 
 __all__ = ["loop"]
 
@@ -51,7 +51,7 @@ def loop(
     from pydantic import ValidationError
 
     from vibe.cli._agent import chat_model
-    from vibe.errors import UserError
+    from vibe.core.errors import UserError
     from vibe.loop import LoopConfig, parse_until, run_loop
 
     setup_logging()

@@ -26,7 +26,7 @@ _EFFECT_STYLE = {"allow": "bold green", "deny": "bold red", "require_approval": 
 def check(files: Annotated[list[Path], typer.Argument(help="policy files, organisation first")]) -> None:
     """Validate FILES and the set they form; print every problem as FILE:LINE: FIELD: ... (exit 2 if any)."""
     from policies import check_policies
-    from vibe.log import console
+    from vibe.core.log import console
 
     with user_errors():
         result = check_policies(files)
@@ -60,7 +60,7 @@ def explain(
 ) -> None:
     """Evaluate one ACTION against the policy files and print the decision, the rules that fired and why."""
     from policies import Usage, load_policies
-    from vibe.config import load_yaml
+    from vibe.core.config import load_yaml
 
     with user_errors():
         policies = load_policies(policy)
@@ -97,8 +97,8 @@ def explain(
 def parse_action(tokens: list[str]) -> Any:
     """An Action from ``["train.run", "gpu_hours=4", "paths=/a,/b", "metrics.val_bpb=1.1"]`` or ``[FILE]``."""
     from policies import Action
-    from vibe.config import load_yaml, validate
-    from vibe.errors import UserError
+    from vibe.core.config import load_yaml, validate
+    from vibe.core.errors import UserError
 
     if len(tokens) == 1 and Path(tokens[0]).suffix in {".json", ".yaml", ".yml"}:
         return load_yaml(tokens[0], Action)

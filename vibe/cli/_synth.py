@@ -49,9 +49,9 @@ def synth(
     from rich.console import Console
 
     from tools.synth import SynthConfig, synthesize
-    from vibe.config import load_config
+    from vibe.core.config import load_config
+    from vibe.core.log import setup_logging
     from vibe.ledger import SqliteLedger
-    from vibe.log import setup_logging
 
     flags: dict[str, Any] = {
         "dataset": str(dataset) if dataset is not None else None,

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TextIO
 
-from vibe.errors import UserError
+from vibe.core.errors import UserError
 from vibe.ledger._base import StoredEntry
 from vibe.ledger._canonical import canonical_json
 

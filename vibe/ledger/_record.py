@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field, JsonValue, field_validator
 
-from vibe.config import VibeConfig
+from vibe.core.config import VibeConfig
 
 __all__ = ["Actor", "Anchor", "Entry", "Record", "RecordKind"]
 

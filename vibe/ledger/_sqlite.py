@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from vibe.errors import UserError
+from vibe.core.errors import UserError
 from vibe.ledger._base import Ledger, StoredEntry
 from vibe.ledger._canonical import GENESIS, canonical_json, entry_hash
 from vibe.ledger._record import Anchor, Entry, Record
@@ -40,7 +40,7 @@ CREATE TRIGGER IF NOT EXISTS entries_no_delete BEFORE DELETE ON entries
 
 def default_ledger_path() -> Path:
     """``$VIBE_CACHE/ledger/ledger.sqlite`` (``vibe audit`` and the agent use it unless told otherwise)."""
-    from vibe.paths import cache_dir
+    from vibe.core.paths import cache_dir
 
     return cache_dir("ledger") / "ledger.sqlite"
 

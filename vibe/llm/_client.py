@@ -18,10 +18,10 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, Field, field_validator
 
-from vibe.config import VibeConfig
+from vibe.core.config import VibeConfig
+from vibe.core.log import get_logger
 from vibe.llm._chat import ChatModel, Completion, Message
 from vibe.llm._errors import LLMResponseError, LLMUnavailable
-from vibe.log import get_logger
 
 __all__ = ["DEFAULT_URL", "LLMConfig", "OpenAIChatModel", "list_models", "request_json"]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from vibe.errors import UserError
+from vibe.core.errors import UserError
 
 __all__ = ["LLMError", "LLMResponseError", "LLMUnavailable"]
 

@@ -22,10 +22,10 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from vibe.errors import UserError
+from vibe.core.errors import UserError
+from vibe.core.log import get_logger
+from vibe.core.paths import cache_dir
 from vibe.llm._steps import file_lock, run_step
-from vibe.log import get_logger
-from vibe.paths import cache_dir
 
 __all__ = ["VllmEnv", "default_package", "has_gpu", "install_state", "install_vllm", "vllm_root"]
 

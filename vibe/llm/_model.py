@@ -17,10 +17,10 @@ import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from vibe.errors import UserError
+from vibe.core.errors import UserError
+from vibe.core.log import get_logger
+from vibe.core.paths import cache_dir
 from vibe.llm._steps import run_step
-from vibe.log import get_logger
-from vibe.paths import cache_dir
 
 __all__ = ["DEFAULT_MODEL_NAME", "check_model_dir", "default_model_dir", "prepare_default_model"]
 

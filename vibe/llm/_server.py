@@ -22,15 +22,15 @@ from urllib.parse import urlparse
 
 from pydantic import BaseModel, Field
 
-from vibe.config import VibeConfig
-from vibe.errors import UserError
+from vibe.core.config import VibeConfig
+from vibe.core.errors import UserError
+from vibe.core.log import get_logger, progress
+from vibe.core.procs import pid_alive
 from vibe.llm._client import DEFAULT_URL, list_models
 from vibe.llm._errors import LLMUnavailable
 from vibe.llm._install import VllmEnv, has_gpu, install_vllm, vllm_root
 from vibe.llm._model import DEFAULT_MODEL_NAME, check_model_dir, prepare_default_model
 from vibe.llm._steps import file_lock, log_tail
-from vibe.log import get_logger, progress
-from vibe.procs import pid_alive
 
 __all__ = [
     "Endpoint",

@@ -16,8 +16,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from vibe.errors import UserError
-from vibe.log import progress
+from vibe.core.errors import UserError
+from vibe.core.log import progress
 
 __all__ = ["file_lock", "log_tail", "run_step"]
 

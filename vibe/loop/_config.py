@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import Field, model_validator
 
 from vibe.agent import AgentSettings
-from vibe.config import VibeConfig
+from vibe.core.config import VibeConfig
 
 __all__ = ["LoopConfig", "RoundSettings", "parse_until"]
 

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from vibe.log import get_logger
+from vibe.core.log import get_logger
 from vibe.loop._config import LoopConfig, utcnow
 
 __all__ = ["LoopResult", "LoopState", "RoundRecord", "run_loop"]

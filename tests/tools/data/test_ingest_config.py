@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tools.data import IngestConfig
-from vibe.config import ConfigError, load_yaml, validate
+from vibe.core.config import ConfigError, load_yaml, validate
 
 
 def test_defaults_match_the_documented_ones() -> None:

@@ -12,7 +12,7 @@ import pytest
 from ingest_corpus import Corpus
 
 from tools.data import EOD, DatasetInfo, load_dataset_info, load_tokenizer
-from vibe.errors import UserError
+from vibe.core.errors import UserError
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")

@@ -9,7 +9,7 @@ import pytest
 from ingest_corpus import Corpus, small_config
 
 from tools.data import DatasetInfo, ingest, load_dataset_info
-from vibe.errors import UserError
+from vibe.core.errors import UserError
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from ingest_corpus import small_config
 from tokenizers import Tokenizer, models
 
 from tools.data import ingest
-from vibe.errors import UserError
+from vibe.core.errors import UserError
 
 
 def test_empty_input_is_a_user_error(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ import pytest
 
 from tools.data import Finding, FindingActions, redact, scan_text
 from tools.data._scan import decide
-from vibe.errors import UserError
+from vibe.core.errors import UserError
 
 PEM = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ\n-----END OPENSSH PRIVATE KEY-----"
 

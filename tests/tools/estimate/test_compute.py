@@ -1,7 +1,7 @@
 import pytest
 
 from tools.estimate import TOKENS_PER_PARAM, ClusterConfig, estimate_compute, plan_proxy, shape_for_params
-from vibe.config import ConfigError, validate
+from vibe.core.config import ConfigError, validate
 
 
 def test_compute_optimal_tokens_and_gpu_hours_follow_the_formulas() -> None:

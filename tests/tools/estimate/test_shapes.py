@@ -1,7 +1,7 @@
 import pytest
 
 from tools.estimate import ModelShape, shape_for_params
-from vibe.config import ConfigError, validate
+from vibe.core.config import ConfigError, validate
 
 
 @pytest.mark.parametrize("params", [125e6, 1e9, 7e9, 70e9])

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from tools.eval import evaluate
 from trainers._metrics import read_metrics
 from vibe.cli import app
-from vibe.errors import UserError
+from vibe.core.errors import UserError
 
 pytestmark = pytest.mark.slow
 

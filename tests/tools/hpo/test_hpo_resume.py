@@ -16,7 +16,7 @@ from hpo_helpers import lr_space, proxy_run
 
 from tools.hpo import Budget, HPOConfig
 from tools.hpo._trial import STOP_PREFIX
-from vibe.config import dump_yaml
+from vibe.core.config import dump_yaml
 
 pytestmark = pytest.mark.slow
 

@@ -98,7 +98,7 @@ def test_random_sampler_and_storage_url_are_honoured(hpo_data: Path, hpo_ray: st
 
 
 def test_resources_that_fit_nowhere_are_refused(hpo_data: Path, hpo_ray: str, tmp_path: Path) -> None:
-    from vibe.errors import UserError
+    from vibe.core.errors import UserError
 
     config = _config(hpo_data, tmp_path / "study", resources=TrialResources(cpus=64))
     with pytest.raises(UserError, match="resources"):

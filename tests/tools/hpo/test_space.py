@@ -73,7 +73,7 @@ def test_bounding_by_a_parameter_limit_shrinks_depth_then_width() -> None:
 
 
 def test_bounding_fails_when_even_the_smallest_model_is_too_big() -> None:
-    from vibe.errors import UserError
+    from vibe.core.errors import UserError
 
     space = SearchSpace(params=[ParamSpec(name="model.num_layers", kind="int", low=1, high=2)])
     with pytest.raises(UserError, match=r"models\.max_parameters"):

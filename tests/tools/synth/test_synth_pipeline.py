@@ -246,7 +246,7 @@ def test_resume_does_not_redo_finished_units(corpus: Path, tmp_path: Path, opena
 def test_changed_settings_in_the_same_out_dir_are_refused(
     corpus: Path, tmp_path: Path, openai_server: Start
 ) -> None:
-    from vibe.errors import UserError
+    from vibe.core.errors import UserError
 
     server = openai_server(lambda p: "An explanation of a small helper function in the module.")
     synthesize(

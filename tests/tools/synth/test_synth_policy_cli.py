@@ -14,7 +14,7 @@ from tools import ToolContext, ToolError, registered
 from tools.synth import SynthConfig, synthesize
 from vibe.agent._gate import PolicyGate
 from vibe.cli import app
-from vibe.errors import UserError
+from vibe.core.errors import UserError
 from vibe.ledger import SqliteLedger
 
 Start = Callable[..., ScriptedServer]

@@ -19,7 +19,7 @@ from tools.synth import (
     quality_problem,
     resolve_templates,
 )
-from vibe.errors import UserError
+from vibe.core.errors import UserError
 from vibe.llm import LLMConfig, LLMUnavailable
 
 

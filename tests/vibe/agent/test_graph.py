@@ -124,7 +124,7 @@ def test_denied_step_never_runs_and_the_reason_is_reported(tmp_path: Path, corpu
 
 
 def test_thread_ids_are_not_reused(tmp_path: Path) -> None:
-    from vibe.errors import UserError
+    from vibe.core.errors import UserError
 
     with _open(tmp_path, yes=True) as agent:
         agent.run(f"how much would a 7B on {tmp_path} cost?", thread_id="x")

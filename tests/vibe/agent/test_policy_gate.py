@@ -20,7 +20,7 @@ from vibe.agent._nodes import AgentDeps
 from vibe.agent._record import Recorder
 from vibe.approvals import ApprovalStore, generate_key
 from vibe.cli._approvals import app as approvals_cli
-from vibe.errors import UserError
+from vibe.core.errors import UserError
 from vibe.ledger import Record, SqliteLedger
 
 REQUESTER = "erin"  # asks for the work; not an approver

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from vibe.approvals import generate_key, load_private_key, public_key_text, verify_signature
-from vibe.errors import UserError
+from vibe.core.errors import UserError
 
 
 def test_generated_key_is_private_and_round_trips(tmp_path: Path) -> None:

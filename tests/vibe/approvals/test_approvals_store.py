@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from policies import Action, PolicySet
 from vibe.approvals import ApprovalError, ApprovalRequest, ApprovalStore, sign_decision, verify_signature
-from vibe.errors import UserError
+from vibe.core.errors import UserError
 from vibe.ledger import SqliteLedger
 
 Keys = dict[str, Ed25519PrivateKey]

@@ -26,7 +26,7 @@ from vibe.approvals.web import (
     parse_login_token,
 )
 from vibe.cli._approvals import app as approvals_cli
-from vibe.errors import UserError
+from vibe.core.errors import UserError
 from vibe.ledger import SqliteLedger
 
 CHROMIUM = "/usr/bin/chromium"

@@ -62,6 +62,6 @@ def tamper(ledger: SqliteLedger) -> Callable[[str, tuple[object, ...]], None]:
 @pytest.fixture(autouse=True)
 def wide_console(monkeypatch: pytest.MonkeyPatch) -> None:
     """Error lines printed by ``user_errors`` are not wrapped at 80 columns, so tests can match them whole."""
-    from vibe.log import console
+    from vibe.core.log import console
 
     monkeypatch.setattr(console, "_width", 10_000)

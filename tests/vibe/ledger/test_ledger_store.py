@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from vibe.config import ConfigError, validate
+from vibe.core.config import ConfigError, validate
 from vibe.ledger import GENESIS, Record, SqliteLedger, digest, entry_hash
 
 

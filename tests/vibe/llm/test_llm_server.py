@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from vibe.errors import UserError
+from vibe.core.errors import UserError
 from vibe.llm import ServerConfig, VllmEnv, ensure_server, serve, server_status, stop_server
 from vibe.llm._server import _start
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from vibe.errors import UserError
+from vibe.core.errors import UserError
 from vibe.llm._steps import log_tail, run_step
 
 

@@ -26,7 +26,7 @@ from vibe.approvals._models import ApprovalRequest
 from vibe.approvals._store import ApprovalError, ApprovalStore
 from vibe.approvals.web._pages import render
 from vibe.approvals.web._tokens import parse_decision_token, parse_login_token
-from vibe.errors import UserError
+from vibe.core.errors import UserError
 from vibe.ledger import Ledger
 
 __all__ = ["COOKIE", "create_app"]

@@ -23,7 +23,7 @@ from pydantic import ValidationError
 
 from vibe.approvals._keys import verify_signature
 from vibe.approvals._models import SignedDecision
-from vibe.errors import UserError
+from vibe.core.errors import UserError
 from vibe.ledger import canonical_json
 
 __all__ = [
