@@ -3,8 +3,8 @@ importing this package registers the built-in tools: profile, estimate, ingest, 
 ``hpo`` (hyper-parameter search) and ``synth`` (verified synthetic data) tools."""
 
 from tools import _builtin  # noqa: F401  (registers the built-in tools)
-from tools._registry import Gatekeeper, Tool, ToolContext, ToolError, register, registered
+from tools._registry import Tool, ToolContext, ToolError, register, registered
 from tools.hpo import _tool as _hpo_tool  # noqa: F401  (registers the hpo tool)
 from tools.synth import _tool as _synth_tool  # noqa: F401  (registers the synth tool)
 
-__all__ = ["Gatekeeper", "Tool", "ToolContext", "ToolError", "register", "registered"]
+__all__ = ["Tool", "ToolContext", "ToolError", "register", "registered"]

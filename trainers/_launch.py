@@ -67,6 +67,9 @@ class RunResult:
     val_bpb: float | None
     wall_time_s: float
     report: Path
+    params_total: int = 0
+    params_active: int = 0
+    flops_per_token: float = 0.0  # training FLOPs per token, what MFU counts (trainers._arithmetic)
 
 
 def _check_resumable(saved: RunConfig, config: RunConfig) -> None:
@@ -368,4 +371,7 @@ def _result(
         val_bpb=val.get("val_bpb"),
         wall_time_s=wall,
         report=report,
+        params_total=total,
+        params_active=active,
+        flops_per_token=config.model.flops_per_token(vocab_size=vocab_size),
     )

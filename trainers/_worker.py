@@ -24,10 +24,11 @@ from megatron.core import parallel_state, tensor_parallel
 from megatron.core.distributed import DistributedDataParallel, DistributedDataParallelConfig
 
 from trainers import _cpu_compat
+from trainers._arithmetic import gpu_peak_flops
 from trainers._checkpoint import load_checkpoint, save_checkpoint
 from trainers._config import RunConfig
 from trainers._data import Batch, build_datasets, micro_batches, valid_batches
-from trainers._metrics import MetricsWriter, gpu_peak_flops
+from trainers._metrics import MetricsWriter
 from trainers._model import build_model, causal_mask, flops_per_token
 from trainers._optim import build_optimizer, clip_grad_norm, lr_at
 

@@ -8,7 +8,7 @@ driver and starting it again continues the same study, and ``optuna-dashboard UR
 
 Each trial trains ``trainers`` code as a Ray task with its own resource request; the driver reports every
 validation record to Optuna and stops pruned trials. Before the search and before each trial a
-:class:`Gatekeeper` (the agent's policy gate) is asked about ``hpo.search``; the space is bounded by the
+:class:`policies.Gate` (the agent's policy gate) is asked about ``hpo.search``; the space is bounded by the
 policy's model size limit. :func:`transfer` maps the best proxy settings to the full-size run (µP-style lr
 scaling); :func:`write_study_report` writes ``report.md`` with plots. ``vibe hpo`` and the agent tool ``hpo``
 (``tools/hpo/_tool.py``) both call :func:`run_search`.
@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from tools.hpo._config import (
         Budget,
-        Gatekeeper,
         HPOConfig,
         SearchResult,
         TrialResources,
@@ -39,7 +38,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Budget",
-    "Gatekeeper",
     "HPOConfig",
     "ParamSpec",
     "SearchResult",
@@ -55,7 +53,6 @@ __all__ = [
 
 _WHERE = {
     "Budget": "_config",
-    "Gatekeeper": "_config",
     "HPOConfig": "_config",
     "SearchResult": "_config",
     "TrialResources": "_config",

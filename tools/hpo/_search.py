@@ -18,7 +18,7 @@ Loop (one process, the *driver*, owns the study):
 Accounting, stored as user attrs of every trial so a new driver (or ``SearchResult``) recomputes it from
 storage alone: ``wall_s`` (from the task's start to its end, or to its last record when the driver died),
 ``cpu_hours = wall_s x cpus / 3600`` and ``gpu_hours`` likewise (what the trial held, used or not), and
-``flops`` = training FLOPs (``trainers._model.flops_per_token`` x tokens trained; evaluation passes are not
+``flops`` = training FLOPs (``trainers.flops_per_token`` x tokens trained; evaluation passes are not
 counted), with ``tokens`` and ``steps``.
 
 Resume: the study lives in storage, not in the driver. A new driver with the same study name and storage
@@ -49,7 +49,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tools.hpo._config import Gatekeeper, HPOConfig, SearchResult, StoppedBy, TrialSummary
+from policies import Gate, GateDecision
+from tools.hpo._config import HPOConfig, SearchResult, StoppedBy, TrialSummary
 from tools.hpo._space import (
     SearchSpace,
     apply_params,
@@ -260,7 +261,7 @@ def _usage_from_dir(run_dir: Path, attrs: dict[str, Any]) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------------------------- policy
-def policy_max_parameters(gate: Gatekeeper, *, attributes: dict[str, Any], upper: int) -> int | None:
+def policy_max_parameters(gate: Gate, *, attributes: dict[str, Any], upper: int) -> int | None:
     """The largest parameter count the policy allows for ``hpo.search``, through ``gate.check`` alone.
 
     The gate protocol has no "what is the limit" question, and ``tools`` may not reach into
@@ -271,7 +272,7 @@ def policy_max_parameters(gate: Gatekeeper, *, attributes: dict[str, Any], upper
 
     def over(n: int) -> bool:
         decision = gate.check(kind="hpo.search", attributes={**attributes, "parameters": n})
-        return any(str(r).endswith("models.max_parameters") for r in getattr(decision, "rule_ids", []) or [])
+        return any(str(r).endswith("models.max_parameters") for r in decision.rule_ids)
 
     if not over(upper):
         return None
@@ -297,7 +298,7 @@ def _data_paths(base: RunConfig) -> list[str]:
     return list(dict.fromkeys(paths))
 
 
-def _ask_gate(gate: Gatekeeper | None, attributes: dict[str, Any]) -> Any:
+def _ask_gate(gate: Gate | None, attributes: dict[str, Any]) -> GateDecision | None:
     if gate is None:
         return None
     return gate.check(kind="hpo.search", attributes={k: v for k, v in attributes.items() if v is not None})
@@ -307,7 +308,7 @@ def _ask_gate(gate: Gatekeeper | None, attributes: dict[str, Any]) -> Any:
 def run_search(
     config: HPOConfig,
     *,
-    gate: Gatekeeper | None = None,
+    gate: Gate | None = None,
     on_trial: Any = None,
 ) -> SearchResult:
     """Run (or continue) the search in ``config``; see the module docstring for the loop.
@@ -321,8 +322,10 @@ def run_search(
     """
     import optuna
 
+    from trainers import ModelConfig
     from trainers._data import read_sources
-    from trainers._model import flops_per_token
+
+    flops_per_token = ModelConfig.flops_per_token
 
     started = time.time()
     out = Path(config.out).resolve()
@@ -432,7 +435,7 @@ def _loop(
     study: optuna.Study,
     config: HPOConfig,
     space: SearchSpace,
-    gate: Gatekeeper | None,
+    gate: Gate | None,
     task: Any,
     capacity: int,
     deadline: float,
@@ -573,17 +576,15 @@ def _seconds_per_flop(study: optuna.Study | None, config: HPOConfig) -> float:
     res = config.resources
     if res.gpus:
         return 1 / (0.25 * 1e14 * res.gpus)
-    from trainers._metrics import cpu_peak_flops
+    from trainers import cpu_peak_flops
 
     return 1 / (0.25 * cpu_peak_flops(max(1, int(res.cpus))))
 
 
 def _trial_flops(config: RunConfig, *, vocab: int) -> float:
-    from trainers._model import flops_per_token
-
     t = config.training
     return (
-        flops_per_token(config.model, vocab_size=vocab)
+        config.model.flops_per_token(vocab_size=vocab)
         * t.max_steps
         * t.global_batch_size
         * config.model.seq_length

@@ -222,9 +222,7 @@ def apply_params(base: RunConfig, params: dict[str, Any], **fields: Any) -> RunC
 
 def model_parameters(model: ModelConfig, *, vocab_size: int) -> int:
     """Total parameters (embeddings included), as the policy's ``models.max_parameters`` counts them."""
-    from trainers._model import param_counts
-
-    return param_counts(model, vocab_size=vocab_size)[0]
+    return model.param_counts(vocab_size=vocab_size)[0]
 
 
 def _largest(space: SearchSpace, base: RunConfig) -> RunConfig:

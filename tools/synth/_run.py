@@ -36,7 +36,7 @@ from typing import Any, Protocol
 import numpy as np
 from pydantic import BaseModel
 
-from tools._registry import Gatekeeper
+from policies import Gate
 from tools.data import load_dataset_info
 from tools.data._dedup import ExactDuplicates, NearDuplicates
 from tools.data._manifest import MANIFEST, atomic_write_text
@@ -51,7 +51,7 @@ from tools.synth._verify import Verdict, extract_python, verify_docstring, verif
 from vibe.core.errors import UserError
 from vibe.core.log import get_logger, progress
 
-__all__ = ["Gatekeeper", "SynthResult", "synthesize"]
+__all__ = ["SynthResult", "synthesize"]
 
 log = get_logger("vibe.synth")
 
@@ -110,14 +110,12 @@ class _Candidate:
 
 # -------------------------------------------------------------------------------------------------- gate
 def _gate(
-    gate: Gatekeeper | None, ledger: Ledger | None, thread_id: str, kind: str, attributes: dict[str, Any]
+    gate: Gate | None, ledger: Ledger | None, thread_id: str, kind: str, attributes: dict[str, Any]
 ) -> None:
     if gate is None:
         return
     decision = gate.check(kind=kind, attributes=attributes)
-    outcome = str(getattr(decision, "outcome", "deny"))
-    rules = list(getattr(decision, "rule_ids", []) or [])
-    reason = str(getattr(decision, "reason", ""))
+    outcome, rules, reason = decision.outcome, decision.rule_ids, decision.reason
     _record(
         ledger,
         thread_id,
@@ -128,7 +126,7 @@ def _gate(
         outcome=outcome,
         reason=reason,
         rule_ids=rules,
-        policy_hashes=dict(getattr(decision, "policy_hashes", {}) or {}),
+        policy_hashes=dict(decision.policy_hashes),
     )
     if outcome == "allow":
         return
@@ -256,7 +254,7 @@ def _resume_state(out: Path, key: str) -> set[str]:
 def synthesize(
     config: SynthConfig,
     *,
-    gate: Gatekeeper | None = None,
+    gate: Gate | None = None,
     ledger: Ledger | None = None,
     thread_id: str = "synth",
     progress_bar: bool = True,

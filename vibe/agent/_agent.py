@@ -11,7 +11,7 @@ from typing import Any
 from langgraph.types import Command
 from pydantic import BaseModel, Field
 
-from vibe.agent._gate import AllowAll, Gate, PolicyGate
+from policies import AllowAll, Gate, PolicyGate
 from vibe.agent._graph import build_graph, open_checkpointer
 from vibe.agent._nodes import AgentDeps
 from vibe.agent._plan import PlanSettings
@@ -33,7 +33,7 @@ def local_training_flops() -> float:
     """FLOP/s a training run sustains on this machine: its measured matmul peak times the sustained share."""
     import os
 
-    from trainers._metrics import cpu_peak_flops
+    from trainers import cpu_peak_flops
 
     return cpu_peak_flops(os.cpu_count() or 1) * SUSTAINED_FRACTION
 

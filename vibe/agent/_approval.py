@@ -29,16 +29,8 @@ from typing import TYPE_CHECKING, Any
 
 from langgraph.types import interrupt
 
-from policies import Action, PolicySet
-from vibe.agent._gate import (
-    STEP_KINDS,
-    AllowAll,
-    GateDecision,
-    PolicyGate,
-    describe_plan,
-    describe_step,
-    shrink_train_step,
-)
+from policies import Action, AllowAll, GateDecision, PolicyGate, PolicySet
+from vibe.agent._actions import STEP_KINDS, describe_plan, describe_step, shrink_train_step
 from vibe.agent._search import shrink_search_step
 from vibe.approvals import ApprovalRequest, ApprovalStore, Cost, approval_record, verify_signature
 from vibe.core.errors import UserError

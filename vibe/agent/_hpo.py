@@ -14,8 +14,9 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from policies import Gate, GateDecision
+from vibe.agent._actions import describe_step
 from vibe.agent._approval import _record_once
-from vibe.agent._gate import Gate, GateDecision, describe_step
 from vibe.agent._search import TRANSFER_RULE, transfer_into
 
 if TYPE_CHECKING:

@@ -17,11 +17,11 @@ from typing import Any
 
 from langgraph.types import interrupt
 
+from policies import AllowAll, Gate
 from tools import ToolContext, ToolError, registered
 from tools._profile import profile
 from tools.data import load_dataset_info
 from trainers._metrics import read_metrics
-from vibe.agent._gate import AllowAll, Gate
 from vibe.agent._goal import GoalDraft, TrainingGoal, goal_from_draft, parse_request
 from vibe.agent._plan import Plan, PlanSettings, Proposal, apply_proposal, count, data_dir_for, make_plan
 from vibe.agent._record import Recorder

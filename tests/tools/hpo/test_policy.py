@@ -8,9 +8,9 @@ import pytest
 import yaml
 from hpo_helpers import lr_space, proxy_run
 
+from policies import PolicyGate
 from tools.hpo import Budget, HPOConfig, ParamSpec, SearchSpace, TrialSummary, run_search
 from tools.hpo._search import policy_max_parameters
-from vibe.agent._gate import PolicyGate
 from vibe.core.errors import UserError
 
 MAX_PARAMETERS = 150_000

@@ -10,9 +10,9 @@ import pytest
 from synth_helpers import ScriptedServer
 from typer.testing import CliRunner
 
+from policies import PolicyGate
 from tools import ToolContext, ToolError, registered
 from tools.synth import SynthConfig, synthesize
-from vibe.agent._gate import PolicyGate
 from vibe.cli import app
 from vibe.core.errors import UserError
 from vibe.ledger import SqliteLedger

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from vibe.agent import Agent, AgentSettings, Gate, GateDecision, GoalDraft
+from policies import Gate, GateDecision
+from vibe.agent import Agent, AgentSettings, GoalDraft
 from vibe.ledger import SqliteLedger
 from vibe.llm import LLMConfig, OpenAIChatModel, ScriptedChatModel
 

@@ -11,10 +11,9 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from policies import load_policies
-from vibe.agent import Agent, AgentSettings, GoalDraft, PlanSettings, make_plan
+from policies import PolicyGate, load_policies
+from vibe.agent import Agent, AgentSettings, GoalDraft, PlanSettings, describe_step, make_plan
 from vibe.agent._approval import continue_thread, gate_node
-from vibe.agent._gate import PolicyGate, describe_step
 from vibe.agent._goal import goal_from_draft
 from vibe.agent._nodes import AgentDeps
 from vibe.agent._record import Recorder

@@ -7,10 +7,9 @@ from typing import Any
 
 import pytest
 
-from policies import load_policies
-from vibe.agent import PlanSettings, make_plan, parse_request
+from policies import PolicyGate, load_policies
+from vibe.agent import PlanSettings, describe_step, make_plan, parse_request
 from vibe.agent._approval import gate_node
-from vibe.agent._gate import PolicyGate, describe_step
 from vibe.agent._hpo import ClearedSearchGate
 from vibe.agent._nodes import AgentDeps
 from vibe.agent._record import Recorder

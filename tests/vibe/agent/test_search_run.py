@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from vibe.agent import Agent, AgentSettings, PlanSettings, make_plan, parse_request
-from vibe.agent._gate import describe_step
+from vibe.agent import Agent, AgentSettings, PlanSettings, describe_step, make_plan, parse_request
 from vibe.agent._search import SearchSettings
 from vibe.approvals import ApprovalStore, generate_key
 from vibe.ledger import SqliteLedger, digest
