@@ -32,6 +32,7 @@ from policies._action import ACTION_KINDS, TRAINING_KINDS, Action, TeamUsage, Us
 from policies._engine import GOVERNS, Decision, Finding, PolicySet, PolicySource
 from policies._gate import AllowAll, ApprovalNeed, Gate, GateDecision, PolicyGate
 from policies._load import PolicyCheck, PolicyError, check_policies, load_policies
+from policies._match import Endpoint, compile_glob, normalize_path, under_root
 from policies._schema import ApproverGroup, Effect, PolicyFile, Retention, Rule
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "ApproverGroup",
     "Decision",
     "Effect",
+    "Endpoint",
     "Finding",
     "Gate",
     "GateDecision",
@@ -58,6 +60,9 @@ __all__ = [
     "TeamUsage",
     "Usage",
     "check_policies",
+    "compile_glob",
     "load_policies",
+    "normalize_path",
     "parse_count",
+    "under_root",
 ]

@@ -11,8 +11,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from tools._profile import ProfileArgs, ProfileResult, profile
-from tools._registry import Tool, ToolContext, ToolError, register
 from tools.estimate import ClusterConfig, ComputeEstimate, estimate_compute, shape_for_params
+from tools.registry import Tool, ToolArgs, ToolContext, ToolError, register
 
 __all__ = [
     "EstimateArgs",
@@ -42,7 +42,7 @@ register(
 
 
 # ------------------------------------------------------------------------------------------------ estimate
-class EstimateArgs(BaseModel):
+class EstimateArgs(ToolArgs):
     parameters: float = Field(gt=0, description="total parameters, e.g. 7e9")
     architecture: Literal["dense", "moe"] = "dense"
     num_experts: int | None = Field(default=None, ge=2)
@@ -71,7 +71,7 @@ register(
 
 
 # -------------------------------------------------------------------------------------------------- ingest
-class IngestArgs(BaseModel):
+class IngestArgs(ToolArgs):
     paths: list[str] = Field(min_length=1)
     out: str
     vocab_size: int = Field(default=8192, ge=300)
@@ -119,7 +119,7 @@ register(
 
 
 # --------------------------------------------------------------------------------------------------- train
-class TrainArgs(BaseModel):
+class TrainArgs(ToolArgs):
     config: dict[str, Any] = Field(description="a trainers.RunConfig as data")
     stall_timeout_s: float = Field(
         default=900,
@@ -241,7 +241,7 @@ register(
 
 
 # ---------------------------------------------------------------------------------------------------- eval
-class EvalArgs(BaseModel):
+class EvalArgs(ToolArgs):
     run_dir: str
     texts: list[str] = Field(default_factory=list)
 

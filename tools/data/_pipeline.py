@@ -18,6 +18,7 @@ import contextlib
 import ctypes
 import hashlib
 import json
+import logging
 import shutil
 import time
 from collections import Counter
@@ -48,11 +49,11 @@ from tools.data._sources import InputListing, RawFile, iter_files, list_inputs
 from tools.data._staging import StagedDocs, StagingWriter, finish_staging, split_score
 from tools.data._tokenizer import EOD, check_tokenizer, resolve_tokenizer_path, train_tokenizer
 from vibe.core.errors import UserError
-from vibe.core.log import get_logger, progress
+from vibe.core.log import progress
 
 __all__ = ["ingest"]
 
-log = get_logger("vibe.data")
+log = logging.getLogger(__name__)
 
 PIPELINE_VERSION = 1  # bump when a stage's output changes for the same inputs and settings
 STAGES = ("collect", "tokenizer", "tokenize")

@@ -32,11 +32,21 @@ if TYPE_CHECKING:
         TrialSummary,
     )
     from tools.hpo._report import write_study_report
-    from tools.hpo._search import run_search
-    from tools.hpo._space import ParamSpec, SearchSpace, default_space, max_space_parameters
+    from tools.hpo._search import open_study, policy_max_parameters, run_search
+    from tools.hpo._space import (
+        ParamSpec,
+        SearchSpace,
+        apply_params,
+        bound_by_policy,
+        default_space,
+        max_space_parameters,
+        model_parameters,
+    )
     from tools.hpo._transfer import transfer
+    from tools.hpo._trial import STOP_PREFIX
 
 __all__ = [
+    "STOP_PREFIX",
     "Budget",
     "HPOConfig",
     "ParamSpec",
@@ -44,14 +54,25 @@ __all__ = [
     "SearchSpace",
     "TrialResources",
     "TrialSummary",
+    "apply_params",
+    "bound_by_policy",
     "default_space",
     "max_space_parameters",
+    "model_parameters",
+    "open_study",
+    "policy_max_parameters",
     "run_search",
     "transfer",
     "write_study_report",
 ]
 
 _WHERE = {
+    "bound_by_policy": "_space",
+    "open_study": "_search",
+    "model_parameters": "_space",
+    "apply_params": "_space",
+    "policy_max_parameters": "_search",
+    "STOP_PREFIX": "_trial",
     "Budget": "_config",
     "HPOConfig": "_config",
     "SearchResult": "_config",

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import time
 from collections import Counter
@@ -37,9 +38,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from policies import Gate
-from tools.data import load_dataset_info
-from tools.data._dedup import ExactDuplicates, NearDuplicates
-from tools.data._manifest import MANIFEST, atomic_write_text
+from tools.data import MANIFEST, ExactDuplicates, NearDuplicates, atomic_write_text, load_dataset_info
 from tools.synth._chunks import Chunk, Corpus
 from tools.synth._client import ChatPool, Generation
 from tools.synth._config import SynthConfig
@@ -49,11 +48,11 @@ from tools.synth._report import write_report
 from tools.synth._templates import MODULE, Template, resolve_templates
 from tools.synth._verify import Verdict, extract_python, verify_docstring, verify_tests
 from vibe.core.errors import UserError
-from vibe.core.log import get_logger, progress
+from vibe.core.log import progress
 
 __all__ = ["SynthResult", "synthesize"]
 
-log = get_logger("vibe.synth")
+log = logging.getLogger(__name__)
 
 SYNTH_VERSION = 1  # bump when the same settings would give different samples
 

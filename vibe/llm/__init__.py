@@ -21,6 +21,7 @@ from vibe.llm._server import (
     server_status,
     stop_server,
 )
+from vibe.llm._steps import log_tail, run_step
 
 __all__ = [
     "DEFAULT_MODEL_NAME",
@@ -45,8 +46,10 @@ __all__ = [
     "install_state",
     "install_vllm",
     "list_models",
+    "log_tail",
     "prepare_default_model",
     "request_json",
+    "run_step",
     "serve",
     "server_status",
     "stop_server",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import signal
 import socket
@@ -24,7 +25,7 @@ from pydantic import BaseModel, Field
 
 from vibe.core.config import VibeConfig
 from vibe.core.errors import UserError
-from vibe.core.log import get_logger, progress
+from vibe.core.log import progress
 from vibe.core.procs import pid_alive
 from vibe.llm._client import DEFAULT_URL, list_models
 from vibe.llm._errors import LLMUnavailable
@@ -42,7 +43,7 @@ __all__ = [
     "stop_server",
 ]
 
-log = get_logger(__name__)
+log = logging.getLogger(__name__)
 
 _ENTRYPOINT = "vllm.entrypoints.openai.api_server"
 _LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}

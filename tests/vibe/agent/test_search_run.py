@@ -8,8 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from vibe.agent import Agent, AgentSettings, PlanSettings, describe_step, make_plan, parse_request
-from vibe.agent._search import SearchSettings
+from vibe.agent import (
+    Agent,
+    AgentSettings,
+    PlanSettings,
+    SearchSettings,
+    describe_step,
+    make_plan,
+    parse_request,
+)
 from vibe.approvals import ApprovalStore, generate_key
 from vibe.ledger import SqliteLedger, digest
 

@@ -13,15 +13,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from policies import Gate
 from vibe.ledger import Ledger
 
-__all__ = ["Tool", "ToolContext", "ToolError", "register", "registered"]
+__all__ = ["Tool", "ToolArgs", "ToolContext", "ToolError", "register", "registered"]
 
 A = TypeVar("A", bound=BaseModel)
 R = TypeVar("R", bound=BaseModel)
+
+
+class ToolArgs(BaseModel):
+    """The base of every tool's argument model: an unknown key is an error, never silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 class ToolError(RuntimeError):
