@@ -7,7 +7,7 @@ trains or reuses a byte-level BPE tokenizer and writes ``train``/``valid`` index
 """
 
 from tools.data._config import DEFAULT_EXCLUDE, DedupConfig, FindingActions, IngestConfig, TokenizerConfig
-from tools.data._dedup import ExactDuplicates, NearDuplicates
+from tools.data._dedup import BandTable, ExactDuplicates, NearDuplicates, shingles
 from tools.data._detect import decode, is_binary, language_of, normalise
 from tools.data._indexed import IndexedWriter
 from tools.data._manifest import (
@@ -33,6 +33,7 @@ __all__ = [
     "DEFAULT_EXCLUDE",
     "EOD",
     "MANIFEST",
+    "BandTable",
     "DatasetInfo",
     "DedupConfig",
     "ExactDuplicates",
@@ -65,6 +66,7 @@ __all__ = [
     "normalise",
     "redact",
     "scan_text",
+    "shingles",
     "split_score",
     "summary_table",
 ]

@@ -23,6 +23,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from tools.hpo import _tool  # noqa: F401  (registers the agent tool `hpo`; imports nothing heavy)
+
 if TYPE_CHECKING:
     from tools.hpo._config import (
         Budget,

@@ -83,7 +83,9 @@ class _Stricter(Gate):
 
 
 def _hpo(args: HPOArgs, context: ToolContext) -> HPOToolResult:
-    from tools.hpo import HPOConfig, run_search, transfer
+    from tools.hpo._config import HPOConfig
+    from tools.hpo._search import run_search
+    from tools.hpo._transfer import transfer
     from trainers import ModelConfig, RunConfig
 
     out = Path(args.out) if args.out else context.workdir / "hpo" / args.study_name

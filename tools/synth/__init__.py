@@ -17,6 +17,7 @@ A run is resumable (finished chunks are never asked again), checks an optional :
 (``llm.call``, ``synth.generate``) before any request and records each batch in an optional ledger.
 """
 
+from tools.synth import _tool  # noqa: F401  (registers the agent tool `synth`)
 from tools.synth._chunks import Chunk, Corpus, chunk_text
 from tools.synth._client import ChatPool, Generation
 from tools.synth._config import (

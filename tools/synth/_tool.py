@@ -45,7 +45,8 @@ class SynthToolResult(BaseModel):
 
 
 def _synth(args: SynthArgs, context: ToolContext) -> SynthToolResult:
-    from tools.synth import SynthConfig, synthesize
+    from tools.synth._config import SynthConfig
+    from tools.synth._run import synthesize
     from vibe.core.errors import UserError
 
     out = Path(args.out) if args.out else context.workdir / "synth" / Path(args.dataset).name

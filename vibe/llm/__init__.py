@@ -19,6 +19,7 @@ from vibe.llm._server import (
     ensure_server,
     serve,
     server_status,
+    start_process,
     stop_server,
 )
 from vibe.llm._steps import log_tail, run_step
@@ -52,5 +53,6 @@ __all__ = [
     "run_step",
     "serve",
     "server_status",
+    "start_process",
     "stop_server",
 ]

@@ -118,7 +118,7 @@ def serve(config: ServerConfig | None = None) -> ServerStatus:
             return existing
         env = install_vllm()
         model_dir = model_dir or prepare_default_model(python=env.python)
-        return _start(config, env=env, model_dir=model_dir)
+        return start_process(config, env=env, model_dir=model_dir)
 
 
 def ensure_server(*, url: str | None = None, config: ServerConfig | None = None) -> Endpoint:
@@ -176,7 +176,7 @@ def stop_server(*, port: int = 8000, grace_s: float = 30.0) -> int | None:
     return pid
 
 
-def _start(config: ServerConfig, *, env: VllmEnv, model_dir: Path) -> ServerStatus:
+def start_process(config: ServerConfig, *, env: VllmEnv, model_dir: Path) -> ServerStatus:
     files = _Files(config.port)
     pid = _our_pid(files)
     if pid is None:

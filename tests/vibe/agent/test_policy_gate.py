@@ -26,7 +26,7 @@ from vibe.agent import (
     make_plan,
 )
 from vibe.approvals import ApprovalStore, generate_key
-from vibe.cli._approvals import app as approvals_cli
+from vibe.cli import approvals_app as approvals_cli
 from vibe.core.errors import UserError
 from vibe.ledger import Record, SqliteLedger
 
