@@ -374,78 +374,27 @@ def diagnose(metrics: list[dict[str, Any]]) -> str | None:
 
 
 def observe(state: AgentState, deps: AgentDeps) -> AgentState:
-    """Reads what the step produced and decides: go on, resume, lower the learning rate, or stop."""
-    thread = state["thread_id"]
+    """Reads what the step produced and decides, in this order:
+
+    1. it succeeded (no error, and a training run did not diverge): go on to the next step (after a search
+       step, its best settings move onto the training step: :func:`transfer_best`);
+    2. it failed :data:`MAX_ATTEMPTS` times: stop the thread with the reason;
+    3. a training run diverged: **replan** it, :func:`_replan_diverged` (half the learning rate, a new run
+       directory, the eval step pointed at it);
+    4. anything else (a crash, a stall, a killed worker): run the step again, resuming where it stopped.
+    """
     steps = state["plan"]["steps"]
     step = steps[state["cursor"]]
     tries = state.get("attempts", {}).get(step["id"], 0)
-    problem = state.get("last_error")
-    if problem is None and step["tool"] == "train":
-        problem = diagnose(read_metrics(Path(step["args"]["config"]["out"]) / "metrics.jsonl"))
-        if problem:
-            _result_path(deps, thread, step["id"]).unlink(missing_ok=True)
+    problem = _problem(state, step, deps)
     if problem is None:
-        deps.record(
-            thread,
-            kind="observed",
-            actor="planner",
-            action=step["tool"],
-            inputs={"step": step["id"]},
-            outputs=state.get("results", {}).get(step["id"], {}),
-            reason="step succeeded",
-        )
-        cursor = state["cursor"] + 1
-        update: AgentState = {"cursor": cursor}
-        if step["tool"] == "hpo":
-            update.update(transfer_best(state, deps))  # type: ignore[typeddict-item]
-        if cursor >= len((update.get("plan") or state["plan"])["steps"]):
-            update["status"] = "done"
-        return update
+        return _succeeded(state, step, deps)
     if tries >= MAX_ATTEMPTS:
-        reason = f"{step['id']} failed, no retry left: {problem}"
-        deps.record(
-            thread,
-            kind="run_finished",
-            actor="planner",
-            inputs={"step": step["id"]},
-            outputs={},
-            reason=reason,
-            outcome="failed",
-        )
-        return {"status": "failed", "reason": reason, "events": deps.say(f"stopping: {reason}")}
+        return _give_up(state, step, problem, deps)
     if step["tool"] == "train" and problem.startswith("diverged"):
-        config = json.loads(json.dumps(step["args"]["config"]))
-        config["optimizer"]["lr"] /= 2
-        config["optimizer"]["min_lr"] = min(config["optimizer"]["min_lr"], config["optimizer"]["lr"])
-        config["out"] = f"{config['out'].rstrip('/').split('-lr')[0]}-lr{tries + 1}"
-        new_step = {
-            **step,
-            "args": {**step["args"], "config": config},
-            "why": f"retry with lr {config['optimizer']['lr']:.2e}",
-        }
-        plan_ = dict(state["plan"])
-        plan_["steps"] = [new_step if s["id"] == step["id"] else s for s in steps]
-        eval_dir = config["out"]
-        plan_["steps"] = [
-            {**s, "args": {**s["args"], "run_dir": eval_dir}} if s["tool"] == "eval" else s
-            for s in plan_["steps"]
-        ]
-        deps.record(
-            thread,
-            kind="retry",
-            actor="planner",
-            action="train",
-            inputs={"problem": problem},
-            outputs={"lr": config["optimizer"]["lr"]},
-            reason="diverged: halve the learning rate",
-        )
-        return {
-            "plan": plan_,
-            "last_error": None,
-            "events": deps.say(f"{problem}; retrying with half the lr"),
-        }
+        return _replan_diverged(state, step, problem, tries, deps)
     deps.record(
-        thread,
+        state["thread_id"],
         kind="retry",
         actor="planner",
         action=step["tool"],
@@ -454,3 +403,79 @@ def observe(state: AgentState, deps: AgentDeps) -> AgentState:
         reason="resume the step from where it stopped",
     )
     return {"last_error": None, "events": deps.say(f"{problem}; resuming {step['id']}")}
+
+
+def _problem(state: AgentState, step: dict[str, Any], deps: AgentDeps) -> str | None:
+    """The step's error, or for a training run whose metrics show divergence, that (its saved result is
+    dropped, so the retried run is executed, not reused)."""
+    problem = state.get("last_error")
+    if problem is None and step["tool"] == "train":
+        problem = diagnose(read_metrics(Path(step["args"]["config"]["out"]) / "metrics.jsonl"))
+        if problem:
+            _result_path(deps, state["thread_id"], step["id"]).unlink(missing_ok=True)
+    return problem
+
+
+def _succeeded(state: AgentState, step: dict[str, Any], deps: AgentDeps) -> AgentState:
+    deps.record(
+        state["thread_id"],
+        kind="observed",
+        actor="planner",
+        action=step["tool"],
+        inputs={"step": step["id"]},
+        outputs=state.get("results", {}).get(step["id"], {}),
+        reason="step succeeded",
+    )
+    cursor = state["cursor"] + 1
+    update: AgentState = {"cursor": cursor}
+    if step["tool"] == "hpo":
+        update.update(transfer_best(state, deps))  # type: ignore[typeddict-item]
+    if cursor >= len((update.get("plan") or state["plan"])["steps"]):
+        update["status"] = "done"
+    return update
+
+
+def _give_up(state: AgentState, step: dict[str, Any], problem: str, deps: AgentDeps) -> AgentState:
+    reason = f"{step['id']} failed, no retry left: {problem}"
+    deps.record(
+        state["thread_id"],
+        kind="run_finished",
+        actor="planner",
+        inputs={"step": step["id"]},
+        outputs={},
+        reason=reason,
+        outcome="failed",
+    )
+    return {"status": "failed", "reason": reason, "events": deps.say(f"stopping: {reason}")}
+
+
+def _replan_diverged(
+    state: AgentState, step: dict[str, Any], problem: str, tries: int, deps: AgentDeps
+) -> AgentState:
+    """The replanning rule for a diverged training run: the same step with half the learning rate (and
+    ``min_lr`` at most that), trained into a new run directory ``<out>-lr<N>``; the eval step reads it."""
+    config = json.loads(json.dumps(step["args"]["config"]))
+    config["optimizer"]["lr"] /= 2
+    config["optimizer"]["min_lr"] = min(config["optimizer"]["min_lr"], config["optimizer"]["lr"])
+    config["out"] = f"{config['out'].rstrip('/').split('-lr')[0]}-lr{tries + 1}"
+    new_step = {
+        **step,
+        "args": {**step["args"], "config": config},
+        "why": f"retry with lr {config['optimizer']['lr']:.2e}",
+    }
+    plan_ = dict(state["plan"])
+    plan_["steps"] = [new_step if s["id"] == step["id"] else s for s in state["plan"]["steps"]]
+    plan_["steps"] = [
+        {**s, "args": {**s["args"], "run_dir": config["out"]}} if s["tool"] == "eval" else s
+        for s in plan_["steps"]
+    ]
+    deps.record(
+        state["thread_id"],
+        kind="retry",
+        actor="planner",
+        action="train",
+        inputs={"problem": problem},
+        outputs={"lr": config["optimizer"]["lr"]},
+        reason="diverged: halve the learning rate",
+    )
+    return {"plan": plan_, "last_error": None, "events": deps.say(f"{problem}; retrying with half the lr")}
