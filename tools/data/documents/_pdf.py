@@ -25,7 +25,9 @@ def extract_pdf(data: bytes, config: DocumentsConfig) -> Extraction:
         reader = pypdf.PdfReader(io.BytesIO(data))
         if reader.is_encrypted and not _opens_without_password(reader):
             raise DocumentProblem("encrypted", "the PDF is encrypted and needs a password to open")
-        count = len(reader.pages)
+        count = _declared_pages(reader)  # before pypdf walks the page tree: a 20,000-page file stops here
+        if count <= config.max_pages:
+            count = len(reader.pages)
     except DocumentProblem:
         raise
     except (PdfReadError, PdfStreamError, ValueError, KeyError, TypeError, AttributeError, OSError) as error:
@@ -57,6 +59,12 @@ def extract_pdf(data: bytes, config: DocumentsConfig) -> Extraction:
         result.pages.append(text)
     result.ocr = ocr.summary()
     return result
+
+
+def _declared_pages(reader: pypdf.PdfReader) -> int:
+    """The page count the page tree's root declares (0 if it declares none)."""
+    count = reader.root_object["/Pages"].get_object().get("/Count", 0)
+    return int(count) if isinstance(count, int) else 0
 
 
 def _opens_without_password(reader: pypdf.PdfReader) -> bool:

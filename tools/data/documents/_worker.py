@@ -80,6 +80,11 @@ class DocumentReader:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @property
+    def pid(self) -> int | None:
+        """The worker's process id; None before the first document and after one that stopped it."""
+        return self._proc.pid if self._proc is not None else None
+
     def read(self, kind: str, data: bytes) -> Extraction:
         """The extraction of one document of type ``kind`` (see :func:`document_type`)."""
         proc = self._proc or self._start()
