@@ -349,6 +349,8 @@ class _Collector:
             self.low_confidence_pages += len(result.ocr["low_confidence_pages"])
         for image in result.images if documents.images else []:
             alt = normalise(image.text)
+            if not alt.strip():
+                continue  # a pair needs text: an image without alt text, caption or OCR text is not kept
             decision = decide(raw.path, alt, scan_text(alt, language="text"), self.config.actions)
             if decision.text is not None:
                 self.pairs.add(image, source=raw.path, text=decision.text, findings=decision.findings)

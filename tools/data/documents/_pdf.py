@@ -44,12 +44,14 @@ def extract_pdf(data: bytes, config: DocumentsConfig) -> Extraction:
         except (PdfReadError, PdfStreamError, ValueError, KeyError, TypeError) as error:
             raise DocumentProblem("corrupt_document", f"page {number}: {error}") from None
         images = _page_images(page, number) if config.images or config.ocr else []
+        scan = None
         if len(text.strip()) < _SCANNED_CHARS and config.ocr and images:
-            largest = max(images, key=lambda image: len(image))
-            text = ocr.read(open_image(largest), number)
+            scan = max(images, key=len)  # the page itself
+            text = ocr.read(open_image(scan), number)
         for blob in images:
             if config.images and len(result.images) < config.max_images:
-                kept = image_of(blob, text="", source="none", page=number, config=config)
+                caption, source = (text, "ocr") if blob is scan else ("", "none")
+                kept = image_of(blob, text=caption, source=source, page=number, config=config)
                 if kept is not None:
                     result.images.append(kept)
         chars += len(text)

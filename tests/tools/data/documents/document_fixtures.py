@@ -123,7 +123,9 @@ def pptx_file() -> bytes:
     first.notes_slide.notes_text_frame.text = "Mention the supplier delay"
     second = presentation.slides.add_slide(presentation.slide_layouts[5])
     second.shapes.title.text = "Budget"
-    rows = second.shapes.add_table(2, 2, pptx.util.Inches(1), pptx.util.Inches(2), pptx.util.Inches(4), pptx.util.Inches(1))
+    rows = second.shapes.add_table(
+        2, 2, pptx.util.Inches(1), pptx.util.Inches(2), pptx.util.Inches(4), pptx.util.Inches(1)
+    )
     rows.table.cell(0, 0).text, rows.table.cell(0, 1).text = "Item", "Cost"
     rows.table.cell(1, 0).text, rows.table.cell(1, 1).text = "Pumps", "1200"
     picture = second.shapes.add_picture(
@@ -190,10 +192,14 @@ def eml(*, attachment: tuple[str, bytes] | None = None, body: str = "See the att
     message.set_content(body)
     if attachment is not None:
         name, data = attachment
-        maintype, subtype = ("application", "pdf") if name.endswith(".pdf") else ("application", "octet-stream")
+        maintype, subtype = (
+            ("application", "pdf") if name.endswith(".pdf") else ("application", "octet-stream")
+        )
         message.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
     return message.as_bytes()
 
 
 def mbox(messages: list[bytes]) -> bytes:
-    return b"".join(b"From sender@example.com Mon Nov 30 09:00:00 2026\n" + m.rstrip(b"\n") + b"\n\n" for m in messages)
+    return b"".join(
+        b"From sender@example.com Mon Nov 30 09:00:00 2026\n" + m.rstrip(b"\n") + b"\n\n" for m in messages
+    )

@@ -124,7 +124,10 @@ def test_malformed_docx_is_corrupt(reader: DocumentReader) -> None:
     assert reader.read("docx", broken).problem == "corrupt_document"
     not_word = _zip({"word/other.xml": b"<x/>"})
     result = reader.read("docx", not_word)
-    assert (result.problem, result.detail) == ("corrupt_document", "the zip container has no word/document.xml")
+    assert (result.problem, result.detail) == (
+        "corrupt_document",
+        "the zip container has no word/document.xml",
+    )
 
 
 def test_pptx_slides_tables_notes_and_picture(reader: DocumentReader) -> None:
@@ -146,7 +149,10 @@ def test_pptx_slides_tables_notes_and_picture(reader: DocumentReader) -> None:
 
 def test_xlsx_one_page_per_sheet(reader: DocumentReader) -> None:
     result = reader.read("xlsx", make.xlsx_file())
-    assert result.pages == ["Sheet: Inventory\npart\tcount\nvalve\t12", f"Sheet: Keys\naws\t{make.FAKE_AWS_KEY}"]
+    assert result.pages == [
+        "Sheet: Inventory\npart\tcount\nvalve\t12",
+        f"Sheet: Keys\naws\t{make.FAKE_AWS_KEY}",
+    ]
 
 
 def test_odt_headings_paragraphs_and_tables(reader: DocumentReader) -> None:
