@@ -203,3 +203,22 @@ def test_documents_off_treats_them_as_binary(source: Path, tmp_path: Path) -> No
     info = ingest(config, progress=False)
     assert info.files.kept == 1 and info.documents.types == {}
     assert info.files.dropped["binary"] == 5  # as before documents: PDF and the zipped formats are binary
+
+
+def test_cli_drops_mail_headers_by_flag(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from vibe.cli import app
+
+    source = tmp_path / "mail"
+    source.mkdir()
+    (source / "note.eml").write_bytes(make.eml(body="The crane inspection is on Friday."))
+    (source / "app.py").write_text("print('crane')\n")
+    out = tmp_path / "out"
+    args = ["data", "ingest", str(source), "--out", str(out), "--vocab-size", "300", "--no-progress"]
+    result = CliRunner().invoke(app, [*args, "--email-headers", "drop"])
+    assert result.exit_code == 0, result.output
+    assert "documents: eml" in result.output
+    record = json.loads((out / "files.jsonl").read_text(encoding="utf-8").splitlines()[1])
+    assert (record["path"], record["findings"]) == ("mail/note.eml", [])  # no From: address left to find
+    assert record["document"]["chars"] == len("The crane inspection is on Friday.")
