@@ -2,7 +2,8 @@
 
 1. collect   read every file (streaming), detect type/language/encoding, normalise, drop duplicates and near
              duplicates, scan for secrets and personal data, stage kept text on disk, assign splits by file;
-             writes ``files.jsonl``.
+             writes ``files.jsonl``. Documents (PDF, Office, ODF, HTML, e-mail, images) are extracted by
+             :mod:`tools.data.documents` in a worker process first; their images go to ``images/``.
 2. tokenizer train a byte-level BPE on (a capped, deterministic sample of) the staged train text, or copy
              the given one.
 3. tokenize  encode the staged text in batches into Megatron indexed datasets, one document per file.

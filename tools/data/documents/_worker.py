@@ -28,6 +28,7 @@ from typing import IO, Any, BinaryIO
 
 from tools.data.documents._config import DocumentsConfig
 from tools.data.documents._types import Child, ExtractedImage, Extraction
+from vibe.core.errors import UserError
 
 __all__ = ["DocumentReader"]
 
@@ -44,15 +45,20 @@ def _write_frame(stream: BinaryIO | IO[bytes], payload: bytes) -> None:
 
 
 def _to_frames(result: Extraction) -> list[bytes]:
-    """A result as a JSON header and its blobs (image and child bytes) in order."""
+    """A result as a JSON header (with the number of blobs) and its blobs: image, then child bytes."""
     blobs: list[bytes] = []
-    header = dataclasses.asdict(result)
+    header: dict[str, Any] = {
+        f.name: getattr(result, f.name)
+        for f in dataclasses.fields(result)
+        if f.name not in ("images", "children")
+    }
     for key, items in (("images", result.images), ("children", result.children)):
         header[key] = []
         for item in items:
             fields = {f.name: getattr(item, f.name) for f in dataclasses.fields(item) if f.name != "data"}
             header[key].append(fields)
             blobs.append(item.data)
+    header["blobs"] = len(blobs)
     return [json.dumps(header).encode(), *blobs]
 
 
@@ -136,12 +142,17 @@ class DocumentReader:
         )
         try:
             ready = self._receive(self._proc, time.monotonic() + _STARTUP_SECONDS)
-        except (TimeoutError, EOFError) as error:
+        except (TimeoutError, EOFError):
             why = self._stop()
-            raise RuntimeError(f"the document extractor did not start ({why}): {error}") from None
+            raise UserError(
+                f"the document extractor process did not start ({why}): run scripts/setup.sh to install "
+                "its libraries, or ingest with --no-documents"
+            ) from None
         if ready != _READY:
             self._stop()
-            raise RuntimeError(f"the document extractor said {ready[:80]!r} instead of ready")
+            raise UserError(
+                f"the document extractor said {ready[:80]!r} instead of ready: is stdout redirected?"
+            )
         return self._proc
 
     def _receive(self, proc: subprocess.Popen[bytes], deadline: float) -> bytes:
@@ -244,12 +255,8 @@ def main() -> None:
             )
             exiting = True
         del data
-        header, *blobs = _to_frames(result)
-        parsed = json.loads(header)
-        parsed["blobs"] = len(blobs)
-        _write_frame(out, json.dumps(parsed).encode())
-        for blob in blobs:
-            _write_frame(out, blob)
+        for frame in _to_frames(result):
+            _write_frame(out, frame)
         if exiting:
             return
 
