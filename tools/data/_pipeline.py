@@ -320,7 +320,7 @@ class _Collector:
                 kept["line"] = text.count("\n", pages[page - 1], finding.start) + 1
         record["findings"] = decision.findings
         if decision.text is None:
-            return decision.reason, ", ".join(f"{f['kind']} at line {f['line']}" for f in decision.findings)
+            return decision.reason, ", ".join(map(_where, decision.findings))
         if self.near is not None:
             similar = self.near.check_and_add(raw.path, decision.text)
             if similar is not None:
@@ -348,6 +348,7 @@ class _Collector:
             return result.problem, result.detail
         if result.ocr is not None:
             self.low_confidence_pages += len(result.ocr["low_confidence_pages"])
+        pairs_before = self.pairs.pairs
         for image in result.images if documents.images else []:
             alt = normalise(image.text)
             if not alt.strip():
@@ -369,8 +370,10 @@ class _Collector:
             starts.append(starts[-1] + len(page) + 2)  # the pages joined by blank lines
         text = "\n\n".join(pages)
         if not text.strip():
-            images = f" ({len(result.images)} images kept in images/)" if result.images else ""
-            return "empty", f"no text extracted{images}"
+            pairs = self.pairs.pairs - pairs_before
+            return "empty", "no text extracted" + (
+                f" ({pairs} image-text pairs kept in images/)" if pairs else ""
+            )
         record["language"] = "text"
         return self._keep(raw, text, "text", record, pages=starts if result.paged else None)
 
@@ -430,6 +433,12 @@ def _collect(config: IngestConfig, listing: InputListing, bars: Progress) -> dic
             "ocr_low_confidence_pages": collector.low_confidence_pages,
         },
     }
+
+
+def _where(finding: dict[str, Any]) -> str:
+    """``aws_access_key at page 2 line 3`` (paged documents) or ``email at line 4``."""
+    page = f"page {finding['page']} " if "page" in finding else ""
+    return f"{finding['kind']} at {page}line {finding['line']}"
 
 
 def _read_limit(config: IngestConfig) -> int:

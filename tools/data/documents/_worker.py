@@ -2,7 +2,8 @@
 that document (recorded as ``extract_timeout``, ``document_limit`` or ``extract_crashed``), not the ingest.
 
 The worker (``python -m tools.data.documents._worker MEMORY_MB``) imports the extractors, then caps its own
-address space at what it uses plus ``memory_mb`` (RLIMIT_AS; tesseract inherits it) and turns core dumps off;
+address space at what it uses plus ``memory_mb`` (RLIMIT_AS; tesseract inherits it), turns core dumps off and
+caps file writes at 16 MiB;
 it runs in a session of its own, so the parent kills it and its tesseract children as one group when a
 document passes ``timeout_seconds``. Messages are length-prefixed frames of JSON and raw bytes: nothing the
 worker sends is unpickled or executed by the parent.
@@ -37,6 +38,7 @@ log = logging.getLogger(__name__)
 _LENGTH = struct.Struct("<Q")
 _STARTUP_SECONDS = 120.0  # importing the extractors on a busy machine
 _READY = b"ready"
+_MAX_FILE_WRITE = 16 << 20  # the worker writes no files; its stderr log is one
 
 
 def _write_frame(stream: BinaryIO | IO[bytes], payload: bytes) -> None:
@@ -223,6 +225,7 @@ def _limit_memory(memory_mb: int) -> None:
     cap = used + memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (_MAX_FILE_WRITE, _MAX_FILE_WRITE))  # nothing writes files
 
 
 def main() -> None:

@@ -222,3 +222,13 @@ def test_cli_drops_mail_headers_by_flag(tmp_path: Path) -> None:
     record = json.loads((out / "files.jsonl").read_text(encoding="utf-8").splitlines()[1])
     assert (record["path"], record["findings"]) == ("mail/note.eml", [])  # no From: address left to find
     assert record["document"]["chars"] == len("The crane inspection is on Friday.")
+
+
+def test_a_dropped_document_names_the_page_and_line(source: Path, tmp_path: Path) -> None:
+    config = small_config(
+        [source / "docs" / "manual.pdf", source / "src"], tmp_path / "out", actions={"secrets": "drop"}
+    )
+    ingest(config, progress=False)
+    record = json.loads((tmp_path / "out" / "files.jsonl").read_text(encoding="utf-8").splitlines()[0])
+    assert (record["status"], record["reason"]) == ("dropped", "secret")
+    assert record["detail"] == "aws_access_key at page 2 line 2"
