@@ -38,6 +38,9 @@ log = logging.getLogger(__name__)
 _LENGTH = struct.Struct("<Q")
 _STARTUP_SECONDS = 120.0  # importing the extractors on a busy machine
 _READY = b"ready"
+_PASSED_ENV = frozenset(
+    {"PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TESSDATA_PREFIX", "VIRTUAL_ENV"}
+)
 _MAX_FILE_WRITE = 16 << 20  # the worker writes no files; its stderr log is one
 
 
@@ -127,8 +130,8 @@ class DocumentReader:
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115  (closed in _stop)
         package = __name__.rsplit(".", 1)[0]
         root = Path(__file__).resolve().parents[len(package.split("."))]
-        env = {
-            **os.environ,
+        env = {  # what an extractor needs, and no more: no tokens or passwords from the caller's environment
+            **{name: value for name, value in os.environ.items() if name in _PASSED_ENV},
             "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")])),
             "OMP_THREAD_LIMIT": "1",
             "OPENBLAS_NUM_THREADS": "1",

@@ -63,3 +63,14 @@ def test_a_killed_worker_is_recorded_as_crashed_and_replaced() -> None:
     assert crashed.problem == "extract_crashed"
     assert "signal 9" in crashed.detail
     assert after.problem is None and reader.pid != pid
+
+
+def test_the_worker_gets_no_secrets_from_the_environment(monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-for-extractors")
+    with DocumentReader(DocumentsConfig()) as reader:
+        reader.read("odf", make.odt_file())
+        assert reader.pid is not None
+        with open(f"/proc/{reader.pid}/environ", "rb") as environ:
+            names = {entry.split(b"=", 1)[0] for entry in environ.read().split(b"\0") if entry}
+    assert b"AWS_SECRET_ACCESS_KEY" not in names
+    assert b"PATH" in names and b"OMP_THREAD_LIMIT" in names
