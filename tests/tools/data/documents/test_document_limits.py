@@ -9,6 +9,7 @@ import threading
 import time
 
 import document_fixtures as make
+import pytest
 from PIL import Image
 
 from tools.data.documents import DocumentReader, DocumentsConfig
@@ -65,7 +66,7 @@ def test_a_killed_worker_is_recorded_as_crashed_and_replaced() -> None:
     assert after.problem is None and reader.pid != pid
 
 
-def test_the_worker_gets_no_secrets_from_the_environment(monkeypatch) -> None:  # noqa: ANN001
+def test_the_worker_gets_no_secrets_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-for-extractors")
     with DocumentReader(DocumentsConfig()) as reader:
         reader.read("odf", make.odt_file())
