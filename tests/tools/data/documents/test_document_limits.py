@@ -75,3 +75,11 @@ def test_the_worker_gets_no_secrets_from_the_environment(monkeypatch: pytest.Mon
             names = {entry.split(b"=", 1)[0] for entry in environ.read().split(b"\0") if entry}
     assert b"AWS_SECRET_ACCESS_KEY" not in names
     assert b"PATH" in names and b"OMP_THREAD_LIMIT" in names
+
+
+def test_without_tesseract_a_scan_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with DocumentReader(DocumentsConfig()) as reader:
+        result = reader.read("image", make.png(make.text_image(["hello"])))
+    assert result.problem == "ocr_unavailable"
+    assert "tesseract-ocr" in result.detail and "documents.ocr false" in result.detail
