@@ -3,6 +3,8 @@
 ``ingest(IngestConfig(inputs=[...], out=...))`` streams every file, keeps text and code, removes duplicates
 and near duplicates, redacts (or drops, or fails on) secrets and personal data, splits train/valid by file,
 trains or reuses a byte-level BPE tokenizer and writes ``train``/``valid`` indexed datasets plus a manifest.
+Documents (PDF, Office, ODF, HTML, e-mail, images through OCR) are read by :mod:`tools.data.documents` in a
+worker process and their text takes the same path; their images go to the side dataset ``images/``.
 ``scan_text`` is the secret and personal-data scanner on its own.
 """
 
@@ -13,6 +15,7 @@ from tools.data._indexed import IndexedWriter
 from tools.data._manifest import (
     MANIFEST,
     DatasetInfo,
+    DocumentsInfo,
     FilesInfo,
     SplitInfo,
     StageInfo,
@@ -28,6 +31,7 @@ from tools.data._scan import Finding, decide, redact, scan_text
 from tools.data._sources import RawFile, iter_files, list_inputs
 from tools.data._staging import StagedDocs, StagingWriter, assign_splits, finish_staging, split_score
 from tools.data._tokenizer import EOD
+from tools.data.documents import DocumentsConfig
 
 __all__ = [
     "DEFAULT_EXCLUDE",
@@ -36,6 +40,8 @@ __all__ = [
     "BandTable",
     "DatasetInfo",
     "DedupConfig",
+    "DocumentsConfig",
+    "DocumentsInfo",
     "ExactDuplicates",
     "FilesInfo",
     "Finding",
