@@ -156,8 +156,21 @@ class Agent:
         config = {"configurable": {"thread_id": thread_id}}
         if self.graph.get_state(config).values:
             raise UserError(f"thread {thread_id} already exists: continue it with `vibe resume {thread_id}`")
-        self.graph.invoke({"request": request, "thread_id": thread_id, "events": []}, config)
+        import secrets
+
+        start = {
+            "request": request,
+            "thread_id": thread_id,
+            "run_id": secrets.token_hex(16),
+            "policy_hashes": self._policy_hashes(),
+            "events": [],
+        }
+        self.graph.invoke(start, config)
         return self._outcome(thread_id)
+
+    def _policy_hashes(self) -> dict[str, str]:
+        gate = self.deps.gate
+        return dict(gate.policies.policy_hashes) if isinstance(gate, PolicyGate) else {}
 
     def resume(self, thread_id: str, *, answer: Any = None) -> Outcome:
         """Continue a thread after a crash (``answer`` None) or answer the question it paused on."""
@@ -167,6 +180,11 @@ class Agent:
             raise UserError(f"no thread {thread_id} in {self.settings.checkpointer or self.settings.workdir}")
         if not snapshot.next:
             return self._outcome(thread_id)
+        from vibe.agent._approval import policy_refusal
+
+        refused = policy_refusal(dict(snapshot.values), self.deps)
+        if refused:  # before anything runs: the thread stays exactly where it is
+            raise UserError(refused)
         waiting = self._outcome(thread_id).waiting_for
         if waiting is not None:
             if answer is None:

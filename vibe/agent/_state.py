@@ -17,6 +17,8 @@ Status = Literal["new", "planned", "running", "done", "estimated", "stopped", "f
 class AgentState(TypedDict, total=False):
     request: str
     thread_id: str
+    run_id: str  # a nonce of this run of the thread: the approvals it spends are bound to it
+    policy_hashes: dict[str, str]  # the policy files (path -> sha256) the thread started under; {}: none
     goal: dict[str, Any]  # TrainingGoal
     plan: dict[str, Any]  # Plan
     cursor: int  # index of the next plan step to run
