@@ -18,6 +18,7 @@ class AgentState(TypedDict, total=False):
     request: str
     thread_id: str
     run_id: str  # a nonce of this run of the thread: the approvals it spends are bound to it
+    requester: str | None  # the OS user who started the thread (its actions are theirs on every resume)
     policy_hashes: dict[str, str]  # the policy files (path -> sha256) the thread started under; {}: none
     goal: dict[str, Any]  # TrainingGoal
     plan: dict[str, Any]  # Plan
