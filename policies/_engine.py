@@ -684,11 +684,14 @@ class PolicySet:
     @property
     def retention(self) -> Retention:
         """The longest retention any file asks for, per record type."""
-        merged: dict[str, int] = {}
+        merged: dict[str, Any] = {}
         for source in self.sources:
             if source.policy.retention is None:
                 continue
             for key, days in source.policy.retention.model_dump().items():
-                if days is not None:
+                if key == "anchor_file":
+                    if days is not None:
+                        merged.setdefault(key, days)  # the first file that names one
+                elif days is not None:
                     merged[key] = max(days, merged.get(key, 0))
         return Retention(**merged)

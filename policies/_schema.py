@@ -219,6 +219,10 @@ class Retention(VibeConfig):
     ledger_days: int | None = Field(None, ge=1)
     runs_days: int | None = Field(None, ge=1)
     approvals_days: int | None = Field(None, ge=1)
+    anchor_file: Root | None = Field(
+        None,
+        description="a file (absolute; on other storage) each finished thread appends the ledger head to",
+    )
 
 
 class Condition(VibeConfig):

@@ -119,6 +119,9 @@ def _prepare_run_dir(config: RunConfig, *, resume: bool, attempt: str) -> int:
     return step
 
 
+LOOPBACK = "127.0.0.1"
+
+
 def _init_ray(config: RunConfig) -> None:
     import ray
 
@@ -140,8 +143,14 @@ def _init_ray(config: RunConfig) -> None:
                     else "; check that it is running (`ray status`) or unset RAY_ADDRESS for a local Ray"
                 )
             ) from None
-    else:
-        ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, log_to_driver=False)
+    else:  # an embedded Ray for this run: it listens on loopback only, never on the machine's address
+        ray.init(
+            num_cpus=os.cpu_count() or 1,
+            include_dashboard=False,
+            log_to_driver=False,
+            _node_ip_address=LOOPBACK,
+            dashboard_host=LOOPBACK,
+        )
 
 
 def _resolve_device(config: RunConfig) -> tuple[bool, str]:

@@ -30,3 +30,4 @@ class AgentState(TypedDict, total=False):
     reason: str  # why the thread stopped or failed, in words
     events: Annotated[list[str], operator.add]  # user-facing status lines, in order
     report: str  # path of report.md
+    ledger_head: str  # SEQ:HASH of the ledger when the thread finished (an anchor a rewrite cannot reach)

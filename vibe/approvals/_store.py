@@ -29,7 +29,7 @@ from policies import Action, Decision, PolicySet
 from vibe.approvals._models import ApprovalRequest, Cost, RecordedDecision, RuleNeed, SignedDecision, Status
 from vibe.approvals._verify import Refusal, check_signed
 from vibe.core.errors import UserError
-from vibe.ledger import Ledger, Record, canonical_json, digest
+from vibe.ledger import Anchor, Ledger, Record, canonical_json, digest
 
 __all__ = ["ApprovalError", "ApprovalStore", "approval_record", "default_store_path"]
 
@@ -45,6 +45,13 @@ CREATE TABLE IF NOT EXISTS requests (
     request_hash TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS requests_status ON requests (status, created);
+CREATE TABLE IF NOT EXISTS anchors (
+    ledger TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    hash TEXT NOT NULL,
+    thread_id TEXT NOT NULL,
+    time TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS used (
     request_id TEXT PRIMARY KEY REFERENCES requests (id),
     used_by TEXT NOT NULL,
@@ -240,6 +247,32 @@ class ApprovalStore:
                     "INSERT INTO used (request_id, used_by, time) VALUES (?, ?, ?)",
                     (request.id, by, (now or datetime.now(UTC)).isoformat()),
                 )
+
+    def anchor(
+        self, *, ledger: str | Path, head: Anchor, thread_id: str, now: datetime | None = None
+    ) -> None:
+        """Keep ``head`` of the ledger file ``ledger`` (a finished thread's), so that ``vibe audit verify``
+        notices a ledger cut short or rewritten end to end even if nobody kept ``vibe audit head``."""
+        with self._transaction() as conn:
+            conn.execute(
+                "INSERT INTO anchors (ledger, seq, hash, thread_id, time) VALUES (?, ?, ?, ?, ?)",
+                (
+                    str(Path(ledger).resolve()),
+                    head.seq,
+                    head.hash,
+                    thread_id,
+                    (now or datetime.now(UTC)).isoformat(),
+                ),
+            )
+
+    def anchors(self, ledger: str | Path) -> list[Anchor]:
+        """Every head kept for the ledger file ``ledger``, oldest first."""
+        with self._transaction() as conn:
+            rows = conn.execute(
+                "SELECT seq, hash FROM anchors WHERE ledger = ? ORDER BY rowid",
+                (str(Path(ledger).resolve()),),
+            ).fetchall()
+        return [Anchor(seq=seq, hash=digest) for seq, digest in rows]
 
     def used_by(self, request_id: str) -> str | None:
         """The run that spent the approval of ``request_id``, or None."""
