@@ -67,6 +67,10 @@ CREATE TABLE IF NOT EXISTS decisions (
 """
 
 
+class _Corrupt(Exception):
+    """A stored row that does not parse (turned into an ApprovalError naming the store file)."""
+
+
 class ApprovalError(UserError):
     """A request or decision the store refuses; ``code`` says which check failed."""
 
@@ -332,6 +336,9 @@ class ApprovalStore:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self._conn
+            except _Corrupt as error:  # a row edited by hand: say which, change nothing
+                self._conn.execute("ROLLBACK")
+                raise ApprovalError("tampered", f"{self.path}: {error}") from None
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
@@ -340,7 +347,19 @@ class ApprovalStore:
     @staticmethod
     def _expire(conn: sqlite3.Connection, now: datetime) -> set[str]:
         rows = conn.execute("SELECT id, expires FROM requests WHERE status = 'pending'").fetchall()
-        expired = {rid for rid, expires in rows if datetime.fromisoformat(expires) <= now}
+        expired = set()
+        for rid, expires in rows:
+            try:
+                when = datetime.fromisoformat(expires)
+                if when.tzinfo is None:
+                    raise ValueError("no time zone")
+            except (TypeError, ValueError):
+                raise _Corrupt(
+                    f"request {rid}: expires {expires!r} is not an ISO date with a time zone; the store was "
+                    "edited outside Vibe: restore it from a backup or delete that request"
+                ) from None
+            if when <= now:
+                expired.add(rid)
         conn.executemany("UPDATE requests SET status = 'expired' WHERE id = ?", [(rid,) for rid in expired])
         return expired
 
@@ -369,17 +388,25 @@ class ApprovalStore:
         body, digest, status = conn.execute(
             "SELECT body, request_hash, status FROM requests WHERE id = ?", (request_id,)
         ).fetchone()
-        decisions = tuple(
-            RecordedDecision(
-                signed=SignedDecision.model_validate_json(signed), covers=tuple(json.loads(covers))
+        try:
+            decisions = tuple(
+                RecordedDecision(
+                    signed=SignedDecision.model_validate_json(signed), covers=tuple(json.loads(covers))
+                )
+                for signed, covers in conn.execute(
+                    "SELECT signed, covers FROM decisions WHERE request_id = ? ORDER BY rowid", (request_id,)
+                )
             )
-            for signed, covers in conn.execute(
-                "SELECT signed, covers FROM decisions WHERE request_id = ? ORDER BY rowid", (request_id,)
+            return ApprovalRequest.model_validate(
+                {**json.loads(body), "request_hash": digest, "status": status, "decisions": decisions}
             )
-        )
-        return ApprovalRequest.model_validate(
-            {**json.loads(body), "request_hash": digest, "status": status, "decisions": decisions}
-        )
+        except (ValueError, TypeError) as error:  # ValidationError and JSONDecodeError are ValueErrors
+            first = error.errors()[0] if hasattr(error, "errors") else {"loc": (), "msg": str(error)}
+            field = ".".join(str(p) for p in first["loc"]) or "body"
+            raise _Corrupt(
+                f"request {request_id}: {field}: {first['msg']}; the store was edited outside Vibe: restore it "
+                "from a backup or delete that request"
+            ) from None
 
     def close(self) -> None:
         self._conn.close()

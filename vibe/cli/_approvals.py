@@ -369,7 +369,7 @@ def login_token_command(
 @app.command("serve")
 def serve_page(
     policy: PolicyFiles,
-    port: Annotated[int, typer.Option(help="port on 127.0.0.1")] = 8377,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="port on 127.0.0.1")] = 8377,
     store: StorePath = None,
     ledger: LedgerPath = None,
     workdir: Annotated[
