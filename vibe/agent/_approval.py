@@ -359,7 +359,7 @@ def _approval(
             cost=_cost(action, plan),
             ttl=timedelta(hours=deps.approval_ttl_hours),
             ledger=deps.record.ledger,
-            arguments=step,
+            arguments={"step": step, "run": run},  # this exact step, for this run of the thread only
         )
         events.extend(
             deps.say(
@@ -460,9 +460,10 @@ def find_request(
     step: dict[str, Any] | None = None,
     run: str | None = None,
 ) -> ApprovalRequest | None:
-    """The newest request of ``thread_id`` for exactly ``action`` (and ``step``, when given) that no other
-    run has spent (what makes filing idempotent without letting a new run reuse an old approval)."""
-    arguments = digest(step) if step is not None else None
+    """The newest request of ``thread_id`` for exactly ``action`` (and, when given, exactly ``step`` filed by
+    ``run``) that no other run has spent: what makes filing idempotent for a node that re-runs, without
+    letting a new run of the same thread id (another work directory, say) reuse an old approval."""
+    arguments = digest({"step": step, "run": run}) if step is not None else None
     found = [
         r
         for r in store.list()
