@@ -72,6 +72,7 @@ class Spec:
     ro_binds: list[str] = field(default_factory=list)
     files: dict[str, int] = field(default_factory=dict)  # path in sandbox -> fd holding the content
     code_fd: int | None = None
+    seccomp_fd: int | None = None  # the no-user-namespace filter (sandbox._seccomp)
     etc_fds: dict[str, int] = field(default_factory=dict)  # generated /etc/passwd, /etc/group, /etc/hosts
     cwd: str = SCRATCH
     env: dict[str, str] = field(default_factory=lambda: dict(BASE_ENV))
@@ -126,6 +127,8 @@ class Spec:
         if self.code_fd is not None:
             out += ["--perms", "0444", "--ro-bind-data", str(self.code_fd), CODE_PATH]
         out += ["--chdir", self.cwd]
+        if self.seccomp_fd is not None:
+            out += ["--seccomp", str(self.seccomp_fd)]
         if b.privileged:
             # bwrap runs as root without a user namespace; keep only what setpriv needs to become self.uid.
             out += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--"]

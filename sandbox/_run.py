@@ -24,6 +24,7 @@ from sandbox import _cgroup
 from sandbox._available import require
 from sandbox._bwrap import CODE_PATH, SCRATCH, Spec, etc_files, memfd, python_binds, scratch_path
 from sandbox._config import Limits, SandboxResult, StopReason
+from sandbox._seccomp import no_userns_filter
 from sandbox._uid import UidWatch, pick_uid, pids_of_uid, sweep
 
 __all__ = ["run", "run_python"]
@@ -139,6 +140,8 @@ def _run(
         if code is not None:
             fds.append(memfd("main.py", code))
             spec.code_fd = fds[-1]
+        fds.append(memfd("seccomp", no_userns_filter()))  # no user namespaces inside (unshare -U)
+        spec.seccomp_fd = fds[-1]
         if os.environ.get(ENV_CGROUP, "1") != "0" and not _CGROUP_BROKEN:
             group = _cgroup.create(
                 name=f"{_cgroup.PREFIX}{os.getpid()}-{secrets.token_hex(4)}",

@@ -14,12 +14,15 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from vibe.core.errors import NOT_GIVEN, ConfigError, ConfigProblem, _short  # noqa: F401  (re-exported)
+
 __all__ = [
     "NOT_GIVEN",
     "ConfigError",
     "ConfigProblem",
     "VibeConfig",
     "dump_yaml",
+    "line_index",
     "load_config",
     "load_yaml",
     "set_dotted",
@@ -35,39 +38,8 @@ class VibeConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True, protected_namespaces=())
 
 
-class ConfigProblem(BaseModel):
-    """One thing wrong with a config: where, what was given, what is allowed."""
-
-    field: str
-    given: Any = None
-    allowed: str
-    line: int | None = None
-
-    def render(self, source: str) -> str:
-        where = f"{source}:{self.line}" if self.line else source
-        given = "" if self.given is NOT_GIVEN else f" got {_short(self.given)!s};"
-        return f"{where}: {self.field}:{given} {self.allowed}"
-
-
-class ConfigError(ValueError):
-    """A config that does not validate. ``str()`` lists every problem, one per line."""
-
-    def __init__(self, *, source: str, problems: list[ConfigProblem]) -> None:
-        self.source = source
-        self.problems = problems
-        super().__init__("\n".join(p.render(source) for p in problems))
-
-
-NOT_GIVEN = object()
-
-
-def _short(value: Any, limit: int = 80) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _line_index(text: str) -> dict[tuple[str, ...], int]:
-    """Map each key path in a YAML document to its 1-based line number."""
+def line_index(root: yaml.Node | None) -> dict[tuple[str, ...], int]:
+    """Map each key path under the composed node ``root`` to its 1-based line number."""
     index: dict[tuple[str, ...], int] = {}
 
     def walk(node: yaml.Node, path: tuple[str, ...]) -> None:
@@ -82,10 +54,6 @@ def _line_index(text: str) -> dict[tuple[str, ...], int]:
                 index[child] = item.start_mark.line + 1
                 walk(item, child)
 
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
-        return index
     if root is not None:
         walk(root, ())
     return index
@@ -147,32 +115,11 @@ def validate(
 
 def load_yaml(path: str | Path, model_cls: type[C], *, overrides: Mapping[str, Any] | None = None) -> C:
     """Load a YAML file into ``model_cls``. ``overrides`` (dotted keys) are applied on top."""
-    path = Path(path)
+    from vibe.core.yamlfile import read_yaml  # the one bounded YAML reader
+
     source = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise ConfigError(
-            source=source,
-            problems=[
-                ConfigProblem(field="<file>", given=NOT_GIVEN, allowed=f"cannot be read ({error.strerror})")
-            ],
-        ) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        raise ConfigError(
-            source=source,
-            problems=[
-                ConfigProblem(
-                    field="<syntax>",
-                    given=NOT_GIVEN,
-                    allowed=f"is not valid YAML: {getattr(error, 'problem', error)}",
-                    line=mark.line + 1 if mark else None,
-                )
-            ],
-        ) from None
+    document = read_yaml(path)
+    data = document.data
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -182,7 +129,7 @@ def load_yaml(path: str | Path, model_cls: type[C], *, overrides: Mapping[str, A
         )
     for dotted, value in (overrides or {}).items():
         set_dotted(data, dotted, value)
-    return validate(model_cls, data, source=source, lines=_line_index(text))
+    return validate(model_cls, data, source=source, lines=line_index(document.root))
 
 
 def load_config(

@@ -18,6 +18,7 @@ from vibe.agent import (
     parse_request,
 )
 from vibe.approvals import ApprovalStore, generate_key
+from vibe.core.identity import process_user
 from vibe.ledger import SqliteLedger, digest
 
 pytestmark = pytest.mark.slow
@@ -74,7 +75,7 @@ def test_the_transferred_run_is_what_the_gate_judges_and_it_is_queued_for_approv
         measure_local_flops=False,
         policies=[str(policy)],
         approvals=str(tmp_path / "approvals.sqlite"),
-        requester="erin",
+        requester=process_user(),
         unattended=True,
     )
     with Agent.open(settings, yes=True) as agent:
