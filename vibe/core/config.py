@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from vibe.core.errors import NOT_GIVEN, ConfigError, ConfigProblem, _short  # noqa: F401  (re-exported)
+from vibe.core.errors import NOT_GIVEN, ConfigError, ConfigProblem, short_repr  # noqa: F401  (re-exported)
 
 __all__ = [
     "NOT_GIVEN",

@@ -23,7 +23,7 @@ class ConfigProblem(BaseModel):
 
     def render(self, source: str) -> str:
         where = f"{source}:{self.line}" if self.line else source
-        given = "" if self.given is NOT_GIVEN else f" got {_short(self.given)!s};"
+        given = "" if self.given is NOT_GIVEN else f" got {short_repr(self.given)!s};"
         return f"{where}: {self.field}:{given} {self.allowed}"
 
 
@@ -39,6 +39,6 @@ class ConfigError(ValueError):
 NOT_GIVEN = object()
 
 
-def _short(value: Any, limit: int = 80) -> str:
+def short_repr(value: Any, limit: int = 80) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
