@@ -16,6 +16,7 @@ from pydantic import Field, ValidationError, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from vibe.core.config import VibeConfig, load_config
+from vibe.tracking import TrackingConfig
 
 __all__ = [
     "MODEL_PRESETS",
@@ -204,6 +205,7 @@ class RunConfig(VibeConfig):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     precision: Literal["auto", "fp32", "bf16"] = Field(default="auto", description="auto: fp32 CPU, bf16 GPU")
     peak_flops: float | None = Field(default=None, gt=0, description="per worker; None: measured / known GPU")
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig, description="MLflow experiment tracking")
 
     @model_validator(mode="after")
     def _check(self) -> RunConfig:

@@ -63,6 +63,7 @@ from tools.hpo._trial import prepare_trial_dir, run_launched_trial, run_trial, s
 from vibe.core.errors import UserError
 from vibe.core.log import get_logger, progress, setup_logging
 from vibe.core.procs import pid_alive
+from vibe.tracking import Tracker, start_run
 
 if TYPE_CHECKING:
     import optuna
@@ -92,6 +93,7 @@ class _Running:
     step: int = 0
     values: dict[int, float] = field(default_factory=dict)
     stop: str | None = None  # why the driver stopped it: pruned, diverged, deadline, budget, policy
+    tracker: Tracker | None = None  # its MLflow run, nested under the study's
 
     @property
     def run_dir(self) -> Path:
@@ -367,6 +369,19 @@ def run_search(
         },
     )
     study = open_study(config)
+    tracker = start_run(
+        base.tracking,
+        experiment="vibe-hpo",
+        name=config.study_name,
+        params={
+            "objective": config.objective,
+            "sampler": config.sampler,
+            "pruner": config.pruner,
+            "space": space.model_dump(mode="json"),
+            "budget": budget.model_dump(mode="json"),
+        },
+        tags={"vibe.kind": "hpo.study", "vibe.out": str(out), "vibe.storage": config.storage_url()},
+    )
     study.set_user_attr("space", space.model_dump(mode="json"))
     study.set_user_attr("objective", config.objective)
     if decision is not None and decision.outcome == "require_approval":
@@ -377,7 +392,13 @@ def run_search(
     if decision is not None and decision.outcome == "deny":
         log.warning("hpo.search denied: %s", decision.reason)
         return _finish(
-            config, study, started, "policy", f"denied before the search: {decision.reason}", space
+            config,
+            study,
+            started,
+            "policy",
+            f"denied before the search: {decision.reason}",
+            space,
+            tracker=tracker,
         )
 
     _claim(study)
@@ -420,12 +441,15 @@ def run_search(
             on_trial=on_trial,
             bar_total=bar_total,
             flops_per_token=flops_per_token,
+            tracker=tracker,
         )
     finally:  # on an exception in the driver: stop its trials (the next start recovers them)
         for r in running.values():
             stop_trial(r.run_dir, reason="driver-exception")
+            if r.tracker is not None:
+                r.tracker.finish(status="KILLED", timeout_s=5)
         _release(study)
-    return _finish(config, study, started, stopped_by, reason, space, notes=notes)
+    return _finish(config, study, started, stopped_by, reason, space, notes=notes, tracker=tracker)
 
 
 def _loop(
@@ -445,6 +469,7 @@ def _loop(
     on_trial: Any,
     bar_total: int,
     flops_per_token: Any,
+    tracker: Tracker | None = None,
 ) -> tuple[StoppedBy, str]:
     """The scheduling loop of :func:`run_search` (see the module docstring); returns why it stopped."""
     import ray
@@ -552,6 +577,21 @@ def _loop(
                     in_process=in_process,
                     vocab=vocab,
                     flops_per_token=flops_per_token,
+                )
+                running[trial.number].tracker = start_run(
+                    base.tracking,
+                    experiment="vibe-hpo",
+                    name=f"{config.study_name}-trial-{trial.number:04d}",
+                    params={
+                        "trial": params,
+                        "run": trial_config.model_dump(mode="json", exclude={"tracking"}),
+                    },
+                    tags={
+                        "vibe.kind": "hpo.trial",
+                        "vibe.run_dir": str(run_dir),
+                        "vibe.trial": str(trial.number),
+                    },
+                    parent=tracker,
                 )
                 log.info("trial %d started: %s", trial.number, _fmt_params(params))
             if not running and (stopped_by is not None or capacity == 0):
@@ -724,6 +764,8 @@ def _follow(r: _Running, config: HPOConfig) -> None:
     for line in complete.decode("utf-8").splitlines():
         record = json.loads(line)
         r.step = int(record["step"])
+        if r.tracker is not None:
+            r.tracker.log_metrics({k: v for k, v in record.items() if k != "step"}, step=r.step)
         loss = record.get("loss")
         value = record.get(config.objective)
         if (loss is not None and not math.isfinite(loss)) or (value is not None and not math.isfinite(value)):
@@ -788,6 +830,14 @@ def _conclude(study: optuna.Study, r: _Running, config: HPOConfig, ref: Any) -> 
         log.warning("trial %d failed: %s (see %s/logs/)", r.trial.number, error, r.run_dir)
     frozen = study._storage.get_trial(r.trial._trial_id)
     summary = summarize(frozen, out=config.out)
+    if r.tracker is not None:
+        r.tracker.log_metrics(
+            {k: v for k, v in usage.items() if k != "ended_at"} | {"value": summary.value}, step=steps
+        )
+        r.tracker.set_tags({"vibe.state": summary.state, "vibe.stopped": r.stop, "vibe.error": error})
+        for name in ("metrics.jsonl", "config.yaml"):
+            r.tracker.log_artifact(r.run_dir / name)
+        r.tracker.finish(status="FINISHED" if summary.state == "COMPLETE" else "KILLED", timeout_s=10)
     log.info(
         "trial %d %s: %s=%s, %d steps, %.1fs",
         summary.number,
@@ -889,6 +939,7 @@ def _finish(
     space: SearchSpace,
     *,
     notes: list[str] | None = None,
+    tracker: Tracker | None = None,
 ) -> SearchResult:
     from tools.hpo._report import write_study_report
 
@@ -922,6 +973,20 @@ def _finish(
         stop_reason=reason,
         space=space,
     )
+    if tracker is not None:
+        tracker.log_metrics(
+            {
+                "best_value": best.value if best else None,
+                "n_complete": result.n_complete,
+                "n_pruned": result.n_pruned,
+                "n_failed": result.n_failed,
+                "cpu_hours": result.cpu_hours,
+            }
+        )
+        tracker.set_tags({"vibe.stopped_by": stopped_by, "vibe.stop_reason": reason})
+        for path in [*sorted(config.out.glob("*.png")), report]:
+            tracker.log_artifact(path)
+        tracker.finish()
     log.info(
         "study %s: %d complete, %d pruned, %d failed; best %s; stopped by %s (%s); report %s; "
         "open it with: optuna-dashboard %s",

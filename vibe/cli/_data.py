@@ -47,6 +47,12 @@ def ingest(
         str | None, typer.Option(help="Cap on tokenizer training text, e.g. 200MB (default 200MB).")
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Seed for the split and sampling (default 0).")] = None,
+    canaries: Annotated[
+        int | None, typer.Option(help="Plant N random canaries in the train split (memorisation eval).")
+    ] = None,
+    canary_repeats: Annotated[
+        int | None, typer.Option(help="Times each canary is planted (default 1).")
+    ] = None,
     no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bars.")] = False,
 ) -> None:
     """Ingest code and documents into DIR: tokenizer, train/valid Megatron datasets, manifest and report."""
@@ -69,6 +75,8 @@ def ingest(
         "tokenizer.vocab_size": vocab_size,
         "tokenizer.path": str(tokenizer) if tokenizer is not None else None,
         "tokenizer.train_bytes": tokenizer_train_bytes,
+        "canaries": canaries,
+        "canary_repeats": canary_repeats,
     }
     overrides = {key: value for key, value in flags.items() if value is not None}
     with user_errors():

@@ -35,7 +35,7 @@ class MlflowServer:
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self, *, timeout_s: float = 120.0) -> MlflowServer:
+    def start(self, *, timeout_s: float = 400.0) -> MlflowServer:
         self.root.mkdir(parents=True, exist_ok=True)
         log = (self.root / "server.log").open("ab")
         self.proc = subprocess.Popen(
@@ -86,6 +86,21 @@ class MlflowServer:
     def artifacts(self, run_id: str, path: str = "") -> list[str]:
         got = self.api("artifacts/list", run_id=run_id, path=path).get("files", [])
         return sorted(f["path"] for f in got)
+
+
+_SHARED: list[MlflowServer] = []
+
+
+def shared_server(root: Path) -> MlflowServer:
+    """One server for the whole test session (started on first use, stopped at exit): tests that only read
+    what they logged share it; tests that stop a server start their own."""
+    import atexit
+
+    if not _SHARED:
+        server = MlflowServer(root).start()
+        atexit.register(server.stop)
+        _SHARED.append(server)
+    return _SHARED[0]
 
 
 def run_tags(run: dict[str, Any]) -> dict[str, str]:
