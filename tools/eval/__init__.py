@@ -8,7 +8,8 @@ asked for, writes ``RUN_DIR/eval.json`` (with a flat ``metrics`` map: ``val_bpb`
 
 Suites: ``memorisation`` (canaries' exposure and extraction, regurgitation; ``_memorisation.py``), ``code``
 (held-out functions' doctests in the sandbox, pass@1; ``_code.py``), ``policy`` (secret / personal-data leak
-rates of completions; ``_policy.py``). Generation goes through a :class:`Generator`: in-process Megatron
+rates of completions; ``_policy.py``), ``tasks`` (lm-evaluation-harness on the task files shipped in
+``tools/eval/tasks/``, against the run's HF export; ``_tasks.py``). Generation goes through a :class:`Generator`: in-process Megatron
 sampling (:class:`MegatronGenerator`) or a served model (:class:`OpenAIGenerator`).
 """
 
@@ -17,9 +18,11 @@ from tools.eval._evaluate import SUITES, EvalResult, SplitScore, evaluate, parse
 from tools.eval._generate import Generator, MegatronGenerator, OpenAIGenerator, Sampling
 from tools.eval._memorisation import MemorisationConfig, memorisation_suite
 from tools.eval._policy import PolicyEvalConfig, policy_suite
+from tools.eval._tasks import TASKS_DIR, find_export, shipped_tasks, tasks_suite
 
 __all__ = [
     "SUITES",
+    "TASKS_DIR",
     "CodeConfig",
     "CodeTask",
     "EvalResult",
@@ -33,7 +36,10 @@ __all__ = [
     "code_suite",
     "code_tasks",
     "evaluate",
+    "find_export",
     "memorisation_suite",
     "parse_suites",
     "policy_suite",
+    "shipped_tasks",
+    "tasks_suite",
 ]

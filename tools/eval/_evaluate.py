@@ -1,5 +1,5 @@
 """``evaluate``: validation-split and text-file loss / bits per byte of a run's latest checkpoint, and the
-suites asked for (:data:`SUITES`: memorisation, code, policy; standard tasks are not available here).
+suites asked for (:data:`SUITES`: memorisation, code, policy, and standard tasks through lm-evaluation-harness).
 
 Bits per byte are exact: total NLL (nats) / ln 2 / UTF-8 bytes. For the validation split the byte count is
 the manifest's (``splits.valid.bytes``, the normalised text the split was tokenized from), and the NLL total
@@ -73,23 +73,18 @@ def evaluate(
     generator: Any = None,
     tracking: TrackingConfig | None = None,
     options: dict[str, Any] | None = None,
+    hf_model: str | Path | None = None,
 ) -> EvalResult:
     """Score ``run_dir``'s latest checkpoint; writes and returns ``RUN_DIR/eval.json``'s content.
 
     ``generator`` (a :class:`tools.eval.Generator`) completes prompts for the memorisation, code and policy
     suites; default: in-process sampling from the run's own Megatron model. ``options`` maps a suite name to
-    its config fields (e.g. ``{"code": {"max_tasks": 10}}``)."""
+    its config fields (e.g. ``{"code": {"max_tasks": 10}}``). The ``tasks`` suite (lm-evaluation-harness)
+    runs on the HF model ``hf_model`` (default: the run's export, ``RUN_DIR/export``)."""
     from trainers import open_run
 
     suites = parse_suites(suites)
     options = options or {}
-    if "tasks" in suites:
-        raise UserError(
-            "--suite tasks: lm-evaluation-harness is not available to Vibe here (see tools/eval/README.md: it "
-            "needs its task datasets from the Hugging Face hub and an HF export or served model); run "
-            "heldout, memorisation, code or policy"
-        )
-
     started = time.perf_counter()
     run_dir = Path(run_dir)
     contents = []
@@ -128,6 +123,18 @@ def evaluate(
         step = run.checkpoint.step
         reports = {"heldout": {"val_loss": valid.loss, "val_bpb": valid.bpb, "val_tokens": valid.tokens}}
         reports |= _run_suites(run, suites, generator=generator, options=options)
+    if "tasks" in suites:
+        from tools.eval._tasks import find_export, tasks_suite
+
+        model_dir = Path(hf_model) if hf_model else find_export(run_dir)
+        if model_dir is None:
+            raise UserError(
+                f"--suite tasks: {run_dir} has no HF export (RUN_DIR/export); export it (`vibe model export "
+                f"{run_dir}`) or pass --hf-model DIR"
+            )
+        tasks_started = time.perf_counter()
+        reports["tasks"] = tasks_suite(model_dir, **options.get("tasks", {}))
+        reports["tasks"]["seconds"] = round(time.perf_counter() - tasks_started, 3)
     metrics = {
         key: float(value)
         for report in reports.values()
@@ -151,7 +158,7 @@ def evaluate(
 
 
 # Report entries that are metrics (what gates and MLflow read); other numbers are counts or settings.
-_METRIC_ENDINGS = ("_loss", "_bpb", "_rate", "_at_1", "_max", "_mean")
+_METRIC_ENDINGS = ("_loss", "_bpb", "_rate", "_at_1", "_max", "_mean", "_acc", "_acc_norm")
 
 
 def _run_suites(

@@ -10,6 +10,7 @@ from vibe.agent._approval import continue_thread
 from vibe.agent._gate import AllowAll, Gate, GateDecision, PolicyGate
 from vibe.agent._goal import GoalDraft, TrainingGoal, parse_request
 from vibe.agent._plan import Plan, PlanSettings, PlanStep, Proposal, apply_proposal, make_plan
+from vibe.agent._release import ReleaseDenied, ReleaseResult, find_export, release_model
 
 __all__ = [
     "Agent",
@@ -24,9 +25,13 @@ __all__ = [
     "PlanStep",
     "PolicyGate",
     "Proposal",
+    "ReleaseDenied",
+    "ReleaseResult",
     "TrainingGoal",
     "apply_proposal",
     "continue_thread",
+    "find_export",
     "make_plan",
     "parse_request",
+    "release_model",
 ]

@@ -21,7 +21,8 @@ def eval_run(
     suite: Annotated[
         str,
         typer.Option(
-            "--suite", help="Comma-separated: heldout, memorisation, code, policy (heldout always runs)."
+            "--suite",
+            help="Comma-separated: heldout, memorisation, code, policy, tasks (heldout always runs).",
         ),
     ] = "heldout",
     served: Annotated[
@@ -29,6 +30,9 @@ def eval_run(
         typer.Option(help="Generate through a served model's OpenAI API (URL .../v1) instead of in-process."),
     ] = None,
     served_model: Annotated[str, typer.Option(help="The served model's name (with --served).")] = "vibe",
+    hf_model: Annotated[
+        Path | None, typer.Option(help="HF model directory for --suite tasks (default RUN_DIR/export).")
+    ] = None,
 ) -> None:
     """Evaluate a run: held-out loss and bits per byte, and the suites asked for (writes RUN_DIR/eval.json)."""
     with user_errors(), warnings.catch_warnings():
@@ -36,7 +40,9 @@ def eval_run(
         from tools.eval import OpenAIGenerator, evaluate, parse_suites
 
         generator = OpenAIGenerator(served, model=served_model) if served else None
-        result = evaluate(run_dir, texts=text or (), suites=parse_suites(suite), generator=generator)
+        result = evaluate(
+            run_dir, texts=text or (), suites=parse_suites(suite), generator=generator, hf_model=hf_model
+        )
         typer.echo(f"{result.run_dir} @ step {result.step}")
         for score in [result.valid, *result.texts]:
             typer.echo(

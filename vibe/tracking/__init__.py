@@ -15,11 +15,12 @@ Where runs go (:func:`tracking_uri`): a URL given by setting (``TrackingConfig.u
     unlogged = tracker.finish()  # [] when everything reached the store
 
 The model registry is MLflow's too: :func:`register_model` makes a model version with tags and an alias;
-:func:`resolve_model` turns ``NAME@ALIAS`` (or ``NAME/VERSION``) into the version's tags.
+:func:`resolve_model` turns ``NAME@ALIAS`` (or ``NAME/VERSION``) into the version's tags, and
+:func:`model_path` into the export directory to serve (``vibe llm serve --model NAME@production``).
 """
 
 from vibe.tracking._config import TrackingConfig, tracking_uri
-from vibe.tracking._registry import ModelVersionInfo, register_model, resolve_model
+from vibe.tracking._registry import ModelVersionInfo, model_path, register_model, resolve_model
 from vibe.tracking._tracker import Tracker, flatten_params, start_run
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "Tracker",
     "TrackingConfig",
     "flatten_params",
+    "model_path",
     "register_model",
     "resolve_model",
     "start_run",

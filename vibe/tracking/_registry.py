@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +18,7 @@ from typing import Any
 from vibe.core.errors import UserError
 from vibe.tracking._config import TrackingConfig, artifact_root, tracking_uri
 
-__all__ = ["ModelVersionInfo", "register_model", "resolve_model"]
+__all__ = ["ModelVersionInfo", "model_path", "register_model", "resolve_model"]
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
@@ -67,7 +69,7 @@ def register_model(
     description: str = "",
     config: TrackingConfig | None = None,
 ) -> ModelVersionInfo:
-    """Register a new version of ``name``: a release run holding ``files`` (artifact name -> path) under
+    """Register a new version of ``name``: a release run holding ``files`` (artifact path -> file) under
     ``release/``, the version pointing at them, ``tags`` on the version, each alias moved to it."""
     if not _NAME.match(name):
         raise UserError(
@@ -87,10 +89,12 @@ def register_model(
         run = client.create_run(experiment_id, run_name=f"release-{name}")
         run_id = run.info.run_id
         client.log_batch(run_id, tags=[RunTag(k, str(v)[:5000]) for k, v in tags.items()])
-        for artifact, path in files.items():
-            client.log_artifact(
-                run_id, str(path), artifact_path=f"release/{Path(artifact).parent}".rstrip("/.")
-            )
+        with tempfile.TemporaryDirectory() as tmp:  # the artifacts laid out as ``files`` names them
+            for artifact, path in files.items():
+                target = Path(tmp) / artifact
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(path, target)
+            client.log_artifacts(run_id, tmp, artifact_path="release")
         try:
             client.get_registered_model(name)
         except MlflowException:
@@ -147,3 +151,20 @@ def resolve_model(ref: str, *, config: TrackingConfig | None = None) -> ModelVer
         aliases=list(getattr(version, "aliases", []) or []),
         tags=dict(version.tags or {}),
     )
+
+
+def model_path(ref: str | Path, *, config: TrackingConfig | None = None) -> Path:
+    """What to serve for ``ref``: an existing directory as it is, else a registered ``NAME@ALIAS`` (or
+    ``NAME/VERSION``) resolved to the HF export directory it was released from."""
+    path = Path(ref)
+    if path.exists():
+        return path
+    version = resolve_model(str(ref), config=config)
+    export = version.export_dir
+    if export is None or not (export / "config.json").is_file():
+        raise UserError(
+            f"model {ref!r} (version {version.version}): "
+            + ("has no HF export recorded" if export is None else f"its export {export} is gone")
+            + "; export the run (`vibe model export RUN`) and release it again"
+        )
+    return export
