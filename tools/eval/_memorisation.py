@@ -34,7 +34,7 @@ class MemorisationConfig(VibeConfig):
     prompts: int = Field(16, ge=0, description="held-out prefixes completed for regurgitation")
     prefix_chars: int = Field(200, ge=10)
     span_tokens: int = Field(16, ge=4, description="a regurgitated span is at least this many tokens")
-    train_tokens: int = Field(5_000_000, ge=1, description="training tokens indexed for regurgitation")
+    train_tokens: int = Field(2_000_000, ge=1, description="training tokens indexed for regurgitation")
     new_tokens: int = Field(48, ge=1)
     seed: int = 0
 
@@ -111,12 +111,12 @@ def memorisation_suite(
         result["note"] = "no canaries planted (vibe data ingest --canaries N plants them)"
 
     # regurgitation of training text from held-out prefixes
-    spans: set[tuple[int, ...]] = set()
+    spans: set[int] = set()  # hashes of every span_tokens-long token window of the indexed training text
     seen = 0
     n = config.span_tokens
     for source in run.sources:
         for ids in split_token_documents(source.train_prefix):
-            spans.update(tuple(ids[i : i + n]) for i in range(max(0, len(ids) - n + 1)))
+            spans.update(hash(tuple(ids[i : i + n])) for i in range(max(0, len(ids) - n + 1)))
             seen += len(ids)
             if seen >= config.train_tokens:
                 break
@@ -127,7 +127,7 @@ def memorisation_suite(
     hits = 0
     for completion in generator.generate(prefixes, sampling=greedy) if prefixes else []:
         ids = run.tokenizer.tokenize(completion)
-        hits += any(tuple(ids[i : i + n]) in spans for i in range(max(0, len(ids) - n + 1)))
+        hits += any(hash(tuple(ids[i : i + n])) in spans for i in range(max(0, len(ids) - n + 1)))
     result.update(
         regurgitation_prompts=len(prefixes),
         regurgitation_rate=hits / len(prefixes) if prefixes else 0.0,
