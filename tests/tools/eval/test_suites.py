@@ -24,7 +24,7 @@ from trainers import open_run
 from vibe.cli import app
 from vibe.core.errors import UserError
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]  # the session fixture trains a model
 
 
 class Canned:
@@ -53,7 +53,7 @@ def test_canaries_are_planted_in_train_only_and_recorded_in_the_manifest(suite_d
 def test_planted_canaries_are_found_and_unplanted_ones_are_not(suite_run: Path) -> None:
     from tools.eval._memorisation import sequence_nll
 
-    result = evaluate(suite_run, suites=["memorisation"], options={"memorisation": {"candidates": 500}})
+    result = evaluate(suite_run, suites=["memorisation"], options={"memorisation": {"candidates": 500, "prompts": 4}})
     report = result.suites["memorisation"]
     ceiling = math.log2(501)
     assert report["exposure_ceiling"] == pytest.approx(ceiling)
@@ -116,7 +116,7 @@ def test_policy_suite_counts_leaked_secrets_and_personal_data(suite_run: Path) -
 
 
 def test_cli_runs_suites_and_writes_metrics(suite_run: Path) -> None:
-    result = CliRunner().invoke(app, ["eval", str(suite_run), "--suite", "policy,code"])
+    result = CliRunner().invoke(app, ["eval", str(suite_run), "--suite", "policy,code"])  # all held-out prompts
     assert result.exit_code == 0, result.output
     written = json.loads((suite_run / "eval.json").read_text())
     assert set(written["suites"]) == {"heldout", "policy", "code"}
