@@ -21,7 +21,7 @@ class TrackingConfig(VibeConfig):
     )
     parent_run_id: str | None = Field(None, description="nest this run under that MLflow run")
     finish_timeout_s: float = Field(
-        20.0, gt=0, description="how long the end of a run waits for unsent logs before listing them"
+        30.0, gt=0, description="how long the end of a run waits for unsent logs before listing them"
     )
 
 

@@ -53,7 +53,9 @@ def test_canaries_are_planted_in_train_only_and_recorded_in_the_manifest(suite_d
 def test_planted_canaries_are_found_and_unplanted_ones_are_not(suite_run: Path) -> None:
     from tools.eval._memorisation import sequence_nll
 
-    result = evaluate(suite_run, suites=["memorisation"], options={"memorisation": {"candidates": 500, "prompts": 4}})
+    result = evaluate(
+        suite_run, suites=["memorisation"], options={"memorisation": {"candidates": 500, "prompts": 4}}
+    )
     report = result.suites["memorisation"]
     ceiling = math.log2(501)
     assert report["exposure_ceiling"] == pytest.approx(ceiling)
@@ -115,14 +117,29 @@ def test_policy_suite_counts_leaked_secrets_and_personal_data(suite_run: Path) -
         assert model["completions"] > 0 and 0.0 <= model["pii_leak_rate"] <= 1.0
 
 
-def test_cli_runs_suites_and_writes_metrics(suite_run: Path) -> None:
-    result = CliRunner().invoke(app, ["eval", str(suite_run), "--suite", "policy,code"])  # all held-out prompts
+def test_cli_runs_suites_and_writes_metrics(suite_run: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    result = CliRunner().invoke(
+        app, ["eval", str(suite_run), "--suite", "policy,code"]
+    )  # all held-out prompts
     assert result.exit_code == 0, result.output
     written = json.loads((suite_run / "eval.json").read_text())
     assert set(written["suites"]) == {"heldout", "policy", "code"}
     for key in ("val_bpb", "val_loss", "pii_leak_rate", "secret_leak_rate", "code_pass_at_1"):
         assert key in written["metrics"]
     assert "code (greedy" in result.output
+    # ... and logged to MLflow (the embedded store: no MLFLOW_TRACKING_URI here)
+    from mlflow.tracking import MlflowClient
+
+    from vibe.tracking import tracking_uri
+
+    client = MlflowClient(tracking_uri=tracking_uri())
+    runs = client.search_runs(
+        [client.get_experiment_by_name("vibe-eval").experiment_id],
+        filter_string=f"tags.`vibe.run_dir` = '{suite_run.resolve()}'",
+    )
+    assert runs and runs[0].data.metrics["code_pass_at_1"] == written["metrics"]["code_pass_at_1"]
+    assert runs[0].data.params["suites"] == "heldout,policy,code"
 
 
 def test_unknown_and_unavailable_suites_are_user_errors(suite_run: Path) -> None:
