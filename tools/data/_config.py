@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import ByteSize, Field, field_validator
 
+from tools.data.documents import DocumentsConfig
 from vibe.core.config import VibeConfig
 
 __all__ = ["Action", "DedupConfig", "FindingActions", "IngestConfig", "TokenizerConfig"]
@@ -75,6 +76,7 @@ class IngestConfig(VibeConfig):
         0, ge=0, le=10_000, description="random canary strings planted in the train split (memorisation eval)"
     )
     canary_repeats: int = Field(1, ge=1, le=10_000, description="times each canary is planted")
+    documents: DocumentsConfig = Field(default_factory=DocumentsConfig)
 
     @field_validator("inputs")
     @classmethod

@@ -53,6 +53,17 @@ def ingest(
     canary_repeats: Annotated[
         int | None, typer.Option(help="Times each canary is planted (default 1).")
     ] = None,
+    documents: Annotated[
+        bool | None,
+        typer.Option(
+            "--documents/--no-documents",
+            help="Read PDF, Office, ODF, HTML, e-mail and images (OCR) as documents (default on).",
+        ),
+    ] = None,
+    email_headers: Annotated[
+        str | None,
+        typer.Option(help="E-mail From/To/Cc/Date/Subject in the text: keep or drop (default keep)."),
+    ] = None,
     no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bars.")] = False,
 ) -> None:
     """Ingest code and documents into DIR: tokenizer, train/valid Megatron datasets, manifest and report."""
@@ -77,6 +88,8 @@ def ingest(
         "tokenizer.train_bytes": tokenizer_train_bytes,
         "canaries": canaries,
         "canary_repeats": canary_repeats,
+        "documents.enabled": documents,
+        "documents.email_headers": email_headers,
     }
     overrides = {key: value for key, value in flags.items() if value is not None}
     with user_errors():
