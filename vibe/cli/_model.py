@@ -3,7 +3,6 @@ where the policy asks, register it in the MLflow model registry; ``vibe model sh
 
 from __future__ import annotations
 
-import getpass
 from pathlib import Path
 from typing import Annotated
 
@@ -31,7 +30,6 @@ def release(
     export: Annotated[
         Path | None, typer.Option(help="The run's HF export directory (default RUN/export).")
     ] = None,
-    requester: Annotated[str | None, typer.Option(help="Who asks (default: this user).")] = None,
     team: Annotated[str | None, typer.Option(help="The team on whose behalf.")] = None,
     approvals: Annotated[Path | None, typer.Option(help="Approvals store (default in the cache).")] = None,
     ledger: Annotated[Path | None, typer.Option(help="Ledger file (default in the cache).")] = None,
@@ -41,6 +39,7 @@ def release(
 ) -> None:
     """Release a run: gates, approval, then a registered model version with its lineage."""
     from vibe.agent import ReleaseDenied, release_model
+    from vibe.core.identity import process_user
     from vibe.tracking import TrackingConfig
 
     with user_errors():
@@ -49,7 +48,7 @@ def release(
                 run_dir,
                 name=name or Path(run_dir).resolve().name,
                 policy_files=policy or (),
-                requester=requester or getpass.getuser(),
+                requester=process_user(),  # the OS account, never a name the caller claims
                 team=team,
                 aliases=alias or ["staging"],
                 export_dir=export,
