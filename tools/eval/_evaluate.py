@@ -11,6 +11,7 @@ own byte count.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import time
 from collections.abc import Sequence
@@ -19,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 from vibe.core.errors import UserError
-from vibe.core.log import get_logger
 from vibe.tracking import TrackingConfig, start_run
 
 __all__ = ["SUITES", "EvalResult", "SplitScore", "evaluate", "parse_suites"]
@@ -27,7 +27,7 @@ __all__ = ["SUITES", "EvalResult", "SplitScore", "evaluate", "parse_suites"]
 # The suites ``evaluate(suites=...)`` runs; "heldout" (loss, bits per byte) always runs.
 SUITES: tuple[str, ...] = ("heldout", "memorisation", "code", "policy", "tasks")
 
-log = get_logger("vibe.eval")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
