@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -29,12 +30,11 @@ from typing import Any, Literal
 from policies import Action, load_policies
 from tools.eval import find_export
 from vibe.core.errors import UserError
-from vibe.core.log import get_logger
 from vibe.tracking import ModelVersionInfo, TrackingConfig, register_model
 
 __all__ = ["ReleaseDenied", "ReleaseResult", "find_export", "release_model"]
 
-log = get_logger("vibe.release")
+log = logging.getLogger(__name__)
 
 
 class ReleaseDenied(UserError):

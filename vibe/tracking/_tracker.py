@@ -18,12 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vibe.core.log import get_logger
 from vibe.tracking._config import TrackingConfig, artifact_root, tracking_uri
 
 __all__ = ["Tracker", "flatten_params", "start_run"]
 
-log = get_logger("vibe.tracking")
+log = logging.getLogger(__name__)
 
 _MAX_PARAM_CHARS = 6000  # MLflow's limit on a param value
 _PARAMS_PER_BATCH = 100
