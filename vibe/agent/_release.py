@@ -139,7 +139,20 @@ def release_model(
         policies = load_policies([Path(p) for p in policy_files])
         decision = policies.evaluate(action)
         policy_hashes = dict(decision.policy_hashes)
-        ledger.append(decision.as_record(action=action, thread_id=thread))
+        ledger.append(
+            Record(
+                thread_id=thread,
+                actor="policy",
+                kind="gate",
+                action=action.kind,
+                inputs_hash=digest(action.model_dump(mode="json")),
+                outputs={"effect": decision.effect, "rules": list(decision.rules), "reason": decision.reason},
+                reason=decision.reason,
+                policy_hashes=policy_hashes,
+                rule_ids=list(decision.rules),
+                outcome=decision.effect,
+            )
+        )
         if decision.effect == "deny":
             failures = [f.reason for f in decision.findings if f.effect == "deny"] or [decision.reason]
             raise ReleaseDenied(
