@@ -274,6 +274,7 @@ register(
 class EvalArgs(ToolArgs):
     run_dir: str
     texts: list[str] = Field(default_factory=list)
+    suites: list[str] = Field(default_factory=lambda: ["heldout"], description="see tools.eval.SUITES")
 
 
 class EvalToolResult(BaseModel):
@@ -281,13 +282,15 @@ class EvalToolResult(BaseModel):
     val_loss: float
     val_bpb: float
     texts: dict[str, dict[str, float]] = Field(default_factory=dict)
+    metrics: dict[str, float] = Field(default_factory=dict, description="what release gates read")
 
 
 def _eval(args: EvalArgs, context: ToolContext) -> EvalToolResult:
     from tools.eval import evaluate
 
-    result = evaluate(Path(args.run_dir), texts=[Path(t) for t in args.texts])
+    result = evaluate(Path(args.run_dir), texts=[Path(t) for t in args.texts], suites=args.suites)
     return EvalToolResult(
+        metrics=result.metrics,
         run_dir=args.run_dir,
         val_loss=result.valid.loss,
         val_bpb=result.valid.bpb,
@@ -298,7 +301,7 @@ def _eval(args: EvalArgs, context: ToolContext) -> EvalToolResult:
 register(
     Tool(
         name="eval",
-        description="Held-out loss and bits per byte of a trained run.",
+        description="Held-out loss and bits per byte of a trained run, and the suites asked for (memorisation, code, policy).",
         args=EvalArgs,
         result=EvalToolResult,
         fn=_eval,

@@ -17,6 +17,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from trainers._arithmetic import flops_per_token, param_counts
 from vibe.core.config import VibeConfig, load_config
+from vibe.tracking import TrackingConfig
 
 __all__ = [
     "MODEL_PRESETS",
@@ -224,6 +225,7 @@ class RunConfig(VibeConfig):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     precision: Literal["auto", "fp32", "bf16"] = Field(default="auto", description="auto: fp32 CPU, bf16 GPU")
     peak_flops: float | None = Field(default=None, gt=0, description="per worker; None: measured / known GPU")
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig, description="MLflow experiment tracking")
 
     @model_validator(mode="after")
     def _check(self) -> RunConfig:

@@ -40,13 +40,14 @@ from trainers._report import write_report
 from vibe.core.config import dump_yaml, load_yaml
 from vibe.core.errors import UserError
 from vibe.core.log import progress, setup_logging
+from vibe.tracking import Tracker, start_run
 
 __all__ = ["RunResult", "init_ray", "launch"]
 
 log = logging.getLogger(__name__)
 
 # Fields that may differ between a run and its resumption; everything else must match config.yaml.
-_RESUMABLE_CHANGES = {"ray", "out", "peak_flops"}
+_RESUMABLE_CHANGES = {"ray", "out", "peak_flops", "tracking"}
 _RESUMABLE_TRAINING = {
     "max_steps",
     "log_interval",
@@ -198,8 +199,10 @@ def _resolve_device(config: RunConfig) -> tuple[bool, str]:
 class _Tail:
     """Follows metrics.jsonl from its current end and updates a progress bar (a daemon thread)."""
 
-    def __init__(self, path: Path, *, first_step: int, max_steps: int) -> None:
-        self.path, self.max_steps = path, max_steps
+    def __init__(
+        self, path: Path, *, first_step: int, max_steps: int, tracker: Tracker | None = None
+    ) -> None:
+        self.path, self.max_steps, self.tracker = path, max_steps, tracker
         self.offset = path.stat().st_size if path.is_file() else 0
         self.stop = threading.Event()
         self.first_step = first_step
@@ -224,6 +227,8 @@ class _Tail:
         self.offset += len(complete)
         for line in complete.decode("utf-8").splitlines():
             r = json.loads(line)
+            if self.tracker is not None:
+                self.tracker.log_metrics({k: v for k, v in r.items() if k != "step"}, step=r["step"])
             val = f" val {r['val_loss']:.3f}" if "val_loss" in r else ""
             bar.update(
                 task,
@@ -313,12 +318,22 @@ def launch(config: RunConfig, *, resume: bool = False) -> RunResult:
             failure_config=ray.train.FailureConfig(max_failures=0),
         ),
     )
-    tail = _Tail(run_dir / "metrics.jsonl", first_step=start_step, max_steps=t.max_steps)
+    tracker = start_run(
+        config.tracking,
+        experiment="vibe-train",
+        name=run_dir.name,
+        params=config.model_dump(mode="json", exclude={"tracking"}),
+        tags={"vibe.run_dir": str(run_dir), "vibe.kind": "train", "vibe.start_step": str(start_step)},
+    )
+    tail = _Tail(run_dir / "metrics.jsonl", first_step=start_step, max_steps=t.max_steps, tracker=tracker)
     tail.thread.start()
     fit_start = time.perf_counter()
     try:
         trainer.fit()
     except Exception as error:
+        tail.stop.set()
+        tail.thread.join(timeout=5)
+        tracker.finish(status="FAILED")
         raise UserError(_failure_message(run_dir, error)) from None
     finally:
         tail.stop.set()
@@ -326,7 +341,7 @@ def launch(config: RunConfig, *, resume: bool = False) -> RunResult:
     fit_s = time.perf_counter() - fit_start
     records = read_metrics(run_dir / "metrics.jsonl")
     train_s = records[-1].get("train_s", 0.0) if records else 0.0
-    return _result(
+    result = _result(
         config,
         started,
         startup_s=max(0.0, fit_s - train_s),
@@ -335,6 +350,20 @@ def launch(config: RunConfig, *, resume: bool = False) -> RunResult:
         peak=peak,
         vocab_size=sources[0].vocab_size,
     )
+    finish_tracking(tracker, run_dir, files=("report.md", "loss.png", "config.yaml", "metrics.jsonl"))
+    return result
+
+
+def finish_tracking(tracker: Tracker, run_dir: Path, *, files: tuple[str, ...]) -> None:
+    """Upload the run's report, plots and config, end the MLflow run, and say in report.md where it is (and
+    what could not be logged)."""
+    for name in files:
+        tracker.log_artifact(run_dir / name)
+    tracker.finish()
+    report = run_dir / "report.md"
+    if report.is_file():
+        with report.open("a", encoding="utf-8") as f:
+            f.write("\n## Tracking\n\n" + "\n".join(tracker.report_lines()) + "\n")
 
 
 def _train_loop_entry(payload: dict[str, Any]) -> None:

@@ -72,6 +72,10 @@ class IngestConfig(VibeConfig):
     actions: FindingActions = Field(default_factory=FindingActions)
     dedup: DedupConfig = Field(default_factory=DedupConfig)
     tokenizer: TokenizerConfig = Field(default_factory=TokenizerConfig)
+    canaries: int = Field(
+        0, ge=0, le=10_000, description="random canary strings planted in the train split (memorisation eval)"
+    )
+    canary_repeats: int = Field(1, ge=1, le=10_000, description="times each canary is planted")
     documents: DocumentsConfig = Field(default_factory=DocumentsConfig)
 
     @field_validator("inputs")

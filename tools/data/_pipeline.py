@@ -114,6 +114,7 @@ def ingest(
         )
         fingerprints["tokenize"] = _hash(
             {"tokenizer": fingerprints["tokenizer"], "sha256": tokenizer["sha256"]}
+            | ({"canaries": config.canaries, "repeats": config.canary_repeats} if config.canaries else {})
         )
         splits = _run_stage(
             out,
@@ -130,7 +131,8 @@ def ingest(
         "config": config.model_dump(mode="json"),
         "fingerprint": fingerprints["tokenize"],
         "tokenizer": tokenizer,
-        "splits": splits,
+        "splits": {split: splits[split] for split in SPLITS},
+        **({"canaries": splits["canaries"]} if "canaries" in splits else {}),
         "files": {"seen": collected["seen"], "kept": collected["kept"], "dropped": collected["dropped"]},
         "findings": collected["findings"],
         "documents": collected["documents"],
@@ -574,9 +576,10 @@ def _tokenize(config: IngestConfig, bars: Progress) -> dict[str, Any]:
             ids[-1] = eod
             writers["valid" if docs.docs["valid"][i] else "train"].add(ids)
         bars.advance(task, int(docs.docs["nbytes"][indices].sum()))
+    canaries = plant_canaries(writers["train"], tokenizer, n=config.canaries, repeats=config.canary_repeats)
     for writer in writers.values():
         writer.finish()
-    result = {
+    result: dict[str, Any] = {
         split: {
             "prefix": writer.prefix,
             "documents": writer.documents,
@@ -589,4 +592,38 @@ def _tokenize(config: IngestConfig, bars: Progress) -> dict[str, Any]:
         "tokenize: %s",
         ", ".join(f"{s} {r['tokens']:,} tokens in {r['documents']} docs" for s, r in result.items()),
     )
+    if canaries:
+        result["canaries"] = canaries
     return result
+
+
+# -- canaries (the memorisation evaluation) -----------------------------------------------------------------
+
+CANARY_ALPHABET, CANARY_LENGTH = "0123456789", 10
+
+
+def plant_canaries(
+    writer: IndexedWriter, tokenizer: Tokenizer, *, n: int, repeats: int
+) -> dict[str, Any] | None:
+    """Add ``n`` random canaries (``repeats`` documents each) to the train split; returns the manifest entry.
+
+    A canary is ``"vibe canary NN code:" + 10 random digits`` (from the OS's randomness, so that nothing in
+    the repository or the config can reproduce it); ``tools.eval`` ranks it among random candidates of the
+    same format (exposure) and tries to extract it from its prefix."""
+    if n == 0:
+        return None
+    import secrets
+
+    eod = tokenizer.token_to_id(EOD)
+    values = []
+    for i in range(n):
+        prefix = f"vibe canary {i:02d} code:"
+        secret = "".join(secrets.choice(CANARY_ALPHABET) for _ in range(CANARY_LENGTH))
+        ids = np.array(
+            [*tokenizer.encode(prefix + secret, add_special_tokens=False).ids, eod], dtype=np.int64
+        )
+        for _ in range(repeats):
+            writer.add(ids)
+        values.append({"prefix": prefix, "secret": secret})
+    log.info("planted %d canaries x %d in the train split (listed in manifest.json)", n, repeats)
+    return {"alphabet": CANARY_ALPHABET, "length": CANARY_LENGTH, "repeats": repeats, "values": values}

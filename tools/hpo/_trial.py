@@ -90,5 +90,7 @@ def run_launched_trial(payload: dict[str, Any]) -> dict[str, Any]:
 
     started = time.time()
     config = RunConfig.model_validate(payload["config"])
-    launch(config, resume=True)  # the directory was prepared (config.yaml, attempt) by the driver
+    config = config.model_copy(update={"tracking": config.tracking.model_copy(update={"enabled": False})})
+    # the directory was prepared (config.yaml, attempt) by the driver; the driver tracks the trial in MLflow
+    launch(config, resume=True)
     return {"started": started, "finished": time.time(), "pid": os.getpid()}

@@ -13,6 +13,7 @@ from vibe.agent._hpo import ClearedSearchGate
 from vibe.agent._nodes import MAX_ATTEMPTS, AgentDeps, diagnose, execute, observe
 from vibe.agent._plan import Plan, PlanSettings, PlanStep, Proposal, apply_proposal, make_plan
 from vibe.agent._record import Recorder
+from vibe.agent._release import ReleaseDenied, ReleaseResult, find_export, release_model
 from vibe.agent._search import SearchSettings, transfer_into
 
 __all__ = [
@@ -29,6 +30,8 @@ __all__ = [
     "PlanStep",
     "Proposal",
     "Recorder",
+    "ReleaseDenied",
+    "ReleaseResult",
     "SearchSettings",
     "TrainingGoal",
     "apply_proposal",
@@ -37,11 +40,13 @@ __all__ = [
     "describe_step",
     "diagnose",
     "execute",
+    "find_export",
     "gate_node",
     "goal_from_draft",
     "make_plan",
     "observe",
     "parse_request",
     "parse_size",
+    "release_model",
     "transfer_into",
 ]

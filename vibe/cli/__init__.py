@@ -14,6 +14,7 @@ from vibe.cli import (
     _hpo,
     _llm,
     _loop,
+    _model,
     _policy,
     _synth,
     _train,
@@ -47,6 +48,7 @@ app.add_typer(
     name="approvals",
     help="Approval requests: list, show, approve, reject, sign, serve the approvals page.",
 )
+app.add_typer(_model.app, name="model", help="Models: release a run into the registry, show a release.")
 app.add_typer(_audit.app, name="audit", help="Verify, show and export the decision ledger.")
 
 

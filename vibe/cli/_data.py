@@ -47,6 +47,12 @@ def ingest(
         str | None, typer.Option(help="Cap on tokenizer training text, e.g. 200MB (default 200MB).")
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Seed for the split and sampling (default 0).")] = None,
+    canaries: Annotated[
+        int | None, typer.Option(help="Plant N random canaries in the train split (memorisation eval).")
+    ] = None,
+    canary_repeats: Annotated[
+        int | None, typer.Option(help="Times each canary is planted (default 1).")
+    ] = None,
     documents: Annotated[
         bool | None,
         typer.Option(
@@ -80,6 +86,8 @@ def ingest(
         "tokenizer.vocab_size": vocab_size,
         "tokenizer.path": str(tokenizer) if tokenizer is not None else None,
         "tokenizer.train_bytes": tokenizer_train_bytes,
+        "canaries": canaries,
+        "canary_repeats": canary_repeats,
         "documents.enabled": documents,
         "documents.email_headers": email_headers,
     }

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -33,7 +32,12 @@ def install(force: Annotated[bool, typer.Option(help="remove the venv and instal
 @app.command()
 def serve(
     port: Port = 8000,
-    model: Annotated[Path | None, typer.Option(help="a Hugging Face model directory to serve")] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            help="a Hugging Face model directory, or a released model NAME@ALIAS (e.g. coder@production)"
+        ),
+    ] = None,
     name: Annotated[str | None, typer.Option("--served-model-name", help="the name clients ask for")] = None,
     max_model_len: Annotated[int, typer.Option(help="context length")] = 4096,
     timeout: Annotated[float, typer.Option(help="seconds to wait for the server to answer")] = 600.0,
@@ -46,6 +50,10 @@ def serve(
 
     setup_logging()
     with user_errors():
+        if model is not None:
+            from vibe.tracking import model_path
+
+            model = str(model_path(model))
         options = {"port": port, "model": model, "served_model_name": name, "max_model_len": max_model_len}
         config = validate(ServerConfig, {**options, "startup_timeout_s": timeout}, source="vibe llm serve")
         status = start(config)

@@ -195,9 +195,17 @@ def run_loop(
     agent's checkpointed threads): finished rounds are not run again, a round cut off is resumed.
     """
     from vibe.agent import Agent
+    from vibe.tracking import start_run
 
     say = on_event or (lambda line: None)
     loop_dir, state = _open_state(config, say)
+    tracker = start_run(
+        None,
+        experiment="vibe-loop",
+        name=state.name,
+        params={"goal": config.goal, "deadline": state.deadline.isoformat()},
+        tags={"vibe.kind": "loop", "vibe.loop_dir": str(loop_dir)},
+    )
     while True:
         now = utcnow()
         current = state.rounds[-1] if state.rounds and state.rounds[-1].finished is None else None
@@ -257,6 +265,7 @@ def run_loop(
                 outcome = agent.run(config.goal, thread_id=current.thread_id)
             _collect(current, outcome.values, agent.deps.approvals)
         save_state(loop_dir, state)
+        _track_round(current, parent=tracker)
         best = (current.search or {}).get("best")
         say(
             f"round {current.number} {current.status}: "
@@ -270,6 +279,10 @@ def run_loop(
         )
     report = write_report(loop_dir, state, config)
     say(f"report: {report}")
+    tracker.set_tags({"vibe.stopped_by": state.stopped_by, "vibe.note": state.note})
+    for path in [report, *sorted(Path(report).parent.glob("*.png"))]:
+        tracker.log_artifact(path)
+    tracker.finish()
     return LoopResult(
         loop_dir=loop_dir,
         report=report,
@@ -278,3 +291,39 @@ def run_loop(
         best_run=best_run_of(state),
         pending=pending_approvals(config, state),
     )
+
+
+def _track_round(record: RoundRecord, *, parent: Any) -> None:
+    """The round as an MLflow run nested under the loop's: what it searched, found, trained and scored."""
+    from vibe.tracking import start_run
+
+    best = (record.search or {}).get("best") or {}
+    tracker = start_run(
+        None,
+        experiment="vibe-loop",
+        name=record.thread_id,
+        params={
+            "number": record.number,
+            "kind": record.kind,
+            "objective": record.objective,
+            "space": record.space,
+        },
+        tags={"vibe.kind": "loop.round", "vibe.status": record.status, "vibe.reason": record.reason[:500]},
+        parent=parent,
+    )
+    tracker.log_metrics(
+        {
+            "best_trial_value": best.get("value"),
+            "val_bpb": (record.evaluation or {}).get("val_bpb"),
+            "val_loss": (record.evaluation or {}).get("val_loss"),
+            "wall_s": record.wall_s,
+            "cpu_hours": record.cpu_hours,
+            "gpu_hours": record.gpu_hours,
+        },
+        step=record.number,
+    )
+    if record.report and len(record.report) < 4096 and Path(record.report).is_file():
+        tracker.log_artifact(Path(record.report))
+    elif record.report:
+        tracker.log_text(record.report, artifact_file="report.md")
+    tracker.finish(timeout_s=10)

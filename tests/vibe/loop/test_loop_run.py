@@ -139,3 +139,18 @@ def test_later_rounds_refine_around_the_best_so_far(night: dict[str, Any]) -> No
     lr = [next(p for p in r.space["params"] if p["name"] == "optimizer.lr") for r in rounds[:2]]
     assert lr[1]["high"] / lr[1]["low"] < lr[0]["high"] / lr[0]["low"]  # narrowed (log range)
     assert rounds[1].kind == "refine"
+
+
+def test_every_round_search_trial_run_and_evaluation_is_tracked_in_mlflow(night: dict[str, Any]) -> None:
+    from mlflow.tracking import MlflowClient
+
+    store = Path(night["config"].workdir).parent / "cache" / "mlflow" / "mlflow.db"
+    client = MlflowClient(tracking_uri=f"sqlite:///{store}")
+    loops = client.search_runs([client.get_experiment_by_name("vibe-loop").experiment_id])
+    parents = {r.info.run_id for r in loops if r.data.tags.get("vibe.kind") == "loop"}
+    rounds = [r for r in loops if r.data.tags.get("vibe.kind") == "loop.round"]
+    assert rounds and all(r.data.tags["mlflow.parentRunId"] in parents for r in rounds)
+    assert {r.info.run_name for r in rounds} >= {f"{night['result'].state.name}-r1"}
+    studies = client.search_runs([client.get_experiment_by_name("vibe-hpo").experiment_id])
+    trials = [r for r in studies if r.data.tags.get("vibe.kind") == "hpo.trial"]
+    assert trials and all("loss" in r.data.metrics for r in trials)
