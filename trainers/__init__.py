@@ -3,8 +3,12 @@
 A run is a :class:`RunConfig`; :func:`launch` trains it and returns a :class:`RunResult`. The run
 directory layout is documented in ``trainers/_launch.py``, the checkpoint layout in
 ``trainers/_checkpoint.py``. :func:`open_run` loads a run's latest checkpoint for evaluation
-(``tools.eval`` builds on it).
+(``tools.eval`` builds on it). :func:`run_worker` is the worker loop itself, for a process that made its
+own ``torch.distributed`` group (one GPU without Ray: ``bench/gpu_check.py``); it is imported on first use
+(it loads Megatron's DDP and optimizer modules, which only a worker needs).
 """
+
+from typing import Any
 
 from trainers._config import (
     MODEL_PRESETS,
@@ -36,4 +40,13 @@ __all__ = [
     "launch",
     "load_run_config",
     "open_run",
+    "run_worker",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "run_worker":  # imported where a worker runs
+        from trainers._worker import run_worker
+
+        return run_worker
+    raise AttributeError(f"module 'trainers' has no attribute {name!r}")
