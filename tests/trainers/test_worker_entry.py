@@ -72,7 +72,7 @@ def test_run_worker_trains_checkpoints_and_logs_without_ray(tiny_data: Path, tmp
 
 def test_run_worker_needs_a_process_group_of_the_configured_size(tiny_data: Path, tmp_path: Path) -> None:
     config = tiny_config(tiny_data, tmp_path / "run", parallel={"dp": 2})
-    with pytest.raises(ValueError, match="no torch.distributed process group"):
+    with pytest.raises(ValueError, match=r"no torch\.distributed process group"):
         run_worker(config, {"precision": "fp32"})
     dist.init_process_group("gloo", store=dist.HashStore(), rank=0, world_size=1)
     try:
