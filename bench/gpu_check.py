@@ -122,6 +122,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--budget-s", type=float, help="overall time limit (default 480 on GPU, 1500 on CPU)")
     parser.add_argument("--phases", default=",".join(PHASES), help=f"comma-separated subset of {PHASES}")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="RUN.SECTION.FIELD=VALUE",
+        help="change a run's config, e.g. dense.training.micro_batch_size=8 (VALUE as JSON; repeatable)",
+    )
     parser.add_argument("--phase", choices=PHASES, help=argparse.SUPPRESS)  # internal: run one phase here
     parser.add_argument("--hf-export", nargs=3, type=Path, help=argparse.SUPPRESS)  # internal: RUN OUT RESULT
     args = parser.parse_args(argv)
@@ -138,13 +145,54 @@ def main(argv: list[str] | None = None) -> int:
     unknown = sorted(set(phases) - set(PHASES))
     if unknown:
         parser.error(f"--phases: unknown {unknown}; choose from {', '.join(PHASES)}")
+    try:
+        overrides = parse_overrides(args.set)
+    except ValueError as error:
+        parser.error(str(error))
     return orchestrate(
         mode=mode, out=out, work=work, data=args.data.resolve(), budget_s=args.budget_s or BUDGET_S[mode],
-        phases=phases,
+        phases=phases, overrides=overrides,
     )  # fmt: skip
 
 
-def orchestrate(*, mode: str, out: Path, work: Path, data: Path, budget_s: float, phases: list[str]) -> int:
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    """``["dense.training.micro_batch_size=8"]`` -> ``{"dense": {"training": {"micro_batch_size": 8}}}``."""
+    overrides: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        parts = key.split(".")
+        if not sep or len(parts) < 3 or parts[0] not in GPU_RUNS:
+            raise ValueError(
+                f"--set {item!r}: expected RUN.SECTION.FIELD=VALUE with RUN in {sorted(GPU_RUNS)}"
+            )
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        node = overrides
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+    return overrides
+
+
+def _merged(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in changes.items():
+        merged[key] = _merged(base.get(key, {}), value) if isinstance(value, dict) else value
+    return merged
+
+
+def orchestrate(
+    *,
+    mode: str,
+    out: Path,
+    work: Path,
+    data: Path,
+    budget_s: float,
+    phases: list[str],
+    overrides: dict[str, Any] | None = None,
+) -> int:
     """Run each phase in a child process under its time limit; results after every phase. Exit 0 if no
     phase failed (skipped and "not available" phases are not failures)."""
     if not (data / "manifest.json").is_file():
@@ -152,6 +200,7 @@ def orchestrate(*, mode: str, out: Path, work: Path, data: Path, budget_s: float
         return 2
     shutil.rmtree(work, ignore_errors=True)
     (work / "phases").mkdir(parents=True)
+    (work / "settings.json").write_text(json.dumps({"overrides": overrides or {}}))
     out.mkdir(parents=True, exist_ok=True)
     started = time.time()
     deadline = time.monotonic() + budget_s
@@ -162,6 +211,7 @@ def orchestrate(*, mode: str, out: Path, work: Path, data: Path, budget_s: float
         "budget_s": budget_s,
         "data": str(data),
         "not_carried": NOT_CARRIED if mode == "gpu" else {},
+        "overrides": overrides or {},
         "phases": {},
     }
     for phase in phases:
@@ -184,6 +234,9 @@ def orchestrate(*, mode: str, out: Path, work: Path, data: Path, budget_s: float
         if phase == "env":
             results["environment"] = results["phases"].pop("env")
         _copy_worker_log(phase, work, out)
+        if phase == "export":  # the dense checkpoint (weights + AdamW state) and its export: disk for MoE
+            shutil.rmtree(work / "dense" / "checkpoints", ignore_errors=True)
+            shutil.rmtree(work / "hf_dense", ignore_errors=True)
         _write_results(results, out, started)
     failed = [p for p, r in results["phases"].items() if r.get("status") == "failed"]
     print(f"\n=== gpu_check: results in {out}/results.json and results.md; failed: {failed or 'none'}")
@@ -337,7 +390,14 @@ def _reason(r: dict[str, Any]) -> str:
 # ------------------------------------------------------------------------------------------ one phase here
 def _run_phase(phase: str, *, mode: str, work: Path, data: Path) -> int:
     warnings.filterwarnings("ignore", message="Transformer Engine and Apex are not installed")  # expected
-    ctx = {"mode": mode, "work": work, "data": data, "results": _phase_results(work)}
+    settings = work / "settings.json"
+    ctx = {
+        "mode": mode,
+        "work": work,
+        "data": data,
+        "results": _phase_results(work),
+        "overrides": json.loads(settings.read_text())["overrides"] if settings.is_file() else {},
+    }
     result: dict[str, Any]
     try:
         result = {"status": "ok", **_PHASES[phase](ctx)}  # a phase may set its own status
@@ -432,6 +492,7 @@ def phase_env(ctx: dict[str, Any]) -> dict[str, Any]:
         "torch": torch.__version__,
         "packages": packages,
         "cpu_count": os.cpu_count(),
+        "work_disk_free_gib": round(shutil.disk_usage(ctx["work"]).free / 2**30, 1),
         "ray_importable": importlib.util.find_spec("ray") is not None,
     }
     if torch.cuda.is_available():
@@ -457,7 +518,7 @@ def phase_env(ctx: dict[str, Any]) -> dict[str, Any]:
 def _run_config(ctx: dict[str, Any], name: str) -> Any:
     from trainers import RunConfig
 
-    spec = (GPU_RUNS if ctx["mode"] == "gpu" else CPU_RUNS)[name]
+    spec = _merged((GPU_RUNS if ctx["mode"] == "gpu" else CPU_RUNS)[name], ctx["overrides"].get(name, {}))
     return RunConfig.model_validate(
         {
             **spec,
