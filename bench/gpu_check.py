@@ -239,8 +239,10 @@ def orchestrate(
             shutil.rmtree(work / "hf_dense", ignore_errors=True)
         _write_results(results, out, started)
     failed = [p for p, r in results["phases"].items() if r.get("status") == "failed"]
+    if results.get("environment", {}).get("status") == "failed":
+        failed.insert(0, "env")
     print(f"\n=== gpu_check: results in {out}/results.json and results.md; failed: {failed or 'none'}")
-    return 1 if failed or results.get("environment", {}).get("status") == "failed" else 0
+    return 1 if failed else 0
 
 
 def _spawn(phase: str, *, mode: str, work: Path, data: Path, limit_s: float) -> dict[str, Any]:
@@ -325,6 +327,8 @@ def markdown(results: dict[str, Any]) -> str:
         "| check | status | result |",
         "|---|---|---|",
     ]
+    if env.get("status") == "failed":
+        lines.append(f"| environment (torch, CUDA, packages) | failed | {_reason(env)} |")
     phases = results.get("phases", {})
     for key, title in (("dense", "dense pre-training"), ("moe", "MoE pre-training")):
         r = phases.get(key)

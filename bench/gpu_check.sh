@@ -33,7 +33,7 @@ if ((rehearsal == 0)); then
     echo ".whl/: no wheels; run bash bench/gpu_check_prepare.sh first and carry .whl" | tee "$out/log.txt"
     exit 2
   fi
-  "$PYTHON" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site \
+  "$PYTHON" -m pip install -q --root-user-action=ignore --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site \
     .whl/*.whl || exit 3
   export PYTHONPATH=/tmp/site:$PWD
   nvidia-smi >"$out/nvidia-smi.txt" 2>&1 || echo "nvidia-smi failed" >>"$out/nvidia-smi.txt"
