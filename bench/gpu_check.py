@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import copy
 import importlib.metadata
 import importlib.util
 import json
@@ -687,8 +688,7 @@ def phase_export(ctx: dict[str, Any]) -> dict[str, Any]:
         attempts.append({"device": "cpu (CUDA_VISIBLE_DEVICES empty)", "status": "ok"})
     export_s = time.perf_counter() - started
     verification = exported["record"].get("verification", {})
-    dtypes = ["float32", "bfloat16"] if ctx["mode"] == "gpu" else ["float32"]
-    parity = greedy_parity(run_dir, hf_dir, device=device, dtypes=dtypes, mode=ctx["mode"])
+    parity = greedy_parity(run_dir, hf_dir, device=device, dtypes=["float32", "bfloat16"], mode=ctx["mode"])
     return {
         "status": "ok" if all(p["ok"] for p in parity) else "failed",
         "hf_dir": str(hf_dir),
@@ -744,13 +744,12 @@ def greedy_parity(
             hf = AutoModelForCausalLM.from_pretrained(str(hf_dir), dtype=dtype).to(device).eval()
             vocab = hf.config.vocab_size
             autocast = dtype_name == "bfloat16"
+            greedy = copy.deepcopy(hf.generation_config)  # greedy, exactly n tokens (no stop at eos)
+            greedy.update(do_sample=False, max_new_tokens=n, min_new_tokens=None, eos_token_id=None)
+            greedy.pad_token_id = greedy.pad_token_id if greedy.pad_token_id is not None else 0
             with torch.no_grad():
                 hf_seq = hf.generate(
-                    prompts,
-                    attention_mask=torch.ones_like(prompts),
-                    max_new_tokens=n,
-                    do_sample=False,
-                    pad_token_id=hf.generation_config.pad_token_id or 0,
+                    prompts, attention_mask=torch.ones_like(prompts), generation_config=greedy
                 )
                 meg_seq = _megatron_greedy(megatron, prompts, n, vocab=vocab, autocast=autocast)
                 length = min(hf_seq.size(1), meg_seq.size(1))
