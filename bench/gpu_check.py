@@ -364,7 +364,7 @@ def markdown(results: dict[str, Any]) -> str:
                 lines.append(
                     f"| greedy parity Megatron vs transformers generate(), {p['dtype']} | {verdict} | "
                     f"{p['greedy_identical']}/{p['prompts']} greedy continuations of {p['new_tokens']} tokens "
-                    f"identical (first divergence at {p['first_divergence']}); teacher-forced top-1 "
+                    f"identical (first divergence: {_divergence(p)}); teacher-forced top-1 "
                     f"{100 * p['top1_agreement']:.2f}%, cosine {p['cosine_min']:.5f} (min), "
                     f"max abs logit diff {p['max_abs_diff']:.2e} |"
                 )
@@ -382,6 +382,10 @@ def markdown(results: dict[str, Any]) -> str:
             "Not carried to the device: " + "; ".join(f"{k}: {v}" for k, v in results["not_carried"].items()),
         ]
     return "\n".join(lines) + "\n"
+
+
+def _divergence(p: dict[str, Any]) -> str:
+    return "none" if all(d >= p["new_tokens"] for d in p["first_divergence"]) else str(p["first_divergence"])
 
 
 def _flops(value: float) -> str:
