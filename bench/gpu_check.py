@@ -260,7 +260,7 @@ def _spawn(phase: str, *, mode: str, work: Path, data: Path, limit_s: float) -> 
     if mode == "cpu":
         cmd.append("--cpu-rehearsal")
     started = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=REPO, start_new_session=True)  # its own group: a kill takes all of it
+    proc = subprocess.Popen(cmd, cwd=REPO, env=_child_env(), start_new_session=True)  # a kill takes all
     try:
         code = proc.wait(timeout=limit_s)
     except subprocess.TimeoutExpired:
@@ -281,6 +281,14 @@ def _spawn(phase: str, *, mode: str, work: Path, data: Path, limit_s: float) -> 
         result = {"status": "failed", "reason": f"the phase process exited {code} without writing results"}
     result["wall_s"] = wall
     return result
+
+
+def _child_env() -> dict[str, str]:
+    """This environment, with the repository on PYTHONPATH (the phases import trainers from it)."""
+    paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    if str(REPO) not in paths:
+        paths.append(str(REPO))
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
 
 
 def _copy_worker_log(phase: str, work: Path, out: Path) -> None:
@@ -714,7 +722,7 @@ def _hf_export_without_cuda(run_dir: Path, hf_dir: Path, result: Path) -> dict[s
         str(hf_dir),
         str(result),
     ]
-    done = subprocess.run(cmd, cwd=REPO, env={**os.environ, "CUDA_VISIBLE_DEVICES": ""}, timeout=600)
+    done = subprocess.run(cmd, cwd=REPO, env={**_child_env(), "CUDA_VISIBLE_DEVICES": ""}, timeout=600)
     if done.returncode != 0 or not result.is_file():
         raise RuntimeError(f"the HF export without CUDA failed too (exit {done.returncode}); see log.txt")
     return json.loads(result.read_text())
