@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import copy
+import gc
 import importlib.metadata
 import importlib.util
 import json
@@ -94,7 +95,7 @@ _TRAINING_COMMON = {"log_interval": 1, "eval_interval": 0, "eval_iters": 4, "che
 PHASES = ("env", "dense", "export", "moe", "rl")
 # Seconds: (limit, least worth starting with). The GPU budget leaves a rerun inside the 15 device minutes.
 LIMITS = {
-    "gpu": {"env": (60, 10), "dense": (240, 90), "export": (200, 60), "moe": (150, 60), "rl": (120, 30)},
+    "gpu": {"env": (60, 10), "dense": (240, 90), "export": (300, 60), "moe": (150, 60), "rl": (120, 30)},
     "cpu": {"env": (120, 10), "dense": (400, 60), "export": (400, 60), "moe": (400, 60), "rl": (200, 30)},
 }
 BUDGET_S = {"gpu": 480, "cpu": 1500}
@@ -679,6 +680,8 @@ def phase_export(ctx: dict[str, Any]) -> dict[str, Any]:
     run_dir = Path(dense["run_dir"])
     hf_dir = ctx["work"] / "hf_dense"
     shutil.rmtree(hf_dir, ignore_errors=True)
+    import torch
+
     device = _distributed(ctx["mode"])
     started = time.perf_counter()
     attempts: list[dict[str, Any]] = []
@@ -693,6 +696,8 @@ def phase_export(ctx: dict[str, Any]) -> dict[str, Any]:
         )
         if device.type != "cuda":
             raise
+        gc.collect()  # the failed attempt's model
+        torch.cuda.empty_cache()
         # The export itself need not run on the GPU: run it again in a process that sees no CUDA device,
         # so that loading the result with transformers on the GPU and the parity below still get checked.
         shutil.rmtree(hf_dir, ignore_errors=True)
