@@ -95,7 +95,7 @@ _TRAINING_COMMON = {"log_interval": 1, "eval_interval": 0, "eval_iters": 4, "che
 PHASES = ("env", "dense", "export", "moe", "rl")
 # Seconds: (limit, least worth starting with). The GPU budget leaves a rerun inside the 15 device minutes.
 LIMITS = {
-    "gpu": {"env": (60, 10), "dense": (240, 90), "export": (300, 60), "moe": (150, 60), "rl": (120, 30)},
+    "gpu": {"env": (60, 10), "dense": (240, 90), "export": (300, 60), "moe": (150, 60), "rl": (180, 30)},
     "cpu": {"env": (120, 10), "dense": (400, 60), "export": (400, 60), "moe": (400, 60), "rl": (200, 30)},
 }
 BUDGET_S = {"gpu": 480, "cpu": 1500}
@@ -236,9 +236,7 @@ def orchestrate(
         if phase == "env":
             results["environment"] = results["phases"].pop("env")
         _copy_worker_log(phase, work, out)
-        if phase == "export":  # the dense checkpoint (weights + AdamW state) and its export: disk for MoE
-            shutil.rmtree(work / "dense" / "checkpoints", ignore_errors=True)
-            shutil.rmtree(work / "hf_dense", ignore_errors=True)
+        _free_disk(phase, work)
         _write_results(results, out, started)
     failed = [p for p, r in results["phases"].items() if r.get("status") == "failed"]
     if results.get("environment", {}).get("status") == "failed":
@@ -284,6 +282,18 @@ def _spawn(phase: str, *, mode: str, work: Path, data: Path, limit_s: float) -> 
     return result
 
 
+def _free_disk(phase: str, work: Path) -> None:
+    """What later phases do not read (a 1.2B run's AdamW state alone is ~10 GB): the dense run's optimizer
+    state and its export after the export phase (RL starts from its weights), MoE's and RL's checkpoints."""
+    if phase == "export":
+        for state in (work / "dense" / "checkpoints").glob("step_*/rank_*.pt"):
+            state.unlink()
+        shutil.rmtree(work / "hf_dense", ignore_errors=True)
+    elif phase in ("moe", "rl"):
+        shutil.rmtree(work / phase / "checkpoints", ignore_errors=True)
+        shutil.rmtree(work / phase / "run" / "checkpoints", ignore_errors=True)
+
+
 def _child_env() -> dict[str, str]:
     """This environment, with the repository on PYTHONPATH (the phases import trainers from it)."""
     paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
@@ -295,6 +305,7 @@ def _child_env() -> dict[str, str]:
 def _copy_worker_log(phase: str, work: Path, out: Path) -> None:
     """The trainer's own worker log of a training phase, next to the results (its last 4 MB)."""
     log = work / phase / "logs" / "worker_0.log"
+    log = log if log.is_file() else work / phase / "run" / "logs" / "worker_0.log"
     if log.is_file():
         data = log.read_bytes()[-4_000_000:]
         (out / f"{phase}_worker.log").write_bytes(data)
@@ -831,13 +842,95 @@ def _megatron_greedy(model: Any, prompts: Any, n: int, *, vocab: int, autocast: 
 
 
 # ------------------------------------------------------------------------------ RL (POST's post-training)
-def phase_rl(ctx: dict[str, Any]) -> dict[str, Any]:
-    """One RL step (generation, reward, train, weight sync) when post-training (issue #14) is on this branch."""
+# The reward: alignment rules that need no sandbox (the GPU machine has no bubblewrap).
+RL_POLICY = """\
+version: 1
+name: gpu-check
+default: allow
+alignment:
+  rules:
+    - {id: valid-python, type: must_parse, language: python, weight: 2}
+    - {id: no-secrets, type: no_secrets}
+    - {id: no-emails, type: no_personal_data}
+"""
+RL_MODULES = ("textwrap", "bisect", "colorsys", "fnmatch", "shlex", "calendar")  # documented functions
+
+
+def rl_step(base: Path, out: Path) -> dict[str, Any]:
+    """The one adapter to the post-training RL of issue #14: one RL step from the run ``base`` into ``out``
+    (in this process: no Ray, the in-process Megatron generator since vLLM does not travel). Returns the
+    step's record. Raises :class:`Unavailable` where this branch has no post-training."""
     if importlib.util.find_spec("trainers.posttrain") is None:
         raise Unavailable(
             "post-training RL (issue #14, trainers.posttrain) is not on this branch: not available"
         )
-    raise Unavailable("trainers.posttrain is present, but this check is not wired to its RL step yet")
+    try:
+        from tools.posttrain import run_posttrain
+        from trainers.posttrain import PostTrainConfig
+    except ImportError as error:  # on the branch, but its import chain needs what this machine lacks
+        raise RuntimeError(f"post-training is on this branch but does not import here: {error}") from None
+    out.mkdir(parents=True, exist_ok=True)
+    (out.parent / "rl_policy.yaml").write_text(RL_POLICY)
+    prompts = [{"prompt": text, "tests": None} for text in _rl_prompts()]
+    (out.parent / "rl_prompts.jsonl").write_text("".join(json.dumps(r) + "\n" for r in prompts))
+    config = PostTrainConfig.model_validate(
+        {
+            "method": "rl",
+            "base": str(base),
+            "data": str(out.parent / "rl_prompts.jsonl"),
+            "out": str(out),
+            "in_process": True,
+            "training": {
+                "max_steps": 1,
+                "global_batch_size": 4,
+                "micro_batch_size": 16,
+                "checkpoint_interval": 0,
+            },
+            "optimizer": {"lr": 1e-5, "min_lr": 1e-6, "warmup_steps": 0},
+            "rl": {"policies": [str(out.parent / "rl_policy.yaml")], "group_size": 4, "max_new_tokens": 32},
+        }
+    )
+    run_posttrain(config)
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    return records[-1]
+
+
+def _rl_prompts(count: int = 8) -> list[str]:
+    """ "Complete this function" prompts: signature + docstring of documented stdlib functions."""
+    import ast
+    import sysconfig
+
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    found: list[str] = []
+    for name in RL_MODULES:
+        text = (stdlib / f"{name}.py").read_text(encoding="utf-8")
+        lines = text.splitlines()
+        for node in ast.parse(text).body:
+            if isinstance(node, ast.FunctionDef) and ast.get_docstring(node) and len(found) < count:
+                head = "\n".join(lines[node.lineno - 1 : node.body[0].end_lineno])
+                found.append(
+                    f"Complete this Python function. Answer with one ```python code block.\n\n```python\n{head}\n```"
+                )
+    return found
+
+
+def phase_rl(ctx: dict[str, Any]) -> dict[str, Any]:
+    """One RL step (generation, reward, train, weight sync) from the dense run, where post-training exists."""
+    dense = ctx["results"].get("dense", {})
+    if importlib.util.find_spec("trainers.posttrain") is not None and dense.get("status") != "ok":
+        raise Unavailable(f"the dense run did not finish ({dense.get('status', 'not run')}): no base for RL")
+    base = Path(dense.get("run_dir", ctx["work"] / "dense"))
+    _distributed(ctx["mode"])
+    started = time.perf_counter()
+    record = rl_step(base, ctx["work"] / "rl" / "run")
+    timings = {k: record[k] for k in ("generate_s", "reward_s", "train_s", "sync_s") if k in record}
+    return {
+        "base": str(base),
+        "wall_s_in_phase": time.perf_counter() - started,
+        "timings_s": timings,
+        "record": record,
+        "generator": "in-process Megatron (vLLM does not travel)",
+    }
 
 
 _PHASES = {"env": phase_env, "dense": phase_dense, "export": phase_export, "moe": phase_moe, "rl": phase_rl}
