@@ -135,22 +135,32 @@ def _check_attempt(run_dir: Path, attempt: str | None) -> None:
         raise RuntimeError(f"attempt {attempt} was superseded by {current}; stopping this worker")
 
 
-@contextlib.contextmanager
-def _worker_logging(run_dir: Path, rank: int) -> Iterator[None]:
-    """Vibe's and Megatron's records (and warnings) into ``logs/worker_<rank>.log`` while the loop runs; the
-    loggers are restored after, so a process that runs the loop in-process (a test, a benchmark, an HPO task)
-    keeps its own logging."""
+_WORKER_LOGGERS = (("vibe", logging.INFO), ("megatron", logging.WARNING), ("py.warnings", logging.INFO))
+
+
+def _setup_logging(run_dir: Path, rank: int) -> logging.Handler:
+    """Vibe's and Megatron's records (and warnings) into ``logs/worker_<rank>.log``, for the rest of this
+    process (a worker process of its own); returns the handler."""
     (run_dir / "logs").mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(run_dir / "logs" / f"worker_{rank}.log", encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    saved = []
-    for name, level in (("vibe", logging.INFO), ("megatron", logging.WARNING), ("py.warnings", logging.INFO)):
+    for name, level in _WORKER_LOGGERS:
         logger = logging.getLogger(name)
-        saved.append((logger, logger.level, logger.propagate))
         logger.setLevel(level)
         logger.addHandler(handler)
         logger.propagate = False
     logging.captureWarnings(True)
+    return handler
+
+
+@contextlib.contextmanager
+def _worker_logging(run_dir: Path, rank: int) -> Iterator[None]:
+    """:func:`_setup_logging` while the loop runs; the loggers are restored after, so a process that runs the
+    loop in-process (a test, a benchmark, an HPO task) keeps its own logging."""
+    saved = [
+        (logger, logger.level, logger.propagate) for logger in map(logging.getLogger, dict(_WORKER_LOGGERS))
+    ]
+    handler = _setup_logging(run_dir, rank)
     try:
         yield
     finally:
