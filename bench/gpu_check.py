@@ -213,6 +213,7 @@ def orchestrate(
         "budget_s": budget_s,
         "data": str(data),
         "not_carried": NOT_CARRIED if mode == "gpu" else {},
+        "blocked_imports": [] if mode == "gpu" else list(ABSENT_ON_DEVICE),  # as absent as on the device
         "overrides": overrides or {},
         "phases": {},
     }
@@ -396,6 +397,11 @@ def markdown(results: dict[str, Any]) -> str:
     if r is not None:
         detail = _reason(r) if r.get("status") != "ok" else json.dumps(r.get("timings_s", {}))
         lines.append(f"| one RL post-training step | {r.get('status')} | {detail} |")
+    if results.get("blocked_imports"):
+        lines += [
+            "",
+            f"Imports blocked in every phase, as on the GPU machine: {', '.join(results['blocked_imports'])}.",
+        ]
     if results.get("not_carried"):
         lines += [
             "",
@@ -417,8 +423,15 @@ def _reason(r: dict[str, Any]) -> str:
 
 
 # ------------------------------------------------------------------------------------------ one phase here
+# Not on the GPU machine: the rehearsal blocks their import in every phase, so it proves no phase needs them.
+ABSENT_ON_DEVICE = ("ray", "vllm")
+
+
 def _run_phase(phase: str, *, mode: str, work: Path, data: Path) -> int:
     warnings.filterwarnings("ignore", message="Transformer Engine and Apex are not installed")  # expected
+    if mode == "cpu":
+        for name in ABSENT_ON_DEVICE:
+            sys.modules[name] = None  # type: ignore[assignment]  # `import ray` raises ImportError
     settings = work / "settings.json"
     ctx = {
         "mode": mode,
