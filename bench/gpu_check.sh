@@ -12,8 +12,9 @@
 #        carry:     [".whl", ".gpu_data"]
 #        timeout_s: 570
 #    then give_back, unless rerunning at once.
-# 3. What comes back under $OUT (6 files; a call returns at most 8): results.json, results.md (the table for
-#    BENCHMARKS.md), log.txt (everything printed), nvidia-smi.txt, dense_worker.log, moe_worker.log.
+# 3. What comes back under $OUT (7 files; a call returns at most 8): results.json, results.md (the table for
+#    BENCHMARKS.md), log.txt (everything printed), nvidia-smi.txt, dense_worker.log, moe_worker.log,
+#    rl_worker.log. To change a run without editing anything: --set dense.training.micro_batch_size=8.
 #
 # Elsewhere: `bash bench/gpu_check.sh --out DIR` on any CUDA machine; `bash bench/gpu_check.sh --cpu-rehearsal`
 # here (no wheels installed: the project's venv has everything; PYTHON=/path/to/venv/python).
