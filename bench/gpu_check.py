@@ -895,8 +895,9 @@ def rl_step(base: Path, out: Path) -> dict[str, Any]:
             "in_process": True,
             "training": {
                 "max_steps": 1,
-                "global_batch_size": 4,
+                "global_batch_size": 4,  # prompts; x group_size 4 = 16 sequences of at most 512 tokens
                 "micro_batch_size": 16,
+                "seq_length": 512,
                 "checkpoint_interval": 0,
             },
             "optimizer": {"lr": 1e-5, "min_lr": 1e-6, "warmup_steps": 0},
@@ -921,6 +922,8 @@ def _rl_prompts(count: int = 8) -> list[str]:
         for node in ast.parse(text).body:
             if isinstance(node, ast.FunctionDef) and ast.get_docstring(node) and len(found) < count:
                 head = "\n".join(lines[node.lineno - 1 : node.body[0].end_lineno])
+                if len(head) > 600:  # ~200 tokens: prompt + 32 new tokens well inside seq_length 512
+                    continue
                 found.append(
                     f"Complete this Python function. Answer with one ```python code block.\n\n```python\n{head}\n```"
                 )
