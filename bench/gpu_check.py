@@ -377,7 +377,8 @@ def markdown(results: dict[str, Any]) -> str:
             )
             lines.append(
                 f"| HF export of the dense run ({r.get('architecture', '?')}), loaded with transformers on "
-                f"{r.get('device', '?')} | ok | {r['export_s']:.0f} s, export {where}; the export's own "
+                f"{r.get('device', '?')} | ok | {r['export_s']:.0f} s{', export ' + where if where else ''}; "
+                "the export's own "
                 f"verification: {r.get('export_verification', '-')} |"
             )
             for p in r["parity"]:
@@ -395,8 +396,22 @@ def markdown(results: dict[str, Any]) -> str:
             )
     r = phases.get("rl")
     if r is not None:
-        detail = _reason(r) if r.get("status") != "ok" else json.dumps(r.get("timings_s", {}))
-        lines.append(f"| one RL post-training step | {r.get('status')} | {detail} |")
+        if r.get("status") == "ok":
+            t, rec = r.get("timings_s", {}), r.get("record", {})
+            names = (
+                ("generate_s", "generation"),
+                ("reward_s", "reward"),
+                ("train_s", "train"),
+                ("sync_s", "weight sync"),
+            )
+            detail = ", ".join(f"{label} {t[k]:.2f} s" for k, label in names if k in t)
+            detail += (
+                f" (sync: {rec.get('sync', '?')}); reward mean {rec.get('reward_mean', float('nan')):.3f}, "
+            )
+            detail += f"violation rate {rec.get('violation_rate', float('nan')):.2f}; {r.get('generator')}"
+        else:
+            detail = _reason(r)
+        lines.append(f"| one RL post-training step from the dense run | {r.get('status')} | {detail} |")
     if results.get("blocked_imports"):
         lines += [
             "",

@@ -52,7 +52,7 @@ def test_phases_run_in_child_processes_and_leave_json_and_markdown(
     assert "no base for RL" in rl["reason"] or "issue #14" in rl["reason"]
     table = (out / "results.md").read_text()
     assert "| check | status | result |" in table
-    assert "| one RL post-training step | not available |" in table
+    assert "| one RL post-training step from the dense run | not available |" in table
 
 
 def test_a_phase_is_skipped_when_the_budget_is_short(
