@@ -64,7 +64,7 @@ for sub in asyncio collections concurrent email http importlib json logging mult
 done
 rm -rf .gpu_data/stdlib && mkdir -p .gpu_data
 PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} "$PY" -m vibe data ingest "${inputs[@]}" --out .gpu_data/stdlib \
-  --vocab-size 8192 --no-progress
+  --vocab-size 8192 --no-documents --no-progress
 "$PY" - <<'EOF'
 import json
 m = json.load(open(".gpu_data/stdlib/manifest.json"))
