@@ -98,7 +98,7 @@ LIMITS = {
     "gpu": {"env": (60, 10), "dense": (240, 90), "export": (300, 60), "moe": (150, 60), "rl": (180, 30)},
     "cpu": {"env": (120, 10), "dense": (400, 60), "export": (400, 60), "moe": (400, 60), "rl": (200, 30)},
 }
-BUDGET_S = {"gpu": 480, "cpu": 1500}
+BUDGET_S = {"gpu": 420, "cpu": 1500}
 WARMUP_STEPS = 5  # steady state: tokens/s and MFU are medians over the steps after these (half, if fewer)
 PROMPT_TOKENS, NEW_TOKENS, PROMPTS = {"gpu": 32, "cpu": 16}, {"gpu": 32, "cpu": 16}, 4
 
@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--data", type=Path, default=DEFAULT_DATA, help="a `vibe data ingest` dataset directory"
     )
-    parser.add_argument("--budget-s", type=float, help="overall time limit (default 480 on GPU, 1500 on CPU)")
+    parser.add_argument("--budget-s", type=float, help="overall time limit (default 420 on GPU, 1500 on CPU)")
     parser.add_argument("--phases", default=",".join(PHASES), help=f"comma-separated subset of {PHASES}")
     parser.add_argument(
         "--set",

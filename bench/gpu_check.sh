@@ -2,16 +2,18 @@
 # The GPU check of issue #19 in one command, on the GPU machine (one NVIDIA H200; Python 3.12 with a CUDA
 # torch, transformers and safetensors; no megatron-core, pydantic, Ray or vLLM): bf16 Megatron pre-training
 # on nccl without Ray (a ~1.2B dense model, then MoE), its checkpoint exported to HF and loaded with
-# transformers on the GPU, greedy parity, one RL step where post-training exists. About 4-5 minutes; the
-# script's own budget stops it at 8 (bench/gpu_check.py --budget-s).
+# transformers on the GPU, greedy parity, one RL step where post-training exists. Expected (not yet measured)
+# to take 4-6 minutes; the script's own budget stops it at 7 (bench/gpu_check.py --budget-s 420).
 #
 # 1. Here, in the checkout the session was started in (the device call sends that one):
 #        bash bench/gpu_check_prepare.sh            # .whl/ (megatron-core, pydantic, ...) and .gpu_data/
 # 2. The device call (tool `run`), once:
 #        command:   bash bench/gpu_check.sh
 #        carry:     [".whl", ".gpu_data"]
-#        timeout_s: 570
-#    then give_back, unless rerunning at once.
+#        timeout_s: 480
+#    then give_back, unless rerunning at once: the machine stays warm 30 s after a call, so a failed phase
+#    can be redone right away, e.g. `bash bench/gpu_check.sh --phases env,dense --budget-s 200
+#    --set dense.training.micro_batch_size=2` (15 device minutes in all, a machine's start included).
 # 3. What comes back under $OUT (7 files; a call returns at most 8): results.json, results.md (the table for
 #    BENCHMARKS.md), log.txt (everything printed), nvidia-smi.txt, dense_worker.log, moe_worker.log,
 #    rl_worker.log. To change a run without editing anything: --set dense.training.micro_batch_size=8.
