@@ -358,8 +358,10 @@ def markdown(results: dict[str, Any]) -> str:
             continue
         if r.get("status") == "ok":
             peak = _flops(r["peak_flops"])
+            params = r.get("params_total_active")
+            size = f", {params[0] / 1e9:.2f}B weights ({params[1] / 1e9:.2f}B active)" if params else ""
             lines.append(
-                f"| {title}: {r['model']}, {r['precision']}, {r['backend']}, 1 process | ok | "
+                f"| {title}: {r['model']}{size}, {r['precision']}, {r['backend']}, 1 process | ok | "
                 f"{r['tokens_per_s']:,.0f} tokens/s, MFU {100 * r['mfu']:.1f}% of the measured "
                 f"{peak} {r['peak_kind']} (median of steps {r['steady_steps']}); "
                 f"loss {r['loss_first']:.2f} -> {r['loss_last']:.2f}, val {r['val_loss']:.3f}; "
@@ -615,7 +617,7 @@ def _train(ctx: dict[str, Any], name: str) -> dict[str, Any]:
     """Train one configuration with ``trainers.run_worker`` in this process; tokens/s and MFU."""
     import torch
 
-    from trainers import run_worker
+    from trainers import read_dataset_dir, run_worker
     from vibe.core.config import dump_yaml
 
     mode = ctx["mode"]
@@ -662,6 +664,7 @@ def _train(ctx: dict[str, Any], name: str) -> dict[str, Any]:
         "tokens_per_s": tokens_per_s,
         "mfu": mfu,
         "flops_per_token": mfu * peak / tokens_per_s,  # the trainer's own count (6N + 12·L·h·s)
+        "params_total_active": m.param_counts(vocab_size=read_dataset_dir(ctx["data"]).vocab_size),
         "peak_flops": peak,
         "peak_kind": peak_kind,
         "peak_rounds": rounds,

@@ -26,16 +26,18 @@ from megatron.core import parallel_state, tensor_parallel
 from megatron.core.distributed import DistributedDataParallel, DistributedDataParallelConfig
 
 from trainers import _cpu_compat
+from trainers._arithmetic import gpu_peak_flops
 from trainers._checkpoint import load_checkpoint, save_checkpoint
 from trainers._config import RunConfig
 from trainers._data import Batch, build_datasets, micro_batches, valid_batches
-from trainers._metrics import MetricsWriter, gpu_peak_flops
+from trainers._metrics import MetricsWriter
 from trainers._model import build_model, causal_mask, flops_per_token
 from trainers._optim import build_optimizer, clip_grad_norm, lr_at
+from vibe.core.log import ROOTS
 
 __all__ = ["ValidResult", "initialize_parallel", "loss_of", "run_worker", "train_loop", "validate"]
 
-log = logging.getLogger("vibe.trainers.worker")
+log = logging.getLogger(__name__)
 
 
 def initialize_parallel(config: RunConfig, *, seed: int) -> None:
@@ -135,7 +137,11 @@ def _check_attempt(run_dir: Path, attempt: str | None) -> None:
         raise RuntimeError(f"attempt {attempt} was superseded by {current}; stopping this worker")
 
 
-_WORKER_LOGGERS = (("vibe", logging.INFO), ("megatron", logging.WARNING), ("py.warnings", logging.INFO))
+_WORKER_LEVELS = {
+    **dict.fromkeys(ROOTS, logging.INFO),
+    "megatron": logging.WARNING,
+    "py.warnings": logging.INFO,
+}
 
 
 def _setup_logging(run_dir: Path, rank: int) -> logging.Handler:
@@ -144,7 +150,7 @@ def _setup_logging(run_dir: Path, rank: int) -> logging.Handler:
     (run_dir / "logs").mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(run_dir / "logs" / f"worker_{rank}.log", encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    for name, level in _WORKER_LOGGERS:
+    for name, level in _WORKER_LEVELS.items():
         logger = logging.getLogger(name)
         logger.setLevel(level)
         logger.addHandler(handler)
@@ -157,9 +163,7 @@ def _setup_logging(run_dir: Path, rank: int) -> logging.Handler:
 def _worker_logging(run_dir: Path, rank: int) -> Iterator[None]:
     """:func:`_setup_logging` while the loop runs; the loggers are restored after, so a process that runs the
     loop in-process (a test, a benchmark, an HPO task) keeps its own logging."""
-    saved = [
-        (logger, logger.level, logger.propagate) for logger in map(logging.getLogger, dict(_WORKER_LOGGERS))
-    ]
+    saved = [(logger, logger.level, logger.propagate) for logger in map(logging.getLogger, _WORKER_LEVELS)]
     handler = _setup_logging(run_dir, rank)
     try:
         yield

@@ -14,9 +14,7 @@ import pytest
 import torch.distributed as dist
 from tiny_dataset import tiny_config
 
-from trainers import run_worker
-from trainers._metrics import read_metrics
-from trainers._model import flops_per_token
+from trainers import read_metrics, run_worker
 
 _REPO = Path(__file__).resolve().parents[2]
 _PEAK = 1e12  # the MFU denominator handed to the worker
@@ -57,7 +55,7 @@ def test_run_worker_trains_checkpoints_and_logs_without_ray(tiny_data: Path, tmp
     assert [r["step"] for r in records] == [1, 2, 3, 4]
     assert records[0]["loss"] == pytest.approx(math.log(768), abs=0.5)  # an untrained model's loss
     assert records[-1]["loss"] < records[0]["loss"]
-    flops = flops_per_token(config.model, vocab_size=768)
+    flops = config.model.flops_per_token(vocab_size=768)
     for r in records:
         assert r["tokens_per_s"] > 0
         assert r["mfu"] == pytest.approx(flops * r["tokens_per_s"] / _PEAK)
