@@ -359,7 +359,7 @@ def markdown(results: dict[str, Any]) -> str:
         if r.get("status") == "ok":
             peak = _flops(r["peak_flops"])
             params = r.get("params_total_active")
-            size = f", {params[0] / 1e9:.2f}B weights ({params[1] / 1e9:.2f}B active)" if params else ""
+            size = f", {_count(params[0])} weights ({_count(params[1])} active)" if params else ""
             lines.append(
                 f"| {title}: {r['model']}{size}, {r['precision']}, {r['backend']}, 1 process | ok | "
                 f"{r['tokens_per_s']:,.0f} tokens/s, MFU {100 * r['mfu']:.1f}% of the measured "
@@ -429,6 +429,10 @@ def markdown(results: dict[str, Any]) -> str:
 
 def _divergence(p: dict[str, Any]) -> str:
     return "none" if all(d >= p["new_tokens"] for d in p["first_divergence"]) else str(p["first_divergence"])
+
+
+def _count(n: float) -> str:
+    return f"{n / 1e9:.2f}B" if n >= 1e9 else f"{n / 1e6:.1f}M"
 
 
 def _flops(value: float) -> str:
