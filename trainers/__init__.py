@@ -5,6 +5,8 @@ directory layout is documented in ``trainers/_launch.py``, the checkpoint layout
 ``trainers/_checkpoint.py``. :func:`open_run` loads a run's latest checkpoint for evaluation
 (``tools.eval`` builds on it). The arithmetic of a run (parameters, FLOPs per token, GPU peaks) lives in
 ``trainers/_arithmetic.py``, imports no torch, and is what the planner, the gate and the HPO budget count with.
+:func:`run_worker` is the worker loop without Ray, for a process that made its own ``torch.distributed``
+group (one GPU: ``bench/gpu_check.py``); :func:`train_loop` runs it under Ray Train.
 """
 
 from trainers._arithmetic import GPU_SPECS, GPUSpec, flops_per_token, gpu_peak_flops, param_counts
@@ -27,7 +29,7 @@ from trainers._launch import RunResult, init_ray, launch
 from trainers._metrics import cpu_peak_flops, read_metrics
 from trainers._model import build_model, causal_mask
 from trainers._optim import build_optimizer, lr_at
-from trainers._worker import initialize_parallel, train_loop
+from trainers._worker import initialize_parallel, run_worker, train_loop
 
 __all__ = [
     "GPU_SPECS",
@@ -64,6 +66,7 @@ __all__ = [
     "read_dataset_dir",
     "read_metrics",
     "read_sources",
+    "run_worker",
     "save_checkpoint",
     "train_loop",
     "valid_batches",

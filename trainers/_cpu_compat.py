@@ -1,8 +1,9 @@
 """Everything Megatron-core 0.16.1 needs to train on a machine without CUDA, in one place.
 
 Megatron-core has no CPU path; it assumes CUDA in a handful of places (measured in
-``/work/shared/notes/megatron-cpu.md``). :func:`apply` patches the two process-wide ones and is a no-op when
-CUDA is available, so the GPU path runs unmodified Megatron. :func:`transformer_overrides` lists the
+``/work/shared/notes/megatron-cpu.md``). :func:`apply` patches the process-wide ones; with CUDA it only
+fills in the one name MoE needs when TransformerEngine is absent (a GPU machine without TE, like the one
+``bench/gpu_check.py`` runs on), so the GPU path otherwise runs unmodified Megatron. :func:`transformer_overrides` lists the
 ``TransformerConfig`` fields that must differ on CPU. The rest of the trainer is device-agnostic.
 
 | Megatron assumes                                   | on CPU we                                                  |
@@ -12,7 +13,7 @@ CUDA is available, so the GPU path runs unmodified Megatron. :func:`transformer_
 | ``CudaRNGStatesTracker`` (``cuda.get_rng_state``)  | use the inference tracker: dropout draws from the CPU RNG   |
 | weights allocated on the GPU                       | ``use_cpu_initialization=True``                            |
 | fused kernels (apex / TransformerEngine)           | all fusions off, fp32                                      |
-| ``te_general_gemm`` referenced without TE (MoE)    | define the module attribute as ``None``                    |
+| ``te_general_gemm`` referenced without TE (MoE)    | define the module attribute as ``None`` (on GPU too)       |
 | MoE ``alltoall`` dispatcher creates a CUDA stream  | ``moe_token_dispatcher_type="allgather"``                  |
 | MoE + linear biases: in-place add on a view        | ``add_bias_linear=False`` (the trainer never uses biases)  |
 | causal mask built with ``device="cuda"``           | the data pipeline always passes an explicit boolean mask   |
@@ -35,19 +36,21 @@ def cuda_available() -> bool:
 
 
 def apply() -> None:
-    """Patch the process-wide CUDA assumptions of Megatron-core; idempotent; no-op with CUDA."""
+    """Patch the process-wide CUDA assumptions of Megatron-core; idempotent; with CUDA, only the TE one."""
     global _applied
-    if _applied or cuda_available():
+    if _applied:
         return
-    torch.cuda.current_device = lambda: "cpu"  # type: ignore[assignment]
-    torch.cuda.synchronize = lambda device=None: None  # type: ignore[assignment]
-
-    from megatron.core.tensor_parallel import random as tp_random
     from megatron.core.transformer.moe import moe_utils
 
-    if not hasattr(moe_utils, "te_general_gemm"):
+    if not hasattr(moe_utils, "te_general_gemm"):  # no TransformerEngine: on CPU, and on a GPU without it
         moe_utils.te_general_gemm = None  # type: ignore[attr-defined]
-    tp_random.initialize_rng_tracker(inference_rng_tracker=True, force_reset=True)
+    if not cuda_available():
+        torch.cuda.current_device = lambda: "cpu"  # type: ignore[assignment]
+        torch.cuda.synchronize = lambda device=None: None  # type: ignore[assignment]
+
+        from megatron.core.tensor_parallel import random as tp_random
+
+        tp_random.initialize_rng_tracker(inference_rng_tracker=True, force_reset=True)
     _applied = True
 
 

@@ -1,7 +1,8 @@
-"""The training loop that runs in every Ray Train worker (one process per rank).
+"""The training loop that runs in every worker (one process per rank): under Ray Train, or without Ray.
 
-Ray has already created the torch.distributed process group (gloo on CPU, nccl on GPU); this module
-builds Megatron's model-parallel groups on it, the model (wrapped in Megatron DDP), data, optimizer, and
+Under Ray (:func:`train_loop`) Ray has already created the torch.distributed process group (gloo on CPU,
+nccl on GPU); without Ray (:func:`run_worker`, e.g. one process on one GPU) the caller creates it. This
+module builds Megatron's model-parallel groups on it, the model (wrapped in Megatron DDP), data, optimizer, and
 runs ``training.max_steps`` optimizer updates. Per step: zero the DDP grad buffer, forward/backward each
 micro batch (loss / num_microbatches), ``finish_grad_sync`` (DP all-reduce), clip, AdamW step. Rank 0
 appends one record per logged step to ``metrics.jsonl``; all ranks save checkpoints together.
@@ -15,6 +16,7 @@ import logging
 import math
 import os
 import time
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +35,7 @@ from trainers._model import build_model, causal_mask, flops_per_token
 from trainers._optim import build_optimizer, clip_grad_norm, lr_at
 from vibe.core.log import ROOTS
 
-__all__ = ["ValidResult", "initialize_parallel", "loss_of", "train_loop", "validate"]
+__all__ = ["ValidResult", "initialize_parallel", "loss_of", "run_worker", "train_loop", "validate"]
 
 log = logging.getLogger(__name__)
 
@@ -125,60 +127,112 @@ def _moe_aux_loss(num_layers: int, num_microbatches: int) -> float | None:
     return value
 
 
-def _check_attempt(run_dir: Path, attempt: str) -> None:
+def _check_attempt(run_dir: Path, attempt: str | None) -> None:
     """Stop if a newer driver took this run over (its ``attempt`` file changed): an orphaned worker of a
-    killed driver must not write records or checkpoints into the resumed run."""
+    killed driver must not write records or checkpoints into the resumed run. ``None``: nothing to check."""
+    if attempt is None:
+        return
     current = (run_dir / "attempt").read_text().strip()
     if current != attempt:
         raise RuntimeError(f"attempt {attempt} was superseded by {current}; stopping this worker")
 
 
-def _setup_logging(run_dir: Path, rank: int) -> None:
+_WORKER_LEVELS = {
+    **dict.fromkeys(ROOTS, logging.INFO),
+    "megatron": logging.WARNING,
+    "py.warnings": logging.INFO,
+}
+
+
+def _setup_logging(run_dir: Path, rank: int) -> logging.Handler:
+    """Vibe's and Megatron's records (and warnings) into ``logs/worker_<rank>.log``, for the rest of this
+    process (a worker process of its own); returns the handler."""
+    (run_dir / "logs").mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(run_dir / "logs" / f"worker_{rank}.log", encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    levels = {**dict.fromkeys(ROOTS, logging.INFO), "megatron": logging.WARNING, "py.warnings": logging.INFO}
-    for name, level in levels.items():
+    for name, level in _WORKER_LEVELS.items():
         logger = logging.getLogger(name)
         logger.setLevel(level)
         logger.addHandler(handler)
         logger.propagate = False
     logging.captureWarnings(True)
+    return handler
+
+
+@contextlib.contextmanager
+def _worker_logging(run_dir: Path, rank: int) -> Iterator[None]:
+    """:func:`_setup_logging` while the loop runs; the loggers are restored after, so a process that runs the
+    loop in-process (a test, a benchmark, an HPO task) keeps its own logging."""
+    saved = [(logger, logger.level, logger.propagate) for logger in map(logging.getLogger, _WORKER_LEVELS)]
+    handler = _setup_logging(run_dir, rank)
+    try:
+        yield
+    finally:
+        logging.captureWarnings(False)
+        for logger, level, propagate in saved:
+            logger.removeHandler(handler)
+            logger.setLevel(level)
+            logger.propagate = propagate
+        handler.close()
 
 
 def train_loop(payload: dict[str, Any]) -> None:
-    """Ray Train's ``train_loop_per_worker``.
+    """Ray Train's ``train_loop_per_worker``: :func:`run_worker` on the GPU Ray assigned to this worker.
 
     ``payload``: config (JSON), threads, precision, peak_flops_per_worker, start_step, attempt.
     """
-    config = RunConfig.model_validate(payload["config"])
-    run_dir = Path(config.out)
-    rank = dist.get_rank()
-    _setup_logging(run_dir, rank)
-    torch.set_num_threads(payload["threads"])
+    import ray
+
     if torch.cuda.is_available():
         import ray.train.torch
 
         torch.cuda.set_device(ray.train.torch.get_device())  # the GPU Ray assigned to this worker
-    import ray
-
-    log.info(
-        "rank %d/%d pid %d threads %d ray %s",
-        rank,
-        dist.get_world_size(),
-        os.getpid(),
-        payload["threads"],
-        ray.get_runtime_context().gcs_address,
-    )
-    try:
-        _train(config, run_dir, payload)
-    except BaseException:
-        log.exception("rank %d failed", rank)
-        raise
-    finally:
-        parallel_state.destroy_model_parallel()
+    config = RunConfig.model_validate(payload["config"])
+    run_worker(config, {**payload, "ray_address": ray.get_runtime_context().gcs_address})
 
 
-def _train(config: RunConfig, run_dir: Path, payload: dict[str, Any]) -> None:
+def run_worker(config: RunConfig, payload: Mapping[str, Any]) -> None:
+    """Train ``config`` as this process's rank of an existing ``torch.distributed`` group; no Ray needed.
+
+    The caller has created the process group (gloo on CPU, nccl on GPU) with
+    ``config.parallel.world_size`` ranks, chosen this rank's GPU (``torch.cuda.set_device``) where there is
+    one, and prepared ``config.out`` (``launch`` does all three under Ray; writing ``config.yaml`` there lets
+    ``open_run`` evaluate the run). ``payload``: ``precision`` ("fp32" | "bf16"), and optionally ``threads``
+    (torch threads; unset: unchanged), ``peak_flops_per_worker`` (the MFU denominator; unset: the known peak
+    of the GPU), ``start_step`` (the checkpoint to resume from; 0: a fresh start) and ``attempt`` (the run's
+    ownership token in ``RUN_DIR/attempt``, checked before each write; unset: no check).
+    """
+    if not dist.is_initialized():
+        raise ValueError("run_worker: no torch.distributed process group; call dist.init_process_group first")
+    if dist.get_world_size() != config.parallel.world_size:
+        raise ValueError(
+            f"run_worker: the process group has {dist.get_world_size()} ranks, config.parallel asks for "
+            f"{config.parallel.world_size} (dp * tp)"
+        )
+    run_dir = Path(config.out)
+    rank = dist.get_rank()
+    with _worker_logging(run_dir, rank):
+        threads = payload.get("threads")
+        if threads:
+            torch.set_num_threads(threads)
+        log.info(
+            "rank %d/%d pid %d threads %d ray %s",
+            rank,
+            dist.get_world_size(),
+            os.getpid(),
+            torch.get_num_threads(),
+            payload.get("ray_address") or "-",
+        )
+        try:
+            _train(config, run_dir, payload)
+        except BaseException:
+            log.exception("rank %d failed", rank)
+            raise
+        finally:
+            parallel_state.destroy_model_parallel()
+
+
+def _train(config: RunConfig, run_dir: Path, payload: Mapping[str, Any]) -> None:
     rank, world = dist.get_rank(), dist.get_world_size()
     t, m = config.training, config.model
     device = (
@@ -207,7 +261,7 @@ def _train(config: RunConfig, run_dir: Path, payload: dict[str, Any]) -> None:
     optimizer = build_optimizer(model, config.optimizer)
     layout = {"dp": config.parallel.dp, "tp": config.parallel.tp, "ep": config.parallel.ep}
 
-    start = payload["start_step"]  # the checkpoint the driver resumed from (0: a fresh start)
+    start = payload.get("start_step", 0)  # the checkpoint the driver resumed from (0: a fresh start)
     if start:
         ckpt = run_dir / "checkpoints" / f"step_{start:07d}"
         saved = json.loads((ckpt / "meta.json").read_text())
@@ -292,12 +346,12 @@ def _train(config: RunConfig, run_dir: Path, payload: dict[str, Any]) -> None:
                 record["aux_loss"] = aux
             record.update(val)
             if writer is not None:
-                _check_attempt(run_dir, payload["attempt"])
+                _check_attempt(run_dir, payload.get("attempt"))
                 writer.write(record)
             last = record
             window_s, window_steps = 0.0, 0
         if last_step or (t.checkpoint_interval and step % t.checkpoint_interval == 0):
-            _check_attempt(run_dir, payload["attempt"])
+            _check_attempt(run_dir, payload.get("attempt"))
             save_checkpoint(
                 run_dir,
                 model=model,
