@@ -9,6 +9,7 @@ directory layout is documented in ``trainers/_launch.py``, the checkpoint layout
 group (one GPU: ``bench/gpu_check.py``); :func:`train_loop` runs it under Ray Train.
 """
 
+from trainers import _cpu_compat as cpu_compat  # the Megatron compatibility patches, one module
 from trainers._arithmetic import GPU_SPECS, GPUSpec, flops_per_token, gpu_peak_flops, param_counts
 from trainers._checkpoint import latest_checkpoint, list_checkpoints, load_checkpoint, save_checkpoint
 from trainers._config import (
@@ -49,6 +50,7 @@ __all__ = [
     "build_model",
     "build_optimizer",
     "causal_mask",
+    "cpu_compat",
     "cpu_peak_flops",
     "flops_per_token",
     "gpu_peak_flops",

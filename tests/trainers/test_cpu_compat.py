@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from trainers import _cpu_compat
+from trainers import cpu_compat as _cpu_compat
 
 
 def test_moe_router_works_without_transformer_engine_when_cuda_is_there(

@@ -14,9 +14,10 @@ sampling (:class:`MegatronGenerator`) or a served model (:class:`OpenAIGenerator
 """
 
 from tools.eval._code import CodeConfig, CodeTask, code_suite, code_tasks
+from tools.eval._documents import split_documents
 from tools.eval._evaluate import SUITES, EvalResult, SplitScore, evaluate, parse_suites
 from tools.eval._generate import Generator, MegatronGenerator, OpenAIGenerator, Sampling
-from tools.eval._memorisation import MemorisationConfig, memorisation_suite
+from tools.eval._memorisation import MemorisationConfig, memorisation_suite, sequence_nll
 from tools.eval._policy import PolicyEvalConfig, policy_suite
 from tools.eval._tasks import TASKS_DIR, find_export, shipped_tasks, tasks_suite
 
@@ -40,6 +41,8 @@ __all__ = [
     "memorisation_suite",
     "parse_suites",
     "policy_suite",
+    "sequence_nll",
     "shipped_tasks",
+    "split_documents",
     "tasks_suite",
 ]

@@ -62,7 +62,7 @@ class MegatronGenerator:
     @torch.no_grad()
     def logits(self, tokens: torch.Tensor) -> torch.Tensor:
         """[b, s] token ids (s <= seq_length) -> [b, s, vocab] logits."""
-        from trainers._model import causal_mask
+        from trainers import causal_mask
 
         b, s = tokens.shape
         positions = torch.arange(s, device=self.run.device).expand(b, s).contiguous()

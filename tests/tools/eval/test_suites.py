@@ -51,7 +51,7 @@ def test_canaries_are_planted_in_train_only_and_recorded_in_the_manifest(suite_d
 
 
 def test_planted_canaries_are_found_and_unplanted_ones_are_not(suite_run: Path) -> None:
-    from tools.eval._memorisation import sequence_nll
+    from tools.eval import sequence_nll
 
     result = evaluate(
         suite_run, suites=["memorisation"], options={"memorisation": {"candidates": 500, "prompts": 4}}
@@ -81,7 +81,7 @@ def test_code_suite_pass_and_fail_in_known_ways(suite_run: Path, suite_data: Pat
     held_out = _valid_helpers(suite_data)
     assert held_out, "no doctest module landed in the valid split"
     with open_run(suite_run) as run:
-        from tools.eval._documents import split_documents
+        from tools.eval import split_documents
 
         tasks = code_tasks(split_documents(run, "valid"))
         assert len(tasks) == 3 * len(held_out)
