@@ -23,7 +23,7 @@ from trainers._data import DatasetDir, build_datasets
 from vibe.core.config import load_yaml
 from vibe.core.errors import UserError
 
-__all__ = ["OpenRun", "open_run"]
+__all__ = ["OpenRun", "open_run", "single_rank"]
 
 
 @dataclass
@@ -94,6 +94,29 @@ class OpenRun:
 
 
 @contextmanager
+def single_rank(*, seed: int = 0) -> Iterator[None]:
+    """Megatron's parallel state for one process (TP=1, EP=1) on a gloo group made here if none exists."""
+    from megatron.core import parallel_state
+
+    from trainers._worker import initialize_parallel
+
+    created = not dist.is_initialized()
+    if created:
+        dist.init_process_group("gloo", store=dist.HashStore(), rank=0, world_size=1)
+    elif dist.get_world_size() != 1:
+        raise RuntimeError(
+            "a single-rank model needs a single-process world; call it outside a distributed job"
+        )
+    try:
+        initialize_parallel(RunConfig(), seed=seed)
+        yield
+    finally:
+        parallel_state.destroy_model_parallel()
+        if created:
+            dist.destroy_process_group()
+
+
+@contextmanager
 def open_run(run_dir: Path) -> Iterator[OpenRun]:
     """Load ``run_dir``'s latest checkpoint into a single-rank model; tears the process group down after."""
     run_dir = Path(run_dir)
@@ -108,28 +131,16 @@ def open_run(run_dir: Path) -> Iterator[OpenRun]:
             f"{run_dir}/checkpoints: no complete checkpoint yet; train longer or `vibe train --resume`"
         )
     single = config.model_copy(update={"parallel": ParallelConfig()})  # reshard to TP=1, EP=1
-    from megatron.core import parallel_state
-
     from trainers._model import build_model
-    from trainers._worker import initialize_parallel
 
-    created = not dist.is_initialized()
-    if created:
-        dist.init_process_group("gloo", store=dist.HashStore(), rank=0, world_size=1)
-    elif dist.get_world_size() != 1:
-        raise RuntimeError("open_run needs a single-process world; call it outside a distributed job")
-    try:
-        initialize_parallel(single, seed=config.training.seed)
+    with single_rank(seed=config.training.seed):
         tokenizer, _, valid, sources = build_datasets(single, cache_dir=run_dir / "cache", train=False)
-        model = build_model(config.model, vocab_size=tokenizer.vocab_size, tp=1, ep=1)
+        vocab = config.model.padded_vocab_size(tokenizer.vocab_size)
+        model = build_model(config.model, vocab_size=vocab, tp=1, ep=1)
         load_model_weights(checkpoint.path, model)
         model.eval()
         device = next(model.parameters()).device
         yield OpenRun(single, checkpoint, model, tokenizer, valid, sources, device)
-    finally:
-        parallel_state.destroy_model_parallel()
-        if created:
-            dist.destroy_process_group()
 
 
 def bits_per_byte(nll_nats: float, num_bytes: int) -> float:

@@ -42,17 +42,20 @@ def transformer_config(model: ModelConfig, *, tp: int, ep: int) -> TransformerCo
         num_layers=model.num_layers,
         hidden_size=model.hidden_size,
         num_attention_heads=model.num_attention_heads,
+        num_query_groups=model.query_groups,
         ffn_hidden_size=model.ffn_size,
-        kv_channels=model.hidden_size // model.num_attention_heads,
+        kv_channels=model.head_dim,
         tensor_model_parallel_size=tp,
         expert_model_parallel_size=ep,
         expert_tensor_parallel_size=1,  # experts are whole on each rank, spread over ep ranks
         pipeline_model_parallel_size=1,
         sequence_parallel=False,
         normalization="RMSNorm",
+        layernorm_epsilon=model.norm_epsilon,
         gated_linear_unit=model.swiglu,
         activation_func=torch.nn.functional.silu if model.swiglu else torch.nn.functional.gelu,
         add_bias_linear=False,
+        add_qkv_bias=model.qkv_bias,
         hidden_dropout=model.dropout,
         attention_dropout=model.dropout,
         init_method_std=model.init_method_std,
@@ -82,11 +85,20 @@ def _layer_spec(model: ModelConfig) -> Any:
 
 
 def build_model(model: ModelConfig, *, vocab_size: int, tp: int, ep: int) -> GPTModel:
-    """A ``GPTModel`` on this rank (its TP / EP shard), on the current device, in fp32."""
+    """A ``GPTModel`` on this rank (its TP / EP shard), on the current device, in fp32.
+
+    ``vocab_size`` is the embedding's row count (``model.padded_vocab_size(tokenizer vocab)``).
+    """
     from megatron.core.models.gpt import GPTModel
 
     _cpu_compat.apply()
     config = transformer_config(model, tp=tp, ep=ep)
+    scaling = model.rope_scaling
+    rope: dict[str, Any] = {}
+    if scaling is not None and scaling.type == "linear":
+        rope = {"seq_len_interpolation_factor": scaling.factor}
+    elif scaling is not None:  # llama3
+        rope = {"rope_scaling": True, "rope_scaling_factor": scaling.factor}
     gpt = GPTModel(
         config=config,
         transformer_layer_spec=_layer_spec(model),
@@ -97,7 +109,8 @@ def build_model(model: ModelConfig, *, vocab_size: int, tp: int, ep: int) -> GPT
         parallel_output=True,
         share_embeddings_and_output_weights=model.tie_embeddings,
         position_embedding_type="rope",
-        rotary_base=model.rotary_base,
+        rotary_base=model.rotary_base,  # type: ignore[arg-type]  # Megatron annotates int, computes in float
+        **rope,
     )
     if torch.cuda.is_available():
         gpt = gpt.cuda(torch.cuda.current_device())
@@ -112,9 +125,14 @@ def causal_mask(seq_length: int, device: torch.device | str) -> torch.Tensor:
 
 
 def param_counts(model: ModelConfig, *, vocab_size: int) -> tuple[int, int]:
-    """(total, active per token) parameter counts of the full (unsharded) model, embeddings included."""
+    """(total, active per token) parameter counts of the full (unsharded) model, embeddings included.
+
+    ``vocab_size`` is the tokenizer's; the embedding has ``model.padded_vocab_size`` rows.
+    """
+    vocab_size = model.padded_vocab_size(model.vocab_size or vocab_size)
     h, f, layers = model.hidden_size, model.ffn_size, model.num_layers
-    attn = 4 * h * h + h  # qkv + proj, + the pre-attention norm
+    q, kv = model.num_attention_heads * model.head_dim, model.query_groups * model.head_dim  # GQA: kv < q
+    attn = 2 * h * q + 2 * h * kv + h + ((q + 2 * kv) if model.qkv_bias else 0)  # q, proj, k, v, norm
     mlp = (3 if model.swiglu else 2) * h * f
     norm = h
     embed = vocab_size * h * (1 if model.tie_embeddings else 2) + h  # + final norm
@@ -137,5 +155,7 @@ def flops_per_token(model: ModelConfig, *, vocab_size: int) -> float:
     which no weight accounts for (PaLM appendix B; nanoGPT's ``estimate_mfu``).
     """
     _, active = param_counts(model, vocab_size=vocab_size)
+    vocab_size = model.padded_vocab_size(model.vocab_size or vocab_size)
     matmul = active - (0 if model.tie_embeddings else vocab_size * model.hidden_size)
-    return 6.0 * matmul + 12.0 * model.num_layers * model.hidden_size * model.seq_length
+    q = model.num_attention_heads * model.head_dim  # = h unless kv_channels is set; GQA shares K/V only
+    return 6.0 * matmul + 12.0 * model.num_layers * q * model.seq_length

@@ -190,7 +190,7 @@ def _train(config: RunConfig, run_dir: Path, payload: dict[str, Any]) -> None:
     cache = config.data.cache_dir or run_dir / "cache"
     tokenizer, train_ds, valid_ds, sources = build_datasets(config, cache_dir=cache)
     tokens_per_byte = sum(s.valid_tokens for s in sources) / max(1, sum(s.valid_bytes for s in sources))
-    vocab = tokenizer.vocab_size
+    vocab = m.padded_vocab_size(tokenizer.vocab_size)  # embedding rows
 
     model = build_model(m, vocab_size=vocab, tp=config.parallel.tp, ep=config.parallel.ep)
     ddp = DistributedDataParallel(
