@@ -283,6 +283,9 @@ class RunConfig(VibeConfig):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     precision: Literal["auto", "fp32", "bf16"] = Field(default="auto", description="auto: fp32 CPU, bf16 GPU")
     peak_flops: float | None = Field(default=None, gt=0, description="per worker; None: measured / known GPU")
+    init_from: Path | None = Field(
+        default=None, description="start from this run's (or imported model's) weights; fresh optimizer"
+    )
 
     @model_validator(mode="after")
     def _check(self) -> RunConfig:

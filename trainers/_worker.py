@@ -24,7 +24,7 @@ from megatron.core import parallel_state, tensor_parallel
 from megatron.core.distributed import DistributedDataParallel, DistributedDataParallelConfig
 
 from trainers import _cpu_compat
-from trainers._checkpoint import load_checkpoint, save_checkpoint
+from trainers._checkpoint import load_checkpoint, load_model_weights, save_checkpoint
 from trainers._config import RunConfig
 from trainers._data import Batch, build_datasets, micro_batches, valid_batches
 from trainers._metrics import MetricsWriter, gpu_peak_flops
@@ -193,6 +193,9 @@ def _train(config: RunConfig, run_dir: Path, payload: dict[str, Any]) -> None:
     vocab = m.padded_vocab_size(tokenizer.vocab_size)  # embedding rows
 
     model = build_model(m, vocab_size=vocab, tp=config.parallel.tp, ep=config.parallel.ep)
+    if payload.get("init_checkpoint"):  # weights only (any layout reshards); optimizer and schedule fresh
+        load_model_weights(Path(payload["init_checkpoint"]), model)
+        log.info("initialised from %s", payload["init_checkpoint"])
     ddp = DistributedDataParallel(
         model.config,
         DistributedDataParallelConfig(
