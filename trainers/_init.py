@@ -35,7 +35,9 @@ def run_tokenizer_path(run_dir: Path, config: RunConfig) -> Path:
     if own.is_file():
         return own
     if not config.data.sources:
-        raise UserError(f"{run_dir}: no tokenizer/ and no data.sources in its config.yaml; cannot tell its tokenizer")
+        raise UserError(
+            f"{run_dir}: no tokenizer/ and no data.sources in its config.yaml; cannot tell its tokenizer"
+        )
     return read_dataset_dir(config.data.sources[0].path).tokenizer_path
 
 

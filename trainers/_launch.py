@@ -216,11 +216,11 @@ def launch(config: RunConfig, *, resume: bool = False) -> RunResult:
     if config.init_from is not None:
         config = config.model_copy(update={"init_from": Path(config.init_from).resolve()})
     sources = read_sources(config)  # fail on a bad dataset before starting anything
+    init_checkpoint = check_init_from(config, sources) if config.init_from is not None else None
     try:
         config.model.padded_vocab_size(sources[0].vocab_size)
     except ValueError as error:
         raise UserError(f"{error}; the dataset {sources[0].path} was tokenized for another model") from None
-    init_checkpoint = check_init_from(config, sources) if config.init_from is not None else None
     run_dir = config.out
     run_dir.mkdir(parents=True, exist_ok=True)
     setup_logging(log_file=run_dir / "logs" / "driver.log")

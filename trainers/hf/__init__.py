@@ -16,7 +16,7 @@ refused with a ``UserError`` naming the field.
 
 from trainers.hf._config import ARCHITECTURES, HFModel, hf_config_dict, read_hf_config
 from trainers.hf._export import export_run, run_tokenizer
-from trainers.hf._import import ConversionResult, import_model
+from trainers.hf._import import ConversionResult, import_model, write_record
 from trainers.hf._verify import MAX_ABS_DIFF, compare_logits, held_out_sequences, sha256_file
 
 __all__ = [
@@ -32,4 +32,5 @@ __all__ = [
     "read_hf_config",
     "run_tokenizer",
     "sha256_file",
+    "write_record",
 ]
