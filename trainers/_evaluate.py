@@ -136,7 +136,8 @@ def open_run(run_dir: Path) -> Iterator[OpenRun]:
     with single_rank(seed=config.training.seed):
         tokenizer, _, valid, sources = build_datasets(single, cache_dir=run_dir / "cache", train=False)
         vocab = config.model.padded_vocab_size(tokenizer.vocab_size)
-        model = build_model(config.model, vocab_size=vocab, tp=1, ep=1)
+        real = config.model.vocab_size or tokenizer.vocab_size
+        model = build_model(config.model, vocab_size=vocab, tp=1, ep=1, real_vocab=real)
         load_model_weights(checkpoint.path, model)
         model.eval()
         device = next(model.parameters()).device

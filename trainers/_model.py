@@ -84,10 +84,13 @@ def _layer_spec(model: ModelConfig) -> Any:
     return spec
 
 
-def build_model(model: ModelConfig, *, vocab_size: int, tp: int, ep: int) -> GPTModel:
+def build_model(
+    model: ModelConfig, *, vocab_size: int, tp: int, ep: int, real_vocab: int | None = None
+) -> GPTModel:
     """A ``GPTModel`` on this rank (its TP / EP shard), on the current device, in fp32.
 
-    ``vocab_size`` is the embedding's row count (``model.padded_vocab_size(tokenizer vocab)``).
+    ``vocab_size`` is the embedding's row count (``model.padded_vocab_size(tokenizer vocab)``); when
+    ``real_vocab`` is smaller, the logits of the padding rows are -inf (see :func:`_mask_vocab_padding`).
     """
     from megatron.core.models.gpt import GPTModel
 
@@ -112,9 +115,33 @@ def build_model(model: ModelConfig, *, vocab_size: int, tp: int, ep: int) -> GPT
         rotary_base=model.rotary_base,  # type: ignore[arg-type]  # Megatron annotates int, computes in float
         **rope,
     )
+    if real_vocab is not None and real_vocab < vocab_size:
+        _mask_vocab_padding(gpt, real_vocab)
     if torch.cuda.is_available():
         gpt = gpt.cuda(torch.cuda.current_device())
     return gpt
+
+
+def _mask_vocab_padding(gpt: GPTModel, first_pad: int) -> None:
+    """Logits of the embedding rows Megatron pads the vocabulary with (ids >= ``first_pad``) become -inf.
+
+    So the softmax, the loss and sampling are exactly the unpadded model's (an imported model's loss equals
+    transformers'), and the padding rows never receive a gradient. Each TP rank masks its own vocab slice.
+    """
+    from megatron.core import parallel_state
+
+    layer = gpt.output_layer
+    local = layer.output_size_per_partition
+    start = parallel_state.get_tensor_model_parallel_rank() * local
+    pad = torch.arange(start, start + local) >= first_pad  # [V/tp]
+    if not bool(pad.any()):
+        return
+
+    def hook(module: Any, args: Any, output: tuple[torch.Tensor, Any]) -> tuple[torch.Tensor, Any]:
+        logits, bias = output  # [s, b, V/tp]
+        return logits.masked_fill(pad.to(logits.device), float("-inf")), bias
+
+    layer.register_forward_hook(hook)
 
 
 def causal_mask(seq_length: int, device: torch.device | str) -> torch.Tensor:

@@ -192,7 +192,13 @@ def _train(config: RunConfig, run_dir: Path, payload: dict[str, Any]) -> None:
     tokens_per_byte = sum(s.valid_tokens for s in sources) / max(1, sum(s.valid_bytes for s in sources))
     vocab = m.padded_vocab_size(tokenizer.vocab_size)  # embedding rows
 
-    model = build_model(m, vocab_size=vocab, tp=config.parallel.tp, ep=config.parallel.ep)
+    model = build_model(
+        m,
+        vocab_size=vocab,
+        tp=config.parallel.tp,
+        ep=config.parallel.ep,
+        real_vocab=m.vocab_size or tokenizer.vocab_size,
+    )
     if payload.get("init_checkpoint"):  # weights only (any layout reshards); optimizer and schedule fresh
         load_model_weights(Path(payload["init_checkpoint"]), model)
         log.info("initialised from %s", payload["init_checkpoint"])

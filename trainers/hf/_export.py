@@ -106,7 +106,7 @@ def export_run(run_dir: str | Path, out: str | Path, *, verify_logits: bool = Tr
     hf_config = hf_config_dict(m, vocab_size=vocab, token_ids=token_ids)  # refuses what HF cannot express
 
     out.mkdir(parents=True, exist_ok=True)
-    with megatron_model(m, padded_vocab=padded) as gpt:
+    with megatron_model(m, padded_vocab=padded, vocab=vocab) as gpt:
         load_model_weights(checkpoint.path, gpt)
         state = state_of(gpt)
         tensors = megatron_to_hf(state, m, vocab_size=vocab)

@@ -135,11 +135,13 @@ def import_model(
     dump_yaml(config, out / "config.yaml")
 
     reference = {k: v for k, v in tensors.items() if k != "lm_head.weight" or not m.tie_embeddings}
-    with megatron_model(m, padded_vocab=padded) as gpt:
+    with megatron_model(m, padded_vocab=padded, vocab=spec.vocab_size) as gpt:
         load_state(gpt, hf_to_megatron(tensors, m, padded_vocab=padded))
         checkpoint = save_weights(out, gpt, meta={"source": str(src), "architecture": spec.architecture})
     del tensors
-    with megatron_model(m, padded_vocab=padded) as gpt:  # a fresh model from the saved checkpoint
+    with megatron_model(
+        m, padded_vocab=padded, vocab=spec.vocab_size
+    ) as gpt:  # a fresh model from the saved checkpoint
         load_model_weights(checkpoint, gpt)
         round_trip = compare_tensors(reference, megatron_to_hf(state_of(gpt), m, vocab_size=spec.vocab_size))
         logits: dict[str, Any] = {"skipped": "verify_logits=False"}

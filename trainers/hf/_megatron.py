@@ -15,14 +15,25 @@ import torch
 
 from trainers import ModelConfig, build_model, causal_mask, load_model_weights, save_checkpoint, single_rank
 
-__all__ = ["load_model_weights", "load_state", "logits_of", "megatron_model", "save_weights", "state_of"]
+__all__ = [
+    "load_model_weights",
+    "load_state",
+    "logits_of",
+    "loss_of",
+    "megatron_model",
+    "save_weights",
+    "state_of",
+]
 
 
 @contextmanager
-def megatron_model(model: ModelConfig, *, padded_vocab: int) -> Iterator[Any]:
-    """A full (unsharded) ``GPTModel`` in eval mode, in a single-rank world that ends with the block."""
+def megatron_model(model: ModelConfig, *, padded_vocab: int, vocab: int | None = None) -> Iterator[Any]:
+    """A full (unsharded) ``GPTModel`` in eval mode, in a single-rank world that ends with the block.
+
+    ``vocab``: the real vocabulary (padding rows' logits are -inf, as in training).
+    """
     with single_rank(seed=0):
-        gpt = build_model(model, vocab_size=padded_vocab, tp=1, ep=1)
+        gpt = build_model(model, vocab_size=padded_vocab, tp=1, ep=1, real_vocab=vocab)
         gpt.eval()
         yield gpt
 
@@ -69,3 +80,12 @@ def logits_of(gpt: Any, ids: torch.Tensor) -> torch.Tensor:
     b, s = ids.shape
     position_ids = torch.arange(s).expand(b, s).contiguous()
     return gpt(ids, position_ids, causal_mask(s, ids.device)).float()
+
+
+@torch.no_grad()
+def loss_of(gpt: Any, ids: torch.Tensor) -> float:
+    """Mean next-token NLL (nats) of ids [b, s] by Megatron's own (vocab-parallel) cross entropy."""
+    b, s = ids.shape
+    position_ids = torch.arange(s - 1).expand(b, s - 1).contiguous()
+    per_token = gpt(ids[:, :-1], position_ids, causal_mask(s - 1, ids.device), labels=ids[:, 1:])  # [b, s-1]
+    return per_token.float().mean().item()

@@ -2,8 +2,9 @@
 
 Logits are compared in float32 on held-out sequences (a fixed text that is in no training set, tokenized with
 the model's own tokenizer, or sequences the caller gives): the maximum absolute difference over every
-position and real vocabulary entry must stay at or below :data:`MAX_ABS_DIFF`, and the arg-max token must
-agree at every position. transformers is needed for the logits check only.
+position and real vocabulary entry must stay at or below :data:`MAX_ABS_DIFF`, the arg-max token must
+agree at every position, and the mean next-token loss (Megatron's own cross entropy over its padded
+vocabulary, padding masked, against transformers') must agree within the same bound. transformers is needed for the logits check only.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 import torch
 
-from trainers.hf._megatron import logits_of
+from trainers.hf._megatron import logits_of, loss_of
 
 __all__ = [
     "MAX_ABS_DIFF",
@@ -83,6 +84,10 @@ def compare_logits(gpt: Any, hf_dir: Path, ids: torch.Tensor, *, vocab_size: int
     hf.eval()
     expected = hf(input_ids=ids).logits.float()  # [b, s, V]
     got = logits_of(gpt, ids)[..., :vocab_size]  # [b, s, V] (padding rows dropped)
+    hf_loss = torch.nn.functional.cross_entropy(
+        expected[:, :-1].reshape(-1, expected.size(-1)), ids[:, 1:].reshape(-1)
+    ).item()
+    megatron_loss = loss_of(gpt, ids)  # over the padded vocabulary, padding masked
     diff = (got - expected).abs()
     top1 = (got.argmax(-1) == expected.argmax(-1)).float().mean().item()
     result = {
@@ -93,8 +98,13 @@ def compare_logits(gpt: Any, hf_dir: Path, ids: torch.Tensor, *, vocab_size: int
         "max_abs_diff": diff.max().item(),
         "mean_abs_diff": diff.mean().item(),
         "top1_agreement": top1,
+        "loss_megatron": megatron_loss,
+        "loss_transformers": hf_loss,
+        "loss_abs_diff": abs(megatron_loss - hf_loss),
         "threshold": MAX_ABS_DIFF,
         "transformers_class": type(hf).__name__,
     }
-    result["ok"] = result["max_abs_diff"] <= MAX_ABS_DIFF and top1 == 1.0
+    result["ok"] = (
+        result["max_abs_diff"] <= MAX_ABS_DIFF and top1 == 1.0 and result["loss_abs_diff"] <= MAX_ABS_DIFF
+    )
     return result

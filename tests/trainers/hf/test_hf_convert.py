@@ -41,6 +41,8 @@ def test_import_export_round_trip_and_logits(tmp_path: Path, case: str) -> None:
     v = record["verification"]
     assert v["ok"] and v["round_trip"]["bit_exact"]
     assert v["logits"]["max_abs_diff"] <= 1e-3 and v["logits"]["top1_agreement"] == 1.0
+    # the loss over Megatron's padded vocabulary (384 rows) is transformers' over 301: padding is masked
+    assert v["logits"]["loss_abs_diff"] <= 1e-5, v["logits"]
     assert record["vocab"] == {"hf": 301, "padded": 384}  # odd vocabulary padded to Megatron's multiple
     assert set(record["source_files"]) >= {"config.json", "model.safetensors", "tokenizer.json"}
     assert any(name.startswith("checkpoints/step_0000000/model/") for name in record["out_files"])
@@ -92,7 +94,25 @@ def test_a_wrong_qkv_layout_fails_the_logits_check(tmp_path: Path) -> None:
     tensors = read_safetensors([src / "model.safetensors"])
     k = tensors["model.layers.0.self_attn.k_proj.weight"]
     tensors["model.layers.0.self_attn.k_proj.weight"] = torch.cat([k[16:], k[:16]])  # groups swapped
-    with megatron_model(spec.model, padded_vocab=384) as gpt:
+    with megatron_model(spec.model, padded_vocab=384, vocab=301) as gpt:
         load_state(gpt, hf_to_megatron(tensors, spec.model, padded_vocab=384))
         result = compare_logits(gpt, src, held_out_sequences(src / "tokenizer.json"), vocab_size=301)
     assert not result["ok"] and result["max_abs_diff"] > 1e-3
+
+
+def test_vocabulary_padding_is_masked_out_of_the_loss(tmp_path: Path) -> None:
+    """Without the mask, the 83 zero padding rows would take probability mass: the loss would differ."""
+    from trainers.hf import held_out_sequences, read_hf_config
+    from trainers.hf._megatron import load_state, loss_of, megatron_model
+    from trainers.hf._weights import hf_to_megatron, read_safetensors
+
+    src = write_model(tmp_path / "src", tiny_config("llama"))
+    spec = read_hf_config(src)
+    state = hf_to_megatron(read_safetensors([src / "model.safetensors"]), spec.model, padded_vocab=384)
+    ids = held_out_sequences(src / "tokenizer.json")
+    losses = {}
+    for vocab in (301, None):
+        with megatron_model(spec.model, padded_vocab=384, vocab=vocab) as gpt:
+            load_state(gpt, state)
+            losses[vocab] = loss_of(gpt, ids)
+    assert losses[None] - losses[301] > 0.05
