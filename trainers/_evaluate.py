@@ -117,14 +117,21 @@ def single_rank(*, seed: int = 0) -> Iterator[None]:
 
 
 @contextmanager
-def open_run(run_dir: Path) -> Iterator[OpenRun]:
-    """Load ``run_dir``'s latest checkpoint into a single-rank model; tears the process group down after."""
+def open_run(run_dir: Path, *, data: list[Path] | None = None) -> Iterator[OpenRun]:
+    """Load ``run_dir``'s latest checkpoint into a single-rank model; tears the process group down after.
+
+    ``data``: dataset directories to validate on instead of the run's own (e.g. an imported base model,
+    which has none, scored on the split its fine-tune holds out).
+    """
     run_dir = Path(run_dir)
     if not (run_dir / "config.yaml").is_file():
         raise UserError(
             f"{run_dir}: not a run directory (no config.yaml); pass the --out of a `vibe train` run"
         )
     config = load_yaml(run_dir / "config.yaml", RunConfig)
+    if data:
+        sources = [{"path": str(Path(d).resolve())} for d in data]
+        config = config.model_copy(update={"data": config.data.model_validate({"sources": sources})})
     checkpoint = latest_checkpoint(run_dir)
     if checkpoint is None:
         raise UserError(

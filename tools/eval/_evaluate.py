@@ -47,8 +47,14 @@ class EvalResult:
         return {**asdict(self), "run_dir": str(self.run_dir)}
 
 
-def evaluate(run_dir: str | Path, *, texts: Sequence[str | Path] = ()) -> EvalResult:
-    """Score ``run_dir``'s latest checkpoint; writes and returns ``RUN_DIR/eval.json``'s content."""
+def evaluate(
+    run_dir: str | Path, *, texts: Sequence[str | Path] = (), data: Sequence[str | Path] = ()
+) -> EvalResult:
+    """Score ``run_dir``'s latest checkpoint; writes and returns ``RUN_DIR/eval.json``'s content.
+
+    ``data``: dataset directories whose valid split is scored instead of the run's own (an imported base
+    model has none; score it on its fine-tune's held-out split).
+    """
     from trainers import open_run
 
     started = time.perf_counter()
@@ -62,7 +68,7 @@ def evaluate(run_dir: str | Path, *, texts: Sequence[str | Path] = ()) -> EvalRe
             raise UserError(
                 f"--text {path}: cannot be read as UTF-8 text ({error}); pass a text file"
             ) from None
-    with open_run(run_dir) as run:
+    with open_run(run_dir, data=[Path(d) for d in data] or None) as run:
         val = run.validate()
         manifest_tokens = sum(s.valid_tokens for s in run.sources)
         manifest_bytes = sum(s.valid_bytes for s in run.sources)

@@ -18,13 +18,19 @@ def eval_run(
     text: Annotated[
         list[Path] | None, typer.Option("--text", help="Extra UTF-8 text file to score (repeatable).")
     ] = None,
+    data: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--data", help="Score this dataset's valid split instead of the run's own (repeatable)."
+        ),
+    ] = None,
 ) -> None:
     """Evaluate a run: held-out loss and bits per byte (writes RUN_DIR/eval.json)."""
     with user_errors(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Megatron / torch deprecation noise
         from tools.eval import evaluate
 
-        result = evaluate(run_dir, texts=text or ())
+        result = evaluate(run_dir, texts=text or (), data=data or ())
         typer.echo(f"{result.run_dir} @ step {result.step}")
         for score in [result.valid, *result.texts]:
             typer.echo(
