@@ -15,7 +15,7 @@ import httpx
 import pytest
 import torch
 
-pytestmark = [pytest.mark.llm, pytest.mark.slow]
+pytestmark = pytest.mark.llm
 
 _FILES = (
     "bisect.py",
@@ -86,11 +86,10 @@ def _vllm_greedy(model: str, prompt_ids: list[int], n: int) -> list[int]:
     return list(answer["choices"][0]["token_ids"])
 
 
-def test_smollm2_in_fine_tuned_and_out_to_vllm(smollm2: Path, tmp_path: Path, local_ray: str) -> None:
+def test_smollm2_in_and_out_to_vllm(smollm2: Path, tmp_path: Path) -> None:
+    """Imported, scored on held-out stdlib code equally by Megatron and transformers, exported, served."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from tools.eval import evaluate
-    from trainers import RunConfig, launch
     from trainers.hf import export_run, import_model
     from vibe.llm import ServerConfig, serve, server_status, stop_server
 
@@ -103,8 +102,36 @@ def test_smollm2_in_fine_tuned_and_out_to_vllm(smollm2: Path, tmp_path: Path, lo
     data = _ingest(tmp_path / "data", tokenizer=base.out)
     megatron_loss, hf_loss = _transformers_valid_loss(smollm2, base.out, data)
     assert abs(megatron_loss - hf_loss) <= 1e-4, (megatron_loss, hf_loss)
-    before = evaluate(base.out, data=[data]).valid.loss
 
+    exported = export_run(base.out, tmp_path / "export")
+    assert exported.ok
+    tokenizer = AutoTokenizer.from_pretrained(str(exported.out))
+    assert tokenizer.chat_template  # SmolLM2's ChatML template came along
+    hf = AutoModelForCausalLM.from_pretrained(str(exported.out), dtype=torch.float32).eval()
+    try:
+        serve(
+            ServerConfig(port=_PORT, model=exported.out, served_model_name="vibe-export", max_model_len=512)
+        )
+        status = server_status(port=_PORT)
+        assert status.model_dir == exported.out and status.model_sha256
+        for prompt in _PROMPTS:  # vLLM serves float32 on CPU (ServerConfig's default dtype there)
+            ids = tokenizer(prompt)["input_ids"]
+            expected = hf.generate(torch.tensor([ids]), max_new_tokens=16, do_sample=False, min_new_tokens=16)
+            assert _vllm_greedy("vibe-export", ids, 16) == expected[0, len(ids) :].tolist(), prompt
+    finally:
+        stop_server(port=_PORT)
+
+
+@pytest.mark.slow
+def test_smollm2_fine_tuned_from_its_import(smollm2: Path, tmp_path: Path, local_ray: str) -> None:
+    """A few dozen steps on stdlib code from the imported weights lower the held-out loss; the run exports."""
+    from tools.eval import evaluate
+    from trainers import RunConfig, launch
+    from trainers.hf import export_run, import_model
+
+    base = import_model(smollm2, tmp_path / "base", seq_length=64, verify_logits=False)
+    data = _ingest(tmp_path / "data", tokenizer=base.out)
+    before = evaluate(base.out, data=[data]).valid.loss
     config = RunConfig.model_validate(
         {
             "out": str(tmp_path / "fine-tune"),
@@ -118,19 +145,4 @@ def test_smollm2_in_fine_tuned_and_out_to_vllm(smollm2: Path, tmp_path: Path, lo
     launch(config)
     after = evaluate(tmp_path / "fine-tune").valid.loss
     assert after < before, (before, after)
-
-    exported = export_run(tmp_path / "fine-tune", tmp_path / "export")
-    assert exported.ok
-    tokenizer = AutoTokenizer.from_pretrained(str(exported.out))
-    assert tokenizer.chat_template  # SmolLM2's ChatML template came along
-    hf = AutoModelForCausalLM.from_pretrained(str(exported.out), dtype=torch.float32).eval()
-    try:
-        serve(ServerConfig(port=_PORT, model=exported.out, served_model_name="fine-tune", max_model_len=512))
-        status = server_status(port=_PORT)
-        assert status.model_dir == exported.out and status.model_sha256
-        for prompt in _PROMPTS:
-            ids = tokenizer(prompt)["input_ids"]
-            expected = hf.generate(torch.tensor([ids]), max_new_tokens=16, do_sample=False, min_new_tokens=16)
-            assert _vllm_greedy("fine-tune", ids, 16) == expected[0, len(ids) :].tolist(), prompt
-    finally:
-        stop_server(port=_PORT)
+    assert export_run(tmp_path / "fine-tune", tmp_path / "export").ok
