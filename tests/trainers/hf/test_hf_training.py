@@ -88,3 +88,22 @@ def test_fine_tune_an_imported_model_under_tp2_and_export_it(
     # two steps at lr 1e-9 move no weight by more than ~2e-9: the run started from the imported weights
     assert max((back[k] - v).abs().max().item() for k, v in source.items()) < 1e-6
     assert not all(torch.equal(back[k], v) for k, v in source.items())  # ... and it did train
+
+
+def test_cli_init_from_takes_the_models_shape_and_enforces_its_tokenizer(
+    imported: Path, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from vibe.cli import app
+
+    data = _ingest(tmp_path / "own-tokenizer", tokenizer=None)
+    args = ["train", "--init-from", str(imported), "--data", str(data), "--out", str(tmp_path / "run")]
+    result = CliRunner().invoke(app, [*args, "--max-steps", "2"])
+    assert result.exit_code == 2
+    assert "tokenized with another tokenizer than init_from" in result.output
+    assert f"vibe data ingest SRC --tokenizer {imported}" in result.output.replace("\n", "")
+    result = CliRunner().invoke(app, [*args, "--heads", "2"])  # a flag that changes the model
+    assert result.exit_code == 2 and "model.num_attention_heads: 2 here, 4 in" in result.output.replace(
+        "\n", ""
+    )
