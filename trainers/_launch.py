@@ -16,6 +16,7 @@ Run directory::
     logs/driver.log, logs/worker_<rank>.log
     attempt                   the token of the driver that owns the run now (see _prepare_run_dir)
     cache/                    Megatron's dataset index cache
+    tokenizer/                with init_from: the source's tokenizer files (chat template), for export
     report.md, loss.png       written at the end
     ray/                      Ray Train's own bookkeeping
 """
