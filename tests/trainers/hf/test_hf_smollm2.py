@@ -123,8 +123,13 @@ def test_smollm2_in_and_out_to_vllm(smollm2: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_smollm2_fine_tuned_from_its_import(smollm2: Path, tmp_path: Path, local_ray: str) -> None:
+def test_smollm2_fine_tuned_from_its_import(
+    smollm2: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A few dozen steps on stdlib code from the imported weights lower the held-out loss; the run exports."""
+    monkeypatch.setenv(
+        "VIBE_CACHE", str(tmp_path / "cache")
+    )  # the run's measured FLOP/s stay out of the user's
     from tools.eval import evaluate
     from trainers import RunConfig, launch
     from trainers.hf import export_run, import_model
