@@ -6,9 +6,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import EXAMPLES
 
 from policies import Action, PolicyError, PolicySet, load_policies
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "policies" / "examples"
 
 
 def test_bank_imports_only_vetted_llama_family_models_from_its_model_store() -> None:
