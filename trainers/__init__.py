@@ -4,10 +4,20 @@ A run is a :class:`RunConfig`; :func:`launch` trains it and returns a :class:`Ru
 directory layout is documented in ``trainers/_launch.py``, the checkpoint layout in
 ``trainers/_checkpoint.py``. :func:`open_run` loads a run's latest checkpoint for evaluation
 (``tools.eval`` builds on it). :func:`single_rank`, :func:`build_model`, :func:`load_model_weights` and
-:func:`save_checkpoint` are the pieces ``trainers.hf`` (Hugging Face import / export) builds on.
+:func:`save_checkpoint` are the pieces ``trainers.hf`` (Hugging Face import / export) builds on. The
+arithmetic of a run (parameters, FLOPs per token, GPU peaks) lives in ``trainers/_arithmetic.py``, imports no
+torch, and is what the planner, the gate and the HPO budget count with.
 """
 
-from trainers._checkpoint import CheckpointInfo, latest_checkpoint, load_model_weights, save_checkpoint
+from trainers._arithmetic import GPU_SPECS, GPUSpec, flops_per_token, gpu_peak_flops, param_counts
+from trainers._checkpoint import (
+    CheckpointInfo,
+    latest_checkpoint,
+    list_checkpoints,
+    load_checkpoint,
+    load_model_weights,
+    save_checkpoint,
+)
 from trainers._config import (
     MODEL_PRESETS,
     DataConfig,
@@ -21,17 +31,29 @@ from trainers._config import (
     TrainingConfig,
     load_run_config,
 )
-from trainers._data import DatasetDir, read_dataset_dir
+from trainers._data import (
+    DatasetDir,
+    build_datasets,
+    micro_batches,
+    read_dataset_dir,
+    read_sources,
+    valid_batches,
+)
 from trainers._evaluate import OpenRun, open_run, single_rank
-from trainers._launch import RunResult, launch
+from trainers._launch import RunResult, init_ray, launch
+from trainers._metrics import cpu_peak_flops, read_metrics
 from trainers._model import build_model, causal_mask
+from trainers._optim import build_optimizer, lr_at
+from trainers._worker import initialize_parallel, train_loop
 
 __all__ = [
+    "GPU_SPECS",
     "MODEL_PRESETS",
     "CheckpointInfo",
     "DataConfig",
     "DataSource",
     "DatasetDir",
+    "GPUSpec",
     "ModelConfig",
     "OpenRun",
     "OptimizerConfig",
@@ -41,14 +63,30 @@ __all__ = [
     "RunConfig",
     "RunResult",
     "TrainingConfig",
+    "build_datasets",
     "build_model",
+    "build_optimizer",
     "causal_mask",
+    "cpu_peak_flops",
+    "flops_per_token",
+    "gpu_peak_flops",
+    "init_ray",
+    "initialize_parallel",
     "latest_checkpoint",
     "launch",
+    "list_checkpoints",
+    "load_checkpoint",
     "load_model_weights",
     "load_run_config",
+    "lr_at",
+    "micro_batches",
     "open_run",
+    "param_counts",
     "read_dataset_dir",
+    "read_metrics",
+    "read_sources",
     "save_checkpoint",
     "single_rank",
+    "train_loop",
+    "valid_batches",
 ]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from trainers import ModelConfig, build_model, single_rank
-from trainers._model import flops_per_token, param_counts
 
 CASES = {
     "default": {},
@@ -24,12 +23,12 @@ def test_param_counts_equal_the_built_model(case: str) -> None:
     with single_rank():
         gpt = build_model(model, vocab_size=rows, tp=1, ep=1)
         built = sum(p.numel() for p in gpt.parameters())
-    assert param_counts(model, vocab_size=300)[0] == built
+    assert model.param_counts(vocab_size=300)[0] == built
 
 
 def test_gqa_shrinks_parameters_but_not_attention_flops() -> None:
     mha = ModelConfig(preset="tiny")
     gqa = ModelConfig(preset="tiny", num_query_groups=1)
     saved = 2 * 2 * 64 * (64 - 16)  # layers x (k, v) x hidden x (4 heads -> 1 group of 16)
-    assert param_counts(mha, vocab_size=300)[0] - param_counts(gqa, vocab_size=300)[0] == saved
-    assert flops_per_token(mha, vocab_size=300) - flops_per_token(gqa, vocab_size=300) == 6 * saved
+    assert mha.param_counts(vocab_size=300)[0] - gqa.param_counts(vocab_size=300)[0] == saved
+    assert mha.flops_per_token(vocab_size=300) - gqa.flops_per_token(vocab_size=300) == 6 * saved

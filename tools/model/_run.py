@@ -10,13 +10,13 @@ its own LLM (``vibe.llm.convert_gguf``), into ``OUT.gguf-hf`` beside the output.
 
 from __future__ import annotations
 
+import logging
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tools._registry import Gatekeeper
+from policies import Gate
 from vibe.core.errors import UserError
-from vibe.core.log import get_logger
 
 if TYPE_CHECKING:  # trainers.hf imports torch: only inside the functions
     from trainers.hf import ConversionResult
@@ -24,11 +24,11 @@ if TYPE_CHECKING:  # trainers.hf imports torch: only inside the functions
 
 __all__ = ["export_model", "import_base_model"]
 
-log = get_logger("vibe.tools.model")
+log = logging.getLogger(__name__)
 
 
 def _judge(
-    gate: Gatekeeper | None, ledger: Ledger | None, thread_id: str, kind: str, attrs: dict[str, Any]
+    gate: Gate | None, ledger: Ledger | None, thread_id: str, kind: str, attrs: dict[str, Any]
 ) -> None:
     if gate is None:
         return
@@ -43,7 +43,7 @@ def _judge(
         outcome=decision.outcome,
         reason=decision.reason,
         rule_ids=list(decision.rule_ids),
-        policy_hashes=dict(getattr(decision, "policy_hashes", {}) or {}),
+        policy_hashes=dict(decision.policy_hashes),
     )
     if decision.outcome != "allow":
         rules = ", ".join(decision.rule_ids) or "default"
@@ -81,7 +81,7 @@ def import_base_model(
     out: str | Path,
     *,
     seq_length: int | None = None,
-    gate: Gatekeeper | None = None,
+    gate: Gate | None = None,
     ledger: Ledger | None = None,
     thread_id: str = "cli-model",
 ) -> ConversionResult:
@@ -142,7 +142,7 @@ def export_model(
     run: str | Path,
     out: str | Path,
     *,
-    gate: Gatekeeper | None = None,
+    gate: Gate | None = None,
     ledger: Ledger | None = None,
     thread_id: str = "cli-model",
 ) -> ConversionResult:

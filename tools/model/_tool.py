@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from tools._registry import Tool, ToolContext, register
+from tools.registry import Tool, ToolArgs, ToolContext, register
+from vibe.ledger import Ledger
 
 __all__ = ["ModelIOArgs", "ModelIOResult"]
 
 
-class ModelIOArgs(BaseModel):
+class ModelIOArgs(ToolArgs):
     src: str = Field(
         description="model_import: an HF model directory or a .gguf; model_export: a run directory"
     )
@@ -41,10 +44,16 @@ def _result(result: object) -> ModelIOResult:
     )
 
 
-def _ledger(context: ToolContext):  # type: ignore[no-untyped-def]
+@contextmanager
+def _ledger(context: ToolContext) -> Iterator[Ledger]:
+    """The agent's ledger (``context.ledger``); without one, the work directory's own."""
+    if context.ledger is not None:
+        yield context.ledger
+        return
     from vibe.ledger import SqliteLedger
 
-    return SqliteLedger(context.workdir / "ledger.sqlite")
+    with SqliteLedger(context.workdir / "ledger.sqlite") as ledger:
+        yield ledger
 
 
 def _import(args: ModelIOArgs, context: ToolContext) -> ModelIOResult:

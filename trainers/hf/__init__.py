@@ -17,7 +17,9 @@ refused with a ``UserError`` naming the field.
 from trainers.hf._config import ARCHITECTURES, HFModel, hf_config_dict, read_hf_config
 from trainers.hf._export import export_run, run_tokenizer
 from trainers.hf._import import ConversionResult, import_model, write_record
+from trainers.hf._megatron import load_state, loss_of, megatron_model
 from trainers.hf._verify import MAX_ABS_DIFF, compare_logits, held_out_sequences, sha256_file
+from trainers.hf._weights import hf_to_megatron, read_safetensors
 
 __all__ = [
     "ARCHITECTURES",
@@ -28,8 +30,13 @@ __all__ = [
     "export_run",
     "held_out_sequences",
     "hf_config_dict",
+    "hf_to_megatron",
     "import_model",
+    "load_state",
+    "loss_of",
+    "megatron_model",
     "read_hf_config",
+    "read_safetensors",
     "run_tokenizer",
     "sha256_file",
     "write_record",

@@ -17,6 +17,7 @@ tensor; logits of the Megatron model against transformers loading ``OUT``.
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import time
 from pathlib import Path
@@ -30,11 +31,10 @@ from trainers.hf._verify import compare_logits, compare_tensors, held_out_sequen
 from trainers.hf._weights import hf_to_megatron, megatron_to_hf, read_safetensors
 from vibe.core.config import load_yaml
 from vibe.core.errors import UserError
-from vibe.core.log import get_logger
 
 __all__ = ["export_run", "run_tokenizer"]
 
-log = get_logger("vibe.trainers.hf")
+log = logging.getLogger(__name__)
 _EOD = "<|endoftext|>"
 
 

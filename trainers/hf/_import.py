@@ -18,6 +18,7 @@ installed) on held-out sequences.
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import time
 from dataclasses import dataclass
@@ -37,11 +38,10 @@ from trainers.hf._weights import (
 )
 from vibe.core.config import dump_yaml
 from vibe.core.errors import UserError
-from vibe.core.log import get_logger
 
 __all__ = ["TOKENIZER_FILES", "ConversionResult", "import_model", "write_record"]
 
-log = get_logger("vibe.trainers.hf")
+log = logging.getLogger(__name__)
 
 # Files carried beside the weights (tokenizer.json is required).
 TOKENIZER_FILES = (

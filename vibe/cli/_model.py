@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from vibe.cli._errors import user_errors
+
+if TYPE_CHECKING:
+    from policies import Gate
 
 __all__ = ["app"]
 
@@ -26,10 +29,10 @@ _Team = Annotated[str | None, typer.Option(help="The team it works for (team pol
 _Workdir = Annotated[Path, typer.Option(help="Where the ledger lives (WORKDIR/ledger.sqlite).")]
 
 
-def _gate(policy: list[Path] | None, team: str | None) -> Any:
+def _gate(policy: list[Path] | None, team: str | None) -> Gate | None:
     if not policy:
         return None
-    from vibe.agent import PolicyGate
+    from policies import PolicyGate
 
     return PolicyGate.from_files([p.resolve() for p in policy], team=team)
 

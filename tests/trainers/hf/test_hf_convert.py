@@ -85,9 +85,15 @@ def test_sharded_checkpoint_with_index(tmp_path: Path) -> None:
 
 def test_a_wrong_qkv_layout_fails_the_logits_check(tmp_path: Path) -> None:
     """The parity check can fail: swapping the two KV groups' key heads is caught."""
-    from trainers.hf import compare_logits, held_out_sequences, read_hf_config
-    from trainers.hf._megatron import load_state, megatron_model
-    from trainers.hf._weights import hf_to_megatron, read_safetensors
+    from trainers.hf import (
+        compare_logits,
+        held_out_sequences,
+        hf_to_megatron,
+        load_state,
+        megatron_model,
+        read_hf_config,
+        read_safetensors,
+    )
 
     src = write_model(tmp_path / "src", tiny_config("llama"))
     spec = read_hf_config(src)
@@ -102,9 +108,15 @@ def test_a_wrong_qkv_layout_fails_the_logits_check(tmp_path: Path) -> None:
 
 def test_vocabulary_padding_is_masked_out_of_the_loss(tmp_path: Path) -> None:
     """Without the mask, the 83 zero padding rows would take probability mass: the loss would differ."""
-    from trainers.hf import held_out_sequences, read_hf_config
-    from trainers.hf._megatron import load_state, loss_of, megatron_model
-    from trainers.hf._weights import hf_to_megatron, read_safetensors
+    from trainers.hf import (
+        held_out_sequences,
+        hf_to_megatron,
+        load_state,
+        loss_of,
+        megatron_model,
+        read_hf_config,
+        read_safetensors,
+    )
 
     src = write_model(tmp_path / "src", tiny_config("llama"))
     spec = read_hf_config(src)
