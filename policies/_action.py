@@ -30,7 +30,9 @@ ACTION_KINDS: tuple[str, ...] = (
     "llm.call",  # call an LLM endpoint
     "synth.generate",  # generate synthetic training data
     "model.release",  # mark a model releasable
-    "model.export",  # copy weights out of the run directory
+    "model.export",  # copy weights out of the run directory (out of the network)
+    "model.import",  # convert a base model (HF directory / GGUF) from a model root into a run directory
+    "model.convert",  # convert a run into an HF directory inside the network (vibe model export)
     "run.delete",  # delete a run's outputs
     "ledger.prune",  # drop old ledger entries (archival)
     "approvals.prune",  # drop old approval records
@@ -78,6 +80,9 @@ class Action(VibeConfig):
     cpu_hours: Hours | None = None
     parameters: Count | None = Field(None, description="model size in parameters (e.g. 350M)")
     architecture: Literal["dense", "moe"] | None = None
+    source_architecture: str | None = Field(
+        None, description="model.import: the HF architecture, e.g. LlamaForCausalLM"
+    )
     url: str | None = Field(None, description="the endpoint an llm.call goes to")
     generator: str | None = Field(None, description="the synthetic-data generator")
     volume: Count | None = Field(None, description="synthetic records to generate")

@@ -38,9 +38,13 @@ GOVERNS: Mapping[str, frozenset[str]] = MappingProxyType(
         "endpoints": frozenset({"llm.call"}),
         "synthetic": frozenset({"synth.generate"}),
         "evaluation": frozenset({"model.release"}),
+        "model_sources": frozenset({"model.import", "model.convert"}),
     }
 )
-MODEL_KINDS = frozenset({"train.run", "hpo.search"})  # must state parameters/architecture when limited
+MODEL_KINDS = frozenset({"train.run", "hpo.search"})
+_MODEL_IO = frozenset(
+    {"model.import", "model.convert"}
+)  # judged by model_sources, not data.roots  # must state parameters/architecture when limited
 RETENTION_KINDS = {
     "ledger.prune": "ledger_days",
     "run.delete": "runs_days",
@@ -130,12 +134,18 @@ class _Compiled:
         out: list[Finding],
     ) -> None:
         """Append the findings of this file for ``action`` (``paths``: its paths, normalized) to ``out``."""
-        if self.p.data is not None and (paths or action.labels or action.findings):
+        if (
+            self.p.data is not None
+            and (paths or action.labels or action.findings)
+            and action.kind not in _MODEL_IO
+        ):
             self._data(action, paths, labels, out)
         if self.p.compute is not None:
             self._compute(action, usage, out)
         if self.p.models is not None:
             self._models(action, out)
+        if self.p.model_sources is not None and action.kind in _MODEL_IO:
+            self._model_sources(action, paths, out)
         if self.endpoints is not None:
             self._endpoints(action, out)
         if self.p.synthetic is not None and action.kind == "synth.generate":
@@ -311,6 +321,41 @@ class _Compiled:
                     tuple(models.approvers),
                 )
             )
+
+    def _model_sources(self, action: Action, paths: tuple[str, ...], out: list[Finding]) -> None:
+        rules, n, start = self.p.model_sources, self.name, len(out)
+        assert rules is not None
+        if rules.roots is not None:
+            roots = [normalize_path(r) for r in rules.roots]
+            if not paths:
+                out.append(Finding(f"{n}:model_sources.roots", "deny", f"{n}: {action.kind} names no path"))
+            for path in paths:
+                if not any(under_root(path, root) for root in roots):
+                    allowed = ", ".join(roots) or "none"
+                    out.append(
+                        Finding(
+                            f"{n}:model_sources.roots",
+                            "deny",
+                            f"{n}: {path} is outside the model roots ({allowed})",
+                        )
+                    )
+        imported = action.source_architecture
+        if (
+            rules.architectures is not None
+            and action.kind == "model.import"
+            and imported not in rules.architectures
+        ):
+            allowed = ", ".join(rules.architectures) or "none"
+            out.append(
+                Finding(
+                    f"{n}:model_sources.architectures",
+                    "deny",
+                    f"{n}: importing {imported or 'an unstated architecture'} is not "
+                    f"allowed (allowed: {allowed})",
+                )
+            )
+        if len(out) == start:
+            out.append(Finding(f"{n}:model_sources", "allow", f"{n}: within the model sources"))
 
     def _endpoints(self, action: Action, out: list[Finding]) -> None:
         assert self.endpoints is not None

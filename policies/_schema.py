@@ -30,6 +30,7 @@ __all__ = [
     "Gate",
     "HoursLimit",
     "ModelRules",
+    "ModelSourceRules",
     "PolicyFile",
     "Retention",
     "Rule",
@@ -167,6 +168,22 @@ class ModelRules(VibeConfig):
     approvers: list[Name] = Field(default_factory=list)
 
 
+# -- model sources (models in and out: model.import, model.convert) -----------------------------------------
+
+HFArchitecture = Annotated[str, Field(pattern=r"^[A-Z][A-Za-z0-9]*For[A-Za-z]+$")]
+
+
+class ModelSourceRules(VibeConfig):
+    """Where base models may be imported from and converted to, and which architectures may come in."""
+
+    roots: list[Root] | None = Field(
+        None, description="directories model.import / model.convert paths must be under; None = anywhere"
+    )
+    architectures: list[HFArchitecture] | None = Field(
+        None, description="HF architectures model.import accepts (e.g. LlamaForCausalLM); None = any"
+    )
+
+
 class EndpointRules(VibeConfig):
     """The LLM endpoints the agent may call (scheme, host and port exactly; the path as a prefix)."""
 
@@ -257,6 +274,7 @@ class PolicyFile(VibeConfig):
     data: DataRules | None = None
     compute: ComputeRules | None = None
     models: ModelRules | None = None
+    model_sources: ModelSourceRules | None = None
     endpoints: EndpointRules | None = None
     synthetic: SyntheticRules | None = None
     evaluation: EvaluationRules | None = None

@@ -3,15 +3,24 @@
 A run is a :class:`RunConfig`; :func:`launch` trains it and returns a :class:`RunResult`. The run
 directory layout is documented in ``trainers/_launch.py``, the checkpoint layout in
 ``trainers/_checkpoint.py``. :func:`open_run` loads a run's latest checkpoint for evaluation
-(``tools.eval`` builds on it). The arithmetic of a run (parameters, FLOPs per token, GPU peaks) lives in
-``trainers/_arithmetic.py``, imports no torch, and is what the planner, the gate and the HPO budget count with.
+(``tools.eval`` builds on it). :func:`single_rank`, :func:`build_model`, :func:`load_model_weights` and
+:func:`save_checkpoint` are the pieces ``trainers.hf`` (Hugging Face import / export) builds on. The
+arithmetic of a run (parameters, FLOPs per token, GPU peaks) lives in ``trainers/_arithmetic.py``, imports no
+torch, and is what the planner, the gate and the HPO budget count with.
 :func:`run_worker` is the worker loop without Ray, for a process that made its own ``torch.distributed``
 group (one GPU: ``bench/gpu_check.py``); :func:`train_loop` runs it under Ray Train.
 """
 
 from trainers import _cpu_compat as cpu_compat  # the Megatron compatibility patches, one module
 from trainers._arithmetic import GPU_SPECS, GPUSpec, flops_per_token, gpu_peak_flops, param_counts
-from trainers._checkpoint import latest_checkpoint, list_checkpoints, load_checkpoint, save_checkpoint
+from trainers._checkpoint import (
+    CheckpointInfo,
+    latest_checkpoint,
+    list_checkpoints,
+    load_checkpoint,
+    load_model_weights,
+    save_checkpoint,
+)
 from trainers._config import (
     MODEL_PRESETS,
     DataConfig,
@@ -20,12 +29,20 @@ from trainers._config import (
     OptimizerConfig,
     ParallelConfig,
     RayConfig,
+    RopeScaling,
     RunConfig,
     TrainingConfig,
     load_run_config,
 )
-from trainers._data import build_datasets, micro_batches, read_dataset_dir, read_sources, valid_batches
-from trainers._evaluate import OpenRun, open_run
+from trainers._data import (
+    DatasetDir,
+    build_datasets,
+    micro_batches,
+    read_dataset_dir,
+    read_sources,
+    valid_batches,
+)
+from trainers._evaluate import OpenRun, open_run, single_rank
 from trainers._launch import RunResult, init_ray, launch
 from trainers._metrics import cpu_peak_flops, read_metrics
 from trainers._model import build_model, causal_mask
@@ -35,14 +52,17 @@ from trainers._worker import initialize_parallel, run_worker, train_loop
 __all__ = [
     "GPU_SPECS",
     "MODEL_PRESETS",
+    "CheckpointInfo",
     "DataConfig",
     "DataSource",
+    "DatasetDir",
     "GPUSpec",
     "ModelConfig",
     "OpenRun",
     "OptimizerConfig",
     "ParallelConfig",
     "RayConfig",
+    "RopeScaling",
     "RunConfig",
     "RunResult",
     "TrainingConfig",
@@ -60,6 +80,7 @@ __all__ = [
     "launch",
     "list_checkpoints",
     "load_checkpoint",
+    "load_model_weights",
     "load_run_config",
     "lr_at",
     "micro_batches",
@@ -70,6 +91,7 @@ __all__ = [
     "read_sources",
     "run_worker",
     "save_checkpoint",
+    "single_rank",
     "train_loop",
     "valid_batches",
 ]

@@ -3,14 +3,17 @@
 Pure functions over numbers (no torch import), so the planner, the gate, the HPO budget and the
 trainer's MFU all count the same way: the estimate a plan makes of a run is what the trainer reports.
 
-Parameters (Megatron GPT, pre-norm): per layer ``4·h²`` (q, k, v, o) + MLP (``3·h·f`` SwiGLU, ``2·h·f``
+Parameters (Megatron GPT, pre-norm): per layer the attention ``2·h·q + 2·h·kv`` (q and o with
+``q = heads·head_dim``, k and v with ``kv = query_groups·head_dim``: ``4·h²`` for plain multi-head attention,
+less under grouped-query attention), plus ``q + 2·kv`` QKV biases (Qwen2), + MLP (``3·h·f`` SwiGLU, ``2·h·f``
 GELU; ``E`` experts of it for MoE, plus a ``h·E`` router) + two norms ``2·h``; then the input embedding
-``V·h``, the output layer ``V·h`` unless tied, and the final norm ``h``.
+``V·h``, the output layer ``V·h`` unless tied, and the final norm ``h``. ``V`` is the embedding's rows: the
+vocabulary after padding (``ModelConfig.padded_vocab_size``).
 
-Training FLOPs per token: ``6·N + 12·L·h·s``. ``N`` counts the weights a token multiplies: all active
+Training FLOPs per token: ``6·N + 12·L·q·s`` (``q = h`` unless the head size is set apart). ``N`` counts the weights a token multiplies: all active
 parameters (MoE: the router plus ``topk`` experts) but the input embedding table (a lookup, unless tied to
 the output layer). ``6·N`` is the forward (2 FLOPs per multiply-add) plus the backward (twice the
-forward); ``12·L·h·s`` is attention's ``QKᵀ`` and ``AV`` (2·2·s·h per token and layer, times 3 for
+forward); ``12·L·q·s`` is attention's ``QKᵀ`` and ``AV`` (2·2·s·q per token and layer, times 3 for
 fwd+bwd), which no weight accounts for (PaLM appendix B; nanoGPT's ``estimate_mfu``).
 """
 
@@ -33,10 +36,19 @@ def param_counts(
     num_experts: int | None = None,
     moe_router_topk: int = 2,
     tie_embeddings: bool = False,
+    num_attention_heads: int | None = None,
+    num_query_groups: int | None = None,
+    head_dim: int | None = None,
+    qkv_bias: bool = False,
 ) -> tuple[int, int]:
-    """(total, active per token) parameters of the full (unsharded) model, embeddings included."""
+    """(total, active per token) parameters of the full (unsharded) model, embeddings included.
+
+    ``num_attention_heads`` None: multi-head attention of width ``hidden_size``; ``num_query_groups`` None:
+    one key/value head per attention head; ``head_dim`` None: ``hidden_size // num_attention_heads``.
+    """
     h = hidden_size
-    attention_and_norms = 4 * h * h + 2 * h
+    q, kv = _attention_widths(hidden_size, num_attention_heads, num_query_groups, head_dim)
+    attention_and_norms = 2 * h * q + 2 * h * kv + ((q + 2 * kv) if qkv_bias else 0) + 2 * h
     mlp = (3 if swiglu else 2) * h * ffn_size
     embed = vocab_size * h * (1 if tie_embeddings else 2) + h  # + the final norm
     if num_experts is None:
@@ -59,8 +71,12 @@ def flops_per_token(
     num_experts: int | None = None,
     moe_router_topk: int = 2,
     tie_embeddings: bool = False,
+    num_attention_heads: int | None = None,
+    num_query_groups: int | None = None,
+    head_dim: int | None = None,
+    qkv_bias: bool = False,
 ) -> float:
-    """Training FLOPs per token, ``6·N + 12·L·h·s`` (see the module docstring)."""
+    """Training FLOPs per token, ``6·N + 12·L·q·s`` (see the module docstring)."""
     _, active = param_counts(
         num_layers=num_layers,
         hidden_size=hidden_size,
@@ -70,9 +86,24 @@ def flops_per_token(
         num_experts=num_experts,
         moe_router_topk=moe_router_topk,
         tie_embeddings=tie_embeddings,
+        num_attention_heads=num_attention_heads,
+        num_query_groups=num_query_groups,
+        head_dim=head_dim,
+        qkv_bias=qkv_bias,
     )
     matmul = active - (0 if tie_embeddings else vocab_size * hidden_size)
-    return 6.0 * matmul + 12.0 * num_layers * hidden_size * seq_length
+    q, _ = _attention_widths(hidden_size, num_attention_heads, num_query_groups, head_dim)
+    return 6.0 * matmul + 12.0 * num_layers * q * seq_length  # GQA shares K/V only: the scores stay
+
+
+def _attention_widths(
+    hidden_size: int, heads: int | None, query_groups: int | None, head_dim: int | None
+) -> tuple[int, int]:
+    """(q, kv): the widths of the query and of the key (= value) projections."""
+    if heads is None:
+        return hidden_size, hidden_size
+    head = head_dim or hidden_size // heads
+    return heads * head, (query_groups or heads) * head
 
 
 class GPUSpec(VibeConfig):

@@ -5,7 +5,8 @@ Layout of ``RUN_DIR/checkpoints/step_0000040/`` (``step`` = optimizer updates do
     model/            Megatron dist_checkpointing (torch_dist format) of model.sharded_state_dict():
                       loads under any TP / EP layout (e.g. a TP=2 run evaluated at TP=1)
     rank_00000.pt     per global rank: AdamW state and RNG states (torch, numpy, python, cuda);
-                      resuming needs the same dp / tp / ep layout
+                      resuming needs the same dp / tp / ep layout (absent in a weights-only checkpoint,
+                      e.g. an imported model's ``step_0000000``: it can start a run, not resume one)
     meta.json         step, consumed samples, layout; written last
 
 Atomicity: every rank writes into ``checkpoints/.tmp.step_0000040/``; after a barrier rank 0 writes
@@ -117,12 +118,15 @@ def save_checkpoint(
     run_dir: Path,
     *,
     model: torch.nn.Module,
-    optimizer: torch.optim.Optimizer,
+    optimizer: torch.optim.Optimizer | None,
     step: int,
     meta: dict[str, Any],
     keep: int,
 ) -> Path:
-    """Write checkpoint ``step`` atomically and prune to the last ``keep``. Collective: all ranks call it."""
+    """Write checkpoint ``step`` atomically and prune to the last ``keep``. Collective: all ranks call it.
+
+    ``optimizer`` None writes the weights only (no ``rank_*.pt``).
+    """
     root = Path(run_dir) / "checkpoints"
     final = root / f"step_{step:07d}"
     tmp = root / f".tmp.{final.name}"
@@ -136,7 +140,8 @@ def save_checkpoint(
     dist_checkpointing.save(
         model.sharded_state_dict(), str(tmp / "model"), sharded_strategy=_sync_torch_dist_save()
     )
-    torch.save({"optimizer": optimizer.state_dict(), "rng": _rng_state()}, tmp / f"rank_{rank:05d}.pt")
+    if optimizer is not None:
+        torch.save({"optimizer": optimizer.state_dict(), "rng": _rng_state()}, tmp / f"rank_{rank:05d}.pt")
     dist.barrier()
     if rank == 0:
         record = {**meta, "step": step, "world_size": dist.get_world_size(), "time": time.time()}

@@ -27,6 +27,7 @@ __all__ = [
     "OptimizerConfig",
     "ParallelConfig",
     "RayConfig",
+    "RopeScaling",
     "RunConfig",
     "TrainingConfig",
     "load_run_config",
@@ -48,22 +49,75 @@ def _fail(model: str, loc: tuple[str, ...], given: Any, message: str) -> Validat
     return ValidationError.from_exception_data(model, [InitErrorDetails(type=error, loc=loc, input=given)])
 
 
+class RopeScaling(VibeConfig):
+    """RoPE scaling that Megatron computes exactly as Hugging Face does (anything else is refused).
+
+    ``linear``: positions divided by ``factor``. ``llama3``: Llama 3.1's frequency-dependent scaling, which
+    Megatron implements with ``low_freq_factor`` 1, ``high_freq_factor`` 4 and 8192 original positions only.
+    """
+
+    type: Literal["linear", "llama3"]
+    factor: float = Field(gt=0.0)
+    low_freq_factor: float = 1.0
+    high_freq_factor: float = 4.0
+    original_max_position_embeddings: int = 8192
+
+    @model_validator(mode="after")
+    def _check(self) -> RopeScaling:
+        if self.type == "llama3":
+            for name, megatron in (
+                ("low_freq_factor", 1.0),
+                ("high_freq_factor", 4.0),
+                ("original_max_position_embeddings", 8192),
+            ):
+                if getattr(self, name) != megatron:
+                    raise _fail(
+                        "RopeScaling",
+                        (name,),
+                        getattr(self, name),
+                        f"Megatron's llama3 RoPE scaling is fixed at {name}={megatron}; this value cannot be "
+                        "carried exactly",
+                    )
+        return self
+
+
 class ModelConfig(VibeConfig):
-    """A GPT: a preset name, or explicit sizes (explicit fields override the preset's)."""
+    """A GPT: a preset name, or explicit sizes (explicit fields override the preset's).
+
+    The defaults describe Vibe's own models; an imported Hugging Face model (``trainers.hf``) sets the rest:
+    grouped-query attention (``num_query_groups``), a head size other than hidden / heads (``kv_channels``),
+    its RoPE base and scaling, RMSNorm epsilon, QKV biases (Qwen2) and its vocabulary size.
+    """
 
     preset: str | None = "tiny"
     num_layers: int = Field(default=0, ge=0, description="0: from the preset")
     hidden_size: int = Field(default=0, ge=0)
     num_attention_heads: int = Field(default=0, ge=0)
+    num_query_groups: int | None = Field(
+        default=None, ge=1, description="key/value heads (GQA); None: one per attention head"
+    )
+    kv_channels: int | None = Field(default=None, ge=1, description="head size; None: hidden / heads")
     ffn_hidden_size: int | None = Field(
         default=None, ge=1, description="None: 4h, or 8h/3 (to 64) for SwiGLU"
     )
     seq_length: int = Field(default=0, ge=0)
+    max_position_embeddings: int | None = Field(
+        default=None, ge=1, description="positions the model supports (exported as such); None: seq_length"
+    )
     swiglu: bool = True
-    rotary_base: int = Field(default=10000, ge=1)
+    rotary_base: float = Field(default=10000, gt=0.0)
+    rope_scaling: RopeScaling | None = None
+    norm_epsilon: float = Field(default=1e-5, gt=0.0, description="RMSNorm epsilon")
+    qkv_bias: bool = Field(default=False, description="biases on the Q, K, V projections (Qwen2)")
     dropout: float = Field(default=0.0, ge=0.0, lt=1.0)
     init_method_std: float = Field(default=0.02, gt=0.0)
     tie_embeddings: bool = False
+    vocab_size: int | None = Field(
+        default=None, ge=1, description="the model's vocabulary; None: the tokenizer's"
+    )
+    make_vocab_size_divisible_by: int = Field(
+        default=1, ge=1, description="embedding rows are padded to a multiple of this (Megatron's 128)"
+    )
     num_experts: int | None = Field(default=None, ge=2, description="None: dense MLP")
     moe_router_topk: int = Field(default=2, ge=1)
     moe_aux_loss_coeff: float = Field(default=1e-2, ge=0.0)
@@ -94,12 +148,20 @@ class ModelConfig(VibeConfig):
         for name in ("num_layers", "hidden_size", "num_attention_heads", "seq_length"):
             if getattr(self, name) <= 0:
                 raise _fail("ModelConfig", (name,), getattr(self, name), "must be > 0 (or set model.preset)")
-        if self.hidden_size % self.num_attention_heads:
+        if self.kv_channels is None and self.hidden_size % self.num_attention_heads:
             raise _fail(
                 "ModelConfig",
                 ("hidden_size",),
                 self.hidden_size,
-                f"must be divisible by num_attention_heads ({self.num_attention_heads})",
+                f"must be divisible by num_attention_heads ({self.num_attention_heads}) unless "
+                "model.kv_channels is set",
+            )
+        if self.num_attention_heads % self.query_groups:
+            raise _fail(
+                "ModelConfig",
+                ("num_query_groups",),
+                self.num_query_groups,
+                f"must divide num_attention_heads ({self.num_attention_heads})",
             )
         if self.num_experts is not None and self.moe_router_topk > self.num_experts:
             raise _fail(
@@ -111,6 +173,23 @@ class ModelConfig(VibeConfig):
         return self
 
     @property
+    def query_groups(self) -> int:
+        return self.num_query_groups or self.num_attention_heads
+
+    @property
+    def head_dim(self) -> int:
+        return self.kv_channels or self.hidden_size // self.num_attention_heads
+
+    def padded_vocab_size(self, tokenizer_vocab: int) -> int:
+        """Embedding rows: ``vocab_size`` (or the tokenizer's) rounded up to ``make_vocab_size_divisible_by``."""
+        vocab = self.vocab_size or tokenizer_vocab
+        if vocab < tokenizer_vocab:
+            raise ValueError(
+                f"model.vocab_size: {vocab} is smaller than the tokenizer's vocabulary ({tokenizer_vocab})"
+            )
+        return -(-vocab // self.make_vocab_size_divisible_by) * self.make_vocab_size_divisible_by
+
+    @property
     def ffn_size(self) -> int:
         if self.ffn_hidden_size is not None:
             return self.ffn_hidden_size
@@ -120,11 +199,18 @@ class ModelConfig(VibeConfig):
 
     def param_counts(self, *, vocab_size: int) -> tuple[int, int]:
         """(total, active per token) parameters of this model (see :mod:`trainers._arithmetic`)."""
-        return param_counts(**self._sizes(), vocab_size=vocab_size)
+        return param_counts(**self._sizes(), vocab_size=self.embedding_rows(vocab_size))
 
     def flops_per_token(self, *, vocab_size: int) -> float:
         """Training FLOPs per token of this model (see :mod:`trainers._arithmetic`)."""
-        return flops_per_token(**self._sizes(), seq_length=self.seq_length, vocab_size=vocab_size)
+        return flops_per_token(
+            **self._sizes(), seq_length=self.seq_length, vocab_size=self.embedding_rows(vocab_size)
+        )
+
+    def embedding_rows(self, vocab_size: int) -> int:
+        """The embedding's rows for a tokenizer of ``vocab_size``: the model's vocabulary (its own, else
+        the tokenizer's), padded (:meth:`padded_vocab_size`)."""
+        return self.padded_vocab_size(self.vocab_size or vocab_size)
 
     def _sizes(self) -> dict[str, Any]:
         return {
@@ -135,6 +221,10 @@ class ModelConfig(VibeConfig):
             "num_experts": self.num_experts,
             "moe_router_topk": self.moe_router_topk,
             "tie_embeddings": self.tie_embeddings,
+            "num_attention_heads": self.num_attention_heads,
+            "num_query_groups": self.num_query_groups,
+            "head_dim": self.head_dim,
+            "qkv_bias": self.qkv_bias,
         }
 
 
@@ -226,6 +316,9 @@ class RunConfig(VibeConfig):
     precision: Literal["auto", "fp32", "bf16"] = Field(default="auto", description="auto: fp32 CPU, bf16 GPU")
     peak_flops: float | None = Field(default=None, gt=0, description="per worker; None: measured / known GPU")
     tracking: TrackingConfig = Field(default_factory=TrackingConfig, description="MLflow experiment tracking")
+    init_from: Path | None = Field(
+        default=None, description="start from this run's (or imported model's) weights; fresh optimizer"
+    )
 
     @model_validator(mode="after")
     def _check(self) -> RunConfig:
@@ -237,6 +330,13 @@ class RunConfig(VibeConfig):
                 p.tp,
                 f"must divide model.num_attention_heads ({m.num_attention_heads}); "
                 f"choose tp in {_divisors(m.num_attention_heads)}",
+            )
+        if m.query_groups % p.tp:
+            raise _fail(
+                "RunConfig",
+                ("parallel", "tp"),
+                p.tp,
+                f"must divide model.num_query_groups ({m.query_groups}); choose tp in {_divisors(m.query_groups)}",
             )
         if m.ffn_size % p.tp:
             raise _fail("RunConfig", ("parallel", "tp"), p.tp, f"must divide the FFN size ({m.ffn_size})")

@@ -23,7 +23,7 @@ from trainers._data import DatasetDir, build_datasets
 from vibe.core.config import load_yaml
 from vibe.core.errors import UserError
 
-__all__ = ["OpenRun", "open_run"]
+__all__ = ["OpenRun", "open_run", "single_rank"]
 
 
 @dataclass
@@ -94,42 +94,61 @@ class OpenRun:
 
 
 @contextmanager
-def open_run(run_dir: Path) -> Iterator[OpenRun]:
-    """Load ``run_dir``'s latest checkpoint into a single-rank model; tears the process group down after."""
-    run_dir = Path(run_dir)
-    if not (run_dir / "config.yaml").is_file():
-        raise UserError(
-            f"{run_dir}: not a run directory (no config.yaml); pass the --out of a `vibe train` run"
-        )
-    config = load_yaml(run_dir / "config.yaml", RunConfig)
-    checkpoint = latest_checkpoint(run_dir)
-    if checkpoint is None:
-        raise UserError(
-            f"{run_dir}/checkpoints: no complete checkpoint yet; train longer or `vibe train --resume`"
-        )
-    single = config.model_copy(update={"parallel": ParallelConfig()})  # reshard to TP=1, EP=1
+def single_rank(*, seed: int = 0) -> Iterator[None]:
+    """Megatron's parallel state for one process (TP=1, EP=1) on a gloo group made here if none exists."""
     from megatron.core import parallel_state
 
-    from trainers._model import build_model
     from trainers._worker import initialize_parallel
 
     created = not dist.is_initialized()
     if created:
         dist.init_process_group("gloo", store=dist.HashStore(), rank=0, world_size=1)
     elif dist.get_world_size() != 1:
-        raise RuntimeError("open_run needs a single-process world; call it outside a distributed job")
+        raise RuntimeError(
+            "a single-rank model needs a single-process world; call it outside a distributed job"
+        )
     try:
-        initialize_parallel(single, seed=config.training.seed)
-        tokenizer, _, valid, sources = build_datasets(single, cache_dir=run_dir / "cache", train=False)
-        model = build_model(config.model, vocab_size=tokenizer.vocab_size, tp=1, ep=1)
-        load_model_weights(checkpoint.path, model)
-        model.eval()
-        device = next(model.parameters()).device
-        yield OpenRun(single, checkpoint, model, tokenizer, valid, sources, device)
+        initialize_parallel(RunConfig(), seed=seed)
+        yield
     finally:
         parallel_state.destroy_model_parallel()
         if created:
             dist.destroy_process_group()
+
+
+@contextmanager
+def open_run(run_dir: Path, *, data: list[Path] | None = None) -> Iterator[OpenRun]:
+    """Load ``run_dir``'s latest checkpoint into a single-rank model; tears the process group down after.
+
+    ``data``: dataset directories to validate on instead of the run's own (e.g. an imported base model,
+    which has none, scored on the split its fine-tune holds out).
+    """
+    run_dir = Path(run_dir)
+    if not (run_dir / "config.yaml").is_file():
+        raise UserError(
+            f"{run_dir}: not a run directory (no config.yaml); pass the --out of a `vibe train` run"
+        )
+    config = load_yaml(run_dir / "config.yaml", RunConfig)
+    if data:
+        sources = [{"path": str(Path(d).resolve())} for d in data]
+        config = config.model_copy(update={"data": config.data.model_validate({"sources": sources})})
+    checkpoint = latest_checkpoint(run_dir)
+    if checkpoint is None:
+        raise UserError(
+            f"{run_dir}/checkpoints: no complete checkpoint yet; train longer or `vibe train --resume`"
+        )
+    single = config.model_copy(update={"parallel": ParallelConfig()})  # reshard to TP=1, EP=1
+    from trainers._model import build_model
+
+    with single_rank(seed=config.training.seed):
+        tokenizer, _, valid, sources = build_datasets(single, cache_dir=run_dir / "cache", train=False)
+        vocab = config.model.padded_vocab_size(tokenizer.vocab_size)
+        real = config.model.vocab_size or tokenizer.vocab_size
+        model = build_model(config.model, vocab_size=vocab, tp=1, ep=1, real_vocab=real)
+        load_model_weights(checkpoint.path, model)
+        model.eval()
+        device = next(model.parameters()).device
+        yield OpenRun(single, checkpoint, model, tokenizer, valid, sources, device)
 
 
 def bits_per_byte(nll_nats: float, num_bytes: int) -> float:

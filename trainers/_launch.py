@@ -16,6 +16,7 @@ Run directory::
     logs/driver.log, logs/worker_<rank>.log
     attempt                   the token of the driver that owns the run now (see _prepare_run_dir)
     cache/                    Megatron's dataset index cache
+    tokenizer/                with init_from: the source's tokenizer files (chat template), for export
     report.md, loss.png       written at the end
     ray/                      Ray Train's own bookkeeping
 """
@@ -34,6 +35,7 @@ from typing import Any
 from trainers._checkpoint import latest_checkpoint
 from trainers._config import RunConfig
 from trainers._data import read_sources
+from trainers._init import check_init_from, copy_init_tokenizer
 from trainers._metrics import cpu_peak_flops, read_metrics, truncate_metrics
 from trainers._model import param_counts
 from trainers._report import write_report
@@ -253,12 +255,21 @@ def launch(config: RunConfig, *, resume: bool = False) -> RunResult:
             ),
         }
     )
+    if config.init_from is not None:
+        config = config.model_copy(update={"init_from": Path(config.init_from).resolve()})
     sources = read_sources(config)  # fail on a bad dataset before starting anything
+    init_checkpoint = check_init_from(config, sources) if config.init_from is not None else None
+    try:
+        config.model.padded_vocab_size(sources[0].vocab_size)
+    except ValueError as error:
+        raise UserError(f"{error}; the dataset {sources[0].path} was tokenized for another model") from None
     run_dir = config.out
     run_dir.mkdir(parents=True, exist_ok=True)
     setup_logging(log_file=run_dir / "logs" / "driver.log")
     attempt = uuid.uuid4().hex
     start_step = _prepare_run_dir(config, resume=resume, attempt=attempt)
+    if init_checkpoint is not None and start_step == 0:
+        copy_init_tokenizer(config)
     t = config.training
     if start_step >= t.max_steps:
         log.info("%s: already complete at step %d", run_dir, start_step)
@@ -288,6 +299,7 @@ def launch(config: RunConfig, *, resume: bool = False) -> RunResult:
     payload = {
         "config": config.model_dump(mode="json"),
         "start_step": start_step,
+        "init_checkpoint": str(init_checkpoint.path) if init_checkpoint and start_step == 0 else None,
         "attempt": attempt,
         "threads": threads,
         "precision": precision,

@@ -42,17 +42,20 @@ def transformer_config(model: ModelConfig, *, tp: int, ep: int) -> TransformerCo
         num_layers=model.num_layers,
         hidden_size=model.hidden_size,
         num_attention_heads=model.num_attention_heads,
+        num_query_groups=model.query_groups,
         ffn_hidden_size=model.ffn_size,
-        kv_channels=model.hidden_size // model.num_attention_heads,
+        kv_channels=model.head_dim,
         tensor_model_parallel_size=tp,
         expert_model_parallel_size=ep,
         expert_tensor_parallel_size=1,  # experts are whole on each rank, spread over ep ranks
         pipeline_model_parallel_size=1,
         sequence_parallel=False,
         normalization="RMSNorm",
+        layernorm_epsilon=model.norm_epsilon,
         gated_linear_unit=model.swiglu,
         activation_func=torch.nn.functional.silu if model.swiglu else torch.nn.functional.gelu,
         add_bias_linear=False,
+        add_qkv_bias=model.qkv_bias,
         hidden_dropout=model.dropout,
         attention_dropout=model.dropout,
         init_method_std=model.init_method_std,
@@ -81,12 +84,24 @@ def _layer_spec(model: ModelConfig) -> Any:
     return spec
 
 
-def build_model(model: ModelConfig, *, vocab_size: int, tp: int, ep: int) -> GPTModel:
-    """A ``GPTModel`` on this rank (its TP / EP shard), on the current device, in fp32."""
+def build_model(
+    model: ModelConfig, *, vocab_size: int, tp: int, ep: int, real_vocab: int | None = None
+) -> GPTModel:
+    """A ``GPTModel`` on this rank (its TP / EP shard), on the current device, in fp32.
+
+    ``vocab_size`` is the embedding's row count (``model.padded_vocab_size(tokenizer vocab)``); when
+    ``real_vocab`` is smaller, the logits of the padding rows are -inf (see :func:`_mask_vocab_padding`).
+    """
     from megatron.core.models.gpt import GPTModel
 
     _cpu_compat.apply()
     config = transformer_config(model, tp=tp, ep=ep)
+    scaling = model.rope_scaling
+    rope: dict[str, Any] = {}
+    if scaling is not None and scaling.type == "linear":
+        rope = {"seq_len_interpolation_factor": scaling.factor}
+    elif scaling is not None:  # llama3
+        rope = {"rope_scaling": True, "rope_scaling_factor": scaling.factor}
     gpt = GPTModel(
         config=config,
         transformer_layer_spec=_layer_spec(model),
@@ -97,11 +112,36 @@ def build_model(model: ModelConfig, *, vocab_size: int, tp: int, ep: int) -> GPT
         parallel_output=True,
         share_embeddings_and_output_weights=model.tie_embeddings,
         position_embedding_type="rope",
-        rotary_base=model.rotary_base,
+        rotary_base=model.rotary_base,  # type: ignore[arg-type]  # Megatron annotates int, computes in float
+        **rope,
     )
+    if real_vocab is not None and real_vocab < vocab_size:
+        _mask_vocab_padding(gpt, real_vocab)
     if torch.cuda.is_available():
         gpt = gpt.cuda(torch.cuda.current_device())
     return gpt
+
+
+def _mask_vocab_padding(gpt: GPTModel, first_pad: int) -> None:
+    """Logits of the embedding rows Megatron pads the vocabulary with (ids >= ``first_pad``) become -inf.
+
+    So the softmax, the loss and sampling are exactly the unpadded model's (an imported model's loss equals
+    transformers'), and the padding rows never receive a gradient. Each TP rank masks its own vocab slice.
+    """
+    from megatron.core import parallel_state
+
+    layer = gpt.output_layer
+    local = layer.output_size_per_partition
+    start = parallel_state.get_tensor_model_parallel_rank() * local
+    pad = torch.arange(start, start + local) >= first_pad  # [V/tp]
+    if not bool(pad.any()):
+        return
+
+    def hook(module: Any, args: Any, output: tuple[torch.Tensor, Any]) -> tuple[torch.Tensor, Any]:
+        logits, bias = output  # [s, b, V/tp]
+        return logits.masked_fill(pad.to(logits.device), float("-inf")), bias
+
+    layer.register_forward_hook(hook)
 
 
 def causal_mask(seq_length: int, device: torch.device | str) -> torch.Tensor:

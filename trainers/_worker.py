@@ -27,7 +27,7 @@ from megatron.core.distributed import DistributedDataParallel, DistributedDataPa
 
 from trainers import _cpu_compat
 from trainers._arithmetic import gpu_peak_flops
-from trainers._checkpoint import load_checkpoint, save_checkpoint
+from trainers._checkpoint import load_checkpoint, load_model_weights, save_checkpoint
 from trainers._config import RunConfig
 from trainers._data import Batch, build_datasets, micro_batches, valid_batches
 from trainers._metrics import MetricsWriter
@@ -247,9 +247,18 @@ def _train(config: RunConfig, run_dir: Path, payload: Mapping[str, Any]) -> None
     cache = config.data.cache_dir or run_dir / "cache"
     tokenizer, train_ds, valid_ds, sources = build_datasets(config, cache_dir=cache)
     tokens_per_byte = sum(s.valid_tokens for s in sources) / max(1, sum(s.valid_bytes for s in sources))
-    vocab = tokenizer.vocab_size
+    vocab = m.padded_vocab_size(tokenizer.vocab_size)  # embedding rows
 
-    model = build_model(m, vocab_size=vocab, tp=config.parallel.tp, ep=config.parallel.ep)
+    model = build_model(
+        m,
+        vocab_size=vocab,
+        tp=config.parallel.tp,
+        ep=config.parallel.ep,
+        real_vocab=m.vocab_size or tokenizer.vocab_size,
+    )
+    if payload.get("init_checkpoint"):  # weights only (any layout reshards); optimizer and schedule fresh
+        load_model_weights(Path(payload["init_checkpoint"]), model)
+        log.info("initialised from %s", payload["init_checkpoint"])
     ddp = DistributedDataParallel(
         model.config,
         DistributedDataParallelConfig(

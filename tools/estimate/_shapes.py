@@ -29,10 +29,13 @@ class ModelShape(VibeConfig):
     num_experts: int | None = Field(default=None, ge=2)
     moe_router_topk: int = Field(default=2, ge=1)
     tie_embeddings: bool = False
+    num_query_groups: int | None = Field(default=None, ge=1, description="GQA; None: one per head")
+    kv_channels: int | None = Field(default=None, ge=1, description="head size; None: hidden / heads")
+    qkv_bias: bool = False
 
     @model_validator(mode="after")
     def _consistent(self) -> ModelShape:
-        if self.hidden_size % self.num_attention_heads:
+        if self.kv_channels is None and self.hidden_size % self.num_attention_heads:
             raise ValueError(
                 f"hidden_size {self.hidden_size} is not divisible by num_attention_heads {self.num_attention_heads}"
             )
@@ -49,11 +52,14 @@ class ModelShape(VibeConfig):
             num_attention_heads=model.num_attention_heads,
             ffn_hidden_size=model.ffn_size,
             seq_length=model.seq_length,
-            vocab_size=vocab_size,
+            vocab_size=model.embedding_rows(vocab_size),
             swiglu=model.swiglu,
             num_experts=model.num_experts,
             moe_router_topk=model.moe_router_topk,
             tie_embeddings=model.tie_embeddings,
+            num_query_groups=model.num_query_groups,
+            kv_channels=model.kv_channels,
+            qkv_bias=model.qkv_bias,
         )
 
     def _sizes(self) -> dict[str, Any]:
@@ -66,6 +72,10 @@ class ModelShape(VibeConfig):
             "num_experts": self.num_experts,
             "moe_router_topk": self.moe_router_topk,
             "tie_embeddings": self.tie_embeddings,
+            "num_attention_heads": self.num_attention_heads,
+            "num_query_groups": self.num_query_groups,
+            "head_dim": self.kv_channels,
+            "qkv_bias": self.qkv_bias,
         }
 
     @property

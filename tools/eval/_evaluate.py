@@ -69,6 +69,7 @@ def evaluate(
     run_dir: str | Path,
     *,
     texts: Sequence[str | Path] = (),
+    data: Sequence[str | Path] = (),
     suites: Sequence[str] = ("heldout",),
     generator: Any = None,
     tracking: TrackingConfig | None = None,
@@ -80,7 +81,9 @@ def evaluate(
     ``generator`` (a :class:`tools.eval.Generator`) completes prompts for the memorisation, code and policy
     suites; default: in-process sampling from the run's own Megatron model. ``options`` maps a suite name to
     its config fields (e.g. ``{"code": {"max_tasks": 10}}``). The ``tasks`` suite (lm-evaluation-harness)
-    runs on the HF model ``hf_model`` (default: the run's export, ``RUN_DIR/export``)."""
+    runs on the HF model ``hf_model`` (default: the run's export, ``RUN_DIR/export``). ``data``: dataset
+    directories whose valid split is scored instead of the run's own (an imported base model has none; score it
+    on its fine-tune's held-out split)."""
     from trainers import open_run
 
     suites = parse_suites(suites)
@@ -96,7 +99,7 @@ def evaluate(
             raise UserError(
                 f"--text {path}: cannot be read as UTF-8 text ({error}); pass a text file"
             ) from None
-    with open_run(run_dir) as run:
+    with open_run(run_dir, data=[Path(d) for d in data] or None) as run:
         val = run.validate()
         manifest_tokens = sum(s.valid_tokens for s in run.sources)
         manifest_bytes = sum(s.valid_bytes for s in run.sources)

@@ -41,6 +41,9 @@ app.command("train")(_train.train)
 app.command("hpo")(_hpo.hpo)
 app.command("eval")(_eval.eval_run)
 app.command("synth")(_synth.synth)
+app.add_typer(
+    _model.app, name="model", help="Models in and out: import a base model, export a run (verified)."
+)
 app.add_typer(_llm.app, name="llm", help="The locally served LLM (vLLM): serve, status, stop.")
 app.add_typer(_policy.app, name="policy", help="Check policy files and explain decisions.")
 app.add_typer(

@@ -33,6 +33,12 @@ def eval_run(
     hf_model: Annotated[
         Path | None, typer.Option(help="HF model directory for --suite tasks (default RUN_DIR/export).")
     ] = None,
+    data: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--data", help="Score this dataset's valid split instead of the run's own (repeatable)."
+        ),
+    ] = None,
 ) -> None:
     """Evaluate a run: held-out loss and bits per byte, and the suites asked for (writes RUN_DIR/eval.json)."""
     with user_errors(), warnings.catch_warnings():
@@ -41,7 +47,12 @@ def eval_run(
 
         generator = OpenAIGenerator(served, model=served_model) if served else None
         result = evaluate(
-            run_dir, texts=text or (), suites=parse_suites(suite), generator=generator, hf_model=hf_model
+            run_dir,
+            texts=text or (),
+            suites=parse_suites(suite),
+            generator=generator,
+            hf_model=hf_model,
+            data=data or (),
         )
         typer.echo(f"{result.run_dir} @ step {result.step}")
         for score in [result.valid, *result.texts]:

@@ -70,6 +70,8 @@ def status(port: Port = 8000) -> None:
     typer.echo(f"{info.url}: {state}")
     if info.models:
         typer.echo(f"model: {', '.join(info.models)}")
+    if info.model_dir is not None:
+        typer.echo(f"serving: {info.model_dir} (weights sha256 {info.model_sha256})")
     if info.pid is not None:
         uptime = f", up {_duration(info.uptime_s)}" if info.uptime_s is not None else ""
         typer.echo(f"pid: {info.pid}{uptime}")

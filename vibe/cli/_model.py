@@ -1,18 +1,101 @@
-"""``vibe model release RUN --name NAME``: judge a run's evaluation against the policy gates, get approval
-where the policy asks, register it in the MLflow model registry; ``vibe model show NAME@ALIAS``."""
+"""``vibe model import | export | release | show``: base models in (HF directory or GGUF), runs out (HF
+directory), verified; releases judged against the policy gates into the MLflow model registry.
+
+Import and export are judged by the policy files given with ``--policy`` (``model.import`` against
+``model_sources``' roots and architectures, ``model.convert`` for an export inside the network) and recorded,
+with the hashes of every file and the verification figures, in ``WORKDIR/ledger.sqlite``. ``release`` judges
+a run's evaluation against the gates, gets approval where the policy asks, and registers a model version;
+``show NAME@ALIAS`` prints one.
+"""
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from vibe.cli._errors import user_errors
 
+if TYPE_CHECKING:
+    from policies import Gate
+
 __all__ = ["app"]
 
 app = typer.Typer(no_args_is_help=True)
+
+_Policy = Annotated[
+    list[Path] | None, typer.Option("--policy", help="Policy file (repeat: organisation first).")
+]
+_Team = Annotated[str | None, typer.Option(help="The team it works for (team policy).")]
+_Workdir = Annotated[Path, typer.Option(help="Where the ledger lives (WORKDIR/ledger.sqlite).")]
+
+
+def _gate(policy: list[Path] | None, team: str | None) -> Gate | None:
+    if not policy:
+        return None
+    from policies import PolicyGate
+
+    return PolicyGate.from_files([p.resolve() for p in policy], team=team)
+
+
+def _say(result: Any) -> None:
+    v = result.record["verification"]
+    logits = v["logits"]
+    figures = (
+        f"logits max |diff| {logits['max_abs_diff']:.2e} (fp32, limit {logits['threshold']:g}), "
+        f"top-1 agreement {logits['top1_agreement']:.0%}"
+        if "max_abs_diff" in logits
+        else "logits not compared"
+    )
+    typer.echo(
+        f"{result.record['architecture']} -> {result.out}: round trip bit-exact for "
+        f"{v['round_trip']['tensors']} tensors, {figures}; record: {result.record_path}"
+    )
+
+
+@app.command("import")
+def import_(
+    src: Annotated[
+        Path, typer.Argument(help="An HF model directory (config.json + safetensors) or a .gguf.")
+    ],
+    out: Annotated[Path, typer.Option("--out", help="The run directory to write (new).")],
+    seq_len: Annotated[int | None, typer.Option("--seq-len", help="Training sequence length.")] = None,
+    policy: _Policy = None,
+    team: _Team = None,
+    workdir: _Workdir = Path("runs"),
+) -> None:
+    """Import a base model as a Megatron checkpoint with its tokenizer (then: vibe train --init-from OUT)."""
+    with user_errors(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from tools.model import import_base_model
+        from vibe.ledger import SqliteLedger
+
+        gate = _gate(policy, team)
+        workdir.mkdir(parents=True, exist_ok=True)
+        with SqliteLedger(workdir / "ledger.sqlite") as ledger:
+            _say(import_base_model(src, out, seq_length=seq_len, gate=gate, ledger=ledger))
+
+
+@app.command("export")
+def export(
+    run: Annotated[Path, typer.Argument(help="A `vibe train` or `vibe model import` run directory.")],
+    out: Annotated[Path, typer.Option("--out", help="The HF directory to write (new).")],
+    policy: _Policy = None,
+    team: _Team = None,
+    workdir: _Workdir = Path("runs"),
+) -> None:
+    """Export a run's latest checkpoint (any dp/tp/ep layout) as an HF directory transformers and vLLM load."""
+    with user_errors(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from tools.model import export_model
+        from vibe.ledger import SqliteLedger
+
+        gate = _gate(policy, team)
+        workdir.mkdir(parents=True, exist_ok=True)
+        with SqliteLedger(workdir / "ledger.sqlite") as ledger:
+            _say(export_model(run, out, gate=gate, ledger=ledger))
 
 
 @app.command()

@@ -17,6 +17,19 @@ from vibe.cli._errors import user_errors
 __all__ = ["train"]
 
 
+def _init_model(init_from: Path) -> dict[str, Any]:
+    from vibe.core.errors import UserError
+
+    path = init_from / "config.yaml"
+    if not path.is_file():
+        raise UserError(
+            f"--init-from {init_from}: no config.yaml; give a `vibe train` or `vibe model import` --out"
+        )
+    import yaml
+
+    return dict(yaml.safe_load(path.read_text(encoding="utf-8"))["model"])
+
+
 def train(
     data: Annotated[
         list[Path] | None, typer.Option("--data", help="Dataset dir from `vibe data ingest` (repeatable).")
@@ -49,6 +62,13 @@ def train(
     device: Annotated[str | None, typer.Option("--device", help="auto, cpu or cuda.")] = None,
     ray_address: Annotated[str | None, typer.Option("--ray-address", help="Existing Ray cluster.")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from the last checkpoint.")] = False,
+    init_from: Annotated[
+        Path | None,
+        typer.Option(
+            "--init-from",
+            help="Start from this run's or imported model's weights (fresh optimizer); its model is the default.",
+        ),
+    ] = None,
 ) -> None:
     """Train a GPT with Megatron-core under Ray."""
     with user_errors(), warnings.catch_warnings():
@@ -80,6 +100,10 @@ def train(
         if data:
             overrides["data.sources"] = [{"path": str(d)} for d in data]
         overrides = {k: v for k, v in overrides.items() if v is not None}  # sizes override the preset's
+        if init_from is not None:
+            overrides["init_from"] = str(init_from)
+            if config is None and not resume:  # the source's model, with any model flag on top
+                overrides = {"model": _init_model(init_from), **overrides}
         base = config
         if base is None and resume and out is not None and (out / "config.yaml").is_file():
             base = out / "config.yaml"

@@ -11,7 +11,7 @@ from vibe.llm._chat import ChatModel, Completion, Message, ScriptedChatModel, St
 from vibe.llm._client import DEFAULT_URL, LLMConfig, OpenAIChatModel, list_models, request_json
 from vibe.llm._errors import LLMError, LLMResponseError, LLMUnavailable
 from vibe.llm._install import VllmEnv, install_state, install_vllm
-from vibe.llm._model import DEFAULT_MODEL_NAME, default_model_dir, prepare_default_model
+from vibe.llm._model import DEFAULT_MODEL_NAME, convert_gguf, default_model_dir, prepare_default_model
 from vibe.llm._server import (
     Endpoint,
     ServerConfig,
@@ -42,6 +42,7 @@ __all__ = [
     "StructuredResult",
     "Usage",
     "VllmEnv",
+    "convert_gguf",
     "default_model_dir",
     "ensure_server",
     "install_state",

@@ -22,7 +22,13 @@ from vibe.core.errors import UserError
 from vibe.core.paths import cache_dir
 from vibe.llm._steps import run_step
 
-__all__ = ["DEFAULT_MODEL_NAME", "check_model_dir", "default_model_dir", "prepare_default_model"]
+__all__ = [
+    "DEFAULT_MODEL_NAME",
+    "check_model_dir",
+    "convert_gguf",
+    "default_model_dir",
+    "prepare_default_model",
+]
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +77,29 @@ def prepare_default_model(*, python: Path, root: Path | None = None) -> Path:
     os.replace(partial, out)
     log.info("SmolLM2-135M-Instruct converted into %s", out)
     return out
+
+
+def convert_gguf(gguf: Path, out: Path, *, python: Path | None = None) -> Path:
+    """A GGUF file dequantized into the safetensors HF directory ``out`` by the vLLM venv's transformers.
+
+    ``python`` defaults to the vLLM venv's (installed on first use); ``out`` must not exist yet.
+    """
+    gguf = Path(gguf)
+    if not gguf.is_file():
+        raise UserError(f"{gguf}: no such GGUF file")
+    if python is None:
+        from vibe.llm._install import install_vllm
+
+        python = install_vllm().python
+    if Path(out).exists():
+        raise UserError(f"{out}: exists; the GGUF is converted into a new directory")
+    run_step(
+        [str(python), str(_CONVERTER), str(gguf), str(out)],
+        description=f"converting {gguf.name} to safetensors",
+        log_file=Path(out).parent / f"{Path(out).name}.convert.log",
+        hint="Is it a Llama-family GGUF with a chat template? See the log.",
+    )
+    return Path(out)
 
 
 def _extract_gguf(*, python: Path, root: Path) -> Path:

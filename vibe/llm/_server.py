@@ -9,6 +9,7 @@ Per port, the cache dir ``cache_dir("vllm")`` holds ``server-PORT.pid`` (the pro
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -90,6 +91,8 @@ class ServerStatus(BaseModel):
     started_at: str | None = None
     uptime_s: float | None = None
     log_file: Path | None = None
+    model_dir: Path | None = None  # what Vibe's server serves, and the sha256 of its weights (model_sha256)
+    model_sha256: str | None = None
 
 
 class Endpoint(BaseModel):
@@ -153,6 +156,8 @@ def server_status(*, port: int = 8000, host: str = "127.0.0.1") -> ServerStatus:
         started_at=started,
         uptime_s=uptime,
         log_file=files.log if files.log.exists() else None,
+        model_dir=state.get("model_dir"),
+        model_sha256=state.get("model_sha256"),
     )
 
 
@@ -185,6 +190,18 @@ def start_process(config: ServerConfig, *, env: VllmEnv, model_dir: Path) -> Ser
         log.info("vLLM (pid %d) is already starting on port %d; waiting for it", pid, config.port)
     _wait_ready(config, pid=pid, files=files)
     return server_status(port=config.port, host=config.host)
+
+
+def model_digest(model_dir: Path) -> str:
+    """sha256 over the sorted ``name:sha256`` lines of a model directory's weight files (*.safetensors)."""
+    lines = []
+    for file in sorted(Path(model_dir).glob("*.safetensors")):
+        digest = hashlib.sha256()
+        with file.open("rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+        lines.append(f"{file.name}:{digest.hexdigest()}\n")
+    return hashlib.sha256("".join(lines).encode()).hexdigest()
 
 
 def _spawn(config: ServerConfig, *, env: VllmEnv, model_dir: Path, files: _Files) -> int:
@@ -231,6 +248,7 @@ def _spawn(config: ServerConfig, *, env: VllmEnv, model_dir: Path, files: _Files
         "url": config.url,
         "model": config.name,
         "model_dir": str(model_dir),
+        "model_sha256": model_digest(model_dir),
         "argv": argv,
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }

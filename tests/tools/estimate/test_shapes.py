@@ -34,3 +34,18 @@ def test_heads_must_divide_hidden() -> None:
         validate(
             ModelShape, {"num_layers": 1, "hidden_size": 100, "num_attention_heads": 3, "ffn_hidden_size": 64}
         )
+
+
+def test_the_shape_of_an_imported_model_counts_what_the_trainer_counts() -> None:
+    """GQA, a head size of its own, QKV biases and a padded vocabulary reach the gate's estimate."""
+    from trainers import ModelConfig
+
+    model = ModelConfig(
+        preset="tiny", num_query_groups=1, kv_channels=24, qkv_bias=True, make_vocab_size_divisible_by=128
+    )
+    shape = ModelShape.of_model(model, vocab_size=300)
+    assert shape.vocab_size == 384
+    assert shape.total_params == model.param_counts(vocab_size=300)[0]
+    assert shape.flops_per_token() == model.flops_per_token(vocab_size=300)
+    plain = ModelShape.of_model(ModelConfig(preset="tiny"), vocab_size=300)
+    assert shape.total_params != plain.total_params

