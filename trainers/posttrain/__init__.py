@@ -1,0 +1,70 @@
+"""Post-training on the Megatron trainer: SFT, DPO and the trainer side of GRPO-style RL.
+
+:func:`posttrain` runs SFT or DPO from a base run (``PostTrainConfig.base``) under Ray Train (or in this
+process for tiny runs); the data formats are in ``_records.py``, the loss mask and chat templates in
+``_chat.py``, the losses in ``_loss.py``, the run directory in ``_launch.py``. RL's orchestration
+(generation, policy rewards, the ledger) lives in ``tools.posttrain``; its trainer is :class:`PolicyTrainer`.
+"""
+
+from trainers.posttrain._chat import (
+    DEFAULT_CHAT_TEMPLATE,
+    ChatTemplate,
+    TokenizedChat,
+    tokenize_chat,
+    tokenize_prompt,
+)
+from trainers.posttrain._config import (
+    DPOConfig,
+    GeneratorConfig,
+    PostTrainConfig,
+    PostTrainingConfig,
+    RLConfig,
+    load_posttrain_config,
+)
+from trainers.posttrain._launch import PostTrainResult, check_data, posttrain, prepare_run_dir, resolve_paths
+from trainers.posttrain._loss import dpo_loss, group_advantages, grpo_loss, sequence_logps, token_entropy
+from trainers.posttrain._policy import BaseRun, read_base_run
+from trainers.posttrain._records import (
+    PreferenceExample,
+    PromptExample,
+    SFTExample,
+    read_jsonl_records,
+    read_preference_data,
+    read_prompt_data,
+    read_sft_data,
+)
+from trainers.posttrain._report import write_posttrain_report
+
+__all__ = [
+    "DEFAULT_CHAT_TEMPLATE",
+    "BaseRun",
+    "ChatTemplate",
+    "DPOConfig",
+    "GeneratorConfig",
+    "PostTrainConfig",
+    "PostTrainResult",
+    "PostTrainingConfig",
+    "PreferenceExample",
+    "PromptExample",
+    "RLConfig",
+    "SFTExample",
+    "TokenizedChat",
+    "check_data",
+    "dpo_loss",
+    "group_advantages",
+    "grpo_loss",
+    "load_posttrain_config",
+    "posttrain",
+    "prepare_run_dir",
+    "read_base_run",
+    "read_jsonl_records",
+    "read_preference_data",
+    "read_prompt_data",
+    "read_sft_data",
+    "resolve_paths",
+    "sequence_logps",
+    "token_entropy",
+    "tokenize_chat",
+    "tokenize_prompt",
+    "write_posttrain_report",
+]
