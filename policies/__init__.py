@@ -25,6 +25,7 @@ Composition and precedence (also in ``policies/README.md``):
 """
 
 from policies._action import ACTION_KINDS, TRAINING_KINDS, Action, TeamUsage, Usage, parse_count
+from policies._alignment import AlignmentRule, AlignmentRules
 from policies._engine import GOVERNS, Decision, Finding, PolicySet, PolicySource
 from policies._load import PolicyCheck, PolicyError, check_policies, load_policies
 from policies._schema import ApproverGroup, Effect, PolicyFile, Retention, Rule
@@ -34,6 +35,8 @@ __all__ = [
     "GOVERNS",
     "TRAINING_KINDS",
     "Action",
+    "AlignmentRule",
+    "AlignmentRules",
     "ApproverGroup",
     "Decision",
     "Effect",
