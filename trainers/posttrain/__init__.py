@@ -22,6 +22,7 @@ from trainers.posttrain._config import (
     load_posttrain_config,
 )
 from trainers.posttrain._launch import PostTrainResult, check_data, posttrain, prepare_run_dir, resolve_paths
+from trainers.posttrain._loop import step_indices
 from trainers.posttrain._loss import dpo_loss, group_advantages, grpo_loss, sequence_logps, token_entropy
 from trainers.posttrain._policy import BaseRun, read_base_run
 from trainers.posttrain._records import (
@@ -34,6 +35,7 @@ from trainers.posttrain._records import (
     read_sft_data,
 )
 from trainers.posttrain._report import write_posttrain_report
+from trainers.posttrain._rl import PolicyTrainer
 
 __all__ = [
     "DEFAULT_CHAT_TEMPLATE",
@@ -41,6 +43,7 @@ __all__ = [
     "ChatTemplate",
     "DPOConfig",
     "GeneratorConfig",
+    "PolicyTrainer",
     "PostTrainConfig",
     "PostTrainResult",
     "PostTrainingConfig",
@@ -63,6 +66,7 @@ __all__ = [
     "read_sft_data",
     "resolve_paths",
     "sequence_logps",
+    "step_indices",
     "token_entropy",
     "tokenize_chat",
     "tokenize_prompt",

@@ -28,7 +28,8 @@ Method = Literal["sft", "dpo", "rl"]
 
 
 class PostTrainingConfig(VibeConfig):
-    """Batch sizes (in samples: conversations, pairs or prompts), steps and intervals."""
+    """Batch sizes, steps and intervals. SFT/DPO: batches of conversations or pairs. RL: ``global_batch_size``
+    prompts per step, ``micro_batch_size`` completions per forward/backward."""
 
     micro_batch_size: int = Field(default=4, ge=1)
     global_batch_size: int = Field(default=8, ge=1)
@@ -99,7 +100,7 @@ class PostTrainConfig(VibeConfig):
     @model_validator(mode="after")
     def _check(self) -> PostTrainConfig:
         t, p = self.training, self.parallel
-        if t.global_batch_size % (t.micro_batch_size * p.dp):
+        if self.method != "rl" and t.global_batch_size % (t.micro_batch_size * p.dp):
             raise ValueError(
                 f"training.global_batch_size ({t.global_batch_size}) must be a multiple of "
                 f"training.micro_batch_size * parallel.dp ({t.micro_batch_size} * {p.dp})"

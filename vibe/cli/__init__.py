@@ -15,6 +15,7 @@ from vibe.cli import (
     _llm,
     _loop,
     _policy,
+    _posttrain,
     _synth,
     _train,
 )
@@ -37,6 +38,9 @@ app.command("train")(_train.train)
 app.command("hpo")(_hpo.hpo)
 app.command("eval")(_eval.eval_run)
 app.command("synth")(_synth.synth)
+app.add_typer(
+    _posttrain.app, name="posttrain", help="Post-train a run: sft, dpo, rl against the policy; from-synth."
+)
 app.add_typer(_llm.app, name="llm", help="The locally served LLM (vLLM): serve, status, stop.")
 app.add_typer(_policy.app, name="policy", help="Check policy files and explain decisions.")
 app.add_typer(
