@@ -330,6 +330,10 @@ def run_rl(config: Any, *, resume: bool = False, ledger: Any = None, thread_id: 
             trainer.close()
         except Exception:  # the actor may already be gone
             log.debug("trainer close failed", exc_info=True)
+        if remote:
+            import ray
+
+            ray.kill(trainer.target)
     result = _result(config, started, write_posttrain_report)
     _ledger_record(
         ledger,

@@ -18,6 +18,7 @@ so ``metrics.jsonl`` holds every step exactly once.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import time
@@ -125,11 +126,36 @@ def prepare_run_dir(config: PostTrainConfig, base: BaseRun, *, resume: bool, att
         (out / sub).mkdir(parents=True, exist_ok=True)
     dump_yaml(base.config.model_copy(update={"out": out}), out / "config.yaml")
     dump_yaml(config, out / "posttrain.yaml")
-    if base.tokenizer_path.resolve() != (out / "tokenizer" / "tokenizer.json").resolve():
-        shutil.copyfile(base.tokenizer_path, out / "tokenizer" / "tokenizer.json")
-    (out / "tokenizer" / "meta.json").write_text(f'{{"eod_id": {base.eod_id}}}\n')
+    _store_tokenizer(
+        base, out / "tokenizer", seq_length=config.training.seq_length or base.config.model.seq_length
+    )
     (out / "chat_template.jinja").write_text(base.template_source, encoding="utf-8")
     return step
+
+
+def _store_tokenizer(base: BaseRun, target: Path, *, seq_length: int) -> None:
+    """The base's tokenizer files in ``target`` (as an imported model carries them, so an HF export of the
+    post-trained run finds them), with the chat template and the end-of-turn token declared."""
+    source = base.tokenizer_path.parent
+    if source.resolve() == target.resolve():
+        return
+    if source == base.path / "tokenizer":  # an imported model's own files: all of them
+        for item in source.iterdir():
+            if item.is_file():
+                shutil.copyfile(item, target / item.name)
+    else:  # a dataset's tokenizer: its end-of-document token ends a turn
+        shutil.copyfile(base.tokenizer_path, target / "tokenizer.json")
+        (target / "generation_config.json").write_text(
+            json.dumps({"bos_token_id": base.eod_id, "eos_token_id": base.eod_id}) + "\n"
+        )
+    config_path = target / "tokenizer_config.json"
+    tok_config = json.loads(config_path.read_text(encoding="utf-8")) if config_path.is_file() else {}
+    if not tok_config:
+        eod = base.tokenizer().id_to_token(base.eod_id)
+        tok_config = {"tokenizer_class": "PreTrainedTokenizerFast", "model_max_length": seq_length,
+                      "clean_up_tokenization_spaces": False, "bos_token": eod, "eos_token": eod}  # fmt: skip
+    tok_config["chat_template"] = base.template_source
+    config_path.write_text(json.dumps(tok_config, indent=2) + "\n", encoding="utf-8")
 
 
 def posttrain(config: PostTrainConfig, *, resume: bool = False) -> PostTrainResult:

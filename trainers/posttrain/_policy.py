@@ -74,6 +74,17 @@ def _template_from(config_path: Path) -> str | None:
     return template if isinstance(template, str) and template.strip() else None
 
 
+def _eos_of(directory: Path) -> int | None:
+    """The end-of-turn token id a run's own tokenizer directory declares (generation_config.json), if any."""
+    generation = directory / "generation_config.json"
+    if generation.is_file():
+        eos = json.loads(generation.read_text(encoding="utf-8")).get("eos_token_id")
+        eos = eos[0] if isinstance(eos, list) and eos else eos
+        if isinstance(eos, int):
+            return eos
+    return None
+
+
 def read_base_run(path: Path) -> BaseRun:
     """The base run at ``path``, checked: config, a complete checkpoint, a tokenizer; UserError otherwise."""
     path = Path(path).resolve()
@@ -84,9 +95,8 @@ def read_base_run(path: Path) -> BaseRun:
     if checkpoint is None:
         raise UserError(f"--base {path}: no complete checkpoint; train it (or `vibe train --resume`) first")
     own = path / "tokenizer" / "tokenizer.json"
-    if own.is_file():
-        meta = path / "tokenizer" / "meta.json"
-        eod = json.loads(meta.read_text())["eod_id"] if meta.is_file() else None
+    if own.is_file():  # an imported model, or a post-trained run
+        eod = _eos_of(path / "tokenizer")
         tokenizer_path = own
     else:
         if not config.data.sources:

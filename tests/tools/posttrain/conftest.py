@@ -29,3 +29,15 @@ def rule_file(tmp_path: Path) -> Path:
         "    - {id: short, type: length, max_chars: 400, weight: 0.5}\n"
     )
     return path
+
+
+@pytest.fixture(scope="session")
+def local_ray(tmp_path_factory: pytest.TempPathFactory) -> str:
+    import os
+
+    import ray
+
+    os.environ.setdefault("VIBE_NO_PROGRESS", "1")
+    if not ray.is_initialized():
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    return ray.get_runtime_context().gcs_address

@@ -125,3 +125,31 @@ def test_sigkill_then_resume_repeats_no_step(rl_base: Path, rule_file: Path, tmp
     steps = [r["step"] for r in read_metrics(out / "metrics.jsonl")]
     assert steps == [1, 2, 3, 4, 5, 6]
     assert latest_checkpoint(out).step == 6
+
+
+@pytest.mark.slow
+def test_under_ray_the_trainer_is_an_actor_and_rewards_a_task(
+    rl_base: Path, rule_file: Path, tmp_path: Path, local_ray: str
+) -> None:
+    import ray
+
+    config = _rl(
+        rl_base,
+        _prompts(tmp_path, 2),
+        tmp_path / "rl",
+        rule_file,
+        max_steps=2,
+        global_batch_size=2,
+        micro_batch_size=8,
+    )
+    config = PostTrainConfig.model_validate(
+        {
+            **config.model_dump(),
+            "in_process": False,
+            "rl": {**config.rl.model_dump(), "group_size": 2, "max_new_tokens": 2},
+        }
+    )
+    result = run_rl(config)
+    assert [r["step"] for r in read_metrics(result.run_dir / "metrics.jsonl")] == [1, 2]
+    assert latest_checkpoint(result.run_dir).step == 2
+    assert not [a for a in ray.util.list_named_actors()]  # nothing left behind
