@@ -39,6 +39,9 @@ class PostTrainingConfig(VibeConfig):
     keep_checkpoints: int = Field(default=2, ge=1)
     seed: int = 1234
     seq_length: int | None = Field(default=None, ge=8, description="None: the base model's seq_length")
+    pack: bool = Field(
+        default=False, description="sft: pack conversations into full rows (no cross-attention)"
+    )
 
 
 class DPOConfig(VibeConfig):

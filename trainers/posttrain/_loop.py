@@ -34,6 +34,7 @@ from trainers._optim import build_optimizer, clip_grad_norm, lr_at
 from trainers._worker import _check_attempt, _setup_logging, initialize_parallel
 from trainers.posttrain._config import PostTrainConfig
 from trainers.posttrain._loss import dpo_loss, sequence_logps
+from trainers.posttrain._pack import pack, packed_logps
 from trainers.posttrain._policy import build_policy, read_base_run, token_logps
 from trainers.posttrain._records import read_preference_data, read_sft_data
 
@@ -134,7 +135,10 @@ def _train(config: PostTrainConfig, run_dir: Path, payload: dict[str, Any]) -> N
         mine = indices[dp_rank * per_rank : (dp_rank + 1) * per_rank]
         micro = [mine[m : m + b] for m in range(0, per_rank, b)]
         if config.method == "sft":
-            record = _sft_step(ddp, [[examples[i] for i in mb] for mb in micro], dp=dp, device=device)
+            packed = seq_length if t.pack else None
+            record = _sft_step(
+                ddp, [[examples[i] for i in mb] for mb in micro], dp=dp, device=device, packed=packed
+            )
         else:
             assert reference is not None
             record = _dpo_step(
@@ -172,13 +176,22 @@ def _train(config: PostTrainConfig, run_dir: Path, payload: dict[str, Any]) -> N
 
 
 def _sft_step(
-    model: torch.nn.Module, micro: list[list[Any]], *, dp: int, device: torch.device
+    model: torch.nn.Module,
+    micro: list[list[Any]],
+    *,
+    dp: int,
+    device: torch.device,
+    packed: int | None = None,
 ) -> dict[str, Any]:
+    """One step's forward/backward; ``packed``: pack each micro batch into rows of that many positions."""
     count = torch.tensor([float(sum(sum(e.mask[1:]) for e in mb)) for mb in micro]).sum().reshape(1)
     total = _dp_all_reduce(count.to(device))  # the GLOBAL number of trained tokens this step
     nll_sum = torch.zeros(1, device=device)
     for mb in micro:
-        logps, mask = token_logps(model, [e.ids for e in mb], [e.mask for e in mb], device=device)
+        if packed:
+            logps, mask = packed_logps(model, pack(mb, seq_length=packed), seq_length=packed, device=device)
+        else:
+            logps, mask = token_logps(model, [e.ids for e in mb], [e.mask for e in mb], device=device)
         nll = -(logps * mask).sum()
         (nll * dp / total).backward()
         nll_sum += nll.detach()

@@ -162,3 +162,42 @@ def test_group_advantages_and_clipped_surrogate() -> None:
         0
     ].backward()
     assert far.grad.abs().sum() == 0
+
+
+def test_packed_loss_equals_the_sum_of_unpacked_losses(tiny_model: tuple) -> None:
+    from trainers._model import causal_mask
+    from trainers.posttrain._pack import pack, packed_logps
+    from trainers.posttrain._policy import token_logps
+    from trainers.posttrain._records import SFTExample
+
+    model, _ = tiny_model
+    model.eval()
+    rng = torch.Generator().manual_seed(1)
+    examples = []
+    for length, trained in ((20, 5), (9, 3), (30, 12), (14, 14)):
+        ids = torch.randint(0, 700, (length,), generator=rng).tolist()
+        examples.append(SFTExample(1, ids, [False] * (length - trained) + [True] * trained))
+    rows = pack(examples, seq_length=64)
+    assert len(rows) == 2 and [len(r) for r in rows] == [3, 1]  # 19 + 8 + 29 = 56 fit; 13 more do not
+    with torch.no_grad():
+        alone = []
+        for e in examples:
+            logps, mask = token_logps(model, [e.ids], [e.mask], device=torch.device("cpu"))
+            alone.append(-(logps * mask).sum().item())
+        logps, mask = packed_logps(model, rows, seq_length=64, device=torch.device("cpu"))
+        packed = -(logps * mask).sum().item()
+        assert mask.sum().item() == 5 + 3 + 12 + 13  # a first token is never predicted
+        assert abs(packed - sum(alone)) < 2e-4, (packed, sum(alone))
+        # the first row's second sample, segment by segment: exactly its loss alone
+        second = -(logps[0, 19:27] * mask[0, 19:27]).sum().item()
+        assert abs(second - alone[1]) < 1e-4
+        # without the block-diagonal mask and position reset (plain causal attention) the losses differ
+        row = rows[0]
+        ids = [t for e in row for t in e.ids[:-1]]
+        labels = [t for e in row for t in e.ids[1:]]
+        trained = torch.tensor([m for e in row for m in e.mask[1:]], dtype=torch.float32)
+        s = len(ids)
+        nll = model(
+            torch.tensor([ids]), torch.arange(s)[None], causal_mask(s, "cpu"), labels=torch.tensor([labels])
+        )
+        assert abs((nll[0] * trained).sum().item() - sum(alone[:3])) > 5e-3  # (a random model: small, not 0)

@@ -71,3 +71,23 @@ def test_two_data_parallel_ranks_under_ray_match_one(base_run: Path, tmp_path: P
     loss1 = [r["loss"] for r in read_metrics(tmp_path / "dp1" / "metrics.jsonl")]
     loss2 = [r["loss"] for r in read_metrics(tmp_path / "dp2" / "metrics.jsonl")]
     assert loss2 == pytest.approx(loss1, rel=1e-4)
+
+
+def test_packed_sft_trains_on_the_same_loss_as_unpacked(base_run: Path, tmp_path: Path) -> None:
+    data = write_jsonl(tmp_path / "chat.jsonl", chats(8))
+    plain = _config(
+        base_run, data, tmp_path / "plain", max_steps=2, micro_batch_size=4, checkpoint_interval=0
+    )
+    packed = PostTrainConfig.model_validate(
+        {
+            **plain.model_dump(),
+            "out": tmp_path / "packed",
+            "training": {**plain.training.model_dump(), "pack": True},
+        }
+    )
+    posttrain(plain)
+    posttrain(packed)
+    a = read_metrics(tmp_path / "plain" / "metrics.jsonl")
+    b = read_metrics(tmp_path / "packed" / "metrics.jsonl")
+    assert [r["loss"] for r in b] == pytest.approx([r["loss"] for r in a], abs=1e-4)
+    assert [r["trained_tokens"] for r in b] == [r["trained_tokens"] for r in a]
