@@ -201,7 +201,7 @@ def main() -> None:
         stages[method] = _sample_stage(out, eval_prompts, policy, max_new_tokens=args.max_new_tokens, seed=1)
         stages[method]["wall_s"] = time.perf_counter() - started
         if method == "rl":
-            from trainers._metrics import read_metrics
+            from trainers.posttrain import read_metrics
 
             records = read_metrics(out / "metrics.jsonl")
             stages["rl"]["step_seconds"] = {

@@ -159,11 +159,12 @@ def run_rl(config: Any, *, resume: bool = False, ledger: Any = None, thread_id: 
     """Run (or with ``resume`` continue) the RL run ``config`` (a ``trainers.posttrain.PostTrainConfig``)."""
     import torch
 
-    from trainers._metrics import MetricsWriter, read_metrics
     from trainers.posttrain import (
+        MetricsWriter,
         group_advantages,
         prepare_run_dir,
         read_base_run,
+        read_metrics,
         read_prompt_data,
         resolve_paths,
         step_indices,
@@ -347,7 +348,7 @@ def run_rl(config: Any, *, resume: bool = False, ledger: Any = None, thread_id: 
 
 
 def _result(config: Any, started: float, write_report: Any) -> RLResult:
-    from trainers._metrics import read_metrics
+    from trainers.posttrain import read_metrics
 
     wall = time.perf_counter() - started
     report = write_report(config.out, config, wall_time_s=wall)

@@ -20,8 +20,7 @@ _CPU_FLOPS = 5e10  # a planning estimate of one core's FLOP/s (hours are estimat
 
 def gate_attributes(config: Any) -> dict[str, Any]:
     """What the gate judges: like a training run's (``vibe.agent`` describes steps the same way)."""
-    from trainers._model import flops_per_token, param_counts
-    from trainers.posttrain import read_base_run
+    from trainers.posttrain import flops_per_token, param_counts, read_base_run
 
     base = read_base_run(config.base)
     m = base.config.model

@@ -4,8 +4,12 @@
 process for tiny runs); the data formats are in ``_records.py``, the loss mask and chat templates in
 ``_chat.py``, the losses in ``_loss.py``, the run directory in ``_launch.py``. RL's orchestration
 (generation, policy rewards, the ledger) lives in ``tools.posttrain``; its trainer is :class:`PolicyTrainer`.
+The run metrics (:func:`read_metrics`, :class:`MetricsWriter`) and model size (:func:`param_counts`,
+:func:`flops_per_token`) of the trainer are re-exported for the tools that drive post-training.
 """
 
+from trainers._metrics import MetricsWriter, read_metrics
+from trainers._model import flops_per_token, param_counts
 from trainers.posttrain._chat import (
     DEFAULT_CHAT_TEMPLATE,
     ChatTemplate,
@@ -43,6 +47,7 @@ __all__ = [
     "ChatTemplate",
     "DPOConfig",
     "GeneratorConfig",
+    "MetricsWriter",
     "PolicyTrainer",
     "PostTrainConfig",
     "PostTrainResult",
@@ -54,13 +59,16 @@ __all__ = [
     "TokenizedChat",
     "check_data",
     "dpo_loss",
+    "flops_per_token",
     "group_advantages",
     "grpo_loss",
     "load_posttrain_config",
+    "param_counts",
     "posttrain",
     "prepare_run_dir",
     "read_base_run",
     "read_jsonl_records",
+    "read_metrics",
     "read_preference_data",
     "read_prompt_data",
     "read_sft_data",

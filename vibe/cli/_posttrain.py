@@ -54,7 +54,7 @@ def _run(
 ) -> None:
     with user_errors(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        from tools.posttrain._run import run_posttrain
+        from tools.posttrain import run_posttrain
         from trainers.posttrain import load_posttrain_config
         from vibe.ledger import SqliteLedger
 
@@ -68,7 +68,7 @@ def _run(
         run_config = load_posttrain_config(source, overrides=overrides)
         gate = None
         if policy:
-            from vibe.agent._gate import PolicyGate
+            from vibe.agent import PolicyGate
 
             gate = PolicyGate.from_files([p.resolve() for p in policy], team=team)
         workdir.mkdir(parents=True, exist_ok=True)
