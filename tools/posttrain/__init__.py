@@ -4,6 +4,7 @@
   reward components; :func:`violation_rate` is the evaluation metric from the same rules.
 * :func:`run_posttrain`: SFT, DPO or RL, gated as ``train.run`` and recorded in the ledger; :func:`run_rl`
   the RL loop with a :class:`Generator` (:class:`VLLMGenerator` or :class:`MegatronGenerator`).
+* :func:`sample_preference_pairs`: on-policy DPO pairs, best against worst of k samples by the policy reward.
 * :func:`chat_from_synth`: ``vibe synth`` samples -> chat SFT data with their provenance.
 """
 
@@ -16,6 +17,7 @@ from tools.posttrain._generate import (
     SyncReport,
     VLLMGenerator,
 )
+from tools.posttrain._pairs import sample_preference_pairs
 from tools.posttrain._rewards import (
     AlignmentPolicy,
     RewardRuleError,
@@ -46,5 +48,6 @@ __all__ = [
     "load_alignment",
     "run_posttrain",
     "run_rl",
+    "sample_preference_pairs",
     "violation_rate",
 ]

@@ -1,4 +1,5 @@
-"""``vibe posttrain sft|dpo|rl --base RUN --data FILE --out RUN``, and ``vibe posttrain from-synth``.
+"""``vibe posttrain sft|dpo|rl --base RUN --data FILE --out RUN``, and ``vibe posttrain from-synth`` and
+``vibe posttrain pairs`` (on-policy DPO pairs).
 
 Flags override ``--config`` (a PostTrainConfig YAML); with ``--resume`` and no ``--config`` the run's own
 ``OUT/posttrain.yaml`` is the base. ``--policy`` files gate the run like a training run and, for ``rl``, their
@@ -181,3 +182,24 @@ def from_synth(
 
         n = chat_from_synth(samples, out)
     typer.echo(f"{n} conversations written to {out}")
+
+
+@app.command("pairs")
+def pairs(
+    base: Annotated[Path, typer.Option("--base", help="The model to sample from (a run directory).")],
+    data: Annotated[Path, typer.Option("--data", help='RL prompt JSONL ({"prompt": ...} per line).')],
+    policy: Annotated[list[Path], typer.Option("--policy", help="Policy file(s) with alignment: rules.")],
+    out: Annotated[Path, typer.Option("--out", help="The preference JSONL to write.")],
+    k: Annotated[int, typer.Option("-k", help="Completions sampled per prompt.")] = 4,
+    max_new_tokens: Annotated[int, typer.Option("--max-new-tokens")] = 32,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+) -> None:
+    """On-policy DPO pairs: k samples per prompt, the best against the worst by the policy reward."""
+    with user_errors(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from tools.posttrain import sample_preference_pairs
+
+        n = sample_preference_pairs(
+            base=base, prompts=data, policies=policy, out=out, k=k, max_new_tokens=max_new_tokens, seed=seed
+        )
+    typer.echo(f"{n} preference pairs written to {out}")

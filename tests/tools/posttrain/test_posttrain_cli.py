@@ -142,3 +142,39 @@ def test_synth_samples_become_chat_data_with_provenance(tmp_path: Path) -> None:
     assert rows[1]["messages"][0]["content"].startswith("Explain this code from /c/x.py")
     assert rows[1]["messages"][1] == {"role": "assistant", "content": "It adds."}
     assert rows[1]["provenance"] == {k: v for k, v in explain.items() if k not in ("output", "text")}
+
+
+def test_on_policy_pairs_put_the_best_completion_against_the_worst(
+    rl_base: Path, rule_file: Path, tmp_path: Path
+) -> None:
+    prompts = write_jsonl(tmp_path / "prompts.jsonl", [{"prompt": "write a"}, {"prompt": "write b"}])
+    out = tmp_path / "pairs.jsonl"
+    result = CliRunner().invoke(
+        app,
+        [
+            "posttrain",
+            "pairs",
+            "--base",
+            str(rl_base),
+            "--data",
+            str(prompts),
+            "--policy",
+            str(rule_file),
+            "--out",
+            str(out),
+            "-k",
+            "6",
+            "--max-new-tokens",
+            "4",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert rows, "six random completions of a random model should differ in capitals"
+    for row in rows:
+        assert (
+            row["provenance"]["chosen_scores"]["no-capitals"] == 1.0
+            and row["provenance"]["rejected_scores"]["no-capitals"] == 0.0
+        )
+        assert not any(c.isupper() for c in row["chosen"]) and any(c.isupper() for c in row["rejected"])
+        assert row["prompt"][0]["role"] == "user"
