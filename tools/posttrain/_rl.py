@@ -99,8 +99,33 @@ def _generator(config: Any, trainer: _Handle, base: Any, prompt: list[int]) -> G
     export = _hf_export(config, trainer)
     return VLLMGenerator(
         url=g.url, model=g.model, trainer=trainer, export=export, probe=(prompt, 8),
-        stop_token_ids=[base.eod_id], mode=g.sync, timeout_s=g.timeout_s,
+        stop_token_ids=[base.eod_id], mode=g.sync, timeout_s=g.timeout_s, restart=_local_restart(g),
     )  # fmt: skip
+
+
+def _local_restart(g: Any) -> Any:
+    """For a vLLM server on this machine: restart it (``vibe.llm``) on an exported directory, in dev mode so
+    that the next sync can reload in place. None for a remote server (Vibe cannot restart it)."""
+    from urllib.parse import urlparse
+
+    parsed = urlparse(g.url)
+    if parsed.hostname not in ("127.0.0.1", "localhost") or parsed.port is None:
+        return None
+
+    def restart(path: Path) -> None:
+        import os
+
+        from vibe.llm import ServerConfig, serve, stop_server
+
+        os.environ["VLLM_SERVER_DEV_MODE"] = "1"  # the server exposes /collective_rpc
+        stop_server(port=parsed.port)
+        serve(
+            ServerConfig(
+                host=parsed.hostname or "127.0.0.1", port=parsed.port, model=path, served_model_name=g.model
+            )
+        )
+
+    return restart
 
 
 def _hf_export(config: Any, trainer: _Handle) -> Any:
