@@ -24,6 +24,7 @@ import json
 import statistics
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -180,8 +181,18 @@ def _prompt_text(messages: list[dict[str, Any]]) -> str:
     return "\n".join(m["content"] for m in messages)
 
 
-def run_rl(config: Any, *, resume: bool = False, ledger: Any = None, thread_id: str = "cli") -> RLResult:
-    """Run (or with ``resume`` continue) the RL run ``config`` (a ``trainers.posttrain.PostTrainConfig``)."""
+def run_rl(
+    config: Any,
+    *,
+    resume: bool = False,
+    ledger: Any = None,
+    thread_id: str = "cli",
+    generator: Callable[[Any], Generator] | None = None,
+) -> RLResult:
+    """Run (or with ``resume`` continue) the RL run ``config`` (a ``trainers.posttrain.PostTrainConfig``).
+
+    ``generator``: builds the :class:`Generator` from the trainer handle (default: from ``rl.generator``).
+    """
     import torch
 
     from trainers.posttrain import (
@@ -246,7 +257,9 @@ def run_rl(config: Any, *, resume: bool = False, ledger: Any = None, thread_id: 
     stop_texts = [tokenizer.decode(s, skip_special_tokens=False) for s in base.stop_sequences()]
     remote = not config.in_process
     trainer = _start_trainer(config, start, remote=remote)
-    generator = _generator(config, trainer, base, prompts[0].prompt)
+    generator = (
+        generator(trainer) if generator is not None else _generator(config, trainer, base, prompts[0].prompt)
+    )
     score = _score
     if remote:
         import ray

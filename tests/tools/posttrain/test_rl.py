@@ -153,3 +153,50 @@ def test_under_ray_the_trainer_is_an_actor_and_rewards_a_task(
     assert [r["step"] for r in read_metrics(result.run_dir / "metrics.jsonl")] == [1, 2]
     assert latest_checkpoint(result.run_dir).step == 2
     assert not [a for a in ray.util.list_named_actors()]  # nothing left behind
+
+
+class _SkewedGenerator:
+    """The trainer's own sampler, reporting log-probs 0.2 nats below the trainer's: a mismatched generator."""
+
+    name = "skewed"
+
+    def __init__(self, trainer: object) -> None:
+        from tools.posttrain import MegatronGenerator
+
+        self.inner = MegatronGenerator(trainer)
+
+    def generate(self, prompts: list, **kwargs: object) -> list:
+        from tools.posttrain import Completion
+
+        return [
+            [Completion(c.ids, [lp - 0.2 for lp in c.logps]) for c in g]
+            for g in self.inner.generate(prompts, **kwargs)
+        ]
+
+    def sync(self, *, step: int) -> object:
+        return self.inner.sync(step=step)
+
+
+def test_a_generator_trainer_mismatch_is_logged_and_alarmed(
+    rl_base: Path, rule_file: Path, tmp_path: Path
+) -> None:
+    config = _rl(
+        rl_base,
+        _prompts(tmp_path, 2),
+        tmp_path / "rl",
+        rule_file,
+        max_steps=1,
+        global_batch_size=2,
+        micro_batch_size=8,
+    )
+    config = PostTrainConfig.model_validate(
+        {
+            **config.model_dump(),
+            "rl": {**config.rl.model_dump(), "group_size": 2, "max_new_tokens": 2, "tis_cap": 1.1},
+        }
+    )
+    result = run_rl(config, generator=_SkewedGenerator)
+    (record,) = read_metrics(result.run_dir / "metrics.jsonl")
+    assert record["ratio_mean"] == pytest.approx(2.718281828**0.2, rel=1e-3) and record["ratio_alarm"] is True
+    assert record["truncated_frac"] == 1.0  # every token's weight 1.22 was truncated to the cap 1.1
+    assert "ALARM" in result.report.read_text()
