@@ -142,7 +142,7 @@ def _hf_export(config: Any, trainer: _Handle) -> Any:
     def export(step: int) -> Path:
         trainer.save(step)
         target = Path(config.out) / "hf" / f"step_{step:07d}"
-        hf.export_run(Path(config.out), target)
+        hf.export_run(Path(config.out), target, verify_logits=False)  # the greedy probe verifies the sync
         return target
 
     return export

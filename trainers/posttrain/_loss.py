@@ -48,7 +48,7 @@ def group_advantages(rewards: torch.Tensor, *, eps: float = 1e-6) -> torch.Tenso
 def token_entropy(logits: torch.Tensor) -> torch.Tensor:
     """[b, s, v] logits -> [b, s] entropy in nats."""
     logp = torch.log_softmax(logits.float(), dim=-1)
-    return -(logp.exp() * logp).sum(dim=-1)
+    return -torch.special.xlogy(logp.exp(), logp.exp()).sum(dim=-1)  # 0·log 0 = 0 (masked vocab padding)
 
 
 class GRPOTerms(dict):
