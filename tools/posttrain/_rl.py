@@ -132,7 +132,7 @@ def _local_restart(g: Any) -> Any:
 def _hf_export(config: Any, trainer: _Handle) -> Any:
     """``step -> HF directory`` of the trainer's weights after that step (through ``trainers.hf``)."""
     try:
-        from trainers import hf  # type: ignore[attr-defined]
+        from trainers import hf  # type: ignore[attr-defined]  # noqa: F401  (is the export available?)
     except ImportError:
         raise UserError(
             "rl.generator.kind vllm: needs the HF export of a Vibe run (trainers.hf), which this build lacks; "
@@ -140,9 +140,25 @@ def _hf_export(config: Any, trainer: _Handle) -> Any:
         ) from None
 
     def export(step: int) -> Path:
+        import subprocess
+        import sys
+
         trainer.save(step)
         target = Path(config.out) / "hf" / f"step_{step:07d}"
-        hf.export_run(Path(config.out), target, verify_logits=False)  # the greedy probe verifies the sync
+        # In a child process: an in-process trainer holds Megatron's parallel state, which the export builds anew.
+        code = (
+            "import sys; from trainers.hf import export_run; "
+            "export_run(sys.argv[1], sys.argv[2], verify_logits=False)"  # the greedy probe verifies the sync
+        )
+        done = subprocess.run(
+            [sys.executable, "-W", "ignore", "-c", code, str(config.out), str(target)],
+            capture_output=True,
+            text=True,
+        )
+        if done.returncode != 0:
+            raise UserError(
+                f"step {step}: HF export for the weight sync failed: {done.stderr.strip()[-400:]}"
+            )
         return target
 
     return export
