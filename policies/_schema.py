@@ -17,7 +17,7 @@ from pydantic import AfterValidator, Field, model_validator
 
 from policies._action import ACTION_KINDS, Count, Hours
 from policies._alignment import AlignmentRules
-from policies._match import Endpoint, compile_glob, kind_pattern_matches, normalize_path
+from policies._match import Endpoint, compile_glob, glob_problem, kind_pattern_matches, normalize_path
 from vibe.core.config import VibeConfig
 
 __all__ = [
@@ -82,6 +82,9 @@ def _absolute_dir(path: str) -> str:
 def _glob(pattern: str) -> str:
     if not pattern.startswith(("/", "**")):
         raise ValueError(f"glob {pattern!r} must be absolute (/srv/data/hr/**) or start with ** (**/*.pem)")
+    problem = glob_problem(pattern)
+    if problem:
+        raise ValueError(problem)
     compile_glob(pattern)
     return pattern
 
@@ -217,6 +220,10 @@ class Retention(VibeConfig):
     ledger_days: int | None = Field(None, ge=1)
     runs_days: int | None = Field(None, ge=1)
     approvals_days: int | None = Field(None, ge=1)
+    anchor_file: Root | None = Field(
+        None,
+        description="a file (absolute; on other storage) each finished thread appends the ledger head to",
+    )
 
 
 class Condition(VibeConfig):
@@ -258,5 +265,10 @@ class PolicyFile(VibeConfig):
         None, description="rules outputs must follow (post-training rewards)"
     )
     approvers: dict[Name, ApproverGroup] = Field(default_factory=dict)
+    teams: dict[Name, list[Person]] = Field(
+        default_factory=dict,
+        description="who belongs to which team (organisation files only); when set, an action's team is "
+        "checked against its requester, and team files need their team listed here",
+    )
     retention: Retention | None = None
     rules: list[Rule] = Field(default_factory=list)

@@ -6,9 +6,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.panel import Panel
 
 from vibe.cli._errors import user_errors
+from vibe.core.errors import UserError
 from vibe.core.log import console, setup_logging
 
 __all__ = ["chat", "resume", "run"]
@@ -103,6 +105,7 @@ def run(
         settings = settings_from(
             workdir=workdir, config=config, policy=policy, team=team, unattended=unattended
         )
+        request = request_text(request)  # before anything opens: a binary request is refused, not crashed on
         with Agent.open(settings, llm=chat_model(no_llm), yes=yes, on_event=_event) as agent:
             show(agent.run(request, thread_id=thread))
 
@@ -144,7 +147,9 @@ def chat(
         settings = settings_from(workdir=workdir, config=config, policy=policy, team=team, unattended=False)
         with Agent.open(settings, llm=chat_model(no_llm), on_event=_event) as agent:
             while True:
-                request = console.input("[bold]you>[/] ").strip()
+                request = _input("[bold]you>[/] ")
+                if request is None:
+                    continue  # said; nothing was started
                 if request in ("", "exit", "quit"):
                     return
                 outcome = agent.run(request)
@@ -153,14 +158,59 @@ def chat(
                 show(outcome)
 
 
+PROMPT = "[bold]run it? \\[y]es / \\[n]o / edit lr=3e-4 steps=200 >[/] "  # \\[: a bracket, not markup
+
+
 def _ask() -> Any:
-    reply = console.input("[bold]run it? [y]es / [n]o / edit lr=3e-4 steps=200 >[/] ").strip()
-    if reply.startswith("edit"):
-        pairs = dict(p.split("=", 1) for p in reply.split()[1:] if "=" in p)
-        edit: dict[str, Any] = {"reason": "edited in chat"}
-        if "lr" in pairs:
-            edit["learning_rate"] = float(pairs["lr"])
-        if "steps" in pairs:
-            edit["max_steps"] = int(pairs["steps"])
-        return {"edit": edit}
-    return "yes" if reply.lower() in ("y", "yes") else "no"
+    """The answer to the plan: yes, no, or an edit; a malformed edit is said and asked again."""
+    while True:
+        reply = _input(PROMPT)
+        if reply is None:
+            continue
+        if not reply.startswith("edit"):
+            return "yes" if reply.lower() in ("y", "yes") else "no"
+        try:
+            return {"edit": parse_edit(reply)}
+        except ValueError as error:
+            console.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)
+
+
+def parse_edit(reply: str) -> dict[str, Any]:
+    """``edit lr=3e-4 steps=200`` -> the edit; a ValueError names the field that is not a number."""
+    pairs = dict(p.split("=", 1) for p in reply.split()[1:] if "=" in p)
+    edit: dict[str, Any] = {"reason": "edited in chat"}
+    for key, field, kind in (("lr", "learning_rate", float), ("steps", "max_steps", int)):
+        if key in pairs:
+            try:
+                edit[field] = kind(pairs[key])
+            except ValueError:
+                what = "a number like 3e-4" if kind is float else "a whole number like 200"
+                raise ValueError(f"edit {key}={pairs[key]!r}: {key} must be {what}") from None
+    return edit
+
+
+def request_text(text: str) -> str:
+    """``text`` if it is printable UTF-8 text, else a UserError: a request is words, not binary data."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UserError(
+            "the request is not UTF-8 text (it holds undecodable bytes); type it again as plain text"
+        ) from None
+    if any(not ch.isprintable() and ch not in "\n\t" for ch in text):
+        raise UserError("the request holds control characters or binary data; type it as plain text")
+    return text
+
+
+def _input(prompt: str) -> str | None:
+    """One line from the terminal, or None (said) when it is not text."""
+    try:
+        line = console.input(prompt)
+    except UnicodeDecodeError:
+        console.print("[bold red]error:[/] that was not UTF-8 text; type it again", highlight=False)
+        return None
+    try:
+        return request_text(line).strip()
+    except UserError as error:
+        console.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)
+        return None
