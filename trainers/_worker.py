@@ -24,16 +24,18 @@ from megatron.core import parallel_state, tensor_parallel
 from megatron.core.distributed import DistributedDataParallel, DistributedDataParallelConfig
 
 from trainers import _cpu_compat
+from trainers._arithmetic import gpu_peak_flops
 from trainers._checkpoint import load_checkpoint, save_checkpoint
 from trainers._config import RunConfig
 from trainers._data import Batch, build_datasets, micro_batches, valid_batches
-from trainers._metrics import MetricsWriter, gpu_peak_flops
+from trainers._metrics import MetricsWriter
 from trainers._model import build_model, causal_mask, flops_per_token
 from trainers._optim import build_optimizer, clip_grad_norm, lr_at
+from vibe.core.log import ROOTS
 
 __all__ = ["ValidResult", "initialize_parallel", "loss_of", "train_loop", "validate"]
 
-log = logging.getLogger("vibe.trainers.worker")
+log = logging.getLogger(__name__)
 
 
 def initialize_parallel(config: RunConfig, *, seed: int) -> None:
@@ -123,7 +125,7 @@ def _moe_aux_loss(num_layers: int, num_microbatches: int) -> float | None:
     return value
 
 
-def _check_attempt(run_dir: Path, attempt: str) -> None:
+def check_attempt(run_dir: Path, attempt: str) -> None:
     """Stop if a newer driver took this run over (its ``attempt`` file changed): an orphaned worker of a
     killed driver must not write records or checkpoints into the resumed run."""
     current = (run_dir / "attempt").read_text().strip()
@@ -131,10 +133,11 @@ def _check_attempt(run_dir: Path, attempt: str) -> None:
         raise RuntimeError(f"attempt {attempt} was superseded by {current}; stopping this worker")
 
 
-def _setup_logging(run_dir: Path, rank: int) -> None:
+def setup_worker_logging(run_dir: Path, rank: int) -> None:
     handler = logging.FileHandler(run_dir / "logs" / f"worker_{rank}.log", encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    for name, level in (("vibe", logging.INFO), ("megatron", logging.WARNING), ("py.warnings", logging.INFO)):
+    levels = {**dict.fromkeys(ROOTS, logging.INFO), "megatron": logging.WARNING, "py.warnings": logging.INFO}
+    for name, level in levels.items():
         logger = logging.getLogger(name)
         logger.setLevel(level)
         logger.addHandler(handler)
@@ -150,7 +153,7 @@ def train_loop(payload: dict[str, Any]) -> None:
     config = RunConfig.model_validate(payload["config"])
     run_dir = Path(config.out)
     rank = dist.get_rank()
-    _setup_logging(run_dir, rank)
+    setup_worker_logging(run_dir, rank)
     torch.set_num_threads(payload["threads"])
     if torch.cuda.is_available():
         import ray.train.torch
@@ -289,12 +292,12 @@ def _train(config: RunConfig, run_dir: Path, payload: dict[str, Any]) -> None:
                 record["aux_loss"] = aux
             record.update(val)
             if writer is not None:
-                _check_attempt(run_dir, payload["attempt"])
+                check_attempt(run_dir, payload["attempt"])
                 writer.write(record)
             last = record
             window_s, window_steps = 0.0, 0
         if last_step or (t.checkpoint_interval and step % t.checkpoint_interval == 0):
-            _check_attempt(run_dir, payload["attempt"])
+            check_attempt(run_dir, payload["attempt"])
             save_checkpoint(
                 run_dir,
                 model=model,

@@ -10,7 +10,7 @@ asks for no CPU itself (the Ray Train workers it starts hold the resources).
 
 Stopping a trial (pruned, deadline, budget) uses the trainer's own ownership token: the driver writes a new
 token to ``RUN_DIR/attempt``; the worker checks it before every metrics record and checkpoint and raises
-(see ``trainers._worker._check_attempt``), so a stopped trial writes nothing after the decision. The same
+(see ``trainers._worker.check_attempt``), so a stopped trial writes nothing after the decision. The same
 mechanism stops trials orphaned by a killed driver once the next driver takes their run directory over.
 """
 
@@ -22,6 +22,8 @@ import time
 import uuid
 from pathlib import Path
 from typing import Any
+
+from vibe.core.log import ROOTS
 
 __all__ = ["STOP_PREFIX", "prepare_trial_dir", "run_trial", "stop_trial"]
 
@@ -64,10 +66,10 @@ def run_trial(payload: dict[str, Any]) -> dict[str, Any]:
     """
     import torch.distributed as dist
 
-    from trainers._worker import train_loop
+    from trainers import train_loop
 
     started = time.time()
-    handlers = {name: list(logging.getLogger(name).handlers) for name in ("vibe", "megatron", "py.warnings")}
+    handlers = {name: list(logging.getLogger(name).handlers) for name in (*ROOTS, "megatron", "py.warnings")}
     dist.init_process_group(backend="gloo", store=dist.HashStore(), rank=0, world_size=1)
     try:
         train_loop({"start_step": 0, "peak_flops_per_worker": None, **payload})

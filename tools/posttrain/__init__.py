@@ -8,6 +8,7 @@
 * :func:`chat_from_synth`: ``vibe synth`` samples -> chat SFT data with their provenance.
 """
 
+from tools.posttrain import _tool  # noqa: F401  (registers the agent tool `posttrain`)
 from tools.posttrain._convert import chat_from_synth
 from tools.posttrain._generate import (
     Completion,

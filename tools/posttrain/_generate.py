@@ -13,6 +13,7 @@ never a silent training on stale weights.
 from __future__ import annotations
 
 import json
+import logging
 import time
 import urllib.error
 import urllib.request
@@ -22,11 +23,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from vibe.core.errors import UserError
-from vibe.core.log import get_logger
 
 __all__ = ["Completion", "Generator", "GeneratorError", "MegatronGenerator", "SyncReport", "VLLMGenerator"]
 
-log = get_logger("vibe.posttrain.generate")
+log = logging.getLogger(__name__)
 
 
 class GeneratorError(UserError):

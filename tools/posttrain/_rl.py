@@ -21,22 +21,26 @@ records after it move to ``metrics.discarded.jsonl``, so every step appears exac
 from __future__ import annotations
 
 import json
+import logging
 import statistics
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tools.posttrain._generate import Generator, MegatronGenerator, VLLMGenerator
 from tools.posttrain._rewards import AlignmentPolicy, RewardRuleError, Sample, load_alignment
 from vibe.core.errors import UserError
-from vibe.core.log import get_logger, setup_logging
+from vibe.core.log import setup_logging
+
+if TYPE_CHECKING:
+    from vibe.ledger import Ledger
 
 __all__ = ["RLResult", "run_rl"]
 
-log = get_logger("vibe.posttrain.rl")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -165,7 +169,7 @@ def _hf_export(config: Any, trainer: _Handle) -> Any:
 
 
 def _ledger_record(
-    ledger: Any,
+    ledger: Ledger | None,
     thread_id: str,
     kind: str,
     outputs: dict[str, Any],
@@ -201,7 +205,7 @@ def run_rl(
     config: Any,
     *,
     resume: bool = False,
-    ledger: Any = None,
+    ledger: Ledger | None = None,
     thread_id: str = "cli",
     generator: Callable[[Any], Generator] | None = None,
 ) -> RLResult:

@@ -9,9 +9,13 @@ DPO (``trainers.posttrain.posttrain``) or RL (:func:`tools.posttrain.run_rl`).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vibe.core.errors import UserError
+
+if TYPE_CHECKING:
+    from policies import Gate
+    from vibe.ledger import Ledger
 
 __all__ = ["gate_attributes", "run_posttrain"]
 
@@ -20,15 +24,16 @@ _CPU_FLOPS = 5e10  # a planning estimate of one core's FLOP/s (hours are estimat
 
 def gate_attributes(config: Any) -> dict[str, Any]:
     """What the gate judges: like a training run's (``vibe.agent`` describes steps the same way)."""
-    from trainers.posttrain import flops_per_token, param_counts, read_base_run
+    from trainers.posttrain import read_base_run
 
     base = read_base_run(config.base)
     m = base.config.model
     vocab = base.tokenizer().get_vocab_size()
-    total, _ = param_counts(m, vocab_size=vocab)
+    total, _ = m.param_counts(vocab_size=vocab)
     t = config.training
     sequences = t.max_steps * t.global_batch_size * (config.rl.group_size * 2 if config.method == "rl" else 2)
-    flops = sequences * (t.seq_length or m.seq_length) * flops_per_token(m, vocab_size=vocab)
+    seq = t.seq_length or m.seq_length
+    flops = sequences * seq * m.model_copy(update={"seq_length": seq}).flops_per_token(vocab_size=vocab)
     paths = [
         str(Path(config.data).resolve()),
         *(str(Path(s.path).resolve()) for s in base.config.data.sources),
@@ -41,7 +46,7 @@ def gate_attributes(config: Any) -> dict[str, Any]:
     }
 
 
-def _record(ledger: Any, thread_id: str, **fields: Any) -> None:
+def _record(ledger: Ledger | None, thread_id: str, **fields: Any) -> None:
     if ledger is None:
         return
     from vibe.ledger import Record
@@ -50,7 +55,12 @@ def _record(ledger: Any, thread_id: str, **fields: Any) -> None:
 
 
 def run_posttrain(
-    config: Any, *, resume: bool = False, gate: Any = None, ledger: Any = None, thread_id: str = "cli"
+    config: Any,
+    *,
+    resume: bool = False,
+    gate: Gate | None = None,
+    ledger: Ledger | None = None,
+    thread_id: str = "cli",
 ) -> Any:
     """Gate, record and run ``config`` (a ``trainers.posttrain.PostTrainConfig``); returns the method's result."""
     from trainers.posttrain import posttrain, resolve_paths
@@ -59,13 +69,11 @@ def run_posttrain(
     if gate is not None:
         attributes = gate_attributes(config)
         decision = gate.check(kind="train.run", attributes=attributes)
-        outcome = str(getattr(decision, "outcome", "deny"))
-        reason = str(getattr(decision, "reason", ""))
-        rules = list(getattr(decision, "rule_ids", []) or [])
+        outcome, reason, rules = str(decision.outcome), decision.reason, list(decision.rule_ids)
         _record(
             ledger, thread_id, actor="policy", kind="gate", action="train.run", outputs=attributes,
             outcome=outcome, reason=reason, rule_ids=rules,
-            policy_hashes=dict(getattr(decision, "policy_hashes", {}) or {}),
+            policy_hashes=dict(decision.policy_hashes),
         )  # fmt: skip
         if outcome != "allow":
             named = ", ".join(rules) or "the policy"

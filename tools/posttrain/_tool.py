@@ -1,8 +1,8 @@
 """The agent tool ``posttrain``: SFT, DPO or RL from a base run, gated and recorded like a training run.
 
 Runs in the agent's process (the workers run under Ray); the gate in the tool's context judges it as
-``train.run`` before anything starts, and the agent's ledger (``WORKDIR/ledger.sqlite``) records the decision,
-the run and, for RL, the policy files and the alignment rule set (by hash). Calling it again with the same
+``train.run`` before anything starts, and the ledger in the context (``context.ledger``; None: nothing is
+recorded) records the decision, the run and, for RL, the policy files and the alignment rule set (by hash). Calling it again with the same
 arguments resumes the run from its last checkpoint.
 """
 
@@ -11,16 +11,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
-from tools._registry import Tool, ToolContext, ToolError, register
+from tools.registry import Tool, ToolArgs, ToolContext, ToolError, register
 
 __all__ = ["PostTrainArgs", "PostTrainToolResult"]
 
 
-class PostTrainArgs(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class PostTrainArgs(ToolArgs):
     method: Literal["sft", "dpo", "rl"]
     base: str = Field(description="the base run directory (a `vibe train` or post-training output)")
     data: str = Field(description="JSONL: messages (sft), prompt/chosen/rejected (dpo), prompt (rl)")
@@ -55,7 +53,6 @@ def _posttrain(args: PostTrainArgs, context: ToolContext) -> PostTrainToolResult
     from tools.posttrain._run import run_posttrain
     from trainers.posttrain import PostTrainConfig
     from vibe.core.errors import UserError
-    from vibe.ledger import SqliteLedger
 
     out = Path(args.out)
     resume = (out / "metrics.jsonl").is_file() or (out / "checkpoints").is_dir()
@@ -70,10 +67,9 @@ def _posttrain(args: PostTrainArgs, context: ToolContext) -> PostTrainToolResult
                 "rl": {"policies": args.policies, "group_size": args.group_size, "max_new_tokens": args.max_new_tokens, "kl_coef": args.kl_coef},
             }
         )  # fmt: skip
-        with SqliteLedger(context.workdir / "ledger.sqlite") as ledger:
-            result = run_posttrain(
-                config, resume=resume, gate=context.gate, ledger=ledger, thread_id=context.thread_id
-            )
+        result = run_posttrain(
+            config, resume=resume, gate=context.gate, ledger=context.ledger, thread_id=context.thread_id
+        )
     except (UserError, ValueError) as error:
         raise ToolError(f"posttrain: {error}") from None
     return PostTrainToolResult(

@@ -4,12 +4,11 @@
 process for tiny runs); the data formats are in ``_records.py``, the loss mask and chat templates in
 ``_chat.py``, the losses in ``_loss.py``, the run directory in ``_launch.py``. RL's orchestration
 (generation, policy rewards, the ledger) lives in ``tools.posttrain``; its trainer is :class:`PolicyTrainer`.
-The run metrics (:func:`read_metrics`, :class:`MetricsWriter`) and model size (:func:`param_counts`,
-:func:`flops_per_token`) of the trainer are re-exported for the tools that drive post-training.
+The run metrics (:func:`read_metrics`, :class:`MetricsWriter`) of the trainer are re-exported for the tools that
+drive post-training; a run's size is its ``ModelConfig.param_counts`` / ``flops_per_token`` (``trainers._arithmetic``).
 """
 
-from trainers._metrics import MetricsWriter, read_metrics
-from trainers._model import flops_per_token, param_counts
+from trainers import MetricsWriter, read_metrics
 from trainers.posttrain._chat import (
     DEFAULT_CHAT_TEMPLATE,
     ChatTemplate,
@@ -26,9 +25,10 @@ from trainers.posttrain._config import (
     load_posttrain_config,
 )
 from trainers.posttrain._launch import PostTrainResult, check_data, posttrain, prepare_run_dir, resolve_paths
-from trainers.posttrain._loop import step_indices
+from trainers.posttrain._loop import pair_logps, sft_step, step_indices
 from trainers.posttrain._loss import dpo_loss, group_advantages, grpo_loss, sequence_logps, token_entropy
-from trainers.posttrain._policy import BaseRun, read_base_run
+from trainers.posttrain._pack import pack, packed_logps
+from trainers.posttrain._policy import BaseRun, build_policy, read_base_run, token_logps
 from trainers.posttrain._records import (
     PreferenceExample,
     PromptExample,
@@ -57,13 +57,15 @@ __all__ = [
     "RLConfig",
     "SFTExample",
     "TokenizedChat",
+    "build_policy",
     "check_data",
     "dpo_loss",
-    "flops_per_token",
     "group_advantages",
     "grpo_loss",
     "load_posttrain_config",
-    "param_counts",
+    "pack",
+    "packed_logps",
+    "pair_logps",
     "posttrain",
     "prepare_run_dir",
     "read_base_run",
@@ -74,8 +76,10 @@ __all__ = [
     "read_sft_data",
     "resolve_paths",
     "sequence_logps",
+    "sft_step",
     "step_indices",
     "token_entropy",
+    "token_logps",
     "tokenize_chat",
     "tokenize_prompt",
     "write_posttrain_report",

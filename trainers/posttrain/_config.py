@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from trainers._config import OptimizerConfig, ParallelConfig, RayConfig
+from trainers import OptimizerConfig, ParallelConfig, RayConfig
 from vibe.core.config import VibeConfig, load_config
 
 __all__ = [

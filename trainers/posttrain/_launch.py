@@ -19,6 +19,7 @@ so ``metrics.jsonl`` holds every step exactly once.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import time
@@ -27,19 +28,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from trainers._checkpoint import latest_checkpoint
-from trainers._metrics import read_metrics, truncate_metrics
+from trainers import latest_checkpoint, read_metrics, truncate_metrics
 from trainers.posttrain._config import PostTrainConfig
 from trainers.posttrain._policy import BaseRun, read_base_run
 from trainers.posttrain._records import read_preference_data, read_prompt_data, read_sft_data
 from trainers.posttrain._report import write_posttrain_report
 from vibe.core.config import dump_yaml, load_yaml
 from vibe.core.errors import UserError
-from vibe.core.log import get_logger, setup_logging
+from vibe.core.log import setup_logging
 
 __all__ = ["PostTrainResult", "check_data", "posttrain", "prepare_run_dir", "resolve_paths"]
 
-log = get_logger("vibe.trainers.posttrain")
+log = logging.getLogger(__name__)
 # What a resumed run may change; anything else must equal posttrain.yaml.
 _FREE = {"ray", "in_process"}
 _FREE_TRAINING = {"max_steps", "log_interval", "checkpoint_interval", "keep_checkpoints"}

@@ -28,10 +28,17 @@ import torch.distributed as dist
 from megatron.core import parallel_state
 from megatron.core.distributed import DistributedDataParallel, DistributedDataParallelConfig
 
-from trainers._checkpoint import load_checkpoint, save_checkpoint
-from trainers._metrics import MetricsWriter
-from trainers._optim import build_optimizer, clip_grad_norm, lr_at
-from trainers._worker import _check_attempt, _setup_logging, initialize_parallel
+from trainers import (
+    MetricsWriter,
+    build_optimizer,
+    check_attempt,
+    clip_grad_norm,
+    initialize_parallel,
+    load_checkpoint,
+    lr_at,
+    save_checkpoint,
+    setup_worker_logging,
+)
 from trainers.posttrain._config import PostTrainConfig
 from trainers.posttrain._loss import dpo_loss, sequence_logps
 from trainers.posttrain._pack import pack, packed_logps
@@ -40,7 +47,7 @@ from trainers.posttrain._records import read_preference_data, read_sft_data
 
 __all__ = ["posttrain_loop", "step_indices"]
 
-log = logging.getLogger("vibe.trainers.posttrain")
+log = logging.getLogger(__name__)
 
 
 def step_indices(n: int, *, seed: int, step: int, global_batch: int) -> list[int]:
@@ -66,7 +73,7 @@ def posttrain_loop(payload: dict[str, Any]) -> None:
     run_dir = Path(config.out)
     rank = dist.get_rank()
     if not payload.get("in_process"):
-        _setup_logging(run_dir, rank)
+        setup_worker_logging(run_dir, rank)
     torch.set_num_threads(payload["threads"])
     try:
         _train(config, run_dir, payload)
@@ -136,7 +143,7 @@ def _train(config: PostTrainConfig, run_dir: Path, payload: dict[str, Any]) -> N
         micro = [mine[m : m + b] for m in range(0, per_rank, b)]
         if config.method == "sft":
             packed = seq_length if t.pack else None
-            record = _sft_step(
+            record = sft_step(
                 ddp, [[examples[i] for i in mb] for mb in micro], dp=dp, device=device, packed=packed
             )
         else:
@@ -163,10 +170,10 @@ def _train(config: PostTrainConfig, run_dir: Path, payload: dict[str, Any]) -> N
             step=step, lr=lr, grad_norm=grad_norm, step_s=time.perf_counter() - started, time=time.time()
         )
         if writer is not None and (step % t.log_interval == 0 or last_step):
-            _check_attempt(run_dir, payload["attempt"])
+            check_attempt(run_dir, payload["attempt"])
             writer.write(record)
         if last_step or (t.checkpoint_interval and step % t.checkpoint_interval == 0):
-            _check_attempt(run_dir, payload["attempt"])
+            check_attempt(run_dir, payload["attempt"])
             save_checkpoint(
                 run_dir, model=model, optimizer=optimizer, step=step,
                 meta={"layout": layout, "method": config.method}, keep=t.keep_checkpoints,
@@ -175,7 +182,7 @@ def _train(config: PostTrainConfig, run_dir: Path, payload: dict[str, Any]) -> N
         writer.close()
 
 
-def _sft_step(
+def sft_step(
     model: torch.nn.Module,
     micro: list[list[Any]],
     *,
@@ -199,7 +206,7 @@ def _sft_step(
     return {"loss": loss.item(), "trained_tokens": int(total.item())}
 
 
-def _pair_logps(
+def pair_logps(
     model: torch.nn.Module, pairs: list[Any], device: torch.device
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """([n] chosen, [n] rejected) summed completion log-probs under ``model``."""
@@ -232,7 +239,7 @@ def _reference_logps(
     mine = list(range(dp_rank, len(examples), dp))
     for first in range(0, len(mine), 8):
         chunk = mine[first : first + 8]
-        chosen, rejected = _pair_logps(model, [examples[i] for i in chunk], device)
+        chosen, rejected = pair_logps(model, [examples[i] for i in chunk], device)
         out[chunk, 0], out[chunk, 1] = chosen.double(), rejected.double()
     _dp_all_reduce(out)
     model.train(was_training)
@@ -249,7 +256,7 @@ def _dpo_step(
 ) -> dict[str, Any]:  # fmt: skip
     sums = torch.zeros(4, device=device)  # loss, correct, chosen reward, rejected reward
     for mb in micro:
-        chosen, rejected = _pair_logps(model, [examples[i] for i in mb], device)
+        chosen, rejected = pair_logps(model, [examples[i] for i in mb], device)
         ref = reference[mb]
         losses, r_chosen, r_rejected = dpo_loss(chosen, rejected, ref[:, 0], ref[:, 1], beta=beta)
         (losses.sum() * dp / batch).backward()

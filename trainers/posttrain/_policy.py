@@ -17,9 +17,7 @@ from typing import Any
 
 import torch
 
-from trainers._checkpoint import CheckpointInfo, latest_checkpoint
-from trainers._config import RunConfig
-from trainers._data import read_dataset_dir
+from trainers import CheckpointInfo, RunConfig, latest_checkpoint, read_dataset_dir
 from trainers.posttrain._chat import DEFAULT_CHAT_TEMPLATE, END_OF_TURN, ChatTemplate
 from vibe.core.config import load_yaml
 from vibe.core.errors import UserError
@@ -127,8 +125,7 @@ def read_base_run(path: Path) -> BaseRun:
 
 def build_policy(base: BaseRun, *, tp: int, seq_length: int | None = None) -> Any:
     """The base model on this rank, its latest checkpoint loaded (resharded to ``tp``). Needs parallel state."""
-    from trainers._checkpoint import load_model_weights
-    from trainers._model import build_model
+    from trainers import build_model, load_model_weights
 
     model_config = base.config.model
     if seq_length is not None:
@@ -154,7 +151,7 @@ def token_logps(
     ``predicted[j][i]`` says whether token ``i`` of sequence ``j`` is one whose probability is wanted (its
     first token never is). Tensor-parallel correct: log-probs come from Megatron's vocab-parallel loss.
     """
-    from trainers._model import causal_mask
+    from trainers import causal_mask
 
     s = max(len(x) for x in sequences) - 1
     tokens = _pad([x[:-1] for x in sequences], s).to(device)
@@ -183,7 +180,7 @@ def sample(
     Full recomputation per token (no KV cache): meant for tiny models in tests and smoke runs, where it
     stands in for a vLLM server. Stops at a stop sequence (kept in the completion) or ``max_new_tokens``.
     """
-    from trainers._model import causal_mask
+    from trainers import causal_mask
 
     device = next(model.parameters()).device
     was_training = model.training

@@ -1,4 +1,4 @@
-"""A post-training run's ``report.md`` and plots (matplotlib, Agg) from its ``metrics.jsonl``."""
+"""A post-training run's ``report.md`` and plots (``vibe.core.render``) from its ``metrics.jsonl``."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from trainers._metrics import read_metrics
+from trainers import read_metrics
 from trainers.posttrain._config import PostTrainConfig
+from vibe.core.render import plot
 
 __all__ = ["write_posttrain_report"]
 
@@ -27,11 +28,6 @@ _PLOTS: dict[str, dict[str, tuple[str, tuple[str, ...]]]] = {
 
 
 def _plot(records: list[dict[str, Any]], keys: tuple[str, ...], title: str, path: Path) -> bool:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     names = sorted(
         {
             k
@@ -42,17 +38,13 @@ def _plot(records: list[dict[str, Any]], keys: tuple[str, ...], title: str, path
     )
     if not names:
         return False
-    fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
-    for name in names:
-        points = [(r["step"], r[name]) for r in records if isinstance(r.get(name), int | float)]
-        ax.plot([p[0] for p in points], [p[1] for p in points], label=name)
-    ax.set_title(title)
-    ax.set_xlabel("step")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    with plot(path, dpi=100, title=title) as ax:
+        for name in names:
+            points = [(r["step"], r[name]) for r in records if isinstance(r.get(name), int | float)]
+            ax.plot([p[0] for p in points], [p[1] for p in points], label=name)
+        ax.set_xlabel("step")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
     return True
 
 

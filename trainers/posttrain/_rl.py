@@ -41,8 +41,7 @@ class PolicyTrainer:
     def __init__(self, config: dict[str, Any], *, start_step: int, threads: int | None = None) -> None:
         import torch.distributed as dist
 
-        from trainers._optim import build_optimizer
-        from trainers._worker import initialize_parallel
+        from trainers import build_optimizer, initialize_parallel
         from trainers.posttrain._policy import build_policy, read_base_run
 
         self.config = PostTrainConfig.model_validate(config)
@@ -67,7 +66,7 @@ class PolicyTrainer:
         self.optimizer = build_optimizer(self.model, self.config.optimizer)
         self.stops = self.base.stop_sequences()
         if start_step:
-            from trainers._checkpoint import load_checkpoint
+            from trainers import load_checkpoint
 
             load_checkpoint(
                 Path(self.config.out) / "checkpoints" / f"step_{start_step:07d}",
@@ -107,7 +106,7 @@ class PolicyTrainer:
         self, model: torch.nn.Module, rollouts: list[dict[str, Any]]
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """([b, s] log-probs of the label tokens, [b, s] entropy, [b, s] completion mask)."""
-        from trainers._model import causal_mask
+        from trainers import causal_mask
         from trainers.posttrain._policy import _pad
 
         sequences = [r["prompt"] + r["completion"] for r in rollouts]
@@ -123,7 +122,7 @@ class PolicyTrainer:
 
     def train_step(self, step: int, rollouts: list[dict[str, Any]]) -> dict[str, Any]:
         """One update on ``rollouts`` (dicts: prompt, completion, gen_logps, advantage); returns statistics."""
-        from trainers._optim import lr_at
+        from trainers import lr_at
 
         started = time.perf_counter()
         rl, t = self.config.rl, self.config.training
@@ -193,7 +192,7 @@ class PolicyTrainer:
 
     # --------------------------------------------------------------------------------- checkpoints, export
     def save(self, step: int) -> str:
-        from trainers._checkpoint import save_checkpoint
+        from trainers import save_checkpoint
 
         path = save_checkpoint(
             Path(self.config.out), model=self.model, optimizer=self.optimizer, step=step,

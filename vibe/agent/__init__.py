@@ -5,28 +5,43 @@ with Agent.open(AgentSettings(workdir="runs")) as agent:
     outcome = agent.run("train a small model on the Python standard library", yes=True)
 """
 
-from vibe.agent._agent import Agent, AgentSettings, Outcome
-from vibe.agent._approval import continue_thread
-from vibe.agent._gate import AllowAll, Gate, GateDecision, PolicyGate
-from vibe.agent._goal import GoalDraft, TrainingGoal, parse_request
+from vibe.agent._actions import STEP_KINDS, describe_plan, describe_step
+from vibe.agent._agent import Agent, AgentSettings, Outcome, continue_thread
+from vibe.agent._approval import gate_node
+from vibe.agent._goal import GoalDraft, TrainingGoal, goal_from_draft, parse_request, parse_size
+from vibe.agent._hpo import ClearedSearchGate
+from vibe.agent._nodes import MAX_ATTEMPTS, AgentDeps, diagnose, execute, observe
 from vibe.agent._plan import Plan, PlanSettings, PlanStep, Proposal, apply_proposal, make_plan
+from vibe.agent._record import Recorder
+from vibe.agent._search import SearchSettings, transfer_into
 
 __all__ = [
+    "MAX_ATTEMPTS",
+    "STEP_KINDS",
     "Agent",
+    "AgentDeps",
     "AgentSettings",
-    "AllowAll",
-    "Gate",
-    "GateDecision",
+    "ClearedSearchGate",
     "GoalDraft",
     "Outcome",
     "Plan",
     "PlanSettings",
     "PlanStep",
-    "PolicyGate",
     "Proposal",
+    "Recorder",
+    "SearchSettings",
     "TrainingGoal",
     "apply_proposal",
     "continue_thread",
+    "describe_plan",
+    "describe_step",
+    "diagnose",
+    "execute",
+    "gate_node",
+    "goal_from_draft",
     "make_plan",
+    "observe",
     "parse_request",
+    "parse_size",
+    "transfer_into",
 ]

@@ -69,7 +69,7 @@ def _run(
         run_config = load_posttrain_config(source, overrides=overrides)
         gate = None
         if policy:
-            from vibe.agent import PolicyGate
+            from policies import PolicyGate
 
             gate = PolicyGate.from_files([p.resolve() for p in policy], team=team)
         workdir.mkdir(parents=True, exist_ok=True)

@@ -11,10 +11,12 @@ import pytest
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
+from policies import GateDecision
 from tools import ToolContext, ToolError, registered
 from tools.posttrain import chat_from_synth
-from trainers._metrics import read_metrics
+from trainers import read_metrics
 from vibe.cli import app
+from vibe.ledger import SqliteLedger
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "trainers" / "posttrain"))
 from posttrain_helpers import chats, pairs, write_jsonl
@@ -97,18 +99,9 @@ def test_the_agent_tool_is_typed_and_gated(rl_base: Path, tmp_path: Path) -> Non
         )
 
     class Deny:
-        def check(self, *, kind: str, attributes: dict) -> object:
+        def check(self, *, kind: str, attributes: dict) -> GateDecision:
             assert kind == "train.run" and attributes["parameters"] > 0 and attributes["cpu_hours"] > 0
-            return type(
-                "D",
-                (),
-                {
-                    "outcome": "deny",
-                    "reason": "over budget",
-                    "rule_ids": ["org:compute"],
-                    "policy_hashes": {},
-                },
-            )()
+            return GateDecision(outcome="deny", reason="over budget", rule_ids=["org:compute"])
 
     args = {
         "method": "sft",
@@ -116,9 +109,13 @@ def test_the_agent_tool_is_typed_and_gated(rl_base: Path, tmp_path: Path) -> Non
         "data": str(write_jsonl(tmp_path / "c.jsonl", chats(4))),
         "out": str(tmp_path / "o"),
     }
-    with pytest.raises(ToolError, match=r"sft\) is denied by org:compute: over budget"):
-        tool(args, ToolContext(workdir=tmp_path, gate=Deny()))
+    with SqliteLedger(tmp_path / "ledger.sqlite") as ledger:
+        with pytest.raises(ToolError, match=r"sft\) is denied by org:compute: over budget"):
+            tool(args, ToolContext(workdir=tmp_path, gate=Deny(), ledger=ledger, thread_id="t"))
+        recorded = [e.to_entry().record for e in ledger.stored(thread_id="t")]
     assert not (tmp_path / "o").exists()
+    # the tool records into the ledger it is given: the gate's decision, nothing run
+    assert [(r.kind, r.outcome, r.rule_ids) for r in recorded] == [("gate", "deny", ["org:compute"])]
 
 
 def test_synth_samples_become_chat_data_with_provenance(tmp_path: Path) -> None:

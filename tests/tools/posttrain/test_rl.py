@@ -15,8 +15,7 @@ from pathlib import Path
 import pytest
 
 from tools.posttrain import RewardRuleError, run_posttrain, run_rl
-from trainers._checkpoint import latest_checkpoint
-from trainers._metrics import read_metrics
+from trainers import latest_checkpoint, read_metrics
 from trainers.posttrain import PostTrainConfig, step_indices
 from vibe.ledger import SqliteLedger
 
@@ -43,7 +42,7 @@ def _prompts(tmp_path: Path, n: int = 4) -> Path:
 def test_reward_of_a_learnable_rule_rises(rl_base: Path, rule_file: Path, tmp_path: Path) -> None:
     config = _rl(rl_base, _prompts(tmp_path), tmp_path / "rl", rule_file)
     with SqliteLedger(tmp_path / "ledger.sqlite") as ledger:
-        from vibe.agent._gate import PolicyGate
+        from policies import PolicyGate
 
         gate = PolicyGate.from_files([rule_file])
         result = run_posttrain(config, gate=gate, ledger=ledger, thread_id="t")

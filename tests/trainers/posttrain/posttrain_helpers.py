@@ -16,11 +16,7 @@ def make_base_run(data: Path, out: Path, *, seed: int = 1234) -> Path:
     import torch.distributed as dist
     from megatron.core import parallel_state
 
-    from trainers._checkpoint import save_checkpoint
-    from trainers._data import read_dataset_dir
-    from trainers._model import build_model
-    from trainers._optim import build_optimizer
-    from trainers._worker import initialize_parallel
+    from trainers import build_model, build_optimizer, initialize_parallel, read_dataset_dir, save_checkpoint
     from vibe.core.config import dump_yaml
 
     config = tiny_config(data, out, training={"seed": seed})

@@ -30,8 +30,8 @@ def tiny_model(base_run: Path) -> Iterator[tuple[torch.nn.Module, object]]:
     import torch.distributed as dist
     from megatron.core import parallel_state
 
-    from trainers._worker import initialize_parallel
-    from trainers.posttrain._policy import build_policy
+    from trainers import initialize_parallel
+    from trainers.posttrain import build_policy
 
     base = read_base_run(base_run)
     dist.init_process_group("gloo", store=dist.HashStore(), rank=0, world_size=1)
@@ -48,8 +48,7 @@ def _grads(model: torch.nn.Module) -> torch.Tensor:
 
 
 def test_sft_loss_is_normalised_by_the_global_token_count(tiny_model: tuple) -> None:
-    from trainers.posttrain._loop import _sft_step
-    from trainers.posttrain._records import SFTExample
+    from trainers.posttrain import SFTExample, sft_step
 
     model, _ = tiny_model
     rng = torch.Generator().manual_seed(0)
@@ -62,12 +61,12 @@ def test_sft_loss_is_normalised_by_the_global_token_count(tiny_model: tuple) -> 
     grads = {}
     for name, micro in (("split", split), ("whole", whole)):
         model.zero_grad(set_to_none=True)
-        record = _sft_step(model, micro, dp=1, device=torch.device("cpu"))
+        record = sft_step(model, micro, dp=1, device=torch.device("cpu"))
         grads[name] = _grads(model).clone()
         assert record["trained_tokens"] == 41
     assert torch.allclose(grads["split"], grads["whole"], atol=1e-6, rtol=1e-5)
     # the naive per-micro-batch mean weights the lone short sample's tokens far more: a different gradient
-    from trainers.posttrain._policy import token_logps
+    from trainers.posttrain import token_logps
 
     model.zero_grad(set_to_none=True)
     for mb in split:
@@ -90,9 +89,8 @@ def _oracle_logp(model: torch.nn.Module, prompt: list[int], completion: list[int
 
 
 def test_dpo_loss_matches_an_independent_computation(base_run: Path, tmp_path: Path) -> None:
-    from trainers import open_run
-    from trainers._metrics import read_metrics
-    from trainers.posttrain._records import read_preference_data
+    from trainers import open_run, read_metrics
+    from trainers.posttrain import read_preference_data
 
     data = write_jsonl(tmp_path / "pairs.jsonl", pairs(8))
     config = PostTrainConfig(
@@ -126,10 +124,10 @@ def test_dpo_loss_matches_an_independent_computation(base_run: Path, tmp_path: P
             )
             for e in examples
         ]
-        from trainers.posttrain._loop import _pair_logps
+        from trainers.posttrain import pair_logps
 
         with torch.no_grad():
-            chosen, rejected = _pair_logps(policy_run.model, examples, torch.device("cpu"))
+            chosen, rejected = pair_logps(policy_run.model, examples, torch.device("cpu"))
     oracle = [
         math.log1p(math.exp(-0.5 * ((pc - rc) - (pr - rr))))
         for (pc, pr), (rc, rr) in zip(pol, ref, strict=True)
@@ -165,10 +163,8 @@ def test_group_advantages_and_clipped_surrogate() -> None:
 
 
 def test_packed_loss_equals_the_sum_of_unpacked_losses(tiny_model: tuple) -> None:
-    from trainers._model import causal_mask
-    from trainers.posttrain._pack import pack, packed_logps
-    from trainers.posttrain._policy import token_logps
-    from trainers.posttrain._records import SFTExample
+    from trainers import causal_mask
+    from trainers.posttrain import SFTExample, pack, packed_logps, token_logps
 
     model, _ = tiny_model
     model.eval()

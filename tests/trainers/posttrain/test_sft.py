@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from trainers._metrics import read_metrics
+from trainers import read_metrics
 from trainers.posttrain import PostTrainConfig, posttrain
 from vibe.core.errors import UserError
 
