@@ -29,6 +29,7 @@ force; both answer a :class:`GateDecision`.
 """
 
 from policies._action import ACTION_KINDS, TRAINING_KINDS, Action, TeamUsage, Usage, parse_count
+from policies._alignment import AlignmentRule, AlignmentRules
 from policies._engine import GOVERNS, Decision, Finding, PolicySet, PolicySource
 from policies._gate import AllowAll, ApprovalNeed, Gate, GateDecision, PolicyGate
 from policies._load import PolicyCheck, PolicyError, check_policies, load_policies
@@ -40,6 +41,8 @@ __all__ = [
     "GOVERNS",
     "TRAINING_KINDS",
     "Action",
+    "AlignmentRule",
+    "AlignmentRules",
     "AllowAll",
     "ApprovalNeed",
     "ApproverGroup",

@@ -16,6 +16,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, model_validator
 
 from policies._action import ACTION_KINDS, Count, Hours
+from policies._alignment import AlignmentRules
 from policies._match import Endpoint, compile_glob, glob_problem, kind_pattern_matches, normalize_path
 from vibe.core.config import VibeConfig
 
@@ -278,6 +279,9 @@ class PolicyFile(VibeConfig):
     endpoints: EndpointRules | None = None
     synthetic: SyntheticRules | None = None
     evaluation: EvaluationRules | None = None
+    alignment: AlignmentRules | None = Field(
+        None, description="rules outputs must follow (post-training rewards)"
+    )
     approvers: dict[Name, ApproverGroup] = Field(default_factory=dict)
     teams: dict[Name, list[Person]] = Field(
         default_factory=dict,

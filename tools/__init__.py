@@ -1,11 +1,12 @@
 """What the agent calls. Each tool has typed arguments and results (see :mod:`tools.registry`);
 importing this package registers the built-in tools: profile, estimate, ingest, train, eval, and the
-``hpo`` (hyper-parameter search), ``synth`` (verified synthetic data) and ``model_import`` / ``model_export``
-(Hugging Face models in and out) tools."""
+``hpo`` (hyper-parameter search), ``synth`` (verified synthetic data), ``model_import`` / ``model_export``
+(Hugging Face models in and out) and ``posttrain`` (SFT, DPO, RL) tools."""
 
 import tools.hpo
 import tools.model
-import tools.synth  # noqa: F401  (registers the synth tool)
+import tools.posttrain
+import tools.synth  # noqa: F401  (registers the hpo, model, posttrain and synth tools)
 from tools import _builtin  # noqa: F401  (registers the built-in tools)
 from tools._profile import profile
 from tools.registry import Tool, ToolArgs, ToolContext, ToolError, register, registered

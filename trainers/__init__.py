@@ -44,10 +44,16 @@ from trainers._data import (
 )
 from trainers._evaluate import OpenRun, open_run, single_rank
 from trainers._launch import RunResult, init_ray, launch
-from trainers._metrics import cpu_peak_flops, read_metrics
+from trainers._metrics import MetricsWriter, cpu_peak_flops, read_metrics, truncate_metrics
 from trainers._model import build_model, causal_mask
-from trainers._optim import build_optimizer, lr_at
-from trainers._worker import initialize_parallel, run_worker, train_loop
+from trainers._optim import build_optimizer, clip_grad_norm, lr_at
+from trainers._worker import (
+    check_attempt,
+    initialize_parallel,
+    run_worker,
+    setup_worker_logging,
+    train_loop,
+)
 
 __all__ = [
     "GPU_SPECS",
@@ -57,6 +63,7 @@ __all__ = [
     "DataSource",
     "DatasetDir",
     "GPUSpec",
+    "MetricsWriter",
     "ModelConfig",
     "OpenRun",
     "OptimizerConfig",
@@ -70,6 +77,8 @@ __all__ = [
     "build_model",
     "build_optimizer",
     "causal_mask",
+    "check_attempt",
+    "clip_grad_norm",
     "cpu_compat",
     "cpu_peak_flops",
     "flops_per_token",
@@ -91,7 +100,9 @@ __all__ = [
     "read_sources",
     "run_worker",
     "save_checkpoint",
+    "setup_worker_logging",
     "single_rank",
     "train_loop",
+    "truncate_metrics",
     "valid_batches",
 ]

@@ -127,7 +127,7 @@ def _moe_aux_loss(num_layers: int, num_microbatches: int) -> float | None:
     return value
 
 
-def _check_attempt(run_dir: Path, attempt: str | None) -> None:
+def check_attempt(run_dir: Path, attempt: str | None) -> None:
     """Stop if a newer driver took this run over (its ``attempt`` file changed): an orphaned worker of a
     killed driver must not write records or checkpoints into the resumed run. ``None``: nothing to check."""
     if attempt is None:
@@ -144,7 +144,7 @@ _WORKER_LEVELS = {
 }
 
 
-def _setup_logging(run_dir: Path, rank: int) -> logging.Handler:
+def setup_worker_logging(run_dir: Path, rank: int) -> logging.Handler:
     """Vibe's and Megatron's records (and warnings) into ``logs/worker_<rank>.log``, for the rest of this
     process (a worker process of its own); returns the handler."""
     (run_dir / "logs").mkdir(parents=True, exist_ok=True)
@@ -161,10 +161,10 @@ def _setup_logging(run_dir: Path, rank: int) -> logging.Handler:
 
 @contextlib.contextmanager
 def _worker_logging(run_dir: Path, rank: int) -> Iterator[None]:
-    """:func:`_setup_logging` while the loop runs; the loggers are restored after, so a process that runs the
+    """:func:`setup_worker_logging` while the loop runs; the loggers are restored after, so a process that runs the
     loop in-process (a test, a benchmark, an HPO task) keeps its own logging."""
     saved = [(logger, logger.level, logger.propagate) for logger in map(logging.getLogger, _WORKER_LEVELS)]
-    handler = _setup_logging(run_dir, rank)
+    handler = setup_worker_logging(run_dir, rank)
     try:
         yield
     finally:
@@ -355,12 +355,12 @@ def _train(config: RunConfig, run_dir: Path, payload: Mapping[str, Any]) -> None
                 record["aux_loss"] = aux
             record.update(val)
             if writer is not None:
-                _check_attempt(run_dir, payload.get("attempt"))
+                check_attempt(run_dir, payload.get("attempt"))
                 writer.write(record)
             last = record
             window_s, window_steps = 0.0, 0
         if last_step or (t.checkpoint_interval and step % t.checkpoint_interval == 0):
-            _check_attempt(run_dir, payload.get("attempt"))
+            check_attempt(run_dir, payload.get("attempt"))
             save_checkpoint(
                 run_dir,
                 model=model,

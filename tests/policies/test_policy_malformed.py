@@ -27,7 +27,13 @@ CASES = [
     ("missing-version", "name: t\n", None, "version", "required field is missing"),
     ("wrong-version", "version: 2\nname: t\n", 1, "version", "Input should be 1"),
     ("missing-name", "version: 1\n", None, "name", "required field is missing"),
-    ("unknown-top-level-key", H + "computee: {}\n", 3, "computee", "allowed fields here: approvers, compute"),
+    (
+        "unknown-top-level-key",
+        H + "computee: {}\n",
+        3,
+        "computee",
+        "allowed fields here: alignment, approvers, compute",
+    ),
     (
         "unknown-nested-key",
         H + "compute:\n  per_runn: {gpu_hours: 1}\n",

@@ -10,7 +10,7 @@ asks for no CPU itself (the Ray Train workers it starts hold the resources).
 
 Stopping a trial (pruned, deadline, budget) uses the trainer's own ownership token: the driver writes a new
 token to ``RUN_DIR/attempt``; the worker checks it before every metrics record and checkpoint and raises
-(see ``trainers._worker._check_attempt``), so a stopped trial writes nothing after the decision. The same
+(see ``trainers._worker.check_attempt``), so a stopped trial writes nothing after the decision. The same
 mechanism stops trials orphaned by a killed driver once the next driver takes their run directory over.
 """
 

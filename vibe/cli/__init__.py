@@ -16,6 +16,7 @@ from vibe.cli import (
     _loop,
     _model,
     _policy,
+    _posttrain,
     _synth,
     _train,
 )
@@ -42,7 +43,12 @@ app.command("hpo")(_hpo.hpo)
 app.command("eval")(_eval.eval_run)
 app.command("synth")(_synth.synth)
 app.add_typer(
-    _model.app, name="model", help="Models in and out: import a base model, export a run (verified)."
+    _model.app,
+    name="model",
+    help="Models in and out: import a base model, export a run (verified), release into the registry.",
+)
+app.add_typer(
+    _posttrain.app, name="posttrain", help="Post-train a run: sft, dpo, rl against the policy; from-synth."
 )
 app.add_typer(_llm.app, name="llm", help="The locally served LLM (vLLM): serve, status, stop.")
 app.add_typer(_policy.app, name="policy", help="Check policy files and explain decisions.")
@@ -51,7 +57,6 @@ app.add_typer(
     name="approvals",
     help="Approval requests: list, show, approve, reject, sign, serve the approvals page.",
 )
-app.add_typer(_model.app, name="model", help="Models: release a run into the registry, show a release.")
 app.add_typer(_audit.app, name="audit", help="Verify, show and export the decision ledger.")
 
 
