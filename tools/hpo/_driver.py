@@ -12,6 +12,10 @@ one pass every ``POLL_S``:
 3. :meth:`Driver.start`: while the budget allows and Ray has room, :meth:`Driver.start_trial`:
    ``study.ask()``, ask the gate about this trial (hours spent so far + its estimate), prepare
    ``trials/trial_NNNN/`` and submit it as a Ray task with its own resource request (see ``_trial.py``).
+
+Tracking: each submitted trial gets an MLflow run nested under the study's (``vibe.kind=hpo.trial``); the
+records the driver reads from its ``metrics.jsonl`` are forwarded to it, and it is finished when the trial
+ends (FINISHED, KILLED when the driver stopped it, FAILED otherwise) or the driver raises (KILLED).
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from tools.hpo._storage import Heartbeat, finished_points, n_finished, summarize
 from tools.hpo._trial import prepare_trial_dir, run_launched_trial, run_trial, stop_trial
 from vibe.core.errors import UserError
 from vibe.core.log import progress
+from vibe.tracking import Tracker, start_run
 
 if TYPE_CHECKING:
     import optuna
@@ -60,6 +65,7 @@ class Running:
     step: int = 0
     values: dict[int, float] = field(default_factory=dict)
     stop: str | None = None  # why the driver stopped it: pruned, diverged, deadline, budget, policy
+    tracker: Tracker | None = None  # its MLflow run, nested under the study's
 
     @property
     def run_dir(self) -> Path:
@@ -78,8 +84,11 @@ def optimize(
     architecture: str,
     paths: list[str],
     on_trial: Any = None,
+    tracker: Tracker | None = None,
 ) -> tuple[StoppedBy, str]:
-    """Drive the study until it stops; returns why. Running trials are stopped on any exception."""
+    """Drive the study until it stops; returns why. Running trials are stopped on any exception.
+
+    ``tracker`` is the study's MLflow run; each trial's run is nested under it."""
     import ray
 
     from trainers import init_ray
@@ -101,6 +110,7 @@ def optimize(
         architecture=architecture,
         paths=paths,
         on_trial=on_trial,
+        tracker=tracker,
     )
     log.info(
         "study %s (%s): %s sampler, %s pruner, up to %d trials at once; dashboard: optuna-dashboard %s",
@@ -116,6 +126,8 @@ def optimize(
     finally:  # on an exception in the driver: stop its trials (the next start recovers them)
         for r in driver.running.values():
             stop_trial(r.run_dir, reason="driver-exception")
+            if r.tracker is not None:
+                r.tracker.finish(status="KILLED", timeout_s=5)
         heartbeat.release()
 
 
@@ -138,10 +150,12 @@ class Driver:
         architecture: str,
         paths: list[str],
         on_trial: Any = None,
+        tracker: Tracker | None = None,
     ) -> None:
         self.study, self.config, self.space, self.gate, self.heartbeat = study, config, space, gate, heartbeat
         self.task, self.in_process, self.capacity, self.deadline = task, in_process, capacity, deadline
         self.vocab, self.architecture, self.paths, self.on_trial = vocab, architecture, paths, on_trial
+        self.tracker = tracker  # the study's MLflow run
         self.running: dict[int, Running] = {}
         self.stopped_by: StoppedBy | None = None
         self.reason = ""
@@ -255,10 +269,25 @@ class Driver:
             self.stopped_by, self.reason = "policy", f"trial {trial.number}: {check.outcome}: {check.reason}"
             log.warning("search stopped by policy: %s", self.reason)
             return
-        self.running[trial.number] = _submit(
+        running = _submit(
             self.task, trial, trial_config, config, in_process=self.in_process, vocab=self.vocab
         )
+        running.tracker = self._trial_tracker(trial.number, params, trial_config)
+        self.running[trial.number] = running
         log.info("trial %d started: %s", trial.number, _fmt_params(params))
+
+    def _trial_tracker(self, number: int, params: dict[str, Any], trial_config: RunConfig) -> Tracker | None:
+        """The trial's MLflow run, nested under the study's (none when the study is not tracked)."""
+        if self.tracker is None:
+            return None
+        return start_run(
+            self.config.base.tracking,
+            experiment="vibe-hpo",
+            name=f"{self.config.study_name}-trial-{number:04d}",
+            params={"trial": params, "run": trial_config.model_dump(mode="json", exclude={"tracking"})},
+            tags={"vibe.kind": "hpo.trial", "vibe.run_dir": str(trial_config.out), "vibe.trial": str(number)},
+            parent=self.tracker,
+        )
 
     def _check(self, trial_config: RunConfig, spent: dict[str, float]) -> Any:
         """The gate on this trial: the hours spent so far plus its estimate, and its model's size."""
@@ -373,6 +402,8 @@ def _follow(r: Running, config: HPOConfig) -> None:
     for line in complete.decode("utf-8").splitlines():
         record = json.loads(line)
         r.step = int(record["step"])
+        if r.tracker is not None:
+            r.tracker.log_metrics({k: v for k, v in record.items() if k != "step"}, step=r.step)
         loss = record.get("loss")
         value = record.get(config.objective)
         if (loss is not None and not math.isfinite(loss)) or (value is not None and not math.isfinite(value)):
@@ -437,6 +468,8 @@ def _conclude(study: optuna.Study, r: Running, config: HPOConfig, ref: Any) -> T
         log.warning("trial %d failed: %s (see %s/logs/)", r.trial.number, error, r.run_dir)
     frozen = study._storage.get_trial(r.trial._trial_id)
     summary = summarize(frozen, out=config.out)
+    if r.tracker is not None:
+        _track_end(r, summary, usage, error)
     log.info(
         "trial %d %s: %s=%s, %d steps, %.1fs",
         summary.number,
@@ -447,6 +480,18 @@ def _conclude(study: optuna.Study, r: Running, config: HPOConfig, ref: Any) -> T
         summary.wall_s,
     )
     return summary
+
+
+def _track_end(r: Running, summary: TrialSummary, usage: dict[str, Any], error: str | None) -> None:
+    """Close the trial's MLflow run: its usage and value, how it ended, its metrics and config files."""
+    assert r.tracker is not None
+    metrics = {k: v for k, v in usage.items() if k != "ended_at"} | {"value": summary.value}
+    r.tracker.log_metrics(metrics, step=int(usage["steps"]))
+    r.tracker.set_tags({"vibe.state": summary.state, "vibe.stopped": r.stop, "vibe.error": error})
+    for name in ("metrics.jsonl", "config.yaml"):
+        r.tracker.log_artifact(r.run_dir / name)
+    status = "FINISHED" if summary.state == "COMPLETE" else "KILLED" if r.stop is not None else "FAILED"
+    r.tracker.finish(status=status, timeout_s=10)
 
 
 def _describe(study: optuna.Study, running: dict[int, Running]) -> str:

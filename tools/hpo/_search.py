@@ -10,6 +10,10 @@
    the deadline, ``max_trials``, the space or the policy stops the search.
 3. The result: every trial summarised from storage, the study report written (``_report.py``).
 
+Tracking: the study is one MLflow run in the ``vibe-hpo`` experiment (``vibe.kind=hpo.study``; its
+objective, sampler, pruner, space and budget as params), each trial a run nested under it (``_driver.py``);
+at the end the study's run gets the counts, the best value, the report and the plots.
+
 Accounting, stored as user attrs of every trial so a new driver (or ``SearchResult``) recomputes it from
 storage alone: ``wall_s`` (from the task's start to its end, or to its last record when the driver died),
 ``cpu_hours``, ``gpu_hours`` and ``flops`` (see ``_budget.py``), with ``tokens`` and ``steps``.
@@ -43,6 +47,7 @@ from tools.hpo._space import SearchSpace, bound_by_policy, max_space_parameters
 from tools.hpo._storage import Heartbeat, open_study, recover, summarize
 from vibe.core.errors import UserError
 from vibe.core.log import setup_logging
+from vibe.tracking import Tracker, start_run
 
 if TYPE_CHECKING:
     import optuna
@@ -124,31 +129,53 @@ def run_search(
             f"hpo.search needs approval under rule(s) {', '.join(decision.rule_ids)}: {decision.reason}; "
             "file an approval request for this search (the agent does), then run it again"
         )
+    tracker = _study_tracker(config, space)
     if decision is not None and decision.outcome == "deny":
         log.warning("hpo.search denied: %s", decision.reason)
-        return _finish(
-            config, study, started, "policy", f"denied before the search: {decision.reason}", space
-        )
+        reason = f"denied before the search: {decision.reason}"
+        return _finish(config, study, started, "policy", reason, space, tracker=tracker)
 
-    heartbeat = Heartbeat(study)
-    heartbeat.claim()
-    recover(study, config)
     deadline = budget.deadline.timestamp() if budget.deadline else math.inf
     if budget.max_wall_s is not None:
         deadline = min(deadline, started + budget.max_wall_s)
-    stopped_by, reason = optimize(
-        study,
-        config,
-        space,
-        gate=gate,
-        heartbeat=heartbeat,
-        deadline=deadline,
-        vocab=vocab,
-        architecture=architecture,
-        paths=paths,
-        on_trial=on_trial,
+    try:  # the study's run ends FAILED if the study is held elsewhere or the driver raises
+        heartbeat = Heartbeat(study)
+        heartbeat.claim()
+        recover(study, config)
+        stopped_by, reason = optimize(
+            study,
+            config,
+            space,
+            gate=gate,
+            heartbeat=heartbeat,
+            deadline=deadline,
+            vocab=vocab,
+            architecture=architecture,
+            paths=paths,
+            on_trial=on_trial,
+            tracker=tracker,
+        )
+    except BaseException:
+        tracker.finish(status="FAILED", timeout_s=5)
+        raise
+    return _finish(config, study, started, stopped_by, reason, space, notes=notes, tracker=tracker)
+
+
+def _study_tracker(config: HPOConfig, space: SearchSpace) -> Tracker:
+    """The study's MLflow run, under which every trial's run is nested."""
+    return start_run(
+        config.base.tracking,
+        experiment="vibe-hpo",
+        name=config.study_name,
+        params={
+            "objective": config.objective,
+            "sampler": config.sampler,
+            "pruner": config.pruner,
+            "space": space.model_dump(mode="json"),
+            "budget": config.budget.model_dump(mode="json"),
+        },
+        tags={"vibe.kind": "hpo.study", "vibe.out": str(config.out), "vibe.storage": config.storage_url()},
     )
-    return _finish(config, study, started, stopped_by, reason, space, notes=notes)
 
 
 def _resolved_base(base: RunConfig) -> RunConfig:
@@ -165,6 +192,7 @@ def _finish(
     space: SearchSpace,
     *,
     notes: list[str] | None = None,
+    tracker: Tracker | None = None,
 ) -> SearchResult:
     trials = [summarize(t, out=config.out) for t in study.get_trials(deepcopy=False)]
     complete = [t for t in trials if t.state == "COMPLETE" and t.value is not None]
@@ -196,6 +224,8 @@ def _finish(
         stop_reason=reason,
         space=space,
     )
+    if tracker is not None:
+        _track_study(tracker, result, config)
     log.info(
         "study %s: %d complete, %d pruned, %d failed; best %s; stopped by %s (%s); report %s; "
         "open it with: optuna-dashboard %s",
@@ -210,3 +240,20 @@ def _finish(
         result.storage,
     )
     return result
+
+
+def _track_study(tracker: Tracker, result: SearchResult, config: HPOConfig) -> None:
+    """Close the study's MLflow run: its counts and best value, why it stopped, its report and plots."""
+    tracker.log_metrics(
+        {
+            "best_value": result.best.value if result.best else None,
+            "n_complete": result.n_complete,
+            "n_pruned": result.n_pruned,
+            "n_failed": result.n_failed,
+            "cpu_hours": result.cpu_hours,
+        }
+    )
+    tracker.set_tags({"vibe.stopped_by": result.stopped_by, "vibe.stop_reason": result.stop_reason})
+    for path in [*sorted(Path(config.out).glob("*.png")), result.report]:
+        tracker.log_artifact(path)
+    tracker.finish()
