@@ -8,6 +8,7 @@ with Agent.open(AgentSettings(workdir="runs")) as agent:
 from vibe.agent._agent import Agent, AgentSettings, Outcome
 from vibe.agent._approval import continue_thread
 from vibe.agent._draft import FEW_SHOT, SYSTEM_PROMPT, Draft, build_prompt, draft_of, intent_from_draft
+from vibe.agent._followup import follow_up
 from vibe.agent._gate import AllowAll, Gate, GateDecision, PolicyGate
 from vibe.agent._goal import GoalDraft, TrainingGoal, parse_request
 from vibe.agent._intent import (
@@ -72,6 +73,7 @@ __all__ = [
     "build_prompt",
     "continue_thread",
     "draft_of",
+    "follow_up",
     "intent_from_draft",
     "make_plan",
     "parse_request",

@@ -88,6 +88,7 @@ class TrainIntent(_Budgets):
     base_model: str | None = Field(default=None, description="fine-tune this model; None: from scratch")
     search: bool = Field(default=False, description="a hyperparameter search before the run")
     objective: Literal["val_bpb", "val_loss"] = "val_bpb"
+    lr_factor: float | None = Field(default=None, gt=0, description="scale the planned learning rate")
 
 
 class EstimateIntent(_Budgets):

@@ -11,12 +11,18 @@ from typing import Annotated, Any, Literal, TypedDict
 
 __all__ = ["AgentState", "Status"]
 
-Status = Literal["new", "planned", "running", "done", "estimated", "stopped", "failed"]
+Status = Literal[
+    "new", "planned", "running", "done", "estimated", "stopped", "failed",
+    "answered",  # a question about runs answered, or a feature not yet available named: nothing ran
+    "question",  # the request could not be read: a question back
+    "refused",  # it asked to send data or models out of the network
+]  # fmt: skip
 
 
 class AgentState(TypedDict, total=False):
     request: str
     thread_id: str
+    reading: dict[str, Any]  # Reading: the typed intent and what was refused or noted beside it
     goal: dict[str, Any]  # TrainingGoal
     plan: dict[str, Any]  # Plan
     cursor: int  # index of the next plan step to run

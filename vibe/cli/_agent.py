@@ -103,7 +103,7 @@ def run(
         settings = settings_from(
             workdir=workdir, config=config, policy=policy, team=team, unattended=unattended
         )
-        with Agent.open(settings, llm=chat_model(no_llm), yes=yes, on_event=_event) as agent:
+        with Agent.open(settings, llm=chat_model(no_llm, required=False), yes=yes, on_event=_event) as agent:
             show(agent.run(request, thread_id=thread))
 
 
@@ -136,25 +136,69 @@ def chat(
     team: Team = None,
     no_llm: NoLLM = False,
 ) -> None:
-    """Interactive: type a request, see the plan, then confirm, edit (lr=.. steps=..) or cancel."""
+    """Interactive: type a request, see the plan, then confirm, edit (lr=.. steps=..) or cancel. A follow-up
+    ("make it MoE", "half the learning rate", "use /data/docs too", "cancel") edits the last request, and
+    the plan is shown again before anything runs."""
     from vibe.agent import Agent
 
     setup_logging()
     with user_errors():
         settings = settings_from(workdir=workdir, config=config, policy=policy, team=team, unattended=False)
-        with Agent.open(settings, llm=chat_model(no_llm), on_event=_event) as agent:
+        with Agent.open(settings, llm=chat_model(no_llm, required=False), on_event=_event) as agent:
+            last: Any = None  # the last turn's Reading, which a follow-up edits
+            pending: str | None = None
             while True:
-                request = console.input("[bold]you>[/] ").strip()
+                request = pending or console.input("[bold]you>[/] ").strip()
+                pending = None
                 if request in ("", "exit", "quit"):
                     return
-                outcome = agent.run(request)
-                while outcome.waiting_for is not None and outcome.waiting_for.get("kind") == "confirm":
-                    outcome = agent.resume(outcome.thread_id, answer=_ask())
-                show(outcome)
+                reading = _edited(last, request)
+                if reading == "cancel":
+                    console.print("[cyan]vibe[/] cancelled: nothing runs", highlight=False)
+                    last = None
+                    continue
+                outcome = agent.run(reading.request if reading else request, reading=reading)
+                last = _reading(outcome) or last
+                while outcome.waiting_for is not None and outcome.waiting_for.get("kind") in (
+                    "confirm",
+                    "confirm_dirs",
+                ):
+                    answer = _ask(outcome.waiting_for)
+                    if isinstance(answer, str) and answer.startswith("followup:"):  # edit, then plan again
+                        outcome = agent.resume(outcome.thread_id, answer="no")
+                        pending = answer.removeprefix("followup:")
+                        break
+                    outcome = agent.resume(outcome.thread_id, answer=answer)
+                if pending is None:
+                    show(outcome)
 
 
-def _ask() -> Any:
-    reply = console.input("[bold]run it? [y]es / [n]o / edit lr=3e-4 steps=200 >[/] ").strip()
+def _reading(outcome: Any) -> Any:
+    from vibe.agent import Reading
+
+    data = outcome.values.get("reading")
+    return Reading.model_validate(data) if data else None
+
+
+def _edited(last: Any, text: str) -> Any:
+    """The last reading edited by ``text``, "cancel", or None (a request of its own)."""
+    if last is None:
+        return "cancel" if text.lower().strip() in ("cancel", "never mind") else None
+    from vibe.agent import follow_up
+
+    try:
+        return follow_up(last, text)
+    except ValueError as error:
+        console.print(f"[yellow]{error}[/]; reading it as a new request", highlight=False)
+        return None
+
+
+def _ask(waiting: dict[str, Any]) -> Any:
+    if waiting.get("kind") == "confirm_dirs":
+        return console.input(f"[bold]{waiting['question']} >[/] ").strip()
+    reply = console.input(
+        "[bold]run it? [y]es / [n]o / edit lr=3e-4 steps=200 / or say what to change >[/] "
+    ).strip()
     if reply.startswith("edit"):
         pairs = dict(p.split("=", 1) for p in reply.split()[1:] if "=" in p)
         edit: dict[str, Any] = {"reason": "edited in chat"}
@@ -163,4 +207,8 @@ def _ask() -> Any:
         if "steps" in pairs:
             edit["max_steps"] = int(pairs["steps"])
         return {"edit": edit}
-    return "yes" if reply.lower() in ("y", "yes") else "no"
+    if reply.lower() in ("y", "yes"):
+        return "yes"
+    if reply.lower() in ("", "n", "no"):
+        return "no"
+    return f"followup:{reply}"
