@@ -78,6 +78,35 @@ def score(expected: dict[str, Any], reading: Any) -> tuple[bool, int, int, list[
     return intent["kind"] == expected["kind"], max(right, 0), len(expected), wrong
 
 
+def _cached(inner: Any) -> Any:
+    """``inner`` behind a cache of its answers by prompt: the combined reader's first call is the same prompt
+    the LLM-alone measure just sent, so it is asked once (its retries are real calls)."""
+    from vibe.llm import ChatModel
+
+    class Cached(ChatModel):
+        def __init__(self) -> None:
+            super().__init__()
+            self.inner, self.seen = inner, {}
+            self.model = inner.model
+
+        def _generate(self, messages: Any, *, schema: Any) -> Any:
+            key = json.dumps([m.model_dump() for m in messages])
+            if key not in self.seen:
+                self.seen[key] = inner._generate(messages, schema=schema)
+                inner._usage = inner.usage + _usage_of(self.seen[key])
+            return self.seen[key]
+
+    return Cached()
+
+
+def _usage_of(completion: Any) -> Any:
+    from vibe.llm import Usage
+
+    return Usage(
+        calls=1, prompt_tokens=completion.prompt_tokens, completion_tokens=completion.completion_tokens
+    )
+
+
 def _llm(url: str | None) -> Any:
     from vibe.llm import LLMConfig, OpenAIChatModel, list_models
 
@@ -89,11 +118,12 @@ def _llm(url: str | None) -> Any:
     for candidate in filter(None, candidates):
         models = list_models(candidate)
         if models:
-            return OpenAIChatModel(LLMConfig(url=candidate, model=models[0], max_tokens=160, max_retries=1))
+            config = LLMConfig(url=candidate, model=models[0], max_tokens=160, max_retries=0, timeout_s=900)
+            return _cached(OpenAIChatModel(config))
     return None
 
 
-def run(cases: list[dict[str, Any]], *, llm: Any, verbose: bool) -> dict[str, Any]:
+def run(cases: list[dict[str, Any]], *, llm: Any, verbose: bool, progress: Any = None) -> dict[str, Any]:
     from vibe.agent import read_request, read_rules
     from vibe.agent._draft import Draft, build_prompt, intent_from_draft  # the bench measures the parts
     from vibe.agent._validate import validate_intent
@@ -108,7 +138,7 @@ def run(cases: list[dict[str, Any]], *, llm: Any, verbose: bool) -> dict[str, An
         rules = read_rules(request)
         results = {"rules": rules}
         if llm is not None:
-            before = llm.usage
+            before = llm.inner.usage
             started = time.perf_counter()
             # the LLM alone: one draft, accepted only if it validates
             answer = llm.structured(build_prompt(request), Draft)
@@ -125,15 +155,19 @@ def run(cases: list[dict[str, Any]], *, llm: Any, verbose: bool) -> dict[str, An
             results["llm"] = alone
             combined = read_request(request, llm=llm)
             results["combined"] = combined.reading
-            spent = llm.usage
+            spent = llm.inner.usage
             llm_stats["calls"] += spent.calls - before.calls
             llm_stats["tokens"] += spent.total_tokens - before.total_tokens
             llm_stats["seconds"] += time.perf_counter() - started
             llm_stats["accepted" if alone is not None else "rejected"] += 1
             llm_stats["merged"] += combined.llm in ("merged", "accepted")
+            row_usage = {"calls": spent.calls - before.calls, "tokens": spent.total_tokens - before.total_tokens,
+                         "seconds": round(time.perf_counter() - started, 1), "combined": combined.llm}  # fmt: skip
         else:
             results["combined"] = read_request(request).reading
         row: dict[str, Any] = {"request": request}
+        if llm is not None:
+            row["llm_usage"] = row_usage
         for mode, reading in results.items():
             kind_ok, right, total, wrong = score(expected, reading)
             t = tally[mode]
@@ -145,6 +179,8 @@ def run(cases: list[dict[str, Any]], *, llm: Any, verbose: bool) -> dict[str, An
             if verbose and wrong and mode != "llm":
                 print(f"[{mode}] {request!r}: {'; '.join(wrong)}")
         rows.append(row)
+        if progress is not None:
+            progress(len(rows), row)
     n = len(cases)
     summary: dict[str, Any] = {"requests": n}
     for mode, t in tally.items():
@@ -174,13 +210,23 @@ def main() -> None:
     parser.add_argument("--url", default=None, help="OpenAI-compatible endpoint (default: a local one)")
     parser.add_argument("--no-llm", action="store_true")
     parser.add_argument("--limit", type=int, default=None, help="only the first N requests")
+    parser.add_argument("--every", type=int, default=1, help="only every N-th request (a spread-out sample)")
     parser.add_argument("-v", "--verbose", action="store_true", help="print every wrong field")
     args = parser.parse_args()
-    cases = load(SETS[args.set])[: args.limit]
+    cases = load(SETS[args.set])[:: args.every][: args.limit]
     llm = None if args.no_llm else _llm(args.url)
     if llm is None and not args.no_llm:
         print("no LLM answers (tried --url, $VIBE_LLM_URL, :8011, :8000): rules only")
-    summary = run(cases, llm=llm, verbose=args.verbose)
+    partial = RESULTS / f"intake_accuracy_{args.set}.partial.jsonl"
+    RESULTS.mkdir(exist_ok=True)
+    partial.write_text("")
+
+    def progress(done: int, row: dict[str, Any]) -> None:
+        with partial.open("a") as f:
+            f.write(json.dumps(row) + "\n")
+        print(f"{done}/{len(cases)}", flush=True)
+
+    summary = run(cases, llm=llm, verbose=args.verbose, progress=progress)
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"intake_accuracy_{args.set}{'_llm' if llm else ''}.json"
     out.write_text(json.dumps(summary, indent=2))

@@ -20,6 +20,7 @@ from trainers._config import (
 )
 from trainers._evaluate import OpenRun, open_run
 from trainers._launch import RunResult, launch
+from trainers._metrics import read_metrics
 
 __all__ = [
     "MODEL_PRESETS",
@@ -36,4 +37,5 @@ __all__ = [
     "launch",
     "load_run_config",
     "open_run",
+    "read_metrics",
 ]

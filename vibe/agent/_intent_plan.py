@@ -283,7 +283,7 @@ def not_yet_available(intent: Intent, reading: Reading) -> str:
 
 
 def _metrics_line(run_dir: str) -> str:
-    from trainers._metrics import read_metrics
+    from trainers import read_metrics
 
     metrics = read_metrics(Path(run_dir) / "metrics.jsonl")
     if not metrics:
@@ -317,7 +317,9 @@ def status_answer(intent: Intent, deps: AgentDeps, *, current: str) -> str:
             return f"no overnight loop in {deps.settings.workdir}"
         state = json.loads(loops[-1].read_text())
         rounds = state.get("rounds", [])
-        best = min((r.get("best_value") for r in rounds if r.get("best_value") is not None), default=None)
+        values = [((r.get("search") or {}).get("best") or {}).get("value") for r in rounds]
+        evals = [(r.get("evaluation") or {}).get("val_bpb") for r in rounds]
+        best = min((v for v in [*values, *evals] if v is not None), default=None)
         return (f"loop {state.get('name')}: {state.get('status')}, {len(rounds)} round(s)"
                 + (f", best {best:.4f}" if best is not None else "") + (f"; {state['note']}" if state.get("note") else "")
                 + f"; report: {loops[-1].parent / 'report.md'}")  # fmt: skip

@@ -177,3 +177,18 @@ def test_chat_follow_up_shows_the_plan_again_before_anything_runs(tmp_path: Path
     out = done.stdout + done.stderr
     assert len(re.findall(r"asked: ", out)) == 2 and "MoE with 8 experts" in out
     assert not list((tmp_path / "w").glob("*/steps"))
+
+
+def test_last_nights_loop_is_answered_from_its_state(tmp_path: Path) -> None:
+    import json
+
+    loop = tmp_path / "loop-20261201-0100"
+    loop.mkdir()
+    rounds = [{"number": 1, "search": {"best": {"value": 3.25}}, "evaluation": {"val_bpb": 3.1}}]
+    (loop / "loop.json").write_text(
+        json.dumps({"name": "loop-20261201-0100", "status": "done", "rounds": rounds})
+    )
+    with _open(tmp_path, yes=True) as agent:
+        outcome = agent.run("what did last night's loop find?", thread_id="l")
+    assert outcome.status == "answered"
+    assert "loop-20261201-0100: done, 1 round(s), best 3.1000" in outcome.reason
