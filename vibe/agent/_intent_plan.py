@@ -77,10 +77,10 @@ def settings_for(intent: Intent, settings: PlanSettings, *, now: datetime | None
             }
         )
     if intent.kind == "tune":
-        search: dict[str, Any] = {}
-        if intent.until:
+        search: dict[str, Any] = {}  # what the settings already bound (the overnight loop's rounds) stays
+        if intent.until and settings.search.deadline is None:
             search["deadline"] = hours_until(intent.until, now=now)[1]
-        if intent.hours:
+        if intent.hours and settings.search.hours is None:
             search["hours"] = intent.hours
         if search:
             update["search"] = settings.search.model_copy(update=search)
