@@ -74,16 +74,16 @@ def _d(k: str, **fields: object) -> str:
     return json.dumps(base | fields)
 
 
-FEW_SHOT: tuple[tuple[str, str], ...] = (
-    ("train a 125M MoE on /data/code", _d("train", size="125M", moe=True, data=["/data/code"])),
-    ("how much would a 7B cost on 256 H100s?", _d("estimate", size="7B", gpus=256, gpu="H100")),
-    ("tune the learning rate of a 20M on /srv/a, stop at 6am",
-     _d("tune", size="20M", data=["/srv/a"], until="06:00", tune=True)),
+FEW_SHOT: tuple[tuple[str, str], ...] = (  # none of these is in bench/data (the benchmark must not see them)
+    ("train a 300M MoE on /srv/src", _d("train", size="300M", moe=True, data=["/srv/src"])),
+    ("what would a 3B cost on 128 H100s?", _d("estimate", size="3B", gpus=128, gpu="H100")),
+    ("tune the learning rate of a 40M on /srv/a, stop at 5am",
+     _d("tune", size="40M", data=["/srv/a"], until="05:00", tune=True)),
     ("continue run t-3f2a with half the learning rate", _d("continue", run="t-3f2a", lr=0.5)),
     ("generate 300 synthetic docstrings from /data/py", _d("synth", data=["/data/py"], n=300)),
-    ("does the last run pass the release gates?", _d("eval", run="last", gates=True)),
-    ("what is waiting for approval?", _d("status")),
-    ("upload the model to huggingface", _d("refuse")),
+    ("check run t-88aa against the release gates", _d("eval", run="t-88aa", gates=True)),
+    ("which approvals are still open?", _d("status")),
+    ("send the weights to our hugging face account", _d("refuse")),
 )  # fmt: skip
 
 

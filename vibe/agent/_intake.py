@@ -183,7 +183,8 @@ def plan_request(state: AgentState, deps: AgentDeps, *, plan_training: PlanTrain
         return plan_training(state, deps, settings=settings, adjust=adjust)
     if intent.kind == "status":
         return _answer(deps, thread, status_answer(intent, deps, current=thread), inputs=inputs)
-    if intent.kind in ("post_train", "release") or (intent.kind == "continue" and intent.branch):
+    branch = intent.kind == "continue" and (intent.branch or intent.lr_factor or intent.data)
+    if intent.kind in ("post_train", "release") or branch:
         return _answer(deps, thread, not_yet_available(intent, reading), inputs=inputs)
     if intent.kind in ("eval", "continue"):
         run = earlier_run(intent.run, deps, current=thread)

@@ -276,9 +276,12 @@ def not_yet_available(intent: Intent, reading: Reading) -> str:
         return (f"fine-tuning a base model is not yet available: this would import {intent.base_model} "
                 f"(`vibe model import`) and train it on {', '.join(intent.data) or 'the named data'} "
                 "(`train --init-from`)")  # fmt: skip
-    if intent.kind == "continue" and intent.branch:
-        return (f"branching a run is not yet available: this would start a new run from {intent.run}'s last "
-                "checkpoint; say 'continue' without 'as a new run' to resume it in place")  # fmt: skip
+    if intent.kind == "continue":
+        changes = [c for c, on in (("a new learning rate", intent.lr_factor), ("more data", intent.data),
+                                   ("a new run", intent.branch)) if on]  # fmt: skip
+        return (f"branching a run is not yet available: {' and '.join(changes)} means a new run started from "
+                f"{intent.run}'s last checkpoint (a resumed run keeps its optimizer and data); resuming it in "
+                "place with more steps is available: 'continue the last run for 1000 more steps'")  # fmt: skip
     return f"{intent.kind} is not yet available"
 
 

@@ -20,7 +20,7 @@ def test_continue_resumes_the_last_run_and_eval_evaluates_it(tmp_path: Path, cor
     with Agent.open(settings, yes=True) as agent:
         first = agent.run(f"train a small model on {corpus}, no search", thread_id="a")
         assert first.status == "done", first.reason
-        more = agent.run("continue the last run with half the learning rate for 4 more steps", thread_id="b")
+        more = agent.run("continue the last run for 4 more steps", thread_id="b")
         assert more.status == "done", more.reason
         ev = agent.run("evaluate the last run", thread_id="c")
         assert ev.status == "done", ev.reason

@@ -96,3 +96,24 @@ def test_a_draft_cannot_drop_a_refusal(kind: str) -> None:
 def test_an_unreachable_llm_leaves_the_rules() -> None:
     outcome = read_request("train a 7B on /data/code", llm=ScriptedChatModel([]))
     assert outcome.llm == "unavailable" and outcome.reading.intent.parameters == 7e9
+
+
+def test_the_few_shot_examples_are_valid_and_not_in_the_benchmark() -> None:
+    import json
+    from pathlib import Path
+
+    from vibe.agent import FEW_SHOT
+
+    data = Path(__file__).parents[3] / "bench" / "data"
+    benchmark = {
+        json.loads(line)["request"]
+        for f in data.glob("intake_*.jsonl")
+        for line in f.read_text().splitlines()
+    }
+    for request, answer in FEW_SHOT:
+        assert request not in benchmark
+        draft = Draft.model_validate_json(answer)
+        refused = [r.destination for r in read_rules(request).refused]
+        intent = intent_from_draft(draft, destinations=refused)
+        assert validate_intent(request, intent) == [], request
+        assert intent.kind == read_rules(request).intent.kind, request
