@@ -78,7 +78,9 @@ def show(outcome: Any) -> None:
             Panel(f"thread {outcome.thread_id} is waiting: {hint}", title="paused", border_style="yellow")
         )
         return
-    style = "green" if outcome.status in ("done", "estimated") else "red"
+    style = {"done": "green", "estimated": "green", "answered": "green", "question": "yellow"}.get(
+        outcome.status, "red"
+    )
     body = f"status: {outcome.status}" + (f"\n{outcome.reason}" if outcome.reason else "")
     body += f"\nreport: {outcome.report}" if outcome.report else ""
     console.print(Panel(body, title=f"thread {outcome.thread_id}", border_style=style))
