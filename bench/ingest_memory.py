@@ -3,9 +3,11 @@
     python bench/ingest_memory.py                     # 1.1 GB archive, ~512 MB of it text
     python bench/ingest_memory.py --archive-gb 0.3 --text-mb 128              # a smaller one, same RSS
     python bench/ingest_memory.py --stdlib            # the README's main job: this interpreter's stdlib
+    python bench/ingest_memory.py --archive-gb 0.1 --text-mb 32 --documents 2000   # a mixed archive
 
 The archive (a deterministic ``.tar.gz`` of generated Python/Markdown files, exact and near duplicates, a few
-planted secrets, and incompressible binary assets that fill it up to the target size) is cached under
+planted secrets, ``--documents N`` generated PDF/DOCX/PPTX/XLSX/ODT/HTML/e-mail documents (from
+``bench/document_throughput.py``), and incompressible binary assets that fill it up to the target size) is cached under
 ``$VIBE_CACHE/bench/ingest_memory/``, never in git. The ingest runs in a child process; its peak RSS comes from
 ``getrusage(RUSAGE_CHILDREN)``. Results go to ``bench/results/ingest_memory.json`` and, unless
 ``--no-record``, as a row of the "Ingest memory" table in ``BENCHMARKS.md``.
@@ -109,12 +111,15 @@ class _Generator:
         return f"src/pkg{index % 97}/mod_{index}.py", text
 
 
-def build_archive(path: Path, *, archive_bytes: int, text_bytes: int, seed: int) -> dict[str, int]:
+def build_archive(
+    path: Path, *, archive_bytes: int, text_bytes: int, seed: int, documents: int = 0
+) -> dict[str, int]:
     """Write the synthetic .tar.gz (text first, then binary assets until the file reaches ``archive_bytes``)."""
     tmp = path.with_name(path.name + ".tmp")
     generator = _Generator(seed)
     assets = np.random.default_rng(seed)
     stats = {"text_files": 0, "text_bytes": 0, "asset_files": 0, "asset_bytes": 0}
+    stats |= {"documents": 0, "document_bytes": 0}
     with tmp.open("wb") as raw, tarfile.open(fileobj=raw, mode="w:gz", compresslevel=1) as tar:
 
         def add(name: str, data: bytes) -> None:
@@ -129,6 +134,12 @@ def build_archive(path: Path, *, archive_bytes: int, text_bytes: int, seed: int)
             add(name, data)
             stats["text_files"] += 1
             stats["text_bytes"] += len(data)
+        from document_throughput import make_documents  # this directory: python bench/ingest_memory.py
+
+        for name, data in make_documents(documents, seed=seed):
+            add(f"office/{name}", data)
+            stats["documents"] += 1
+            stats["document_bytes"] += len(data)
         while raw.tell() < archive_bytes:
             add(f"assets/blob_{stats['asset_files']:05d}.bin", assets.bytes(_ASSET_BYTES))
             stats["asset_files"] += 1
@@ -184,12 +195,14 @@ def main() -> None:
         "--text-mb", type=float, default=512, help="uncompressed text inside it (default 512)"
     )
     parser.add_argument("--stdlib", action="store_true", help="ingest this interpreter's stdlib instead")
+    parser.add_argument("--documents", type=int, default=0, help="generated documents in the archive")
     parser.add_argument("--vocab-size", type=int, default=8192)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-record", action="store_true", help="don't add a row to BENCHMARKS.md")
     args = parser.parse_args()
 
     work = cache_dir("bench", "ingest_memory")
+    docs = f"-{args.documents}docs" if args.documents else ""
     if args.stdlib:
         from tools.data import IngestConfig
         from tools.data._sources import list_inputs
@@ -200,7 +213,7 @@ def main() -> None:
             [source], exclude=IngestConfig(inputs=[source], out=work).exclude
         ).total_bytes
     else:
-        source = work / f"synthetic-{args.archive_gb:g}gb-{args.text_mb:g}mb-s{args.seed}.tar.gz"
+        source = work / f"synthetic-{args.archive_gb:g}gb-{args.text_mb:g}mb{docs}-s{args.seed}.tar.gz"
         stats_path = source.with_suffix(".json")
         if not source.exists() or not stats_path.exists():
             print(f"generating {source} ...", flush=True)
@@ -210,10 +223,11 @@ def main() -> None:
                 archive_bytes=int(args.archive_gb * 1e9),
                 text_bytes=int(args.text_mb * 1e6),
                 seed=args.seed,
+                documents=args.documents,
             )
             stats_path.write_text(json.dumps(stats))
             print(f"generated in {time.perf_counter() - started:.0f} s: {stats}", flush=True)
-        label = "synthetic .tar.gz"
+        label = f"synthetic .tar.gz + {args.documents:,} documents" if args.documents else "synthetic .tar.gz"
         input_bytes = source.stat().st_size
 
     print(f"ingesting {source} ({input_bytes / 1e9:.2f} GB) ...", flush=True)
@@ -231,6 +245,7 @@ def main() -> None:
         "files_kept": manifest["files"]["kept"],
         "dropped": manifest["files"]["dropped"],
         "findings": manifest["findings"],
+        "documents": manifest.get("documents", {}),
         "tokens": sum(split["tokens"] for split in manifest["splits"].values()),
         "stages_s": {name: stage["seconds"] for name, stage in manifest["stages"].items()},
         "wall_s": round(wall, 1),
@@ -247,8 +262,8 @@ def main() -> None:
         "ingest_stdlib.json"
         if args.stdlib
         else RESULT.name
-        if default
-        else f"ingest_memory-{args.archive_gb:g}gb.json"
+        if default and not args.documents
+        else f"ingest_memory-{args.archive_gb:g}gb{docs}.json"
     )
     (RESULT.parent / name).write_text(json.dumps(result, indent=2) + "\n")
     print(output)

@@ -16,6 +16,9 @@ fi
 need_apt=()
 command -v bwrap >/dev/null 2>&1 || need_apt+=(bubblewrap)
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
+# Tesseract and its English data: OCR of scanned PDFs and images in `vibe data ingest` (tools.data.documents).
+command -v tesseract >/dev/null 2>&1 || need_apt+=(tesseract-ocr)
+ls /usr/share/tesseract-ocr/*/tessdata/eng.traineddata >/dev/null 2>&1 || need_apt+=(tesseract-ocr-eng)
 # PostgreSQL: the agent's production checkpointer; the tests start a throwaway server to prove it.
 command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
 if [ ${#need_apt[@]} -gt 0 ]; then

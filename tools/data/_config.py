@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import ByteSize, Field, field_validator
 
+from tools.data.documents import DocumentsConfig
 from vibe.core.config import VibeConfig
 
 __all__ = ["Action", "DedupConfig", "FindingActions", "IngestConfig", "TokenizerConfig"]
@@ -71,6 +72,7 @@ class IngestConfig(VibeConfig):
     actions: FindingActions = Field(default_factory=FindingActions)
     dedup: DedupConfig = Field(default_factory=DedupConfig)
     tokenizer: TokenizerConfig = Field(default_factory=TokenizerConfig)
+    documents: DocumentsConfig = Field(default_factory=DocumentsConfig)
 
     @field_validator("inputs")
     @classmethod

@@ -20,6 +20,7 @@ from vibe.core.errors import UserError
 __all__ = [
     "MANIFEST",
     "DatasetInfo",
+    "DocumentsInfo",
     "FilesInfo",
     "SplitInfo",
     "StageInfo",
@@ -60,6 +61,15 @@ class FilesInfo(_Model):
     dropped: dict[str, int]
 
 
+class DocumentsInfo(_Model):
+    """Documents read (by type), image-text pairs kept in the side dataset, OCR pages below the confidence."""
+
+    types: dict[str, int] = Field(default_factory=dict)
+    image_pairs: int = 0
+    image_pairs_path: str = "images/pairs.jsonl"  # relative to the dataset directory
+    ocr_low_confidence_pages: int = 0
+
+
 class StageInfo(_Model):
     reused: bool
     seconds: float
@@ -76,6 +86,7 @@ class DatasetInfo(_Model):
     splits: dict[str, SplitInfo]
     files: FilesInfo
     findings: dict[str, int]
+    documents: DocumentsInfo = Field(default_factory=DocumentsInfo)
     stages: dict[str, StageInfo] = Field(default_factory=dict)
     seconds: float = 0.0
     root: Path | None = Field(None, exclude=True)

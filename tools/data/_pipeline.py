@@ -2,7 +2,8 @@
 
 1. collect   read every file (streaming), detect type/language/encoding, normalise, drop duplicates and near
              duplicates, scan for secrets and personal data, stage kept text on disk, assign splits by file;
-             writes ``files.jsonl``.
+             writes ``files.jsonl``. Documents (PDF, Office, ODF, HTML, e-mail, images) are extracted by
+             :mod:`tools.data.documents` in a worker process first; their images go to ``images/``.
 2. tokenizer train a byte-level BPE on (a capped, deterministic sample of) the staged train text, or copy
              the given one.
 3. tokenize  encode the staged text in batches into Megatron indexed datasets, one document per file.
@@ -14,6 +15,7 @@ Every output is written to a temporary name and renamed; ``manifest.json`` is wr
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import ctypes
 import hashlib
@@ -21,7 +23,7 @@ import json
 import shutil
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -47,6 +49,7 @@ from tools.data._scan import decide, scan_text
 from tools.data._sources import InputListing, RawFile, iter_files, list_inputs
 from tools.data._staging import StagedDocs, StagingWriter, finish_staging, split_score
 from tools.data._tokenizer import EOD, check_tokenizer, resolve_tokenizer_path, train_tokenizer
+from tools.data.documents import PAIRS, DocumentReader, Extraction, ImagePairs, document_type
 from vibe.core.errors import UserError
 from vibe.core.log import get_logger, progress
 
@@ -54,10 +57,11 @@ __all__ = ["ingest"]
 
 log = get_logger("vibe.data")
 
-PIPELINE_VERSION = 1  # bump when a stage's output changes for the same inputs and settings
+PIPELINE_VERSION = 2  # bump when a stage's output changes for the same inputs and settings
 STAGES = ("collect", "tokenizer", "tokenize")
 _TOKENIZE_BATCH_BYTES = 1 << 20  # bigger batches are no faster here and hold ~70 MB per MB of text
 _TOKENIZE_BATCH_DOCS = 512
+_MAX_DOCUMENT_NESTING = 4  # an mbox's message's attachment's attachment...
 
 
 def ingest(config: IngestConfig, *, progress: bool = True) -> DatasetInfo:
@@ -84,7 +88,7 @@ def ingest(config: IngestConfig, *, progress: bool = True) -> DatasetInfo:
             fingerprints["collect"],
             stages,
             lambda: _collect(config, listing, bars),
-            outputs=[out / "files.jsonl", staging / "docs.npy"],
+            outputs=[out / "files.jsonl", staging / "docs.npy", out / "images" / PAIRS],
         )
         fingerprints["tokenizer"] = _hash({"collect": fingerprints["collect"], **_tokenizer_key(config)})
         tokenizer = _run_stage(
@@ -116,6 +120,7 @@ def ingest(config: IngestConfig, *, progress: bool = True) -> DatasetInfo:
         "splits": splits,
         "files": {"seen": collected["seen"], "kept": collected["kept"], "dropped": collected["dropped"]},
         "findings": collected["findings"],
+        "documents": collected["documents"],
         "stages": stages,
         "seconds": round(time.perf_counter() - started, 3),
     }
@@ -140,6 +145,7 @@ def _collect_key(config: IngestConfig, listing: InputListing) -> dict[str, Any]:
         **config.model_dump(mode="json", include={"valid_fraction", "seed", "max_file_bytes", "exclude"}),
         "actions": config.actions.model_dump(mode="json"),
         "dedup": config.dedup.model_dump(mode="json"),
+        "documents": config.documents.model_dump(mode="json"),
     }
 
 
@@ -227,39 +233,64 @@ class _Collector:
             else None
         )
         self.writer = StagingWriter(staging)
+        self.reader = DocumentReader(config.documents)
+        self.pairs = ImagePairs(config.out / "images")
         self.dropped: Counter[str] = Counter()
         self.findings: Counter[str] = Counter()
+        self.types: Counter[str] = Counter()
+        self.low_confidence_pages = 0
         self.seen = 0
 
     def close(self) -> None:
         self.writer.close()
+        self.reader.close()
+        self.pairs.close()
         if self.near is not None:
             self.near.close()
 
-    def examine(self, raw: RawFile) -> dict[str, Any]:
-        """The files.jsonl record of one file; a kept file's text is staged and its index recorded as ``doc``."""
-        self.seen += 1
+    def examine(self, raw: RawFile, depth: int = 0) -> Iterator[dict[str, Any]]:
+        """The files.jsonl records of one file (and of the files inside it, when it is an e-mail or mbox); a
+        kept file's text is staged and its index recorded as ``doc``. A pure container (an mbox) has no record
+        of its own, as an archive has none."""
         record: dict[str, Any] = {"path": raw.path, "sha256": raw.sha256, "size": raw.size}
         record |= {"language": None, "encoding": None, "status": "dropped", "findings": []}
-        reason, detail = self._fate(raw, record)
-        if reason is not None:
-            record["reason"] = reason
-            if detail:
-                record["detail"] = detail
-            self.dropped[reason] += 1
-        self.findings.update(f["kind"] for f in record["findings"])
-        return record
+        children: list[RawFile] = []
+        reason, detail = self._fate(raw, record, children, depth)
+        if reason != "container":
+            self.seen += 1
+            if reason is not None:
+                record["reason"] = reason
+                if detail:
+                    record["detail"] = detail
+                self.dropped[reason] += 1
+            self.findings.update(f["kind"] for f in record["findings"])
+            yield record
+        for child in children:
+            yield from self.examine(child, depth + 1)
 
-    def _fate(self, raw: RawFile, record: dict[str, Any]) -> tuple[str | None, str]:
+    def _fate(
+        self, raw: RawFile, record: dict[str, Any], children: list[RawFile], depth: int
+    ) -> tuple[str | None, str]:
         if raw.problem is not None:
             return raw.problem, raw.detail
         data = raw.data
         assert data is not None
         if not data:
             return "empty", ""
+        documents = self.config.documents
+        name = raw.path.rsplit("!", 1)[-1]
+        kind = (
+            document_type(name, data[:8], html=documents.html == "main_content")
+            if documents.enabled
+            else None
+        )
+        if kind is not None:
+            return self._document(raw, kind, record, children, depth)
+        if raw.size > self.config.max_file_bytes:  # read because documents may be larger
+            return "too_large", ""
         if PurePosixPath(raw.path.lower()).suffix in BINARY_SUFFIXES or is_binary(data):
             return "binary", ""
-        language = language_of(raw.path.rsplit("!", 1)[-1], data[:256])
+        language = language_of(name, data[:256])
         if language is None:
             return "unsupported_type", f"no text or code type for {PurePosixPath(raw.path).suffix!r}"
         record["language"] = language
@@ -270,13 +301,26 @@ class _Collector:
         text = normalise(decoded.text)
         if not text.strip():
             return "empty", "only whitespace"
+        return self._keep(raw, text, language, record)
+
+    def _keep(
+        self, raw: RawFile, text: str, language: str, record: dict[str, Any], pages: list[int] | None = None
+    ) -> tuple[str | None, str]:
+        """Deduplicate, scan and stage one file's normalised text. ``pages``: the offset at which each page
+        of a paged document starts; its findings then name the page and the line on that page."""
         same = self.exact.check_and_add(raw.path, text)
         if same is not None:
             return "duplicate", f"same text as {same}"
-        decision = decide(raw.path, text, scan_text(text, language=language), self.config.actions)
+        findings = scan_text(text, language=language)
+        decision = decide(raw.path, text, findings, self.config.actions)
+        if pages is not None:
+            for finding, kept in zip(findings, decision.findings, strict=True):
+                page = bisect.bisect_right(pages, finding.start)
+                kept["page"] = page
+                kept["line"] = text.count("\n", pages[page - 1], finding.start) + 1
         record["findings"] = decision.findings
         if decision.text is None:
-            return decision.reason, ", ".join(f"{f['kind']} at line {f['line']}" for f in decision.findings)
+            return decision.reason, ", ".join(map(_where, decision.findings))
         if self.near is not None:
             similar = self.near.check_and_add(raw.path, decision.text)
             if similar is not None:
@@ -284,6 +328,54 @@ class _Collector:
         record["status"] = "kept"
         record["doc"] = self.writer.add(decision.text, split_score(raw.path, self.config.seed))
         return None, ""
+
+    def _document(
+        self, raw: RawFile, kind: str, record: dict[str, Any], children: list[RawFile], depth: int
+    ) -> tuple[str | None, str]:
+        """A document: extracted in the worker, its images kept as pairs, its children (attachments, an
+        mbox's messages) queued as files of their own, its text scanned and staged like any text."""
+        documents = self.config.documents
+        if raw.size > documents.max_bytes:
+            return (
+                "too_large",
+                f"{raw.size:,} bytes, more than documents.max_bytes={int(documents.max_bytes):,}",
+            )
+        assert raw.data is not None
+        result = self.reader.read(kind, raw.data)
+        record["document"] = _document_record(result)
+        self.types[kind] += 1
+        if result.problem is not None:
+            return result.problem, result.detail
+        if result.ocr is not None:
+            self.low_confidence_pages += len(result.ocr["low_confidence_pages"])
+        pairs_before = self.pairs.pairs
+        for image in result.images if documents.images else []:
+            alt = normalise(image.text)
+            if not alt.strip():
+                continue  # a pair needs text: an image without alt text, caption or OCR text is not kept
+            decision = decide(raw.path, alt, scan_text(alt, language="text"), self.config.actions)
+            if decision.text is not None:
+                self.pairs.add(image, source=raw.path, text=decision.text, findings=decision.findings)
+        if result.children and depth >= _MAX_DOCUMENT_NESTING:
+            record["document"]["skipped_children"] = len(result.children)
+        elif result.children:
+            for child in result.children:
+                digest = hashlib.sha256(child.data).hexdigest()
+                children.append(RawFile(f"{raw.path}!{child.name}", len(child.data), digest, data=child.data))
+            if kind == "mbox":
+                return "container", ""
+        pages = [normalise(page) for page in result.pages]
+        starts = [0]
+        for page in pages[:-1]:
+            starts.append(starts[-1] + len(page) + 2)  # the pages joined by blank lines
+        text = "\n\n".join(pages)
+        if not text.strip():
+            pairs = self.pairs.pairs - pairs_before
+            return "empty", "no text extracted" + (
+                f" ({pairs} image-text pairs kept in images/)" if pairs else ""
+            )
+        record["language"] = "text"
+        return self._keep(raw, text, "text", record, pages=starts if result.paged else None)
 
 
 def _collect(config: IngestConfig, listing: InputListing, bars: Progress) -> dict[str, Any]:
@@ -301,13 +393,14 @@ def _collect(config: IngestConfig, listing: InputListing, bars: Progress) -> dic
         with part.open("w", encoding="utf-8") as records:
             for raw in iter_files(
                 config.inputs,
-                max_file_bytes=int(config.max_file_bytes),
+                max_file_bytes=_read_limit(config),
                 exclude=config.exclude,
                 on_bytes=lambda n: bars.advance(bytes_task, n),
                 spool_dir=spool,
                 skip=out,
             ):
-                records.write(json.dumps(collector.examine(raw), ensure_ascii=False) + "\n")
+                for record in collector.examine(raw):
+                    records.write(json.dumps(record, ensure_ascii=False) + "\n")
                 bars.advance(files_task)
     finally:
         collector.close()
@@ -333,7 +426,44 @@ def _collect(config: IngestConfig, listing: InputListing, bars: Progress) -> dic
         "kept": kept,
         "dropped": dropped,
         "findings": dict(sorted(collector.findings.items())),
+        "documents": {
+            "types": dict(sorted(collector.types.items())),
+            "image_pairs": collector.pairs.pairs,
+            "image_pairs_path": f"images/{PAIRS}",
+            "ocr_low_confidence_pages": collector.low_confidence_pages,
+        },
     }
+
+
+def _where(finding: dict[str, Any]) -> str:
+    """``aws_access_key at page 2 line 3`` (paged documents) or ``email at line 4``."""
+    page = f"page {finding['page']} " if "page" in finding else ""
+    return f"{finding['kind']} at {page}line {finding['line']}"
+
+
+def _read_limit(config: IngestConfig) -> int:
+    """Files up to this size are read: text and code up to ``max_file_bytes``, documents up to theirs."""
+    documents = config.documents
+    return int(max(config.max_file_bytes, documents.max_bytes if documents.enabled else 0))
+
+
+def _document_record(result: Extraction) -> dict[str, Any]:
+    """What files.jsonl says of a document: its type, extractor and version, pages, characters, images, OCR."""
+    record: dict[str, Any] = {
+        "type": result.type,
+        "extractor": result.extractor,
+        "version": result.version,
+        "pages": len(result.pages) if result.paged else None,
+        "chars": result.chars,
+        "images": len(result.images),
+    }
+    if result.children:
+        record["children"] = len(result.children)
+    if result.truncated:
+        record["truncated"] = True
+    if result.ocr is not None:
+        record["ocr"] = result.ocr
+    return record
 
 
 def _write_files_jsonl(part: Path, target: Path, valid: np.ndarray) -> None:

@@ -16,6 +16,13 @@ def summary_rows(info: DatasetInfo) -> list[tuple[str, str]]:
     ]
     rows += [(f"dropped: {reason}", f"{n:,}") for reason, n in sorted(info.files.dropped.items())]
     rows += [(f"finding: {kind}", f"{n:,}") for kind, n in sorted(info.findings.items())]
+    rows += [(f"documents: {kind}", f"{n:,}") for kind, n in info.documents.types.items()]
+    if info.documents.image_pairs:
+        rows.append(
+            ("image-text pairs", f"{info.documents.image_pairs:,} in {info.documents.image_pairs_path}")
+        )
+    if info.documents.ocr_low_confidence_pages:
+        rows.append(("OCR pages of low confidence", f"{info.documents.ocr_low_confidence_pages:,}"))
     for name, split in info.splits.items():
         rows.append(
             (f"{name} tokens", f"{split.tokens:,} in {split.documents:,} docs, {split.bytes:,} bytes")

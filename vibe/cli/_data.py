@@ -47,6 +47,17 @@ def ingest(
         str | None, typer.Option(help="Cap on tokenizer training text, e.g. 200MB (default 200MB).")
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Seed for the split and sampling (default 0).")] = None,
+    documents: Annotated[
+        bool | None,
+        typer.Option(
+            "--documents/--no-documents",
+            help="Read PDF, Office, ODF, HTML, e-mail and images (OCR) as documents (default on).",
+        ),
+    ] = None,
+    email_headers: Annotated[
+        str | None,
+        typer.Option(help="E-mail From/To/Cc/Date/Subject in the text: keep or drop (default keep)."),
+    ] = None,
     no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bars.")] = False,
 ) -> None:
     """Ingest code and documents into DIR: tokenizer, train/valid Megatron datasets, manifest and report."""
@@ -69,6 +80,8 @@ def ingest(
         "tokenizer.vocab_size": vocab_size,
         "tokenizer.path": str(tokenizer) if tokenizer is not None else None,
         "tokenizer.train_bytes": tokenizer_train_bytes,
+        "documents.enabled": documents,
+        "documents.email_headers": email_headers,
     }
     overrides = {key: value for key, value in flags.items() if value is not None}
     with user_errors():

@@ -29,7 +29,7 @@ def test_nothing_usable_says_what_was_seen_and_why(tmp_path: Path) -> None:
     src.mkdir()
     (src / "logo.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
     (src / "empty.py").write_bytes(b"")
-    with pytest.raises(UserError, match=r"saw 2 files, dropped all \(1 binary, 1 empty\)"):
+    with pytest.raises(UserError, match=r"saw 2 files, dropped all \(1 corrupt_document, 1 empty\)"):
         ingest(small_config([src], tmp_path / "out"), progress=False)
 
 
@@ -40,7 +40,7 @@ def test_nothing_usable_still_writes_each_files_reason(tmp_path: Path) -> None:
     with pytest.raises(UserError):
         ingest(small_config([src], tmp_path / "out"), progress=False)
     record = json.loads((tmp_path / "out" / "files.jsonl").read_text(encoding="utf-8"))
-    assert (record["path"], record["reason"]) == ("src/logo.png", "binary")
+    assert (record["path"], record["reason"]) == ("src/logo.png", "corrupt_document")
 
 
 def test_tokenizer_without_eod_is_a_user_error(tmp_path: Path) -> None:
