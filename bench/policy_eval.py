@@ -27,7 +27,7 @@ ACTIONS: dict[str, dict[str, Any]] = {
     "train.run (3 paths, within limits)": {
         "kind": "train.run",
         "team": "fraud",
-        "requester": "ana",
+        "requester": "ines.duarte",
         "gpu_hours": 12,
         "parameters": "350M",
         "architecture": "dense",
@@ -36,6 +36,7 @@ ACTIONS: dict[str, dict[str, Any]] = {
     "train.run (customer data: deny)": {
         "kind": "train.run",
         "team": "risk",
+        "requester": "kai.tanaka",
         "gpu_hours": 40,
         "parameters": "2B",
         "architecture": "dense",
@@ -44,6 +45,7 @@ ACTIONS: dict[str, dict[str, Any]] = {
     "data.ingest (50 paths)": {
         "kind": "data.ingest",
         "team": "risk",
+        "requester": "kai.tanaka",
         "paths": [f"/srv/data/approved/docs/handbook/chapter{i}.md" for i in range(50)],
     },
     "llm.call (allowed endpoint)": {"kind": "llm.call", "url": "http://127.0.0.1:8000/v1/chat/completions"},
@@ -54,6 +56,7 @@ ACTIONS: dict[str, dict[str, Any]] = {
     "synth.generate (approval)": {
         "kind": "synth.generate",
         "team": "risk",
+        "requester": "kai.tanaka",
         "generator": "template",
         "volume": "200K",
     },

@@ -529,27 +529,45 @@ class PolicySet:
             {str(s.path): s.sha256 for s in self.sources}
         )
         groups: dict[str, ApproverGroup] = {}
+        teams: dict[str, frozenset[str]] = {}
+        self.teams_source = "builtin"
         for source in self.sources:
             groups.update(source.policy.approvers)
+            if source.policy.teams and source.policy.scope == "organisation":
+                teams.update({t: frozenset(people) for t, people in source.policy.teams.items()})
+                self.teams_source = source.policy.name
         self.groups: Mapping[str, ApproverGroup] = MappingProxyType(groups)
+        self.teams: Mapping[str, frozenset[str]] = MappingProxyType(teams)
 
     def evaluate(self, action: Action, *, usage: Usage | None = None) -> Decision:
-        """Judge ``action`` given today's ``usage`` (none used if omitted). Pure and fast."""
-        files = [c for c in self._compiled if c.team is None or c.team == action.team]
+        """Judge ``action`` given today's ``usage`` (none used if omitted). Pure and fast.
+
+        Team files only tighten: the organisation's files decide (their findings, else their default), and a
+        team file's deny or require_approval can make that stricter; its allows never loosen it.
+        """
+        team, membership = self._team(action)
+        files = [c for c in self._compiled if c.team is None or c.team == team]
+        org_files = [c for c in files if c.team is None]
         paths = tuple(normalize_path(p) for p in action.paths)
         labels = self._labels(action, paths, files)
-        findings: list[Finding] = []
         view = _UsageView(usage or _NO_USAGE)
+        org: list[Finding] = [*membership]
+        for compiled in org_files:
+            compiled.findings(action, paths, labels, view, org)
+        teams: list[Finding] = []
         for compiled in files:
-            compiled.findings(action, paths, labels, view, findings)
+            if compiled.team is not None:
+                compiled.findings(action, paths, labels, view, teams)
         obligations = self._obligations(action, files)
-        if findings:
-            effect: Effect = max((f.effect for f in findings), key=RANK.__getitem__)
-            deciding = [f for f in findings if f.effect == effect]
+        if not org and not teams:
+            findings = [self._default(action, files)]
+        elif not org:  # only team findings: they can tighten the organisation's default, never loosen it
+            findings = [*teams, self._default(action, files)]
         else:
-            deciding = [self._default(action, files)]
-            effect = deciding[0].effect
-            findings = deciding
+            findings = [*org, *teams]
+        tighter = [f for f in findings if f.effect != "allow" or f in org or f.rule.endswith(":default")]
+        effect: Effect = max((f.effect for f in tighter), key=RANK.__getitem__)
+        deciding = [f for f in findings if f.effect == effect]
         return Decision(
             effect=effect,
             rules=tuple(dict.fromkeys(f.rule for f in deciding)),
@@ -560,18 +578,50 @@ class PolicySet:
             policy_hashes=self.policy_hashes,
         )
 
+    def _team(self, action: Action) -> tuple[str | None, list[Finding]]:
+        """The team whose files apply, and a deny finding when the requester is not one of its members.
+
+        Without a ``teams`` section the team is what the action says. With one, the policy decides: a claimed
+        team must list the requester; a requester who belongs to exactly one team is judged as that team even
+        when the action names none (so leaving the team out escapes nothing).
+        """
+        if not self.teams:
+            return action.team, []
+        where = self.teams_source
+        mine = sorted(t for t, people in self.teams.items() if action.requester in people)
+        if action.team is None:
+            if len(mine) == 1:
+                return mine[0], []
+            if len(mine) > 1:
+                reason = f"{action.requester} belongs to teams {', '.join(mine)}; the action must name one"
+                return None, [Finding(f"{where}:teams", "deny", f"{where}: {reason}")]
+            return None, []
+        if action.requester is None or action.team not in mine:
+            who = action.requester or "an action that names no requester"
+            listed = ", ".join(self.teams.get(action.team, [])) or "nobody"
+            reason = f"{who} is not a member of team {action.team} (the policy lists: {listed})"
+            return action.team, [Finding(f"{where}:teams", "deny", f"{where}: {reason}")]
+        return action.team, []
+
     @staticmethod
     def _labels(action: Action, paths: tuple[str, ...], files: Sequence[_Compiled]) -> frozenset[str]:
+        """The action's labels plus each path's: the labels of every glob it matches, and the organisation's
+        ``default_label`` when no organisation glob matches it (a team's classification cannot suppress it;
+        a team's default_label applies when no glob at all matches)."""
         labels = set(action.labels)
         for path in paths:
-            matched = False
+            matched = {"org": False, "team": False}
             for compiled in files:
                 for pattern, label in compiled.classes:
                     if pattern.match(path):
                         labels.add(label)
-                        matched = True
-            if not matched:
-                labels.update(c.p.data.default_label for c in files if c.p.data and c.p.data.default_label)
+                        matched["team" if compiled.team else "org"] = True
+            for compiled in files:
+                data = compiled.p.data
+                if data is None or data.default_label is None:
+                    continue
+                if not matched["org"] and (compiled.team is None or not matched["team"]):
+                    labels.add(data.default_label)
         return frozenset(labels)
 
     @staticmethod
@@ -634,11 +684,14 @@ class PolicySet:
     @property
     def retention(self) -> Retention:
         """The longest retention any file asks for, per record type."""
-        merged: dict[str, int] = {}
+        merged: dict[str, Any] = {}
         for source in self.sources:
             if source.policy.retention is None:
                 continue
             for key, days in source.policy.retention.model_dump().items():
-                if days is not None:
+                if key == "anchor_file":
+                    if days is not None:
+                        merged.setdefault(key, days)  # the first file that names one
+                elif days is not None:
                     merged[key] = max(days, merged.get(key, 0))
         return Retention(**merged)

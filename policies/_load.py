@@ -21,6 +21,7 @@ from policies._match import kind_pattern_matches
 from policies._schema import PolicyFile
 from vibe.core.config import NOT_GIVEN, ConfigError, ConfigProblem, validate  # NOT_GIVEN: "no value given"
 from vibe.core.errors import UserError
+from vibe.core.yamlfile import read_yaml
 
 __all__ = ["PolicyCheck", "PolicyError", "check_policies", "load_policies"]
 
@@ -92,25 +93,10 @@ def _read(path: Path) -> tuple[PolicySource | None, ConfigError | None]:
     """Parse and schema-validate one file, keeping its bytes' sha256 and a line index for later problems."""
     source = str(path)
     try:
-        raw = path.read_bytes()
-        text = raw.decode("utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        reason = getattr(error, "strerror", None) or str(error)
-        return None, _error(
-            source, "<file>", NOT_GIVEN, f"cannot be read ({reason}); pass an existing UTF-8 file"
-        )
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        problem = ConfigProblem(
-            field="<syntax>",
-            given=NOT_GIVEN,
-            allowed=f"is not valid YAML: {getattr(error, 'problem', None) or error}",
-            line=mark.line + 1 if mark else None,
-        )
-        return None, ConfigError(source=source, problems=[problem])
+        document = read_yaml(path)  # the one bounded reader: aliases, depth and size are limited
+    except ConfigError as error:
+        return None, error
+    root, data = document.root, document.data
     if not isinstance(data, dict):
         what = "is empty" if data is None else "must be a mapping of fields (version, name, ...)"
         return None, _error(source, "<top level>", data if data is not None else NOT_GIVEN, what)
@@ -121,7 +107,7 @@ def _read(path: Path) -> tuple[PolicySource | None, ConfigError | None]:
         policy = validate(PolicyFile, data, source=source, lines=lines)
     except ConfigError as error:
         return None, error
-    digest = hashlib.sha256(raw).hexdigest()
+    digest = hashlib.sha256(document.text.encode("utf-8")).hexdigest()  # = the file's bytes
     return PolicySource(path=path, sha256=digest, policy=policy, lines=lines), None
 
 
@@ -174,6 +160,20 @@ def _file_problems(source: PolicySource) -> Iterator[ConfigProblem]:
         yield _problem(source, ("scope",), p.scope, "a team-scoped file names its team: add `team: NAME`")
     if p.scope == "organisation" and p.team is not None:
         yield _problem(source, ("team",), p.team, "only a file with `scope: team` names a team; remove it")
+    if p.scope == "team":
+        if p.teams:
+            yield _problem(
+                source, ("teams",), list(p.teams), "team membership is listed in an organisation file only"
+            )
+        for i, rule in enumerate(p.rules):
+            if rule.effect == "allow":
+                yield _problem(
+                    source,
+                    ("rules", i, "effect"),
+                    rule.effect,
+                    "a team file can only tighten (deny or require_approval); an allow rule belongs in the "
+                    "organisation's file",
+                )
     if p.default == "require_approval" and not p.default_approvers:
         yield _problem(source, ("default",), p.default, "a require_approval default needs default_approvers")
     seen: dict[str, int] = {}
@@ -250,6 +250,35 @@ def _set_problems(sources: Sequence[PolicySource]) -> Iterator[tuple[PolicySourc
                 keys.setdefault(person, (key, where))
         if p.data is not None:
             labels.update(p.data.labels)
+    org_defaults = [s.policy.default or "deny" for s in sources if s.policy.scope == "organisation"]
+    strictest = max(org_defaults, key=RANK.__getitem__) if org_defaults else "deny"
+    members = {t for s in sources if s.policy.scope == "organisation" for t in s.policy.teams}
+    for source in sources:
+        p = source.policy
+        if p.scope != "team":
+            continue
+        if p.default is not None and RANK[p.default] < RANK[strictest]:
+            yield (
+                source,
+                _problem(
+                    source,
+                    ("default",),
+                    p.default,
+                    f"a team file can only tighten: the organisation's default is {strictest}; use "
+                    f"{strictest} or stricter, or remove it",
+                ),
+            )
+        if p.team is not None and p.team not in members:
+            yield (
+                source,
+                _problem(
+                    source,
+                    ("team",),
+                    p.team,
+                    "team files need the organisation to list the team's members (teams: {"
+                    f"{p.team}: [alice, ...]}} in an organisation file), so a team cannot be claimed",
+                ),
+            )
     group_defs = {name: src.policy.approvers[name] for name, src in groups.items()}
     for source in sources:
         for loc, group_name, kinds in _group_references(source.policy):

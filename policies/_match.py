@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from urllib.parse import urlsplit
 
-__all__ = ["Endpoint", "compile_glob", "kind_pattern_matches", "normalize_path", "under_root"]
+__all__ = ["Endpoint", "compile_glob", "glob_problem", "kind_pattern_matches", "normalize_path", "under_root"]
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -28,7 +28,10 @@ def compile_glob(pattern: str) -> re.Pattern[str]:
     """A path glob as a regex: ``**`` spans directories, ``*`` and ``?`` stay within one name.
 
     ``/srv/data/hr/**`` matches everything below ``/srv/data/hr``; ``**/*.pem`` matches a ``.pem`` file
-    anywhere. Every other character (``[`` included) is literal.
+    anywhere. Every other character (``[`` included) is literal. Matching ignores case (``**/.env`` labels
+    ``code/.ENV`` too): a file system may be case-insensitive, and a label that fires too often only
+    tightens. A ``.`` or ``..`` segment or an empty one (``//``) can never match a normalized path, so
+    :func:`glob_problem` refuses such a glob when the policy loads.
     """
     out: list[str] = []
     i = 0
@@ -52,7 +55,18 @@ def compile_glob(pattern: str) -> re.Pattern[str]:
             out.append(re.escape(pattern[i]))
             i += 1
     prefix = "" if pattern.startswith(("/", "**")) else "(?:.*/)?"
-    return re.compile(prefix + "".join(out) + r"\Z", re.DOTALL)
+    return re.compile(prefix + "".join(out) + r"\Z", re.DOTALL | re.IGNORECASE)
+
+
+def glob_problem(pattern: str) -> str | None:
+    """Why ``pattern`` can never match a normalized path (``.``, ``..`` or empty segments), else None."""
+    body = pattern[1:] if pattern.startswith("/") else pattern
+    for segment in body.split("/"):
+        if segment in (".", ".."):
+            return f"glob {pattern!r} has a {segment!r} segment; paths are matched normalized, so write it without"
+        if segment == "" and body:
+            return f"glob {pattern!r} has an empty segment (//); write single slashes"
+    return None
 
 
 def under_root(path: str, root: str) -> bool:

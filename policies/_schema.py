@@ -16,7 +16,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, model_validator
 
 from policies._action import ACTION_KINDS, Count, Hours
-from policies._match import Endpoint, compile_glob, kind_pattern_matches, normalize_path
+from policies._match import Endpoint, compile_glob, glob_problem, kind_pattern_matches, normalize_path
 from vibe.core.config import VibeConfig
 
 __all__ = [
@@ -81,6 +81,9 @@ def _absolute_dir(path: str) -> str:
 def _glob(pattern: str) -> str:
     if not pattern.startswith(("/", "**")):
         raise ValueError(f"glob {pattern!r} must be absolute (/srv/data/hr/**) or start with ** (**/*.pem)")
+    problem = glob_problem(pattern)
+    if problem:
+        raise ValueError(problem)
     compile_glob(pattern)
     return pattern
 
@@ -216,6 +219,10 @@ class Retention(VibeConfig):
     ledger_days: int | None = Field(None, ge=1)
     runs_days: int | None = Field(None, ge=1)
     approvals_days: int | None = Field(None, ge=1)
+    anchor_file: Root | None = Field(
+        None,
+        description="a file (absolute; on other storage) each finished thread appends the ledger head to",
+    )
 
 
 class Condition(VibeConfig):
@@ -254,5 +261,10 @@ class PolicyFile(VibeConfig):
     synthetic: SyntheticRules | None = None
     evaluation: EvaluationRules | None = None
     approvers: dict[Name, ApproverGroup] = Field(default_factory=dict)
+    teams: dict[Name, list[Person]] = Field(
+        default_factory=dict,
+        description="who belongs to which team (organisation files only); when set, an action's team is "
+        "checked against its requester, and team files need their team listed here",
+    )
     retention: Retention | None = None
     rules: list[Rule] = Field(default_factory=list)

@@ -20,6 +20,7 @@ from pathlib import Path, PurePosixPath
 from sandbox import _cgroup
 from sandbox._available import Backend, require
 from sandbox._config import Limits, SandboxResult, StopReason
+from sandbox._seccomp import no_userns_filter
 from vibe.core.log import get_logger
 
 __all__ = ["probe_argv", "run", "run_python"]
@@ -127,6 +128,7 @@ class _Spec:
     ro_binds: list[str] = field(default_factory=list)
     files: dict[str, int] = field(default_factory=dict)  # path in sandbox -> fd holding the content
     code_fd: int | None = None
+    seccomp_fd: int | None = None  # the no-user-namespace filter (sandbox._seccomp)
     etc_fds: dict[str, int] = field(default_factory=dict)  # generated /etc/passwd, /etc/group, /etc/hosts
     cwd: str = SCRATCH
     env: dict[str, str] = field(default_factory=lambda: dict(BASE_ENV))
@@ -181,6 +183,8 @@ class _Spec:
         if self.code_fd is not None:
             out += ["--perms", "0444", "--ro-bind-data", str(self.code_fd), CODE_PATH]
         out += ["--chdir", self.cwd]
+        if self.seccomp_fd is not None:
+            out += ["--seccomp", str(self.seccomp_fd)]
         if b.privileged:
             # bwrap runs as root without a user namespace; keep only what setpriv needs to become self.uid.
             out += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--"]
@@ -276,6 +280,8 @@ def _run(
         if code is not None:
             fds.append(_memfd("main.py", code))
             spec.code_fd = fds[-1]
+        fds.append(_memfd("seccomp", no_userns_filter()))  # no user namespaces inside (unshare -U)
+        spec.seccomp_fd = fds[-1]
         if os.environ.get(ENV_CGROUP, "1") != "0" and not _CGROUP_BROKEN:
             group = _cgroup.create(
                 name=f"{_cgroup.PREFIX}{os.getpid()}-{secrets.token_hex(4)}",

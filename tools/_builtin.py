@@ -5,6 +5,7 @@ Heavy imports (torch, Megatron, Ray) happen inside the functions, so importing `
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, Literal
 
@@ -86,16 +87,45 @@ class IngestResult(BaseModel):
     findings: dict[str, int]
 
 
+# What ingest does with a finding, for each handling a policy's data section names (block: stop the ingest).
+_HANDLING = {"redact": "redact", "drop": "drop", "block": "fail"}
+
+
 def _ingest(args: IngestArgs, context: ToolContext) -> IngestResult:
+    """Ingest under the policy in force: the policy's secrets / personal-data handling is what ingest applies
+    (``block`` stops it, naming the file and the finding), and every file is judged by its real path as
+    training data (roots, labels, forbidden labels) before it is read: a file the policy denies is skipped
+    and recorded, whatever directory or symlink it was reached through."""
     from tools.data import IngestConfig, ingest
+
+    actions: dict[str, str] = {}
+    admit = None
+    admit_key = ""
+    gate = context.gate
+    if gate is not None:
+        judged = gate.check(
+            kind="data.ingest", attributes={"paths": [str(Path(p).resolve()) for p in args.paths]}
+        )
+        obligations = getattr(judged, "obligations", {}) or {}
+        actions = {k: _HANDLING[v] for k, v in obligations.items() if v in _HANDLING}
+        admit_key = json.dumps(getattr(judged, "policy_hashes", {}), sort_keys=True)
+
+        def admit(real: str) -> str | None:
+            verdict = gate.check(kind="data.tokenize", attributes={"paths": [real]})
+            if verdict.outcome == "deny":
+                return f"denied by policy ({', '.join(verdict.rule_ids)}): {verdict.reason}"
+            return None
 
     info = ingest(
         IngestConfig(
             inputs=[Path(p) for p in args.paths],
             out=Path(args.out),
             tokenizer={"vocab_size": args.vocab_size},
+            actions=actions,
         ),
         progress=context.show_progress,
+        admit=admit,
+        admit_key=admit_key,
     )
     return IngestResult(
         out=args.out,

@@ -156,7 +156,7 @@ class TrainingConfig(VibeConfig):
 
     micro_batch_size: int = Field(default=8, ge=1)
     global_batch_size: int = Field(default=16, ge=1)
-    max_steps: int = Field(default=100, ge=1)
+    max_steps: int = Field(default=100, ge=1, le=10**9)
     log_interval: int = Field(default=1, ge=1)
     eval_interval: int = Field(default=50, ge=0, description="0: only at the end")
     eval_iters: int | None = Field(default=10, ge=1, description="batches per eval; None: the full split")

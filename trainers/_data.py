@@ -15,6 +15,7 @@ and the last partial window is padded and masked).
 from __future__ import annotations
 
 import json
+import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,7 +88,52 @@ def read_dataset_dir(path: Path) -> DatasetDir:
     ):
         if not needed.is_file():
             raise UserError(f"{needed}: missing from dataset {path}; re-run `vibe data ingest` to rebuild it")
+    for prefix in (info.train_prefix, info.valid_prefix):
+        problem = indexed_problem(prefix)
+        if problem:
+            raise UserError(f"{problem}; dataset {path} is damaged: re-run `vibe data ingest` to rebuild it")
     return info
+
+
+_IDX_MAGIC = b"MMIDIDX\x00\x00"
+_ITEMSIZE = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 8, 7: 4, 8: 2}  # Megatron's dtype codes -> bytes per token
+
+
+def indexed_problem(prefix: Path) -> str | None:
+    """What is wrong with the Megatron indexed dataset ``PREFIX.bin``/``.idx`` (None if it is whole).
+
+    Checks the index header, that the index holds as many entries as it says, and that the last document
+    ends exactly where ``.bin`` ends: a truncated or swapped file is caught here, before Ray starts.
+    """
+    idx, bin_ = Path(f"{prefix}.idx"), Path(f"{prefix}.bin")
+    try:
+        with idx.open("rb") as f:
+            header = f.read(34)
+            if len(header) < 34 or header[:9] != _IDX_MAGIC:
+                return f"{idx}: not a Megatron index (bad or missing header)"
+            version, code, sequences, documents = struct.unpack("<QBQQ", header[9:34])
+            if version != 1 or code not in _ITEMSIZE:
+                return f"{idx}: unsupported index (version {version}, dtype code {code})"
+            need = 34 + sequences * 12 + documents * 8
+            size = idx.stat().st_size
+            if size < need:
+                return f"{idx}: truncated ({size} bytes; its header promises at least {need})"
+            if sequences == 0:
+                return (
+                    None if bin_.stat().st_size == 0 else f"{bin_}: holds data its empty index does not list"
+                )
+            f.seek(34 + (sequences - 1) * 4)
+            (last_length,) = struct.unpack("<i", f.read(4))
+            f.seek(34 + sequences * 4 + (sequences - 1) * 8)
+            (last_pointer,) = struct.unpack("<q", f.read(8))
+        expected = last_pointer + last_length * _ITEMSIZE[code]
+        actual = bin_.stat().st_size
+    except OSError as error:
+        return f"{idx}: cannot be read ({error.strerror or error})"
+    if actual != expected:
+        what = "truncated" if actual < expected else "longer than its index says"
+        return f"{bin_}: {what} ({actual} bytes; {idx.name} says {expected})"
+    return None
 
 
 def read_sources(config: RunConfig) -> list[DatasetDir]:

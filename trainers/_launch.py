@@ -119,6 +119,22 @@ def _prepare_run_dir(config: RunConfig, *, resume: bool, attempt: str) -> int:
     return step
 
 
+LOOPBACK = "127.0.0.1"
+
+
+def _loopback_only() -> None:
+    """Make the node Ray is about to start use 127.0.0.1 for everything it binds (GCS, raylet, agents).
+
+    Ray turns a ``_node_ip_address`` of 127.0.0.1 into the machine's address unless its "no cluster" switch
+    is off; there is no public API for it, so this sets the environment variable for the processes Ray
+    starts and the module constant it was read into for this one.
+    """
+    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+    from ray._private import ray_constants  # the switch above, as read when ray was imported
+
+    ray_constants.ENABLE_RAY_CLUSTER = False
+
+
 def _init_ray(config: RunConfig) -> None:
     import ray
 
@@ -140,8 +156,15 @@ def _init_ray(config: RunConfig) -> None:
                     else "; check that it is running (`ray status`) or unset RAY_ADDRESS for a local Ray"
                 )
             ) from None
-    else:
-        ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, log_to_driver=False)
+    else:  # an embedded Ray for this run: it listens on loopback only, never on the machine's address
+        _loopback_only()
+        ray.init(
+            num_cpus=os.cpu_count() or 1,
+            include_dashboard=False,
+            log_to_driver=False,
+            _node_ip_address=LOOPBACK,
+            dashboard_host=LOOPBACK,
+        )
 
 
 def _resolve_device(config: RunConfig) -> tuple[bool, str]:

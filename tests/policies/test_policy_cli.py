@@ -25,15 +25,23 @@ def test_check_lists_every_problem_and_exits_2(write: Callable[[str, str], Path]
     assert "ok " not in result.output
 
 
-def test_check_prints_warnings_but_passes(write: Callable[[str, str], Path]) -> None:
-    team = write("team.yaml", "version: 1\nname: team\nscope: team\nteam: x\ndefault: allow\n")
+def test_check_refuses_a_team_file_that_loosens(write: Callable[[str, str], Path]) -> None:
+    team = write("team.yaml", "version: 1\nname: team\nscope: team\nteam: fraud\ndefault: allow\n")
     result = CliRunner().invoke(app, ["check", BANK, str(team)])
-    assert result.exit_code == 0, result.output
-    assert "warning:" in result.output and "default allow has no effect" in result.output
+    assert result.exit_code == 2, result.output
+    assert f"{team}:5: default: got 'allow'; a team file can only tighten" in result.output
 
 
 def test_explain_key_values() -> None:
-    args = ["explain", "train.run", "team=fraud", "gpu_hours=40", "parameters=350M", "architecture=dense"]
+    args = [
+        "explain",
+        "train.run",
+        "team=fraud",
+        "requester=ines.duarte",
+        "gpu_hours=40",
+        "parameters=350M",
+        "architecture=dense",
+    ]
     args += [
         "paths=/srv/data/approved/code/a.py,/srv/data/approved/crm/b.csv",
         "--policy",
@@ -81,7 +89,16 @@ def test_explain_action_file_as_json_output(write: Callable[[str, str], Path]) -
 
 def test_explain_usage_counts(write: Callable[[str, str], Path]) -> None:
     usage = write("usage.yaml", "teams:\n  risk: {gpu_hours: 45}\n")
-    args = ["explain", "eval.run", "team=risk", "gpu_hours=4", "--policy", BANK, "--json"]
+    args = [
+        "explain",
+        "eval.run",
+        "team=risk",
+        "requester=kai.tanaka",
+        "gpu_hours=4",
+        "--policy",
+        BANK,
+        "--json",
+    ]
     assert json.loads(CliRunner().invoke(app, args).output)["effect"] == "allow"
     decision = json.loads(CliRunner().invoke(app, [*args, "--usage", str(usage)]).output)
     assert decision["rules"] == ["regulated-bank:compute.per_team_per_day"]

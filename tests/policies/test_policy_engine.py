@@ -93,7 +93,11 @@ name: org
 default: {default}
 compute:
   per_run: {{gpu_hours: 100}}
+teams:
+  nlp: [ann]
+  vision: [vic]
 """
+MEMBER = {"nlp": "ann", "vision": "vic"}  # who may act for each team (the org file lists them)
 TEAM = """
 version: 1
 name: team-nlp
@@ -140,7 +144,7 @@ rules:
         ("allow", "allow", {"kind": "data.export", "team": "nlp"}, "deny", ("team-nlp:no-export",)),
         ("allow", "allow", {"kind": "data.export", "team": "vision"}, "allow", ("org:default",)),
         # defaults: the strictest applying default wins, whichever file sets it
-        ("deny", "allow", {"kind": "model.export", "team": "nlp"}, "deny", ("org:default",)),
+        ("deny", "deny", {"kind": "model.export", "team": "nlp"}, "deny", ("team-nlp:default",)),
         ("allow", "deny", {"kind": "model.export", "team": "nlp"}, "deny", ("team-nlp:default",)),
         ("allow", "deny", {"kind": "model.export", "team": "vision"}, "allow", ("org:default",)),
     ],
@@ -154,17 +158,16 @@ def test_composition(
     rules: tuple[str, ...],
 ) -> None:
     policies = load(ORG.format(default=org_default), TEAM.format(default=team_default))
-    decision = policies.evaluate(Action(**action))
+    decision = policies.evaluate(Action(**action, requester=MEMBER[action["team"]]))
     assert (decision.effect, decision.rules) == (effect, rules)
 
 
-def test_a_looser_team_default_is_warned_about(write: Callable[[str, str], Path]) -> None:
+def test_a_looser_team_default_is_refused_at_load_time(write: Callable[[str, str], Path]) -> None:
     org = write("org.yaml", ORG.format(default="deny"))
     team = write("team.yaml", TEAM.format(default="allow"))
     check = check_policies([org, team])
-    assert check.ok
-    assert len(check.warnings) == 1
-    assert f"{team}:5: default allow has no effect" in check.warnings[0]
+    assert not check.ok
+    assert f"{team}:5: default: got 'allow'; a team file can only tighten" in str(check.errors[0])
 
 
 # -- limits that need today's usage ----------------------------------------------------------------------
@@ -475,9 +478,9 @@ def test_obligations_carry_the_strictest_handling(load: Callable[..., PolicySet]
     data:
       personal_data: drop
     """
-    policies = load(SECTIONS, team)
+    policies = load(SECTIONS + "teams:\n  nlp: [ann]\n", team)
     ingest = {"kind": "data.ingest", "paths": ["/srv/data/code"]}
-    assert dict(policies.evaluate(Action(**ingest, team="nlp")).obligations) == {
+    assert dict(policies.evaluate(Action(**ingest, team="nlp", requester="ann")).obligations) == {
         "secrets": "block",
         "personal_data": "drop",
     }

@@ -46,6 +46,7 @@ def test_regulated_bank_is_strict() -> None:
     crm = Action(
         kind="train.run",
         team="risk",
+        requester="kai.tanaka",
         gpu_hours=4,
         parameters="350M",
         architecture="dense",

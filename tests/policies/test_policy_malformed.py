@@ -368,7 +368,7 @@ def test_one_person_two_keys(write: Callable[[str, str], Path]) -> None:
 
 
 def test_team_file_may_use_groups_and_labels_of_the_organisation(write: Callable[[str, str], Path]) -> None:
-    org = write("org.yaml", H + GROUP + "data:\n  labels: [pii]\n")
+    org = write("org.yaml", H + GROUP + "data:\n  labels: [pii]\nteams:\n  nlp: [ann]\n")
     team = write(
         "team.yaml",
         "version: 1\nname: team\nscope: team\nteam: nlp\ndata:\n  forbidden_in_training: [pii]\nrules:\n"

@@ -137,3 +137,26 @@ def test_only_the_sandbox_processes_are_visible() -> None:
     r = run(["/bin/sh", "-c", "ls /proc | grep -c '^[0-9]'"])
     assert r.ok
     assert int(r.stdout) <= 4  # bwrap's pid 1, sh, ls, grep
+
+
+def test_no_user_namespace_can_be_created_inside() -> None:
+    # `unshare -U -r` would make the command root in a new user namespace (issue #10, medium 9)
+    r = run(["/bin/sh", "-c", "unshare -U -r id -u; echo exit=$?"])
+    assert "exit=0" not in r.stdout, r.stdout
+    assert "Operation not permitted" in r.stderr, r.stderr
+    r = run_python(
+        "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+        "print(libc.unshare(0x10000000), ctypes.get_errno())\n"  # CLONE_NEWUSER
+    )
+    assert r.ok, r.stderr
+    assert r.stdout.split() == ["-1", "1"]  # EPERM
+
+
+def test_threads_and_subprocesses_still_work_inside() -> None:
+    code = (
+        "import subprocess, threading\nt = threading.Thread(target=print, args=('thread',))\nt.start()\n"
+        "t.join()\nprint(subprocess.run(['/bin/echo', 'child'], capture_output=True, text=True).stdout.strip())\n"
+    )
+    r = run_python(code)
+    assert r.ok, r.stderr
+    assert r.stdout.split() == ["thread", "child"]

@@ -46,7 +46,7 @@ from tools.data._manifest import (
 )
 from tools.data._report import summary_markdown
 from tools.data._scan import decide, scan_text
-from tools.data._sources import InputListing, RawFile, iter_files, list_inputs
+from tools.data._sources import Admit, InputListing, RawFile, iter_files, list_inputs
 from tools.data._staging import StagedDocs, StagingWriter, finish_staging, split_score
 from tools.data._tokenizer import EOD, check_tokenizer, resolve_tokenizer_path, train_tokenizer
 from tools.data.documents import PAIRS, DocumentReader, Extraction, ImagePairs, document_type
@@ -64,8 +64,15 @@ _TOKENIZE_BATCH_DOCS = 512
 _MAX_DOCUMENT_NESTING = 4  # an mbox's message's attachment's attachment...
 
 
-def ingest(config: IngestConfig, *, progress: bool = True) -> DatasetInfo:
-    """Run (or resume) the ingest described by ``config``; returns the finished dataset's manifest."""
+def ingest(
+    config: IngestConfig, *, progress: bool = True, admit: Admit | None = None, admit_key: str = ""
+) -> DatasetInfo:
+    """Run (or resume) the ingest described by ``config``; returns the finished dataset's manifest.
+
+    ``admit`` is asked about every file's resolved real path before it is read (the policy, per file; see
+    :func:`iter_files`); ``admit_key`` names what it judges by (the policy files' hashes), so a collection
+    made under another policy is never reused.
+    """
     started = time.perf_counter()
     out = config.out
     if out.exists() and not out.is_dir():
@@ -79,7 +86,12 @@ def ingest(config: IngestConfig, *, progress: bool = True) -> DatasetInfo:
     staging = out / "staging"
     staging.mkdir(parents=True, exist_ok=True)
 
-    fingerprints = {"collect": _hash({"version": PIPELINE_VERSION, **_collect_key(config, listing)})}
+    key = {
+        "version": PIPELINE_VERSION,
+        **_collect_key(config, listing),
+        **({"admit": admit_key} if admit_key else {}),
+    }
+    fingerprints = {"collect": _hash(key)}
     stages: dict[str, dict[str, Any]] = {}
     with _bars(progress) as bars:
         collected = _run_stage(
@@ -87,7 +99,7 @@ def ingest(config: IngestConfig, *, progress: bool = True) -> DatasetInfo:
             "collect",
             fingerprints["collect"],
             stages,
-            lambda: _collect(config, listing, bars),
+            lambda: _collect(config, listing, bars, admit),
             outputs=[out / "files.jsonl", staging / "docs.npy", out / "images" / PAIRS],
         )
         fingerprints["tokenizer"] = _hash({"collect": fingerprints["collect"], **_tokenizer_key(config)})
@@ -378,7 +390,9 @@ class _Collector:
         return self._keep(raw, text, "text", record, pages=starts if result.paged else None)
 
 
-def _collect(config: IngestConfig, listing: InputListing, bars: Progress) -> dict[str, Any]:
+def _collect(
+    config: IngestConfig, listing: InputListing, bars: Progress, admit: Admit | None = None
+) -> dict[str, Any]:
     out = config.out
     staging = out / "staging"  # holds no finished stage now: start it afresh
     shutil.rmtree(staging)
@@ -398,6 +412,7 @@ def _collect(config: IngestConfig, listing: InputListing, bars: Progress) -> dic
                 on_bytes=lambda n: bars.advance(bytes_task, n),
                 spool_dir=spool,
                 skip=out,
+                admit=admit,
             ):
                 for record in collector.examine(raw):
                     records.write(json.dumps(record, ensure_ascii=False) + "\n")

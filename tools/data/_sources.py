@@ -26,9 +26,10 @@ from typing import IO, Literal
 
 from vibe.core.errors import UserError
 
-__all__ = ["InputListing", "RawFile", "iter_files", "list_inputs"]
+__all__ = ["Admit", "InputListing", "RawFile", "iter_files", "list_inputs"]
 
-Problem = Literal["too_large", "unreadable", "broken_archive"]
+Problem = Literal["too_large", "unreadable", "broken_archive", "outside_input", "refused", "unsafe_member"]
+Admit = Callable[[str], str | None]  # a file's real path -> None to read it, or why it may not be read
 _TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tbz", ".tar.xz", ".txz")
 _MAX_NESTING = 3
 _CHUNK = 1 << 20
@@ -94,13 +95,17 @@ def _walk(top: Path, shown: str, exclude: list[str], skip: str | None) -> Iterat
             yield Path(dirpath, name), _shown(f"{shown}/{name}" if rel == "." else f"{shown}/{rel}/{name}")
 
 
-def _input_files(inputs: list[Path], exclude: list[str], skip: Path | None) -> Iterator[tuple[Path, str]]:
+def _input_files(
+    inputs: list[Path], exclude: list[str], skip: Path | None
+) -> Iterator[tuple[Path, str, Path]]:
+    """(path, display path, the input it was found under) of every input file."""
     skipped = os.path.realpath(skip) if skip is not None else None
     for path, shown in _roots(inputs):
         if path.is_dir():
-            yield from _walk(path, shown, exclude, skipped)
+            for found, name in _walk(path, shown, exclude, skipped):
+                yield found, name, path
         elif path.exists() or path.is_symlink():
-            yield path, shown
+            yield path, shown, path
         else:
             raise UserError(f"input {path} does not exist: pass existing directories, archives or files")
 
@@ -108,7 +113,7 @@ def _input_files(inputs: list[Path], exclude: list[str], skip: Path | None) -> I
 def list_inputs(inputs: list[Path], *, exclude: list[str], skip: Path | None = None) -> InputListing:
     """Stat every input file (no reading): sizes and mtimes for the fingerprint, total bytes for progress."""
     entries = []
-    for path, shown in _input_files(inputs, exclude, skip):
+    for path, shown, _ in _input_files(inputs, exclude, skip):
         try:
             st = path.stat()
             entries.append((shown, st.st_size, st.st_mtime_ns))
@@ -125,14 +130,29 @@ def iter_files(
     on_bytes: Callable[[int], None],
     spool_dir: Path,
     skip: Path | None = None,
+    admit: Admit | None = None,
 ) -> Iterator[RawFile]:
     """Yield every file of ``inputs`` in a fixed order; ``on_bytes`` is told how many input bytes were read.
+
+    Every file is judged by its resolved real path, never by the name it was found under: a symlink that
+    leads outside the input it was found in (``public/leak.txt -> ../crm/c1.txt``, ``-> /etc/shadow``) is
+    skipped and recorded (``outside_input``), and ``admit`` (the policy, per file) is asked about the real
+    path before a byte is read (``refused`` when it says no). The real path is what is then opened.
 
     ``skip``: a directory not to walk into (the ingest's output, when it lies inside an input directory).
     """
     reader = _Reader(max_file_bytes=max_file_bytes, exclude=exclude, on_bytes=on_bytes, spool_dir=spool_dir)
-    for path, shown in _input_files(inputs, exclude, skip):
-        yield from reader.path(path, shown)
+    for path, shown, top in _input_files(inputs, exclude, skip):
+        real, inside = os.path.realpath(path), os.path.realpath(top)
+        if real != inside and not real.startswith(inside.rstrip("/") + "/"):
+            detail = f"a symlink to {_shown(real)}, outside the input {_shown(str(top))}: not read"
+            yield RawFile(shown, 0, "", problem="outside_input", detail=detail)
+            continue
+        why = admit(real) if admit is not None else None
+        if why:
+            yield RawFile(shown, 0, "", problem="refused", detail=f"{_shown(real)}: {why}")
+            continue
+        yield from reader.path(Path(real), shown)
 
 
 def _sha256_stream(stream: IO[bytes]) -> str:
@@ -231,6 +251,9 @@ class _Reader:
                     tar.members.clear()  # a stream is read once: keep no list of every header seen
                     if not info.isfile() or _skipped(info.name, self.exclude):
                         continue
+                    if _unsafe(info.name):
+                        yield _unsafe_member(shown, info.name)
+                        continue
                     member = tar.extractfile(info)
                     assert member is not None  # a regular file always has data
                     yield from self.member(f"{shown}!{_shown(info.name)}", info.size, member, depth)
@@ -249,6 +272,9 @@ class _Reader:
             with archive:
                 for info in archive.infolist():
                     if info.is_dir() or _skipped(info.filename, self.exclude):
+                        continue
+                    if _unsafe(info.filename):
+                        yield _unsafe_member(shown, info.filename)
                         continue
                     with archive.open(info) as member:
                         yield from self.member(
@@ -282,8 +308,10 @@ class _Reader:
                     if flags & 0x08 or csize == 0xFFFFFFFF:
                         raise zipfile.BadZipFile("member sizes are not in the local header")
                     skip = name.endswith("/") or flags & 0x01 or method not in (0, 8)  # dir, encrypted, other
-                    if skip or _skipped(name, self.exclude):
+                    if skip or _skipped(name, self.exclude) or _unsafe(name):
                         f.seek(csize, os.SEEK_CUR)
+                        if _unsafe(name) and not skip:
+                            yield _unsafe_member(shown, name)
                         continue
                     if max(csize, usize) > self.max_file_bytes:  # not inflated: a damaged zip is no bomb
                         f.seek(csize, os.SEEK_CUR)
@@ -304,6 +332,17 @@ class _Reader:
 
 def _skipped(member: str, exclude: list[str]) -> bool:
     return any(_excluded(part, exclude) for part in member.split("/") if part)
+
+
+def _unsafe(member: str) -> bool:
+    """An absolute member name or one with a ``..`` segment: it names a place outside the archive."""
+    name = member.replace("\\", "/")
+    return name.startswith("/") or (len(name) > 1 and name[1] == ":") or ".." in name.split("/")
+
+
+def _unsafe_member(shown: str, member: str) -> RawFile:
+    detail = "absolute or '..' member name: it points outside the archive; not read"
+    return RawFile(f"{shown}!{_shown(member)}", 0, "", problem="unsafe_member", detail=detail)
 
 
 def _broken(shown: str, count: int, error: BaseException) -> RawFile:

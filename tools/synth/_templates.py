@@ -19,11 +19,11 @@ from pathlib import Path
 from string import Formatter
 from typing import Literal
 
-import yaml
 from pydantic import Field, TypeAdapter, ValidationError, model_validator
 
 from vibe.core.config import VibeConfig
 from vibe.core.errors import UserError
+from vibe.core.yamlfile import read_yaml
 
 __all__ = ["BUILTIN_TEMPLATES", "MODULE", "Template", "resolve_templates"]
 
@@ -152,10 +152,7 @@ BUILTIN_TEMPLATES: tuple[Template, ...] = (
 def _load_file(path: Path) -> list[Template]:
     if not path.is_file():
         raise UserError(f"template_files: {path} does not exist; pass a YAML file with a list of templates")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as error:
-        raise UserError(f"{path}: not valid YAML ({error})") from None
+    raw = read_yaml(path).data  # bounded; a ConfigError names the file
     if not isinstance(raw, list):
         raise UserError(f"{path}: must hold a YAML list of templates (name, version, kind, prompt, ...)")
     try:

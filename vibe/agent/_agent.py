@@ -58,7 +58,9 @@ class AgentSettings(VibeConfig):
     usage: str | None = Field(default=None, description="YAML of today's usage by team, read at each check")
     team: str | None = Field(default=None, description="the team it works for: its budget and team policy")
     requester: str | None = Field(
-        default=None, description="who asks (may not approve their own requests); None: the login name"
+        default=None,
+        description="who asks (may not approve their own requests): always the OS user running the process; "
+        "set, it must name that user",
     )
     approvals: str | None = Field(
         default=None, description="approvals SQLite path; None: $VIBE_CACHE/approvals/approvals.sqlite"
@@ -103,9 +105,8 @@ class Agent:
     ) -> Iterator[Agent]:
         """Open the thread store, ledger and gate. ``gate`` None: a :class:`PolicyGate` over
         ``settings.policies`` when any are set (requests filed in ``approvals``, else ``settings.approvals``)."""
-        import getpass
-
         from vibe.approvals import default_store_path
+        from vibe.core.identity import process_user
         from vibe.ledger import SqliteLedger, default_ledger_path
 
         workdir = Path(settings.workdir)
@@ -123,11 +124,14 @@ class Agent:
             ledger = SqliteLedger(Path(settings.ledger or default_ledger_path(workdir)))
             stack.callback(getattr(ledger, "close", lambda: None))
             if gate is None and settings.policies:
+                user = process_user()  # the requester is who runs this process, never a claim
+                if settings.requester is not None and settings.requester != user:
+                    raise UserError(
+                        f"requester: {settings.requester!r} is not the user running this process ({user}); "
+                        "requests are filed as the OS user: leave requester unset or run Vibe as that user"
+                    )
                 gate = PolicyGate.from_files(
-                    settings.policies,
-                    usage_file=settings.usage,
-                    team=settings.team,
-                    requester=settings.requester or getpass.getuser(),
+                    settings.policies, usage_file=settings.usage, team=settings.team, requester=user
                 )
             if approvals is None and isinstance(gate, PolicyGate):
                 approvals = stack.enter_context(ApprovalStore(settings.approvals or default_store_path()))
@@ -170,11 +174,24 @@ class Agent:
             raise UserError(f"thread {thread_id} already exists: continue it with `vibe resume {thread_id}`")
         if self.settings.llm_mode == "tools":
             return self._run_tools(request, thread_id)
-        start: dict[str, Any] = {"request": request, "thread_id": thread_id, "events": []}
+        import secrets
+
+        start = {
+            "request": request,
+            "thread_id": thread_id,
+            "run_id": secrets.token_hex(16),
+            "policy_hashes": self._policy_hashes(),
+            "requester": getattr(self.deps.gate, "requester", None),
+            "events": [],
+        }
         if reading is not None:
             start["reading"] = reading.model_dump(mode="json")
         self.graph.invoke(start, config)
         return self._outcome(thread_id)
+
+    def _policy_hashes(self) -> dict[str, str]:
+        gate = self.deps.gate
+        return dict(gate.policies.policy_hashes) if isinstance(gate, PolicyGate) else {}
 
     def _run_tools(self, request: str, thread_id: str) -> Outcome:
         from vibe.agent._tools_mode import drive_with_tools
@@ -205,6 +222,14 @@ class Agent:
             raise UserError(f"no thread {thread_id} in {self.settings.checkpointer or self.settings.workdir}")
         if not snapshot.next:
             return self._outcome(thread_id)
+        from vibe.agent._approval import policy_refusal
+
+        refused = policy_refusal(dict(snapshot.values), self.deps)
+        if refused:  # before anything runs: the thread stays exactly where it is
+            raise UserError(refused)
+        if isinstance(self.deps.gate, PolicyGate) and snapshot.values.get("requester"):
+            # the thread acts for whoever started it (bound to their uid then), whoever resumes it
+            self.deps.gate.requester = snapshot.values["requester"]
         waiting = self._outcome(thread_id).waiting_for
         if waiting is not None:
             if answer is None:

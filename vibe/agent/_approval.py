@@ -40,7 +40,14 @@ from vibe.agent._gate import (
     shrink_train_step,
 )
 from vibe.agent._search import shrink_search_step
-from vibe.approvals import ApprovalRequest, ApprovalStore, Cost, approval_record, verify_signature
+from vibe.approvals import (
+    ApprovalError,
+    ApprovalRequest,
+    ApprovalStore,
+    Cost,
+    approval_record,
+    verify_approval,
+)
 from vibe.core.errors import UserError
 from vibe.ledger import digest
 
@@ -49,12 +56,15 @@ if TYPE_CHECKING:
     from vibe.agent._nodes import AgentDeps
     from vibe.agent._state import AgentState
 
-__all__ = ["continue_thread", "find_request", "gate_node", "verify_approved"]
+__all__ = ["continue_thread", "find_request", "gate_node", "policy_refusal", "verify_approved"]
+
+verify_approved = verify_approval  # the one signature check lives in vibe.approvals
 
 
 # ---------------------------------------------------------------------------------------------- the node
 def gate_node(state: AgentState, deps: AgentDeps) -> AgentState:
     thread = state["thread_id"]
+    run = state.get("run_id") or thread  # this run of the thread (an approval is spent by one run)
     plan = json.loads(json.dumps(state["plan"]))  # a private copy: replanning edits it
     steps: list[dict[str, Any]] = plan["steps"]
     cursor = state["cursor"]
@@ -62,7 +72,7 @@ def gate_node(state: AgentState, deps: AgentDeps) -> AgentState:
     events: list[str] = []
     replanned = False
 
-    drift = _policy_dropped(deps, thread)
+    drift = policy_refusal(state, deps)
     if drift:  # an error, not a stop: the thread stays where it was, to be resumed with the policy
         raise UserError(drift)
 
@@ -94,7 +104,7 @@ def gate_node(state: AgentState, deps: AgentDeps) -> AgentState:
             events += deps.say(line)
             cursor += 1
             continue
-        verdict, new_step, why = _judge(step, plan, deps, thread, events)
+        verdict, new_step, why = _judge(step, plan, deps, thread, events, run=run)
         if new_step is not None:
             steps[cursor] = new_step
             replanned = True
@@ -151,7 +161,13 @@ def _check(step: dict[str, Any], plan: dict[str, Any], deps: AgentDeps) -> tuple
 
 
 def _judge(
-    step: dict[str, Any], plan: dict[str, Any], deps: AgentDeps, thread: str, events: list[str]
+    step: dict[str, Any],
+    plan: dict[str, Any],
+    deps: AgentDeps,
+    thread: str,
+    events: list[str],
+    *,
+    run: str,
 ) -> tuple[str, dict[str, Any] | None, str]:
     """("run" | "stop" | "skip", a replacement step or None, why) for ``step``; records every decision."""
     kind, decision = _check(step, plan, deps)
@@ -162,14 +178,14 @@ def _judge(
         rules = ", ".join(decision.rule_ids)
         smaller = _replan(step, plan, deps, thread, events, why=f"denied ({rules})", allow_approval=True)
         if smaller is not None:
-            verdict, again, note = _judge(smaller, plan, deps, thread, events)
+            verdict, again, note = _judge(smaller, plan, deps, thread, events, run=run)
             return verdict, again or smaller, note
         return "stop", None, f"{step['id']} denied by policy: {decision.reason} ({rules})"
     if not isinstance(deps.gate, PolicyGate) or not decision.approvals or decision.action is None:
         return _ask_in_thread(
             step, decision, deps, thread
         )  # a gate without approver groups: ask in the thread
-    return _approval(step, kind, decision, plan, deps, thread, events)
+    return _approval(step, kind, decision, plan, deps, thread, events, run=run)
 
 
 def _replan(
@@ -277,9 +293,28 @@ def _preflight(
     return None, replanned
 
 
-def _policy_dropped(deps: AgentDeps, thread: str) -> str | None:
-    """A thread gated under policy files that is now resumed without any would run unchecked: refuse."""
-    if not isinstance(deps.gate, AllowAll):
+def policy_refusal(state: AgentState | dict[str, Any], deps: AgentDeps) -> str | None:
+    """Why this thread may not go on under the gate in force (None if it may).
+
+    The policy a thread started under (each file's sha256) is part of its durable state; resuming it under
+    a different policy, or none, is refused, naming the files expected. A thread checkpointed before the
+    policy was kept in its state falls back to its ledger's gate records.
+    """
+    thread = state.get("thread_id", "?")
+    current = dict(deps.gate.policies.policy_hashes) if isinstance(deps.gate, PolicyGate) else {}
+    if "policy_hashes" in state:
+        expected = dict(state["policy_hashes"] or {})
+        if expected == current:
+            return None
+        if not expected:
+            return None  # started without a policy: a policy now only adds checks
+        files = ", ".join(f"{p} (sha256 {h[:12]})" for p, h in expected.items())
+        given = ", ".join(f"{p} (sha256 {h[:12]})" for p, h in current.items()) or "no policy"
+        return (
+            f"thread {thread} was started under the policy files {files}; it cannot go on under {given}: "
+            "resume it with the same policy: exactly those files (--policy, in the same order)"
+        )
+    if current:
         return None
     for entry in deps.record.ledger.entries(thread_id=thread):
         record = entry.record
@@ -301,7 +336,10 @@ def _approval(
     deps: AgentDeps,
     thread: str,
     events: list[str],
+    *,
+    run: str,
 ) -> tuple[str, dict[str, Any] | None, str]:
+    """File (once) or find the request for this exact step, wait for it, and spend its approval once."""
     assert isinstance(deps.gate, PolicyGate)  # (_judge sends only a PolicyGate's decisions here)
     store, policies = deps.approvals, deps.gate.policies
     if store is None:
@@ -321,6 +359,7 @@ def _approval(
             cost=_cost(action, plan),
             ttl=timedelta(hours=deps.approval_ttl_hours),
             ledger=deps.record.ledger,
+            arguments={"step": step, "run": run},  # this exact step, for this run of the thread only
         )
         events.extend(
             deps.say(
@@ -330,7 +369,9 @@ def _approval(
         )
         return filed
 
-    request = find_request(store, thread_id=thread, action=action)  # filed before this node re-ran?
+    request = find_request(
+        store, thread_id=thread, action=action, step=step, run=run
+    )  # filed before a re-run?
     if request is None or request.status == "expired":
         request = file(request)
     while request.status == "pending":
@@ -366,9 +407,13 @@ def _approval(
         if request.status == "expired":
             request = file(request)
     if request.status == "approved":
-        problem = verify_approved(request, policies)
+        problem = verify_approval(request, policies)
         if problem:
             return "stop", None, f"{step['id']}: request {request.id} is marked approved but {problem}"
+        try:
+            store.use(request.id, by=run)  # an approval is spent once, by this run of the thread
+        except ApprovalError as error:
+            return "stop", None, f"{step['id']}: {error}"
         _record_approvals(deps, request, policies)
         approvers = ", ".join(d.signed.approver for d in request.decisions if d.signed.decision == "approve")
         events += deps.say(f"{step['id']} approved by {approvers} (request {request.id})")
@@ -381,7 +426,7 @@ def _approval(
     )
     smaller = _replan(step, plan, deps, thread, events, why=f"rejected ({who})", allow_approval=False)
     if smaller is not None:
-        verdict, again, note = _judge(smaller, plan, deps, thread, events)
+        verdict, again, note = _judge(smaller, plan, deps, thread, events, run=run)
         return verdict, again or smaller, note
     return "stop", None, f"{step['id']} was rejected (request {request.id}) by {who}"
 
@@ -407,39 +452,27 @@ def _ask_in_thread(
     return "stop", None, f"{step['id']} was not approved: {why}"
 
 
-def find_request(store: ApprovalStore, *, thread_id: str, action: Action) -> ApprovalRequest | None:
-    """The newest request of ``thread_id`` for exactly ``action`` (what makes filing idempotent)."""
-    found = [r for r in store.list() if r.thread_id == thread_id and r.action == action]
+def find_request(
+    store: ApprovalStore,
+    *,
+    thread_id: str,
+    action: Action,
+    step: dict[str, Any] | None = None,
+    run: str | None = None,
+) -> ApprovalRequest | None:
+    """The newest request of ``thread_id`` for exactly ``action`` (and, when given, exactly ``step`` filed by
+    ``run``) that no other run has spent: what makes filing idempotent for a node that re-runs, without
+    letting a new run of the same thread id (another work directory, say) reuse an old approval."""
+    arguments = digest({"step": step, "run": run}) if step is not None else None
+    found = [
+        r
+        for r in store.list()
+        if r.thread_id == thread_id
+        and r.action == action
+        and (arguments is None or r.arguments_hash == arguments)
+        and (run is None or store.used_by(r.id) in (None, run))
+    ]
     return found[-1] if found else None
-
-
-def verify_approved(request: ApprovalRequest, policies: PolicySet) -> str | None:
-    """Why ``request``'s approval does not hold up (None if it does): every rule is covered by an approval
-    whose signature verifies against the policy's key for its approver, over this request's content."""
-    if request.compute_hash() != request.request_hash:
-        return "its content no longer matches its hash (edited in the store)"
-    covered: set[str] = set()
-    for recorded in request.decisions:
-        signed = recorded.signed
-        key = policies.public_key(signed.approver)
-        if key is None:
-            return f"{signed.approver} is not an approver in the policy in force"
-        if signed.request_id != request.id or signed.request_hash != request.request_hash:
-            return f"the decision of {signed.approver} is for another request"
-        if not verify_signature(key, signed.payload(), signed.signature):
-            return f"the signature of {signed.approver} does not verify"
-        if signed.approver == request.requester:
-            return f"{signed.approver} approved their own request"
-        if signed.decision == "approve":
-            covered.update(
-                r.rule
-                for r in request.rules
-                if policies.eligible_groups(person=signed.approver, groups=r.groups, kind=request.action.kind)
-            )
-    missing = {r.rule for r in request.rules} - covered
-    if missing:
-        return f"no eligible signed approval covers {', '.join(sorted(missing))}"
-    return None
 
 
 def _record_approvals(deps: AgentDeps, request: ApprovalRequest, policies: PolicySet) -> None:

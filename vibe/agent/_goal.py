@@ -41,8 +41,8 @@ class TrainingGoal(VibeConfig):
     @classmethod
     def _paths_are_absolute(cls, sources: list[str]) -> list[str]:
         for source in sources:
-            if not source.startswith("/"):
-                raise ValueError(f"data source {source!r} must be an absolute path")
+            if not source.startswith("/") or source.startswith("//") or "://" in source:
+                raise ValueError(f"data source {source!r} must be an absolute filesystem path, not a URL")
         return sources
 
 
@@ -76,6 +76,7 @@ _SCALE = {
     "trillion": 1e12,
 }
 _PATH = re.compile(r"(?<![\w])(~?/[^\s,;'\"()]+)")
+_URL = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s,;'\"()]*", re.I)  # a URL is never a data source
 _EXPERTS = re.compile(r"(\d+)\s*experts?", re.I)
 _MOE = re.compile(r"\bmoe\b|mixture[- ]of[- ]experts|\bexperts?\b", re.I)
 _ESTIMATE = re.compile(r"how much|how long|\bcost\b|estimate|what would it take|price|budget for", re.I)
@@ -103,7 +104,10 @@ def _stdlib() -> str:
 
 
 def _paths(text: str) -> list[str]:
-    paths = [p.rstrip(".:!?") for p in _PATH.findall(text)]
+    """The filesystem paths ``text`` names; URLs (``http://host/upload``) are cut out first, so the path-like
+    part of one is never read as a data source."""
+    text = _URL.sub(" ", text)
+    paths = [p.rstrip(".:!?") for p in _PATH.findall(text) if not p.startswith("//")]
     lowered = text.lower()
     if any(alias in lowered for alias in STDLIB_ALIASES):
         paths.append(_stdlib())

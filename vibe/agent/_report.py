@@ -163,7 +163,29 @@ def report(state: AgentState, deps: AgentDeps) -> AgentState:
         outputs={"path": str(out_dir / "report.md")},
         reason=state.get("status", ""),
     )
-    return {"report": str(out_dir / "report.md"), "events": deps.say(f"report: {out_dir / 'report.md'}")}
+    head = _anchor(deps, thread)
+    update = {"report": str(out_dir / "report.md"), "events": deps.say(f"report: {out_dir / 'report.md'}")}
+    return {**update, "ledger_head": head} if head else update  # type: ignore[return-value]
+
+
+def _anchor(deps: AgentDeps, thread: str) -> str | None:
+    """Keep the ledger's head where a rewrite of the ledger cannot reach it: in this thread's checkpoint
+    (returned), in the approvals store, and in the policy's ``retention.anchor_file`` when it names one."""
+    from vibe.agent._gate import PolicyGate
+
+    ledger = deps.record.ledger
+    head = ledger.head()
+    if head is None:
+        return None
+    path = getattr(ledger, "path", None)
+    if path is not None and deps.approvals is not None:
+        deps.approvals.anchor(ledger=path, head=head, thread_id=thread)
+    if path is not None and isinstance(deps.gate, PolicyGate):
+        anchor_file = deps.gate.policies.retention.anchor_file
+        if anchor_file:
+            with open(anchor_file, "a", encoding="utf-8") as handle:
+                handle.write(f"{Path(path).resolve()} {head} {thread}\n")
+    return str(head)
 
 
 def _html(markdown: str, title: str) -> str:

@@ -23,6 +23,9 @@ class AgentState(TypedDict, total=False):
     request: str
     thread_id: str
     reading: dict[str, Any]  # Reading: the typed intent and what was refused or noted beside it
+    run_id: str  # a nonce of this run of the thread: the approvals it spends are bound to it
+    requester: str | None  # the OS user who started the thread (its actions are theirs on every resume)
+    policy_hashes: dict[str, str]  # the policy files (path -> sha256) the thread started under; {}: none
     goal: dict[str, Any]  # TrainingGoal
     plan: dict[str, Any]  # Plan
     cursor: int  # index of the next plan step to run
@@ -33,3 +36,4 @@ class AgentState(TypedDict, total=False):
     reason: str  # why the thread stopped or failed, in words
     events: Annotated[list[str], operator.add]  # user-facing status lines, in order
     report: str  # path of report.md
+    ledger_head: str  # SEQ:HASH of the ledger when the thread finished (an anchor a rewrite cannot reach)

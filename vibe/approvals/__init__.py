@@ -29,6 +29,7 @@ from vibe.approvals._models import (
     sign_decision,
 )
 from vibe.approvals._store import ApprovalError, ApprovalStore, approval_record, default_store_path
+from vibe.approvals._verify import Refusal, check_signed, verify_approval
 
 __all__ = [
     "ApprovalError",
@@ -36,15 +37,18 @@ __all__ = [
     "ApprovalStore",
     "Cost",
     "RecordedDecision",
+    "Refusal",
     "RuleNeed",
     "SignedDecision",
     "Status",
     "approval_record",
+    "check_signed",
     "default_key_dir",
     "default_store_path",
     "generate_key",
     "load_private_key",
     "public_key_text",
     "sign_decision",
+    "verify_approval",
     "verify_signature",
 ]

@@ -118,6 +118,7 @@ class ApprovalRequest(Frozen):
     cost: Cost = Cost()
     data_touched: tuple[str, ...] = ()
     policy_hashes: dict[str, str] = Field(default_factory=dict)
+    arguments_hash: str = Field("", description="sha256 of the exact step the action stands for")
     request_hash: str = ""
     status: Status = "pending"
     decisions: tuple[RecordedDecision, ...] = ()

@@ -23,13 +23,13 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Any
 
 from policies import Action, Decision, PolicySet
-from vibe.approvals._keys import verify_signature
 from vibe.approvals._models import ApprovalRequest, Cost, RecordedDecision, RuleNeed, SignedDecision, Status
+from vibe.approvals._verify import Refusal, check_signed
 from vibe.core.errors import UserError
-from vibe.ledger import Ledger, Record, canonical_json
+from vibe.ledger import Anchor, Ledger, Record, canonical_json, digest
 
 __all__ = ["ApprovalError", "ApprovalStore", "approval_record", "default_store_path"]
 
@@ -45,6 +45,18 @@ CREATE TABLE IF NOT EXISTS requests (
     request_hash TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS requests_status ON requests (status, created);
+CREATE TABLE IF NOT EXISTS anchors (
+    ledger TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    hash TEXT NOT NULL,
+    thread_id TEXT NOT NULL,
+    time TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS used (
+    request_id TEXT PRIMARY KEY REFERENCES requests (id),
+    used_by TEXT NOT NULL,
+    time TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS decisions (
     request_id TEXT NOT NULL REFERENCES requests (id),
     approver TEXT NOT NULL,
@@ -53,18 +65,10 @@ CREATE TABLE IF NOT EXISTS decisions (
     PRIMARY KEY (request_id, approver)
 );
 """
-Refusal = Literal[
-    "not_found",
-    "not_pending",
-    "expired",
-    "tampered",
-    "wrong_request",
-    "self",
-    "unknown_approver",
-    "forged",
-    "not_eligible",
-    "duplicate",
-]
+
+
+class _Corrupt(Exception):
+    """A stored row that does not parse (turned into an ApprovalError naming the store file)."""
 
 
 class ApprovalError(UserError):
@@ -112,8 +116,13 @@ class ApprovalStore:
         ttl: timedelta = timedelta(hours=24),
         now: datetime | None = None,
         ledger: Ledger | None = None,
+        arguments: Any = None,
     ) -> ApprovalRequest:
-        """Record that ``action`` waits for approval (``decision`` must be require_approval)."""
+        """Record that ``action`` waits for approval (``decision`` must be require_approval).
+
+        ``arguments`` (the exact step, as data) is hashed into the request with the action, the policy files'
+        hashes, the requester and the expiry: a signature covers that hash, so it approves that action only.
+        """
         if decision.effect != "require_approval":
             raise ValueError(
                 f"only a require_approval decision needs a request; this one is {decision.effect}"
@@ -137,6 +146,7 @@ class ApprovalStore:
             cost=cost or Cost(gpu_hours=action.gpu_hours, cpu_hours=action.cpu_hours),
             data_touched=tuple(data_touched if data_touched is not None else action.paths),
             policy_hashes=dict(decision.policy_hashes),
+            arguments_hash=digest(arguments) if arguments is not None else "",
         )
         request = draft.model_copy(update={"request_hash": draft.compute_hash()})
         with self._transaction() as conn:
@@ -223,6 +233,57 @@ class ApprovalStore:
             ledger.append(approval_record(updated, signed, policies=policies))
         return updated
 
+    def use(self, request_id: str, *, by: str, now: datetime | None = None) -> None:
+        """Spend the approval of ``request_id`` for the thread run ``by`` (a nonce kept in the thread's
+        durable state). An approval is used once: the same run may ask again (a node re-run after a crash),
+        any other run, even with the same thread id, is refused."""
+        with self._transaction() as conn:
+            request = self._load(conn, self._resolve(conn, request_id))
+            if request.status != "approved":
+                raise ApprovalError("not_pending", f"request {request.id} is {request.status}, not approved")
+            row = conn.execute("SELECT used_by FROM used WHERE request_id = ?", (request.id,)).fetchone()
+            if row is not None and row[0] != by:
+                raise ApprovalError(
+                    "used", f"the approval of request {request.id} was already used by another run; ask again"
+                )
+            if row is None:
+                conn.execute(
+                    "INSERT INTO used (request_id, used_by, time) VALUES (?, ?, ?)",
+                    (request.id, by, (now or datetime.now(UTC)).isoformat()),
+                )
+
+    def anchor(
+        self, *, ledger: str | Path, head: Anchor, thread_id: str, now: datetime | None = None
+    ) -> None:
+        """Keep ``head`` of the ledger file ``ledger`` (a finished thread's), so that ``vibe audit verify``
+        notices a ledger cut short or rewritten end to end even if nobody kept ``vibe audit head``."""
+        with self._transaction() as conn:
+            conn.execute(
+                "INSERT INTO anchors (ledger, seq, hash, thread_id, time) VALUES (?, ?, ?, ?, ?)",
+                (
+                    str(Path(ledger).resolve()),
+                    head.seq,
+                    head.hash,
+                    thread_id,
+                    (now or datetime.now(UTC)).isoformat(),
+                ),
+            )
+
+    def anchors(self, ledger: str | Path) -> list[Anchor]:
+        """Every head kept for the ledger file ``ledger``, oldest first."""
+        with self._transaction() as conn:
+            rows = conn.execute(
+                "SELECT seq, hash FROM anchors WHERE ledger = ? ORDER BY rowid",
+                (str(Path(ledger).resolve()),),
+            ).fetchall()
+        return [Anchor(seq=seq, hash=digest) for seq, digest in rows]
+
+    def used_by(self, request_id: str) -> str | None:
+        """The run that spent the approval of ``request_id``, or None."""
+        with self._transaction() as conn:
+            row = conn.execute("SELECT used_by FROM used WHERE request_id = ?", (request_id,)).fetchone()
+        return row[0] if row else None
+
     # -- checks ------------------------------------------------------------------------------------------
 
     @staticmethod
@@ -239,26 +300,9 @@ class ApprovalStore:
             raise ApprovalError("expired", f"request {rid} expired at {request.expires:%Y-%m-%d %H:%M} UTC")
         if request.status != "pending":
             raise ApprovalError("not_pending", f"request {rid} is already {request.status}")
-        if request.compute_hash() != request.request_hash:
-            raise ApprovalError(
-                "tampered", f"request {rid} was modified after it was made; refusing to decide it"
-            )
-        if signed.request_id != rid or signed.request_hash != request.request_hash:
-            raise ApprovalError("wrong_request", f"the signed decision is for another request than {rid}")
-        public_key = policies.public_key(signed.approver)
-        if public_key is None:
-            raise ApprovalError(
-                "unknown_approver", f"{signed.approver} is not an approver in the policy in force"
-            )
-        if not verify_signature(public_key, signed.payload(), signed.signature):
-            raise ApprovalError(
-                "forged",
-                f"the signature of {signed.approver} does not verify against their key in the policy",
-            )
-        if signed.approver == request.requester:
-            raise ApprovalError(
-                "self", f"{signed.approver} asked for {rid} and may not approve their own request"
-            )
+        problem = check_signed(request, signed, policies=policies)  # the one check, shared with the agent
+        if problem is not None:
+            raise ApprovalError(*problem)
         if not (request.created <= signed.time <= now + CLOCK_SKEW) or signed.time >= request.expires:
             raise ApprovalError(
                 "expired",
@@ -292,6 +336,9 @@ class ApprovalStore:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self._conn
+            except _Corrupt as error:  # a row edited by hand: say which, change nothing
+                self._conn.execute("ROLLBACK")
+                raise ApprovalError("tampered", f"{self.path}: {error}") from None
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
@@ -300,7 +347,19 @@ class ApprovalStore:
     @staticmethod
     def _expire(conn: sqlite3.Connection, now: datetime) -> set[str]:
         rows = conn.execute("SELECT id, expires FROM requests WHERE status = 'pending'").fetchall()
-        expired = {rid for rid, expires in rows if datetime.fromisoformat(expires) <= now}
+        expired = set()
+        for rid, expires in rows:
+            try:
+                when = datetime.fromisoformat(expires)
+                if when.tzinfo is None:
+                    raise ValueError("no time zone")
+            except (TypeError, ValueError):
+                raise _Corrupt(
+                    f"request {rid}: expires {expires!r} is not an ISO date with a time zone; the store was "
+                    "edited outside Vibe: restore it from a backup or delete that request"
+                ) from None
+            if when <= now:
+                expired.add(rid)
         conn.executemany("UPDATE requests SET status = 'expired' WHERE id = ?", [(rid,) for rid in expired])
         return expired
 
@@ -329,17 +388,25 @@ class ApprovalStore:
         body, digest, status = conn.execute(
             "SELECT body, request_hash, status FROM requests WHERE id = ?", (request_id,)
         ).fetchone()
-        decisions = tuple(
-            RecordedDecision(
-                signed=SignedDecision.model_validate_json(signed), covers=tuple(json.loads(covers))
+        try:
+            decisions = tuple(
+                RecordedDecision(
+                    signed=SignedDecision.model_validate_json(signed), covers=tuple(json.loads(covers))
+                )
+                for signed, covers in conn.execute(
+                    "SELECT signed, covers FROM decisions WHERE request_id = ? ORDER BY rowid", (request_id,)
+                )
             )
-            for signed, covers in conn.execute(
-                "SELECT signed, covers FROM decisions WHERE request_id = ? ORDER BY rowid", (request_id,)
+            return ApprovalRequest.model_validate(
+                {**json.loads(body), "request_hash": digest, "status": status, "decisions": decisions}
             )
-        )
-        return ApprovalRequest.model_validate(
-            {**json.loads(body), "request_hash": digest, "status": status, "decisions": decisions}
-        )
+        except (ValueError, TypeError) as error:  # ValidationError and JSONDecodeError are ValueErrors
+            first = error.errors()[0] if hasattr(error, "errors") else {"loc": (), "msg": str(error)}
+            field = ".".join(str(p) for p in first["loc"]) or "body"
+            raise _Corrupt(
+                f"request {request_id}: {field}: {first['msg']}; the store was edited outside Vibe: restore it "
+                "from a backup or delete that request"
+            ) from None
 
     def close(self) -> None:
         self._conn.close()

@@ -6,9 +6,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.panel import Panel
 
 from vibe.cli._errors import user_errors
+from vibe.core.errors import UserError
 from vibe.core.log import console, setup_logging
 
 __all__ = ["chat", "resume", "run"]
@@ -105,6 +107,7 @@ def run(
         settings = settings_from(
             workdir=workdir, config=config, policy=policy, team=team, unattended=unattended
         )
+        request = request_text(request)  # before anything opens: a binary request is refused, not crashed on
         with Agent.open(settings, llm=chat_model(no_llm, required=False), yes=yes, on_event=_event) as agent:
             show(agent.run(request, thread_id=thread))
 
@@ -150,8 +153,10 @@ def chat(
             last: Any = None  # the last turn's Reading, which a follow-up edits
             pending: str | None = None
             while True:
-                request = pending or console.input("[bold]you>[/] ").strip()
+                request = pending or _input("[bold]you>[/] ")
                 pending = None
+                if request is None:
+                    continue  # said; nothing was started
                 if request in ("", "exit", "quit"):
                     return
                 reading = _edited(last, request)
@@ -195,22 +200,69 @@ def _edited(last: Any, text: str) -> Any:
         return None
 
 
-def _ask(waiting: dict[str, Any]) -> Any:
-    if waiting.get("kind") == "confirm_dirs":
-        return console.input(f"[bold]{waiting['question']} >[/] ").strip()
-    reply = console.input(
-        "[bold]run it? [y]es / [n]o / edit lr=3e-4 steps=200 / or say what to change >[/] "
-    ).strip()
-    if reply.startswith("edit"):
-        pairs = dict(p.split("=", 1) for p in reply.split()[1:] if "=" in p)
-        edit: dict[str, Any] = {"reason": "edited in chat"}
-        if "lr" in pairs:
-            edit["learning_rate"] = float(pairs["lr"])
-        if "steps" in pairs:
-            edit["max_steps"] = int(pairs["steps"])
-        return {"edit": edit}
-    if reply.lower() in ("y", "yes"):
-        return "yes"
-    if reply.lower() in ("", "n", "no"):
-        return "no"
-    return f"followup:{reply}"
+PROMPT = "[bold]run it? \\[y]es / \\[n]o / edit lr=3e-4 steps=200 / or say what to change >[/] "  # \\[: a bracket, not markup
+
+
+def _ask(waiting: dict[str, Any] | None = None) -> Any:
+    """The answer to the plan: yes, no, an edit (a malformed one is said and asked again), or a follow-up
+    that changes the request ("make it MoE"), returned as ``followup:TEXT``."""
+    while True:
+        if waiting is not None and waiting.get("kind") == "confirm_dirs":
+            reply = _input(f"[bold]{escape(waiting['question'])} >[/] ")
+            if reply is None:
+                continue
+            return reply
+        reply = _input(PROMPT)
+        if reply is None:
+            continue
+        if not reply.startswith("edit"):
+            if reply.lower() in ("y", "yes"):
+                return "yes"
+            if reply.lower() in ("", "n", "no"):
+                return "no"
+            return f"followup:{reply}"
+        try:
+            return {"edit": parse_edit(reply)}
+        except ValueError as error:
+            console.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)
+
+
+def parse_edit(reply: str) -> dict[str, Any]:
+    """``edit lr=3e-4 steps=200`` -> the edit; a ValueError names the field that is not a number."""
+    pairs = dict(p.split("=", 1) for p in reply.split()[1:] if "=" in p)
+    edit: dict[str, Any] = {"reason": "edited in chat"}
+    for key, field, kind in (("lr", "learning_rate", float), ("steps", "max_steps", int)):
+        if key in pairs:
+            try:
+                edit[field] = kind(pairs[key])
+            except ValueError:
+                what = "a number like 3e-4" if kind is float else "a whole number like 200"
+                raise ValueError(f"edit {key}={pairs[key]!r}: {key} must be {what}") from None
+    return edit
+
+
+def request_text(text: str) -> str:
+    """``text`` if it is printable UTF-8 text, else a UserError: a request is words, not binary data."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UserError(
+            "the request is not UTF-8 text (it holds undecodable bytes); type it again as plain text"
+        ) from None
+    if any(not ch.isprintable() and ch not in "\n\t" for ch in text):
+        raise UserError("the request holds control characters or binary data; type it as plain text")
+    return text
+
+
+def _input(prompt: str) -> str | None:
+    """One line from the terminal, or None (said) when it is not text."""
+    try:
+        line = console.input(prompt)
+    except UnicodeDecodeError:
+        console.print("[bold red]error:[/] that was not UTF-8 text; type it again", highlight=False)
+        return None
+    try:
+        return request_text(line).strip()
+    except UserError as error:
+        console.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)
+        return None

@@ -156,6 +156,7 @@ def _decide(
     from policies import load_policies
     from vibe.approvals import sign_decision
     from vibe.core.errors import UserError
+    from vibe.core.identity import process_user
     from vibe.ledger import SqliteLedger, default_ledger_path
 
     name = _approver(approver)
@@ -165,6 +166,12 @@ def _decide(
         policies = load_policies(policy)
         private = _checked_key(name, key, policy)
         request = approvals.get(request_id)
+        user = process_user()
+        if verdict == "approve" and user == request.requester:
+            raise UserError(
+                f"request {request.id} was filed by the OS user {user}, who runs this command: a requester "
+                "cannot approve their own request under another name (--as); the approver signs from their account"
+            )
         signed = sign_decision(request=request, decision=verdict, approver=name, key=private, reason=reason)
         with SqliteLedger(ledger or default_ledger_path()) as log:
             updated = approvals.decide(signed, policies=policies, ledger=log)
@@ -201,7 +208,6 @@ def _continue(
                 "workdir": str(workdir),
                 "policies": [str(p) for p in policy] or settings.policies,
                 "approvals": str(store or settings.approvals or default_store_path()),
-                "requester": request.requester,  # the thread acts for whoever asked, not for the approver
                 "team": request.action.team,
             }
         )
@@ -363,7 +369,7 @@ def login_token_command(
 @app.command("serve")
 def serve_page(
     policy: PolicyFiles,
-    port: Annotated[int, typer.Option(help="port on 127.0.0.1")] = 8377,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="port on 127.0.0.1")] = 8377,
     store: StorePath = None,
     ledger: LedgerPath = None,
     workdir: Annotated[

@@ -41,27 +41,103 @@ def verify(
     export: Annotated[
         Path | None, typer.Option(help="verify this JSONL export instead of the ledger")
     ] = None,
+    policy: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--policy", help="check every approval entry's signature against these files' approver keys"
+        ),
+    ] = None,
+    approvals: Annotated[
+        Path | None,
+        typer.Option(help="approvals store holding the anchors (default: $VIBE_CACHE/approvals/...)"),
+    ] = None,
 ) -> None:
-    """Check the hash chain; name the first bad entry and exit 1 if anything was edited, removed or moved."""
+    """Check the hash chain against the newest anchor kept for this ledger (finished threads keep one in the
+    approvals store, and in the policy's retention.anchor_file); with --policy, every approval's signature.
+    Name the first bad entry and exit 1 if anything was edited, removed, moved, cut off or forged."""
+    from vibe.core.errors import UserError
     from vibe.core.log import console
-    from vibe.ledger import Anchor, read_export, verify_entries
+    from vibe.ledger import Anchor, default_ledger_path, read_export, verify_entries
 
     with user_errors():
         try:
             expected = Anchor.parse(anchor) if anchor else None
         except ValueError as error:
-            from vibe.core.errors import UserError
-
             raise UserError(f"--anchor: {error}") from None
+        policies = None
+        if policy:
+            from policies import load_policies
+
+            policies = load_policies(policy)
         if export is not None:
             report = verify_entries(read_export(export), anchor=expected)
+            forged = None
         else:
+            path = ledger or default_ledger_path()
             with _open(ledger) as store:
+                kept = _kept_anchors(path, approvals, policies)
+                if expected is None and kept:
+                    expected = max(kept, key=lambda a: a.seq)
                 report = store.verify(anchor=expected)
+                forged = _forged_approval(store, policies) if report.ok and policies is not None else None
     if not report.ok:
         console.print(f"[bold red]TAMPERED:[/] {report}", highlight=False, markup=True, soft_wrap=True)
         raise typer.Exit(1)
-    typer.echo(str(report))
+    if forged:
+        console.print(f"[bold red]FORGED:[/] {forged}", highlight=False, markup=True, soft_wrap=True)
+        raise typer.Exit(1)
+    typer.echo(
+        str(report)
+        + (f" (anchor {expected.seq} checked)" if expected else "")
+        + (", approval signatures verified" if policies is not None else "")
+    )
+
+
+def _kept_anchors(ledger: Path, approvals: Path | None, policies) -> list:
+    """The anchors kept for ``ledger``: in the approvals store and in the policy's anchor file."""
+    from vibe.approvals import ApprovalStore, default_store_path
+    from vibe.ledger import Anchor
+
+    kept: list[Anchor] = []
+    store_path = approvals or default_store_path()
+    if store_path.is_file():
+        with ApprovalStore(store_path) as store:
+            kept += store.anchors(ledger)
+    anchor_file = policies.retention.anchor_file if policies is not None else None
+    if anchor_file and Path(anchor_file).is_file():
+        me = str(ledger.resolve())
+        for line in Path(anchor_file).read_text(encoding="utf-8").splitlines():
+            parts = line.split()
+            if len(parts) >= 2 and parts[0] == me:
+                try:
+                    kept.append(Anchor.parse(parts[1]))
+                except ValueError:
+                    continue
+    return kept
+
+
+def _forged_approval(store, policies) -> str | None:
+    """The first approval entry whose signature does not verify against the policy's key, or None."""
+    from pydantic import ValidationError
+
+    from vibe.approvals import SignedDecision, verify_signature
+
+    for entry in store.entries():
+        record = entry.record
+        if record.kind != "approval":
+            continue
+        if not record.signature:
+            return f"entry {entry.seq}: an approval entry without a signature"
+        try:
+            signed = SignedDecision.model_validate(record.signature)
+        except ValidationError:
+            return f"entry {entry.seq}: the approval's signature is malformed"
+        key = policies.public_key(signed.approver)
+        if key is None:
+            return f"entry {entry.seq}: {signed.approver} is not an approver in the policy given"
+        if not verify_signature(key, signed.payload(), signed.signature):
+            return f"entry {entry.seq}: the signature of {signed.approver} does not verify against their key"
+    return None
 
 
 @app.command("head")

@@ -86,6 +86,10 @@ def ingest(
     overrides = {key: value for key, value in flags.items() if value is not None}
     with user_errors():
         ingest_config = load_config(IngestConfig, config, overrides=overrides)
+        if ingest_config.out.exists() and not ingest_config.out.is_dir():
+            from vibe.core.errors import UserError
+
+            raise UserError(f"--out: {ingest_config.out} is a file; pass a directory for the dataset")
         ingest_config.out.mkdir(parents=True, exist_ok=True)
         setup_logging(log_file=ingest_config.out / "ingest.log")
         info = run_ingest(ingest_config, progress=not no_progress)

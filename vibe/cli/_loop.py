@@ -47,16 +47,18 @@ def loop(
     Nothing waits for a person: a step that needs approval is queued and skipped, and the report lists it.
     Running the same goal again in the same workdir continues an unfinished loop.
     """
-    import yaml
     from pydantic import ValidationError
 
     from vibe.cli._agent import chat_model
     from vibe.core.errors import UserError
+    from vibe.core.yamlfile import read_yaml
     from vibe.loop import LoopConfig, parse_until, run_loop
 
     setup_logging()
     with user_errors():
-        data: dict[str, Any] = (yaml.safe_load(config.read_text()) or {}) if config else {}
+        data: dict[str, Any] = (read_yaml(config).data or {}) if config else {}
+        if not isinstance(data, dict):
+            raise UserError(f"{config}: must be a mapping of fields (goal, rounds, ...)")
         if (until is None) == (hours is None):
             raise UserError("give exactly one of --until HH:MM and --hours N")
         try:

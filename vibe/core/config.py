@@ -20,6 +20,7 @@ __all__ = [
     "ConfigProblem",
     "VibeConfig",
     "dump_yaml",
+    "line_index",
     "load_config",
     "load_yaml",
     "set_dotted",
@@ -66,8 +67,8 @@ def _short(value: Any, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _line_index(text: str) -> dict[tuple[str, ...], int]:
-    """Map each key path in a YAML document to its 1-based line number."""
+def line_index(root: yaml.Node | None) -> dict[tuple[str, ...], int]:
+    """Map each key path under the composed node ``root`` to its 1-based line number."""
     index: dict[tuple[str, ...], int] = {}
 
     def walk(node: yaml.Node, path: tuple[str, ...]) -> None:
@@ -82,10 +83,6 @@ def _line_index(text: str) -> dict[tuple[str, ...], int]:
                 index[child] = item.start_mark.line + 1
                 walk(item, child)
 
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
-        return index
     if root is not None:
         walk(root, ())
     return index
@@ -147,32 +144,11 @@ def validate(
 
 def load_yaml(path: str | Path, model_cls: type[C], *, overrides: Mapping[str, Any] | None = None) -> C:
     """Load a YAML file into ``model_cls``. ``overrides`` (dotted keys) are applied on top."""
-    path = Path(path)
+    from vibe.core.yamlfile import read_yaml  # the one bounded YAML reader
+
     source = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise ConfigError(
-            source=source,
-            problems=[
-                ConfigProblem(field="<file>", given=NOT_GIVEN, allowed=f"cannot be read ({error.strerror})")
-            ],
-        ) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        raise ConfigError(
-            source=source,
-            problems=[
-                ConfigProblem(
-                    field="<syntax>",
-                    given=NOT_GIVEN,
-                    allowed=f"is not valid YAML: {getattr(error, 'problem', error)}",
-                    line=mark.line + 1 if mark else None,
-                )
-            ],
-        ) from None
+    document = read_yaml(path)
+    data = document.data
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -182,7 +158,7 @@ def load_yaml(path: str | Path, model_cls: type[C], *, overrides: Mapping[str, A
         )
     for dotted, value in (overrides or {}).items():
         set_dotted(data, dotted, value)
-    return validate(model_cls, data, source=source, lines=_line_index(text))
+    return validate(model_cls, data, source=source, lines=line_index(document.root))
 
 
 def load_config(

@@ -64,3 +64,14 @@ def test_empty_input_exits_2_with_the_reason(tmp_path: Path) -> None:
     )
     assert result.exit_code == 2
     assert "no input files" in result.output
+
+
+def test_out_an_existing_file_exits_2_and_leaves_it(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "a.py").write_text("print('hello')\n", encoding="utf-8")
+    existing = tmp_path / "notes.txt"
+    existing.write_text("keep me\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["data", "ingest", str(tmp_path / "src"), "--out", str(existing)])
+    assert result.exit_code == 2
+    assert f"--out: {existing} is a file; pass a directory" in result.output
+    assert existing.read_text(encoding="utf-8") == "keep me\n"

@@ -108,7 +108,7 @@ def test_too_large_file_is_hashed_not_read(tmp_path: Path) -> None:
 def test_broken_symlink_and_fifo_are_unreadable(tmp_path: Path) -> None:
     root = tmp_path / "repo"
     root.mkdir()
-    (root / "dangling.py").symlink_to(tmp_path / "gone.py")
+    (root / "dangling.py").symlink_to(root / "gone.py")  # inside the input (one outside is not read at all)
     os.mkfifo(root / "pipe.txt")
     files = _read([root], tmp_path)
     assert [(f.path, f.problem) for f in files] == [

@@ -47,3 +47,27 @@ def test_unknown_thread_is_a_clear_error(tmp_path: Path) -> None:
     done = _vibe("resume", "nope", "--workdir", "w", cwd=tmp_path)
     assert done.returncode == 2
     assert "no thread nope" in done.stdout + done.stderr
+
+
+def test_a_binary_request_exits_2_and_starts_nothing(tmp_path: Path) -> None:
+    env = {**os.environ, "VIBE_NO_PROGRESS": "1", "COLUMNS": "200"}
+    done = subprocess.run(
+        [sys.executable, "-m", "vibe", "run", b"train \xff\xfe on /data".decode("utf-8", "surrogateescape"),
+         "--no-llm", "--workdir", "w"],
+        capture_output=True, cwd=tmp_path, env=env, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert b"the request is not UTF-8 text" in done.stdout + done.stderr
+    assert not (tmp_path / "w").exists()
+
+
+def test_chat_prompt_shows_its_keys_and_a_bad_edit_is_asked_again(tmp_path: Path, corpus: Path) -> None:
+    done = _vibe(
+        "chat", "--no-llm", "--workdir", "w", stdin=f"train a 7B on {corpus}\nedit lr=abc\nn\nexit\n",
+        cwd=tmp_path,
+    )  # fmt: skip
+    out = done.stdout + done.stderr
+    assert done.returncode == 0, out
+    assert "[y]es / [n]o / edit" in out
+    assert "edit lr='abc': lr must be a number like 3e-4" in out
+    assert "cancelled" in out

@@ -67,3 +67,11 @@ def test_draft_that_drops_a_named_path_is_invalid() -> None:
     draft = GoalDraft(objective="train", model_size="7B", data_paths=[])
     with pytest.raises(ValueError, match="missing: /data/code"):
         goal_from_draft("train a 7B on /data/code", draft)
+
+
+def test_a_url_is_never_a_data_source() -> None:
+    # issue #10, medium 11: "upload it to http://host/upload" made //host/upload a data source
+    goal = parse_request("train a 125M model on /srv/data/code and upload it to http://host/upload")
+    assert goal.data_sources == ["/srv/data/code"]
+    goal = parse_request("train a 125M model on https://files.example.com/corpus.tar")
+    assert goal.data_sources == []

@@ -21,9 +21,10 @@ from vibe.agent._record import Recorder
 from vibe.approvals import ApprovalStore, generate_key
 from vibe.cli._approvals import app as approvals_cli
 from vibe.core.errors import UserError
+from vibe.core.identity import process_user
 from vibe.ledger import Record, SqliteLedger
 
-REQUESTER = "erin"  # asks for the work; not an approver
+REQUESTER = process_user()  # asks for the work (the OS user running the tests); not an approver
 
 POLICY = """\
 version: 1
@@ -87,7 +88,9 @@ def _approve(tmp_path: Path, policy: Path, request_id: str, *more: str) -> str:
         "--ledger",
         str(tmp_path / "runs" / "ledger.sqlite"),
     ]
-    result = CliRunner().invoke(approvals_cli, [*args, *more])
+    with pytest.MonkeyPatch.context() as patch:  # alice signs from her own OS account (one account here)
+        patch.setattr("vibe.core.identity.process_user", lambda: "alice")
+        result = CliRunner().invoke(approvals_cli, [*args, *more])
     assert result.exit_code == 0, result.output
     return result.output
 

@@ -12,6 +12,7 @@ from vibe.agent import Agent, AgentSettings, PlanSettings, make_plan, parse_requ
 from vibe.agent._gate import describe_step
 from vibe.agent._search import SearchSettings
 from vibe.approvals import ApprovalStore, generate_key
+from vibe.core.identity import process_user
 from vibe.ledger import SqliteLedger, digest
 
 pytestmark = pytest.mark.slow
@@ -68,7 +69,7 @@ def test_the_transferred_run_is_what_the_gate_judges_and_it_is_queued_for_approv
         measure_local_flops=False,
         policies=[str(policy)],
         approvals=str(tmp_path / "approvals.sqlite"),
-        requester="erin",
+        requester=process_user(),
         unattended=True,
     )
     with Agent.open(settings, yes=True) as agent:

@@ -159,3 +159,9 @@ def test_expired_request_via_cli(env: dict[str, Path]) -> None:
     result = CliRunner().invoke(app, ["approve", request.id, "--as", "alice", *_args(env)])
     assert result.exit_code == 2
     assert f"request {request.id} expired at" in result.output
+
+
+def test_serve_refuses_a_port_out_of_range(env: dict[str, Path]) -> None:
+    result = CliRunner().invoke(app, ["serve", "--port", "70000", "--policy", str(env["policy"])])
+    assert result.exit_code == 2
+    assert "less than or equal to 65535" in result.output  # typer names the range; nothing started

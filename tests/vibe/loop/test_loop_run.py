@@ -14,6 +14,7 @@ import pytest
 from vibe.agent import AgentSettings, PlanSettings
 from vibe.agent._search import SearchSettings
 from vibe.approvals import generate_key
+from vibe.core.identity import process_user
 from vibe.ledger import SqliteLedger
 from vibe.loop import LoopConfig, LoopResult, RoundSettings, run_loop
 
@@ -59,7 +60,7 @@ def night(tmp_path_factory: pytest.TempPathFactory, corpus: Path) -> dict[str, A
             workdir=str(tmp / "runs"),
             policies=[str(policy)],
             approvals=str(tmp / "approvals.sqlite"),
-            requester="erin",
+            requester=process_user(),
             rounds=RoundSettings(
                 max_trials=2,
                 full_run_share=0.4,

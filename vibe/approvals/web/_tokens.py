@@ -51,7 +51,7 @@ def _decode(prefix: str, token: str, what: str) -> dict:
     body = token.removeprefix(prefix)
     try:
         data = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: absurdly nested JSON
         raise UserError(f"the {what} is damaged; copy it again, whole") from None
     if not isinstance(data, dict):
         raise UserError(f"the {what} is damaged; copy it again, whole")

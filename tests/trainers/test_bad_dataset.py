@@ -1,0 +1,32 @@
+"""Bad input to training fails at once, naming the file or field, before Ray starts (issue #10)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from tiny_dataset import build_tiny_dataset, tiny_config
+
+from trainers import RunConfig
+from trainers._launch import launch
+from vibe.core.config import ConfigError, validate
+from vibe.core.errors import UserError
+
+
+def test_an_absurd_max_steps_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match=r"training\.max_steps: got 99999999999999999999999"):
+        validate(RunConfig, {"training": {"max_steps": 99999999999999999999999}}, source="run.yaml")
+
+
+@pytest.mark.parametrize("suffix", [".bin", ".idx"])
+def test_a_truncated_split_is_named_before_ray_starts(tmp_path: Path, suffix: str) -> None:
+    import ray
+
+    data = build_tiny_dataset(tmp_path / "data")
+    damaged = data / f"train_text_document{suffix}"
+    os.truncate(damaged, damaged.stat().st_size - 7)
+    config = tiny_config(data, tmp_path / "run")
+    with pytest.raises(UserError, match=rf"{damaged}: truncated .*re-run `vibe data ingest`"):
+        launch(config)
+    assert not ray.is_initialized()

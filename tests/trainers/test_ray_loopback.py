@@ -1,0 +1,45 @@
+"""The embedded Ray a local run starts listens on loopback only (issue #10, medium 10).
+
+A fresh process starts Ray the way ``vibe train`` does (``trainers._launch._init_ray``, no cluster address)
+and lists every listening socket of itself and the Ray processes it started.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+PROBE = """
+import json, time
+import psutil, ray
+from trainers import RunConfig
+from trainers._launch import _init_ray
+
+_init_ray(RunConfig())
+time.sleep(2)  # the agents bind their ports while the node comes up
+me = psutil.Process()
+ours = {me.pid} | {p.pid for p in me.children(recursive=True)}
+listening = sorted(
+    {(c.laddr.ip, c.laddr.port, psutil.Process(c.pid).name())
+     for c in psutil.net_connections(kind="inet") if c.status == psutil.CONN_LISTEN and c.pid in ours}
+)
+ray.shutdown()
+print("LISTENING " + json.dumps(listening))
+"""
+
+
+def test_no_vibe_started_listener_is_on_a_non_loopback_address(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
+    line = next((x for x in done.stdout.splitlines() if x.startswith("LISTENING ")), None)
+    assert line is not None, done.stdout[-2000:] + done.stderr[-4000:]
+    listening = json.loads(line.removeprefix("LISTENING "))
+    assert listening, "Ray started no listener at all: the probe did not see the node"
+    outside = [entry for entry in listening if entry[0] not in ("127.0.0.1", "::1")]
+    assert outside == [], f"listening beyond loopback: {outside}"
