@@ -204,8 +204,7 @@ def main() -> None:
     work = cache_dir("bench", "ingest_memory")
     docs = f"-{args.documents}docs" if args.documents else ""
     if args.stdlib:
-        from tools.data import IngestConfig
-        from tools.data._sources import list_inputs
+        from tools.data import IngestConfig, list_inputs
 
         source = Path(sysconfig.get_paths()["stdlib"])
         label = "stdlib (directory)"

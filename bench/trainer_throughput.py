@@ -146,8 +146,7 @@ def run_megatron(args: argparse.Namespace, batches) -> tuple[float, list[float],
     import torch.distributed as dist
     from megatron.core import parallel_state
 
-    from trainers._config import ModelConfig
-    from trainers._model import build_model, causal_mask, flops_per_token
+    from trainers import ModelConfig, build_model, causal_mask, flops_per_token
 
     os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
     os.environ.setdefault("MASTER_PORT", "29533")

@@ -22,11 +22,17 @@ Composition and precedence (also in ``policies/README.md``):
     policies = load_policies(["org.yaml", "team-nlp.yaml"])
     decision = policies.evaluate(Action(kind="train.run", team="nlp", gpu_hours=6), usage=Usage(...))
     decision.effect, decision.rules, decision.reason
+
+The agent and every tool judge actions through a :class:`Gate`: :class:`PolicyGate` over a
+:class:`PolicySet` (with the usage snapshot, team and requester), or :class:`AllowAll` when no policy is in
+force; both answer a :class:`GateDecision`.
 """
 
 from policies._action import ACTION_KINDS, TRAINING_KINDS, Action, TeamUsage, Usage, parse_count
 from policies._engine import GOVERNS, Decision, Finding, PolicySet, PolicySource
+from policies._gate import AllowAll, ApprovalNeed, Gate, GateDecision, PolicyGate
 from policies._load import PolicyCheck, PolicyError, check_policies, load_policies
+from policies._match import Endpoint, compile_glob, normalize_path, under_root
 from policies._schema import ApproverGroup, Effect, PolicyFile, Retention, Rule
 
 __all__ = [
@@ -34,13 +40,19 @@ __all__ = [
     "GOVERNS",
     "TRAINING_KINDS",
     "Action",
+    "AllowAll",
+    "ApprovalNeed",
     "ApproverGroup",
     "Decision",
     "Effect",
+    "Endpoint",
     "Finding",
+    "Gate",
+    "GateDecision",
     "PolicyCheck",
     "PolicyError",
     "PolicyFile",
+    "PolicyGate",
     "PolicySet",
     "PolicySource",
     "Retention",
@@ -48,6 +60,9 @@ __all__ = [
     "TeamUsage",
     "Usage",
     "check_policies",
+    "compile_glob",
     "load_policies",
+    "normalize_path",
     "parse_count",
+    "under_root",
 ]

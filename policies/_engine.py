@@ -20,14 +20,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 from policies._action import ACTION_KINDS, TRAINING_KINDS, Action, TeamUsage, Usage
 from policies._match import Endpoint, compile_glob, kind_pattern_matches, normalize_path, under_root
 from policies._schema import ApproverGroup, Condition, Effect, HoursLimit, PolicyFile, Retention, Rule
-
-if TYPE_CHECKING:
-    from vibe.ledger import Record
 
 __all__ = ["GOVERNS", "Decision", "Finding", "PolicySet", "PolicySource"]
 
@@ -94,23 +91,6 @@ class Decision:
             "labels": list(self.labels),
             "policy_hashes": dict(self.policy_hashes),
         }
-
-    def as_record(self, *, action: Action, thread_id: str) -> Record:
-        """The ledger record of this decision (actor ``policy``, kind ``gate``)."""
-        from vibe.ledger import Record, digest
-
-        return Record(
-            thread_id=thread_id,
-            actor="policy",
-            kind="gate",
-            action=action.kind,
-            inputs_hash=digest(action.model_dump(mode="json")),
-            outputs=self.to_json(),
-            reason=self.reason,
-            policy_hashes=dict(self.policy_hashes),
-            rule_ids=list(self.rules),
-            outcome=self.effect,
-        )
 
 
 @dataclass(frozen=True)

@@ -6,11 +6,11 @@ import functools
 import os
 import shutil
 import subprocess
-from dataclasses import dataclass
 
+from sandbox._bwrap import Backend, probe_argv
 from vibe.core.errors import UserError
 
-__all__ = ["Backend", "SandboxUnavailable", "check_available", "require"]
+__all__ = ["SandboxUnavailable", "check_available", "require"]
 
 INSTALL_HINT = "install it with `apt-get install bubblewrap` (scripts/setup.sh does this when run as root)"
 NAMESPACE_HINT = (
@@ -24,18 +24,6 @@ NAMESPACE_HINT = (
 
 class SandboxUnavailable(UserError):
     """The sandbox cannot run here; the message names what is missing and how to install or enable it."""
-
-
-@dataclass(frozen=True)
-class Backend:
-    """How sandboxes are started on this host (found by :func:`require`)."""
-
-    bwrap: str
-    """Absolute path of the bwrap binary."""
-    privileged: bool
-    """True when we are root: bwrap runs without a user namespace and ``setpriv`` drops to a per-run uid."""
-    setpriv: str | None
-    prlimit: str
 
 
 def check_available() -> None:
@@ -60,8 +48,6 @@ def _probe(bwrap: str, privileged: bool) -> Backend:
     prlimit = shutil.which("prlimit") or _missing("prlimit")
     setpriv = (shutil.which("setpriv") or _missing("setpriv")) if privileged else None
     backend = Backend(bwrap=bwrap, privileged=privileged, setpriv=setpriv, prlimit=prlimit)
-    from sandbox._run import probe_argv  # here: _run imports this module
-
     try:
         done = subprocess.run(probe_argv(backend), capture_output=True, timeout=30, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:

@@ -8,17 +8,16 @@ writable hierarchy is found, :func:`create` returns None and the caller falls ba
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vibe.core.log import get_logger
-
 __all__ = ["Cgroup", "create"]
 
-log = get_logger(__name__)
+log = logging.getLogger(__name__)
 
 
 @dataclass

@@ -1,52 +1,36 @@
-"""Build the bubblewrap command line, start it under limits, supervise it, report what happened."""
+"""Start a sandbox under limits, pump its input and output until it ends, report what happened.
+
+The command line is :mod:`sandbox._bwrap`'s, the per-run uid :mod:`sandbox._uid`'s, the cgroup
+:mod:`sandbox._cgroup`'s.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import os
 import resource
 import secrets
 import selectors
 import signal
-import site
 import subprocess
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from sandbox import _cgroup
-from sandbox._available import Backend, require
+from sandbox._available import require
+from sandbox._bwrap import CODE_PATH, SCRATCH, Spec, etc_files, memfd, python_binds, scratch_path
 from sandbox._config import Limits, SandboxResult, StopReason
 from sandbox._seccomp import no_userns_filter
-from vibe.core.log import get_logger
+from sandbox._uid import UidWatch, pick_uid, pids_of_uid, sweep
 
-__all__ = ["probe_argv", "run", "run_python"]
+__all__ = ["run", "run_python"]
 
-log = get_logger(__name__)
+log = logging.getLogger(__name__)
 
-SCRATCH = "/scratch"
-CODE_PATH = "/.sandbox/main.py"
-SYSTEM_DIRS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
-# The few files of /etc that dynamic linking, locales and Python need; nothing with credentials.
-ETC_FILES = (
-    "/etc/ld.so.cache",
-    "/etc/ld.so.conf",
-    "/etc/ld.so.conf.d",
-    "/etc/alternatives",
-    "/etc/localtime",
-    "/etc/nsswitch.conf",
-    "/etc/mime.types",
-)
-BASE_ENV = {
-    "PATH": "/usr/local/bin:/usr/bin:/bin",
-    "LANG": "C.UTF-8",
-    "HOME": SCRATCH,
-    "PYTHONDONTWRITEBYTECODE": "1",
-}
-UID_BASE = 0x60000000  # per-run uids are drawn from [UID_BASE, UID_BASE + 2**24): no real account lives there
 POLL_S = 0.05
 DRAIN_S = 1.0
 ENV_CGROUP = "VIBE_SANDBOX_CGROUP"  # "0" turns the cgroup layer off (rlimits and the per-run uid remain)
@@ -93,7 +77,7 @@ def run_python(
     (numpy, pytest, ...) imports. The code runs as ``__main__`` from /.sandbox/main.py with ``args`` as
     ``sys.argv[1:]``; /scratch is on ``sys.path`` so modules placed there import.
     """
-    binds = [*_python_binds(), *ro_binds]
+    binds = [*python_binds(), *ro_binds]
     return _run(
         [sys.executable, "-B", CODE_PATH, *args],
         limits=limits,
@@ -109,130 +93,6 @@ def run_python(
 # BLAS/OpenMP start one thread per core at import: on a big machine that alone would exceed `processes`
 # and, under RLIMIT_AS, the address space. Snippets that want threads can set these themselves.
 _ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-
-
-def probe_argv(backend: Backend) -> list[str]:
-    """A minimal sandbox that prints "sandbox-ok": proves bwrap can build what :func:`run` needs."""
-    spec = _Spec(backend=backend, uid=_pick_uid() if backend.privileged else os.getuid(), limits=Limits())
-    return spec.bwrap_argv(["/bin/sh", "-c", "echo sandbox-ok"])
-
-
-# --- building the command line ------------------------------------------------------------------------
-
-
-@dataclass
-class _Spec:
-    backend: Backend
-    uid: int
-    limits: Limits
-    ro_binds: list[str] = field(default_factory=list)
-    files: dict[str, int] = field(default_factory=dict)  # path in sandbox -> fd holding the content
-    code_fd: int | None = None
-    seccomp_fd: int | None = None  # the no-user-namespace filter (sandbox._seccomp)
-    etc_fds: dict[str, int] = field(default_factory=dict)  # generated /etc/passwd, /etc/group, /etc/hosts
-    cwd: str = SCRATCH
-    env: dict[str, str] = field(default_factory=lambda: dict(BASE_ENV))
-
-    def bwrap_argv(self, argv: Sequence[str]) -> list[str]:
-        b = self.backend
-        out = [
-            b.bwrap,
-            "--unshare-ipc",
-            "--unshare-pid",
-            "--unshare-net",
-            "--unshare-uts",
-            "--unshare-cgroup-try",
-        ]
-        if not b.privileged:
-            out += ["--unshare-user"]
-        out += ["--die-with-parent", "--new-session", "--hostname", "sandbox", "--clearenv"]
-        for key, value in self.env.items():
-            out += ["--setenv", key, value]
-        out += ["--ro-bind", "/usr", "/usr"]
-        for d in SYSTEM_DIRS:
-            if os.path.islink(d):
-                out += ["--symlink", os.readlink(d), d]
-            elif os.path.isdir(d):
-                out += ["--ro-bind", d, d]
-        out += ["--dir", "/etc"]
-        for f in ETC_FILES:
-            if os.path.exists(f):
-                out += ["--ro-bind", f, f]
-        out += ["--proc", "/proc", "--dev", "/dev"]
-        size = str(self.limits.scratch_mb * 1024 * 1024)
-        out += ["--perms", "1777", "--size", size, "--tmpfs", "/tmp"]
-        out += ["--perms", "1777", "--size", size, "--tmpfs", SCRATCH]
-        made: set[str] = set()
-        for path in self.ro_binds:
-            # bwrap would create missing parents mode 0700 (root's): make them traversable first.
-            for parent in reversed(PurePosixPath(path).parents):
-                p = str(parent)
-                if p != "/" and p not in made and not any(parent.is_relative_to(b) for b in self.ro_binds):
-                    out += ["--perms", "0755", "--dir", p]
-                    made.add(p)
-            out += ["--ro-bind", path, path]
-        for dest, fd in self.files.items():
-            for parent in reversed(PurePosixPath(dest).parents):
-                p = str(parent)
-                if p.startswith(SCRATCH + "/") and p not in made:
-                    out += ["--perms", "0777", "--dir", p]
-                    made.add(p)
-            out += ["--perms", "0666", "--file", str(fd), dest]
-        for dest, fd in self.etc_fds.items():
-            out += ["--perms", "0444", "--ro-bind-data", str(fd), dest]
-        if self.code_fd is not None:
-            out += ["--perms", "0444", "--ro-bind-data", str(self.code_fd), CODE_PATH]
-        out += ["--chdir", self.cwd]
-        if self.seccomp_fd is not None:
-            out += ["--seccomp", str(self.seccomp_fd)]
-        if b.privileged:
-            # bwrap runs as root without a user namespace; keep only what setpriv needs to become self.uid.
-            out += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--"]
-            out += [
-                str(b.setpriv),
-                f"--reuid={self.uid}",
-                f"--regid={self.uid}",
-                "--clear-groups",
-                "--inh-caps=-all",
-                "--bounding-set=-all",
-                "--no-new-privs",
-                "--",
-            ]
-        else:
-            out += ["--"]
-        return [*out, *argv]
-
-
-def _python_binds() -> list[Path]:
-    """The directories this interpreter needs: prefixes, site-packages, the real executable's home."""
-    roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
-    roots |= set(site.getsitepackages())
-    roots.add(str(Path(os.path.realpath(sys.executable)).parent.parent))
-    keep: list[Path] = []
-    for r in sorted(roots, key=len):
-        p = Path(r)
-        if not p.exists() or any(p.is_relative_to(k) for k in keep) or p.is_relative_to("/usr"):
-            continue
-        keep.append(p)
-    return keep
-
-
-def _etc_files(uid: int) -> dict[str, str]:
-    """passwd/group naming the sandbox user (home /scratch) and a hosts file with only localhost."""
-    return {
-        "/etc/passwd": f"sandbox:x:{uid}:{uid}:sandbox:{SCRATCH}:/bin/sh\n",
-        "/etc/group": f"sandbox:x:{uid}:\n",
-        "/etc/hosts": "127.0.0.1 localhost sandbox\n::1 localhost\n",
-    }
-
-
-def _pick_uid() -> int:
-    """A uid no process uses now: the sandbox's processes are then the only ones RLIMIT_NPROC counts."""
-    busy = _uids_in_use()
-    while True:
-        uid = UID_BASE + secrets.randbelow(1 << 24)
-        if uid not in busy:
-            return uid
 
 
 # --- running and supervising -----------------------------------------------------------------------------
@@ -256,8 +116,8 @@ def _run(
     if not cwd.startswith("/"):
         raise ValueError(f"sandbox.run: cwd must be an absolute path inside the sandbox, got {cwd!r}")
     backend = require()
-    uid = _pick_uid() if backend.privileged else os.getuid()
-    spec = _Spec(backend=backend, uid=uid, limits=limits, cwd=cwd)
+    uid = pick_uid() if backend.privileged else os.getuid()
+    spec = Spec(backend=backend, uid=uid, limits=limits, cwd=cwd)
     for key, value in (env or {}).items():
         if not key or "=" in key or "\0" in key + value:
             raise ValueError(f"sandbox.run: env: bad variable {key!r}")
@@ -271,16 +131,16 @@ def _run(
     group: _cgroup.Cgroup | None = None
     try:
         for name, content in (files or {}).items():
-            dest = _scratch_path(name)
-            fds.append(_memfd(name, content))
+            dest = scratch_path(name)
+            fds.append(memfd(name, content))
             spec.files[dest] = fds[-1]
-        for dest, text in _etc_files(uid).items():
-            fds.append(_memfd(dest, text))
+        for dest, text in etc_files(uid).items():
+            fds.append(memfd(dest, text))
             spec.etc_fds[dest] = fds[-1]
         if code is not None:
-            fds.append(_memfd("main.py", code))
+            fds.append(memfd("main.py", code))
             spec.code_fd = fds[-1]
-        fds.append(_memfd("seccomp", no_userns_filter()))  # no user namespaces inside (unshare -U)
+        fds.append(memfd("seccomp", no_userns_filter()))  # no user namespaces inside (unshare -U)
         spec.seccomp_fd = fds[-1]
         if os.environ.get(ENV_CGROUP, "1") != "0" and not _CGROUP_BROKEN:
             group = _cgroup.create(
@@ -310,22 +170,35 @@ def _run(
 
 
 def _supervise(
-    spec: _Spec, argv: list[str], *, group: _cgroup.Cgroup | None, fds: list[int], stdin: bytes | None
+    spec: Spec, argv: list[str], *, group: _cgroup.Cgroup | None, fds: list[int], stdin: bytes | None
 ) -> SandboxResult:
+    """Start the sandbox, pump its streams until it ends (or a limit stops it), and say what happened."""
+    start = time.monotonic()
+    proc = _start(spec, argv, group=group, fds=fds, stdin=stdin)
+    pump = _Pump(proc, spec, group=group, stdin=stdin)
+    try:
+        pump.run(deadline=start + spec.limits.wall_seconds)
+    finally:
+        pump.close()
+    return _result(pump, spec, group=group, wall=time.monotonic() - start)
+
+
+def _start(
+    spec: Spec, argv: list[str], *, group: _cgroup.Cgroup | None, fds: list[int], stdin: bytes | None
+) -> subprocess.Popen[bytes]:
+    """sh (joins the cgroup) -> prlimit (sets the rlimits) -> bwrap -> the command, in a session of its own."""
     limits, backend = spec.limits, spec.backend
     cpu = max(1, math.ceil(limits.cpu_seconds))
     fsize = limits.file_size_mb * 1024 * 1024
     # processes: cgroup pids.max when we have one; RLIMIT_NPROC under the per-run uid always when root
     # (the uid has no other process, so the count is exactly the sandbox's); as a plain user the count
     # includes the user's other processes, so the limit is raised by that many (best effort).
-    nproc = limits.processes if backend.privileged else limits.processes + len(_pids_of_uid(spec.uid)) + 4
+    nproc = limits.processes if backend.privileged else limits.processes + len(pids_of_uid(spec.uid)) + 4
     if group is not None and group.pids is not None:
         nproc += 2  # a backstop: the cgroup is hit first, and its counter says so without guessing
     prlimit = [backend.prlimit, f"--cpu={cpu}:{cpu + 1}", f"--fsize={fsize}", "--core=0", f"--nproc={nproc}"]
-    memory_by_cgroup = group is not None and group.memory is not None
-    if not memory_by_cgroup:
-        mem = limits.memory_mb * 1024 * 1024
-        prlimit.append(f"--as={mem}")
+    if group is None or group.memory is None:
+        prlimit.append(f"--as={limits.memory_mb * 1024 * 1024}")
     joins = [str(p) for p in group.procs_files] if group is not None else []
     # The shell joins the cgroup(s) before anything else runs, then becomes prlimit, which becomes bwrap.
     join = (
@@ -333,9 +206,7 @@ def _supervise(
         f'{{ echo "{JOIN_MARK} $f" >&2; exit {JOIN_FAILED}; }}; shift; done; shift; exec "$@"'
     )
     cmd = ["/bin/sh", "-c", join, "sh", *joins, "--", *prlimit, "--", *spec.bwrap_argv(argv)]
-
-    start = time.monotonic()
-    proc = subprocess.Popen(
+    return subprocess.Popen(
         cmd,
         stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
         stdout=subprocess.PIPE,
@@ -344,100 +215,129 @@ def _supervise(
         start_new_session=True,
         env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
     )
-    out = _Capture(limit=limits.output_bytes)
-    err = _Capture(limit=limits.output_bytes)
-    stopped: StopReason | None = None
-    reason = ""
-    status: int | None = None
-    usage: resource.struct_rusage | None = None
-    sel = selectors.DefaultSelector()
-    assert proc.stdout is not None and proc.stderr is not None
-    for stream, cap in ((proc.stdout, out), (proc.stderr, err)):
-        os.set_blocking(stream.fileno(), False)
-        sel.register(stream.fileno(), selectors.EVENT_READ, cap)
-    pending = memoryview(stdin or b"")
-    if proc.stdin is not None:
-        os.set_blocking(proc.stdin.fileno(), False)
-        if pending:
-            sel.register(proc.stdin.fileno(), selectors.EVENT_WRITE, None)
-        else:
-            proc.stdin.close()
 
-    def stop(why: StopReason, text: str) -> None:
-        nonlocal stopped, reason
-        if stopped is None:
-            stopped, reason = why, text
-            _kill(proc.pid, group, spec)
 
-    deadline = start + limits.wall_seconds
-    exited_at: float | None = None
-    next_count = start
-    # Without cgroup accounting, watch the per-run uid's processes: their count (the process limit), CPU
-    # time and peak memory (wait4's rusage misses what bwrap's pid 1 reaps and includes our own fork's RSS).
-    needs_watch = group is None or group.pids is None or group.cpu is None or group.memory is None
-    watch = _UidWatch(spec.uid) if backend.privileged and needs_watch else None
-    try:
-        while True:
-            now = time.monotonic()
-            # Done once the launcher exited and its output is drained (EOF, or DRAIN_S passed). A command
-            # that closed its stdout/stderr keeps running until it exits or a limit stops it.
-            if exited_at is not None and (not sel.get_map() or now - exited_at > DRAIN_S):
-                break
-            for key, _ in sel.select(max(0.0, min(POLL_S, deadline - now))):
-                if key.data is None:  # stdin is writable
-                    try:
-                        n = os.write(key.fd, pending[:65536])
-                        pending = pending[n:]
-                    except BlockingIOError:
-                        continue
-                    except BrokenPipeError:  # the command does not read (all of) its input
-                        pending = pending[:0]
-                    if not pending:
-                        sel.unregister(key.fd)
-                        assert proc.stdin is not None
-                        proc.stdin.close()
-                    continue
-                try:
-                    chunk = os.read(key.fd, 65536)
-                except BlockingIOError:
-                    continue
-                if not chunk:
-                    sel.unregister(key.fd)
-                    continue
-                if not key.data.add(chunk):
-                    name = "stdout" if key.data is out else "stderr"
-                    stop("output", f"{name} went past output_bytes={limits.output_bytes}")
-            if status is None:
-                pid, st, ru = os.wait4(proc.pid, os.WNOHANG)
-                if pid:
-                    status, usage, exited_at = st, ru, time.monotonic()
-                    for fd in list(sel.get_map()):
-                        if sel.get_map()[fd].data is None:
-                            sel.unregister(fd)
-            now = time.monotonic()
-            if status is None and stopped is None:
-                if now >= deadline:
-                    stop("timeout", f"still running after wall_seconds={limits.wall_seconds:g}")
-                elif group is not None and group.pids_limit_hit():
-                    stop("processes", f"reached processes={limits.processes} (cgroup pids.max)")
-                elif watch is not None and now >= next_count:
-                    next_count = now + 2 * POLL_S
-                    if watch.poll() >= limits.processes and (group is None or group.pids is None):
-                        stop("processes", f"reached processes={limits.processes} (RLIMIT_NPROC)")
-    finally:
-        sel.close()
-        if status is None:
-            if stopped is None:
-                _kill(proc.pid, group, spec)
-            _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = status  # we reaped it; keep Popen from waiting again
-        for f in (proc.stdout, proc.stdin, proc.stderr):
+class _Pump:
+    """Feeds stdin, drains stdout/stderr (capped), reaps the launcher and stops the run at a limit."""
+
+    def __init__(
+        self, proc: subprocess.Popen[bytes], spec: Spec, *, group: _cgroup.Cgroup | None, stdin: bytes | None
+    ) -> None:
+        self.proc, self.spec, self.group = proc, spec, group
+        limits = spec.limits
+        self.out = _Capture(limit=limits.output_bytes)
+        self.err = _Capture(limit=limits.output_bytes)
+        self.stopped: StopReason | None = None
+        self.reason = ""
+        self.status: int | None = None
+        self.usage: resource.struct_rusage | None = None
+        self.exited_at: float | None = None
+        self.sel = selectors.DefaultSelector()
+        assert proc.stdout is not None and proc.stderr is not None
+        for stream, cap in ((proc.stdout, self.out), (proc.stderr, self.err)):
+            os.set_blocking(stream.fileno(), False)
+            self.sel.register(stream.fileno(), selectors.EVENT_READ, cap)
+        self.pending = memoryview(stdin or b"")
+        if proc.stdin is not None:
+            os.set_blocking(proc.stdin.fileno(), False)
+            if self.pending:
+                self.sel.register(proc.stdin.fileno(), selectors.EVENT_WRITE, None)
+            else:
+                proc.stdin.close()
+        # Without cgroup accounting, watch the per-run uid's processes: their count (the process limit), CPU
+        # time and peak memory (wait4's rusage misses what bwrap's pid 1 reaps and includes our own fork's RSS).
+        needs_watch = group is None or group.pids is None or group.cpu is None or group.memory is None
+        self.watch = UidWatch(spec.uid) if spec.backend.privileged and needs_watch else None
+        self.next_count = time.monotonic()
+
+    def run(self, *, deadline: float) -> None:
+        while not self._drained():
+            for key, _ in self.sel.select(max(0.0, min(POLL_S, deadline - time.monotonic()))):
+                if key.data is None:
+                    self._feed(key.fd)
+                else:
+                    self._drain(key.fd, key.data)
+            self._reap()
+            self._check_limits(deadline)
+
+    def _drained(self) -> bool:
+        """Done once the launcher exited and its output is drained (EOF, or DRAIN_S passed). A command that
+        closed its stdout/stderr keeps running until it exits or a limit stops it."""
+        if self.exited_at is None:
+            return False
+        return not self.sel.get_map() or time.monotonic() - self.exited_at > DRAIN_S
+
+    def _feed(self, fd: int) -> None:
+        try:
+            n = os.write(fd, self.pending[:65536])
+            self.pending = self.pending[n:]
+        except BlockingIOError:
+            return
+        except BrokenPipeError:  # the command does not read (all of) its input
+            self.pending = self.pending[:0]
+        if not self.pending:
+            self.sel.unregister(fd)
+            assert self.proc.stdin is not None
+            self.proc.stdin.close()
+
+    def _drain(self, fd: int, capture: _Capture) -> None:
+        try:
+            chunk = os.read(fd, 65536)
+        except BlockingIOError:
+            return
+        if not chunk:
+            self.sel.unregister(fd)
+        elif not capture.add(chunk):
+            name = "stdout" if capture is self.out else "stderr"
+            self.stop("output", f"{name} went past output_bytes={self.spec.limits.output_bytes}")
+
+    def _reap(self) -> None:
+        if self.status is not None:
+            return
+        pid, status, usage = os.wait4(self.proc.pid, os.WNOHANG)
+        if pid:
+            self.status, self.usage, self.exited_at = status, usage, time.monotonic()
+            for fd in list(self.sel.get_map()):
+                if self.sel.get_map()[fd].data is None:  # stdin: nobody reads it any more
+                    self.sel.unregister(fd)
+
+    def _check_limits(self, deadline: float) -> None:
+        if self.status is not None or self.stopped is not None:
+            return
+        limits, group, now = self.spec.limits, self.group, time.monotonic()
+        if now >= deadline:
+            self.stop("timeout", f"still running after wall_seconds={limits.wall_seconds:g}")
+        elif group is not None and group.pids_limit_hit():
+            self.stop("processes", f"reached processes={limits.processes} (cgroup pids.max)")
+        elif self.watch is not None and now >= self.next_count:
+            self.next_count = now + 2 * POLL_S
+            if self.watch.poll() >= limits.processes and (group is None or group.pids is None):
+                self.stop("processes", f"reached processes={limits.processes} (RLIMIT_NPROC)")
+
+    def stop(self, why: StopReason, text: str) -> None:
+        if self.stopped is None:
+            self.stopped, self.reason = why, text
+            _kill(self.proc.pid, self.group, self.spec)
+
+    def close(self) -> None:
+        """Reap the launcher (killing the tree if it still runs), close the pipes, sweep the per-run uid."""
+        self.sel.close()
+        if self.status is None:
+            if self.stopped is None:
+                _kill(self.proc.pid, self.group, self.spec)
+            _, self.status, self.usage = os.wait4(self.proc.pid, 0)
+        self.proc.returncode = self.status  # we reaped it; keep Popen from waiting again
+        for f in (self.proc.stdout, self.proc.stdin, self.proc.stderr):
             if f is not None:
                 f.close()
-        if backend.privileged:
-            _sweep(spec.uid)
-    wall = time.monotonic() - start
+        if self.spec.backend.privileged:
+            sweep(self.spec.uid)
 
+
+def _result(pump: _Pump, spec: Spec, *, group: _cgroup.Cgroup | None, wall: float) -> SandboxResult:
+    """The exit status or signal, resource use and the limit that stopped the run, from what the pump saw."""
+    limits, status, usage, watch = spec.limits, pump.status, pump.usage, pump.watch
+    assert status is not None
     exit_code: int | None
     sig: int | None = None
     if os.WIFSIGNALED(status):
@@ -458,7 +358,8 @@ def _supervise(
         max_rss_mb = watch.max_rss_kb / 1024
     else:  # includes the launcher's footprint (the fork of this process): an upper bound
         max_rss_mb = (usage.ru_maxrss / 1024) if usage is not None else 0.0
-    stderr_text = err.text()
+    stderr_text = pump.err.text()
+    stopped, reason = pump.stopped, pump.reason
     if stopped is None:
         stopped, reason = _why(
             exit_code=exit_code, sig=sig, cpu_s=cpu_s, limits=limits, group=group, stderr=stderr_text
@@ -466,10 +367,10 @@ def _supervise(
     return SandboxResult(
         exit_code=exit_code,
         signal=sig,
-        stdout=out.text(),
+        stdout=pump.out.text(),
         stderr=stderr_text,
-        stdout_truncated=out.truncated,
-        stderr_truncated=err.truncated,
+        stdout_truncated=pump.out.truncated,
+        stderr_truncated=pump.err.truncated,
         wall_s=round(wall, 4),
         cpu_s=round(cpu_s, 4),
         max_rss_mb=round(max_rss_mb, 2),
@@ -536,7 +437,7 @@ class _Capture:
         return b"".join(self.chunks).decode("utf-8", errors="replace")
 
 
-def _kill(pid: int, group: _cgroup.Cgroup | None, spec: _Spec) -> None:
+def _kill(pid: int, group: _cgroup.Cgroup | None, spec: Spec) -> None:
     """Kill the whole tree: the process group outside (sh/prlimit/bwrap), the cgroup, the per-run uid.
 
     Killing bwrap is already enough: its pid 1 inside dies with it (--die-with-parent) and the kernel then
@@ -547,90 +448,4 @@ def _kill(pid: int, group: _cgroup.Cgroup | None, spec: _Spec) -> None:
     if group is not None:
         group.kill()
     if spec.backend.privileged:
-        _sweep(spec.uid, wait_s=0.0)
-
-
-def _sweep(uid: int, *, wait_s: float = 2.0) -> None:
-    """SIGKILL every process of the per-run uid until none is left (or ``wait_s`` passed)."""
-    deadline = time.monotonic() + wait_s
-    while True:
-        left = _pids_of_uid(uid)
-        for pid in left:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        if not left or time.monotonic() >= deadline:
-            if left and wait_s > 0:
-                log.warning("sandbox uid %d still has processes %s after the run", uid, left[:10])
-            return
-        time.sleep(0.02)
-
-
-class _UidWatch:
-    """Samples the processes of one uid: how many, their CPU seconds, the largest peak RSS."""
-
-    def __init__(self, uid: int) -> None:
-        self.uid = uid
-        self.cpu_s = 0.0
-        self.max_rss_kb = 0
-        self._ticks = os.sysconf("SC_CLK_TCK")
-
-    def poll(self) -> int:
-        """Sample now; return how many processes the uid has."""
-        count, ticks = 0, 0
-        for e in os.scandir("/proc"):
-            if not e.name.isdigit():
-                continue
-            try:
-                with open(f"/proc/{e.name}/status", "rb") as f:
-                    status = f.read()
-                uid_line = status.split(b"\nUid:", 1)[1]
-                if int(uid_line.split()[0]) != self.uid:
-                    continue
-                count += 1
-                if b"\nVmHWM:" in status:
-                    self.max_rss_kb = max(self.max_rss_kb, int(status.split(b"\nVmHWM:", 1)[1].split()[0]))
-                with open(f"/proc/{e.name}/stat", "rb") as f:
-                    fields = f.read().rsplit(b")", 1)[1].split()
-                ticks += sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
-            except (OSError, IndexError, ValueError):
-                continue
-        self.cpu_s = max(self.cpu_s, ticks / self._ticks)
-        return count
-
-
-def _proc_uid(pid: str) -> int | None:
-    try:
-        with open(f"/proc/{pid}/status", "rb") as f:
-            for line in f:
-                if line.startswith(b"Uid:"):
-                    return int(line.split()[1])
-    except (OSError, ValueError, IndexError):
-        return None
-    return None
-
-
-def _pids_of_uid(uid: int) -> list[int]:
-    """Processes (thread-group leaders) whose real uid is ``uid``."""
-    return [int(e.name) for e in os.scandir("/proc") if e.name.isdigit() and _proc_uid(e.name) == uid]
-
-
-def _uids_in_use() -> set[int]:
-    uids = (_proc_uid(e.name) for e in os.scandir("/proc") if e.name.isdigit())
-    return {u for u in uids if u is not None}
-
-
-def _scratch_path(name: str) -> str:
-    rel = PurePosixPath(name)
-    if not name or rel.is_absolute() or ".." in rel.parts or str(rel) in ("", "."):
-        raise ValueError(f"sandbox.run: files: {name!r} must be a relative path inside /scratch without '..'")
-    return f"{SCRATCH}/{rel}"
-
-
-def _memfd(name: str, content: str | bytes) -> int:
-    data = content.encode("utf-8") if isinstance(content, str) else bytes(content)
-    fd = os.memfd_create(f"sandbox-{PurePosixPath(name).name}", 0)
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
-    os.lseek(fd, 0, os.SEEK_SET)
-    return fd
+        sweep(spec.uid, wait_s=0.0)

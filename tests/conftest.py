@@ -16,6 +16,8 @@ import pytest
 
 from vibe.llm import Endpoint, ServerConfig, ensure_server, server_status, stop_server
 
+pytest_plugins = ["tests.postgres_server"]  # the postgres_url fixture, shared by the agent and HPO tests
+
 LLM_TEST_PORT = int(os.environ.get("VIBE_TEST_LLM_PORT", "8011"))
 _USER_CACHE = os.environ.get("VIBE_CACHE")  # as the session started, before any test changed it
 

@@ -12,8 +12,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from tools._profile import ProfileArgs, ProfileResult, profile
-from tools._registry import Tool, ToolContext, ToolError, register
 from tools.estimate import ClusterConfig, ComputeEstimate, estimate_compute, shape_for_params
+from tools.registry import Tool, ToolArgs, ToolContext, ToolError, register
 
 __all__ = [
     "EstimateArgs",
@@ -43,7 +43,7 @@ register(
 
 
 # ------------------------------------------------------------------------------------------------ estimate
-class EstimateArgs(BaseModel):
+class EstimateArgs(ToolArgs):
     parameters: float = Field(gt=0, description="total parameters, e.g. 7e9")
     architecture: Literal["dense", "moe"] = "dense"
     num_experts: int | None = Field(default=None, ge=2)
@@ -72,7 +72,7 @@ register(
 
 
 # -------------------------------------------------------------------------------------------------- ingest
-class IngestArgs(BaseModel):
+class IngestArgs(ToolArgs):
     paths: list[str] = Field(min_length=1)
     out: str
     vocab_size: int = Field(default=8192, ge=300)
@@ -149,7 +149,7 @@ register(
 
 
 # --------------------------------------------------------------------------------------------------- train
-class TrainArgs(BaseModel):
+class TrainArgs(ToolArgs):
     config: dict[str, Any] = Field(description="a trainers.RunConfig as data")
     stall_timeout_s: float = Field(
         default=900,
@@ -166,6 +166,8 @@ class TrainToolResult(BaseModel):
     val_bpb: float | None
     wall_s: float
     resumed: bool
+    parameters: int | None = None  # as the trainer counts them (trainers.param_counts)
+    flops_per_token: float | None = None  # training FLOPs per token, as the trainer's MFU counts them
 
 
 def _die_with_parent() -> None:
@@ -177,20 +179,17 @@ def _die_with_parent() -> None:
 
 
 def _train(args: TrainArgs, context: ToolContext) -> TrainToolResult:
-    """Runs ``vibe train`` in a child process and watches it.
+    """Trains in a child process (``python -m trainers``) and watches it.
 
     The child keeps torch, Megatron and Ray out of the agent's process; the watchdog stops a run whose
     metrics.jsonl stops growing (a stall) so the agent can resume it. A run directory that already holds a
     run is resumed from its last checkpoint: a restarted agent never trains a step twice.
     """
-    import os
-    import signal
-    import subprocess
+    import json
     import sys
     import time
 
-    from trainers import RunConfig
-    from trainers._metrics import read_metrics
+    from trainers import RunConfig, read_metrics
     from vibe.core.config import dump_yaml
 
     config = RunConfig.model_validate(args.config)
@@ -199,44 +198,20 @@ def _train(args: TrainArgs, context: ToolContext) -> TrainToolResult:
     spec = context.workdir / "steps" / f"{run_dir.name}.run.yaml"
     spec.parent.mkdir(parents=True, exist_ok=True)
     dump_yaml(config, spec)
-    command = [
-        sys.executable,
-        "-m",
-        "vibe",
-        "train",
-        "--config",
-        str(spec),
-        *(["--resume"] if resume else []),
-    ]
-    env = {**os.environ, **({} if context.show_progress else {"VIBE_NO_PROGRESS": "1"})}
+    result_file = spec.with_suffix(".result.json")
+    result_file.unlink(missing_ok=True)
+    command = [sys.executable, "-m", "trainers", str(spec), "--result", str(result_file)]
     started = time.monotonic()
-    child = subprocess.Popen(command, env=env, start_new_session=True, preexec_fn=_die_with_parent)
-    metrics, last_size, last_progress = run_dir / "metrics.jsonl", -1, time.monotonic()
-    try:
-        while child.poll() is None:
-            size = metrics.stat().st_size if metrics.is_file() else 0
-            if size != last_size:
-                last_size, last_progress = size, time.monotonic()
-            elif time.monotonic() - last_progress > args.stall_timeout_s:
-                os.killpg(child.pid, signal.SIGKILL)
-                child.wait()
-                raise ToolError(
-                    f"training stalled: no step logged in {args.stall_timeout_s:.0f} s; stopped it ({run_dir})",
-                    retryable=True,
-                )
-            time.sleep(1.0)
-    finally:
-        if child.poll() is None:
-            os.killpg(child.pid, signal.SIGKILL)
-    if child.returncode != 0:
-        raise ToolError(
-            f"training exited with status {child.returncode}; see {run_dir}/logs/ (the agent resumes it from "
-            f"its last checkpoint)",
-            retryable=child.returncode != 2,  # 2: a configuration or data error, which a retry cannot fix
-        )
-    records = read_metrics(metrics)
+    _supervise(
+        [*command, *(["--resume"] if resume else [])],
+        metrics=run_dir / "metrics.jsonl",
+        stall_timeout_s=args.stall_timeout_s,
+        show_progress=context.show_progress,
+    )
+    records = read_metrics(run_dir / "metrics.jsonl")
     last = records[-1] if records else {}
     val = next((r for r in reversed(records) if "val_loss" in r), {})
+    reported = json.loads(result_file.read_text()) if result_file.is_file() else {}
     return TrainToolResult(
         run_dir=str(run_dir),
         final_step=int(last.get("step", 0)),
@@ -245,7 +220,43 @@ def _train(args: TrainArgs, context: ToolContext) -> TrainToolResult:
         val_bpb=val.get("val_bpb"),
         wall_s=time.monotonic() - started,
         resumed=resume,
+        parameters=reported.get("params_total"),
+        flops_per_token=reported.get("flops_per_token"),
     )
+
+
+def _supervise(command: list[str], *, metrics: Path, stall_timeout_s: float, show_progress: bool) -> None:
+    """Run the training child to its end; kill it (and its Ray) if ``metrics`` stops growing."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    env = {**os.environ, **({} if show_progress else {"VIBE_NO_PROGRESS": "1"})}
+    child = subprocess.Popen(command, env=env, start_new_session=True, preexec_fn=_die_with_parent)
+    last_size, last_progress = -1, time.monotonic()
+    try:
+        while child.poll() is None:
+            size = metrics.stat().st_size if metrics.is_file() else 0
+            if size != last_size:
+                last_size, last_progress = size, time.monotonic()
+            elif time.monotonic() - last_progress > stall_timeout_s:
+                os.killpg(child.pid, signal.SIGKILL)
+                child.wait()
+                raise ToolError(
+                    f"training stalled: no step logged in {stall_timeout_s:.0f} s; stopped it ({metrics.parent})",
+                    retryable=True,
+                )
+            time.sleep(1.0)
+    finally:
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGKILL)
+    if child.returncode != 0:
+        raise ToolError(
+            f"training exited with status {child.returncode}; see {metrics.parent}/logs/ (the agent resumes it "
+            f"from its last checkpoint)",
+            retryable=child.returncode != 2,  # 2: a configuration or data error, which a retry cannot fix
+        )
 
 
 register(
@@ -260,7 +271,7 @@ register(
 
 
 # ---------------------------------------------------------------------------------------------------- eval
-class EvalArgs(BaseModel):
+class EvalArgs(ToolArgs):
     run_dir: str
     texts: list[str] = Field(default_factory=list)
 

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from tools.data._config import DEFAULT_EXCLUDE
+from tools.data import DEFAULT_EXCLUDE
+from tools.registry import ToolArgs
 
 __all__ = ["BYTES_PER_TOKEN", "ProfileArgs", "ProfileResult", "profile"]
 
@@ -24,7 +25,7 @@ _TEXT_SUFFIXES = {
 }  # fmt: skip
 
 
-class ProfileArgs(BaseModel):
+class ProfileArgs(ToolArgs):
     paths: list[str] = Field(min_length=1)
 
 

@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from trainers._arithmetic import flops_per_token, param_counts
 from vibe.core.config import VibeConfig, load_config
 
 __all__ = [
@@ -115,6 +116,25 @@ class ModelConfig(VibeConfig):
         if self.swiglu:  # same parameter count as a 4h GELU MLP, rounded up to a multiple of 64
             return -(-(8 * self.hidden_size // 3) // 64) * 64
         return 4 * self.hidden_size
+
+    def param_counts(self, *, vocab_size: int) -> tuple[int, int]:
+        """(total, active per token) parameters of this model (see :mod:`trainers._arithmetic`)."""
+        return param_counts(**self._sizes(), vocab_size=vocab_size)
+
+    def flops_per_token(self, *, vocab_size: int) -> float:
+        """Training FLOPs per token of this model (see :mod:`trainers._arithmetic`)."""
+        return flops_per_token(**self._sizes(), seq_length=self.seq_length, vocab_size=vocab_size)
+
+    def _sizes(self) -> dict[str, Any]:
+        return {
+            "num_layers": self.num_layers,
+            "hidden_size": self.hidden_size,
+            "ffn_size": self.ffn_size,
+            "swiglu": self.swiglu,
+            "num_experts": self.num_experts,
+            "moe_router_topk": self.moe_router_topk,
+            "tie_embeddings": self.tie_embeddings,
+        }
 
 
 class ParallelConfig(VibeConfig):

@@ -22,6 +22,7 @@ Run directory::
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -38,11 +39,11 @@ from trainers._model import param_counts
 from trainers._report import write_report
 from vibe.core.config import dump_yaml, load_yaml
 from vibe.core.errors import UserError
-from vibe.core.log import get_logger, progress, setup_logging
+from vibe.core.log import progress, setup_logging
 
-__all__ = ["RunResult", "launch"]
+__all__ = ["RunResult", "init_ray", "launch"]
 
-log = get_logger("vibe.trainers")
+log = logging.getLogger(__name__)
 
 # Fields that may differ between a run and its resumption; everything else must match config.yaml.
 _RESUMABLE_CHANGES = {"ray", "out", "peak_flops"}
@@ -67,6 +68,9 @@ class RunResult:
     val_bpb: float | None
     wall_time_s: float
     report: Path
+    params_total: int = 0
+    params_active: int = 0
+    flops_per_token: float = 0.0  # training FLOPs per token, what MFU counts (trainers._arithmetic)
 
 
 def _check_resumable(saved: RunConfig, config: RunConfig) -> None:
@@ -117,6 +121,15 @@ def _prepare_run_dir(config: RunConfig, *, resume: bool, attempt: str) -> int:
         (run_dir / sub).mkdir(parents=True, exist_ok=True)
     dump_yaml(config, run_dir / "config.yaml")
     return step
+
+
+def init_ray(config: RunConfig) -> None:
+    """Start or join Ray for ``config``: the running instance, ``ray.address`` / ``$RAY_ADDRESS``, or an
+    embedded local one (what training and the search's trials share)."""
+    import ray
+
+    if not ray.is_initialized():
+        _init_ray(config)
 
 
 LOOPBACK = "127.0.0.1"
@@ -391,4 +404,7 @@ def _result(
         val_bpb=val.get("val_bpb"),
         wall_time_s=wall,
         report=report,
+        params_total=total,
+        params_active=active,
+        flops_per_token=config.model.flops_per_token(vocab_size=vocab_size),
     )

@@ -1,9 +1,9 @@
 """``metrics.jsonl`` (one JSON object per logged step) and the peak FLOP/s that MFU divides by.
 
-MFU = ``flops_per_token`` (see ``_model.flops_per_token``) × tokens/s ÷ peak FLOP/s of the hardware the
+MFU = ``flops_per_token`` (see ``trainers._arithmetic``) × tokens/s ÷ peak FLOP/s of the hardware the
 run uses. Peak on CPU is measured once per machine and thread count (an fp32 matmul benchmark, cached in
 ``vibe.core.paths.cache_dir("peak_flops")``) and scaled to the threads the run uses; on GPU it is the dense bf16
-peak of the device from :data:`tools.estimate.GPU_SPECS` times the number of workers. ``RunConfig.peak_flops``
+peak of the device from :data:`trainers._arithmetic.GPU_SPECS` times the number of workers. ``RunConfig.peak_flops``
 (per worker) overrides both.
 
 On resume, :func:`truncate_metrics` moves the records of steps after the checkpoint (work lost in the
@@ -27,7 +27,6 @@ from vibe.core.paths import cache_dir
 __all__ = [
     "MetricsWriter",
     "cpu_peak_flops",
-    "gpu_peak_flops",
     "read_metrics",
     "truncate_metrics",
 ]
@@ -75,17 +74,6 @@ def cpu_peak_flops(threads: int) -> float:
         tmp.write_text(json.dumps(table, indent=2))
         os.replace(tmp, cache)
     return table[key]
-
-
-def gpu_peak_flops(device_name: str) -> float | None:
-    """bf16 dense peak of a known GPU (matched by name), else None."""
-    from tools.estimate import GPU_SPECS
-
-    for spec in sorted(GPU_SPECS.values(), key=lambda s: -len(s.name)):  # "GH200" before "H200"
-        family = spec.name.split("-")[0]  # "A100-80GB" matches "NVIDIA A100-SXM4-80GB" by family
-        if family.lower() in device_name.lower():
-            return spec.peak_flops
-    return None
 
 
 class MetricsWriter:

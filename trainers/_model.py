@@ -112,30 +112,10 @@ def causal_mask(seq_length: int, device: torch.device | str) -> torch.Tensor:
 
 
 def param_counts(model: ModelConfig, *, vocab_size: int) -> tuple[int, int]:
-    """(total, active per token) parameter counts of the full (unsharded) model, embeddings included."""
-    h, f, layers = model.hidden_size, model.ffn_size, model.num_layers
-    attn = 4 * h * h + h  # qkv + proj, + the pre-attention norm
-    mlp = (3 if model.swiglu else 2) * h * f
-    norm = h
-    embed = vocab_size * h * (1 if model.tie_embeddings else 2) + h  # + final norm
-    if model.num_experts is None:
-        per_layer = attn + mlp + norm
-        return layers * per_layer + embed, layers * per_layer + embed
-    router = h * model.num_experts
-    total = layers * (attn + norm + router + model.num_experts * mlp) + embed
-    active = layers * (attn + norm + router + model.moe_router_topk * mlp) + embed
-    return total, active
+    """(total, active per token) parameter counts of ``model`` (see :mod:`trainers._arithmetic`)."""
+    return model.param_counts(vocab_size=vocab_size)
 
 
 def flops_per_token(model: ModelConfig, *, vocab_size: int) -> float:
-    """Training FLOPs per token: ``6·N + 12·L·h·s``.
-
-    ``N`` counts the weights a token multiplies: all active parameters but the input embedding table (a
-    lookup, unless tied to the output layer). ``6·N`` is the forward (2 FLOPs per multiply-add) plus the backward (twice the forward) of every active
-    weight (MoE: the router plus ``topk`` experts, not all of them); ``12·L·h·s`` is the attention scores
-    and the weighted sum of values (``QKᵀ`` and ``AV``: 2·2·s·h per token and layer, times 3 for fwd+bwd),
-    which no weight accounts for (PaLM appendix B; nanoGPT's ``estimate_mfu``).
-    """
-    _, active = param_counts(model, vocab_size=vocab_size)
-    matmul = active - (0 if model.tie_embeddings else vocab_size * model.hidden_size)
-    return 6.0 * matmul + 12.0 * model.num_layers * model.hidden_size * model.seq_length
+    """Training FLOPs per token of ``model`` (see :mod:`trainers._arithmetic`)."""
+    return model.flops_per_token(vocab_size=vocab_size)

@@ -8,28 +8,9 @@ from typing import Any
 
 from trainers._config import RunConfig
 from trainers._metrics import read_metrics
+from vibe.core.render import LossSeries, loss_plot
 
 __all__ = ["write_report"]
-
-
-def _plot(records: list[dict[str, Any]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
-    ax.plot([r["step"] for r in records], [r["loss"] for r in records], label="train loss")
-    val = [r for r in records if "val_loss" in r]
-    if val:
-        ax.plot([r["step"] for r in val], [r["val_loss"] for r in val], "o-", label="validation loss")
-    ax.set_xlabel("step")
-    ax.set_ylabel("loss (nats/token)")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
 
 
 def _fmt(value: Any, spec: str) -> str:
@@ -40,7 +21,7 @@ def write_report(run_dir: Path, config: RunConfig, *, wall_time_s: float, extra:
     """Write ``report.md`` and ``loss.png`` from ``metrics.jsonl``; returns the report path."""
     records = read_metrics(run_dir / "metrics.jsonl")
     if records:
-        _plot(records, run_dir / "loss.png")
+        loss_plot(run_dir / "loss.png", [LossSeries(records=records)], dpi=100)
     last = records[-1] if records else {}
     val = next((r for r in reversed(records) if "val_loss" in r), {})
     m, p, t = config.model, config.parallel, config.training

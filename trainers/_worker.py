@@ -24,16 +24,18 @@ from megatron.core import parallel_state, tensor_parallel
 from megatron.core.distributed import DistributedDataParallel, DistributedDataParallelConfig
 
 from trainers import _cpu_compat
+from trainers._arithmetic import gpu_peak_flops
 from trainers._checkpoint import load_checkpoint, save_checkpoint
 from trainers._config import RunConfig
 from trainers._data import Batch, build_datasets, micro_batches, valid_batches
-from trainers._metrics import MetricsWriter, gpu_peak_flops
+from trainers._metrics import MetricsWriter
 from trainers._model import build_model, causal_mask, flops_per_token
 from trainers._optim import build_optimizer, clip_grad_norm, lr_at
+from vibe.core.log import ROOTS
 
 __all__ = ["ValidResult", "initialize_parallel", "loss_of", "train_loop", "validate"]
 
-log = logging.getLogger("vibe.trainers.worker")
+log = logging.getLogger(__name__)
 
 
 def initialize_parallel(config: RunConfig, *, seed: int) -> None:
@@ -134,7 +136,8 @@ def _check_attempt(run_dir: Path, attempt: str) -> None:
 def _setup_logging(run_dir: Path, rank: int) -> None:
     handler = logging.FileHandler(run_dir / "logs" / f"worker_{rank}.log", encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    for name, level in (("vibe", logging.INFO), ("megatron", logging.WARNING), ("py.warnings", logging.INFO)):
+    levels = {**dict.fromkeys(ROOTS, logging.INFO), "megatron": logging.WARNING, "py.warnings": logging.INFO}
+    for name, level in levels.items():
         logger = logging.getLogger(name)
         logger.setLevel(level)
         logger.addHandler(handler)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from vibe.cli._policy import app
+from vibe.cli import policy_app as app
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "policies" / "examples"
 BANK = str(EXAMPLES / "regulated-bank.yaml")

@@ -501,18 +501,13 @@ def test_decision_names_the_sha256_of_every_file(write: Callable[[str, str], Pat
     }
 
 
-def test_decision_becomes_a_ledger_record(load: Callable[..., PolicySet]) -> None:
+def test_decision_as_json_carries_what_the_ledger_records(load: Callable[..., PolicySet]) -> None:
     action = Action(kind="model.release", metrics={"val_bpb": 1.3, "accuracy": 0.6})
     decision = load(SECTIONS).evaluate(action)
-    record = decision.as_record(action=action, thread_id="t-1")
-    assert (record.actor, record.kind, record.outcome, record.rule_ids) == (
-        "policy",
-        "gate",
-        "deny",
-        ["org:evaluation.val_bpb"],
-    )
-    assert record.policy_hashes == dict(decision.policy_hashes)
-    assert record.outputs["reason"] == decision.reason
+    record = decision.to_json()
+    assert (record["effect"], record["rules"]) == ("deny", ["org:evaluation.val_bpb"])
+    assert record["policy_hashes"] == dict(decision.policy_hashes)
+    assert record["reason"] == decision.reason
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from policies import Action, load_policies
-from vibe.cli._policy import app
+from vibe.cli import policy_app as app
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "policies" / "examples"
 NAMES = ["research-lab", "regulated-bank", "defence"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from policies._match import Endpoint, compile_glob, normalize_path, under_root
+from policies import Endpoint, compile_glob, normalize_path, under_root
 
 
 @pytest.mark.parametrize(

@@ -29,3 +29,18 @@ def test_estimate_tool_returns_a_typed_cost(tmp_path: Path) -> None:
     )
     assert result.layout is not None and result.gpu_hours > 10
     assert any("over the budget" in w for w in result.warnings)
+
+
+def test_tool_arguments_refuse_unknown_keys(tmp_path) -> None:
+    import pytest
+    from pydantic import ValidationError
+
+    from tools import ToolContext, registered
+
+    for name in ("profile", "estimate", "ingest", "train", "eval", "hpo", "synth"):
+        with pytest.raises(ValidationError, match="Extra inputs are not permitted"):
+            registered()[name].args.model_validate({"no_such_argument": 1})
+    with pytest.raises(ValidationError, match="vocab_sise"):
+        registered()["ingest"](
+            {"paths": ["/x"], "out": "/y", "vocab_sise": 512}, ToolContext(workdir=tmp_path)
+        )

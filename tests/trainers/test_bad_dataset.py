@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 from tiny_dataset import build_tiny_dataset, tiny_config
 
-from trainers import RunConfig
-from trainers._launch import launch
+from trainers import RunConfig, launch
 from vibe.core.config import ConfigError, validate
 from vibe.core.errors import UserError
 

@@ -10,10 +10,16 @@ import torch
 import torch.distributed as dist
 from tiny_dataset import tiny_config
 
-from trainers._checkpoint import latest_checkpoint, list_checkpoints, load_checkpoint, save_checkpoint
-from trainers._model import build_model, causal_mask
-from trainers._optim import build_optimizer
-from trainers._worker import initialize_parallel
+from trainers import (
+    build_model,
+    build_optimizer,
+    causal_mask,
+    initialize_parallel,
+    latest_checkpoint,
+    list_checkpoints,
+    load_checkpoint,
+    save_checkpoint,
+)
 
 
 @pytest.fixture

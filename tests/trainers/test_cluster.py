@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from trainers._metrics import read_metrics
+from trainers import read_metrics
 
 pytestmark = pytest.mark.slow
 

@@ -10,7 +10,7 @@ import torch
 import torch.distributed as dist
 from tiny_dataset import tiny_config
 
-from trainers._data import build_datasets, micro_batches, read_dataset_dir, valid_batches
+from trainers import build_datasets, micro_batches, read_dataset_dir, valid_batches
 from vibe.core.errors import UserError
 
 

@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 from tiny_dataset import tiny_config
 
-from trainers import RunResult, launch
-from trainers._metrics import read_metrics
+from trainers import RunResult, launch, read_metrics
 
 pytestmark = pytest.mark.slow
 

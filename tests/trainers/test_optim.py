@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from trainers import OptimizerConfig
-from trainers._optim import lr_at
+from trainers import OptimizerConfig, lr_at
 
 
 def test_warmup_then_cosine_to_min_lr() -> None:

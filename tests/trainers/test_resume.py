@@ -14,8 +14,7 @@ import pytest
 import yaml
 from tiny_dataset import tiny_config
 
-from trainers import launch
-from trainers._metrics import read_metrics
+from trainers import launch, read_metrics
 from vibe.core.config import dump_yaml
 
 pytestmark = pytest.mark.slow

@@ -27,7 +27,7 @@ _MASK32 = np.uint64(0xFFFFFFFF)
 _BATCH = 8192  # shingles per MinHash update: bounds the (batch, num_perm) temporary to a few MB
 
 
-class _Table:
+class BandTable:
     """uint64 key (non-zero) -> uint32 value, first value wins; linear probing, at most half full."""
 
     def __init__(self, capacity: int = 1 << 12) -> None:
@@ -101,7 +101,7 @@ class ExactDuplicates:
     """First path seen for each normalised text (keyed by 64 bits of its hash)."""
 
     def __init__(self) -> None:
-        self._table = _Table()
+        self._table = BandTable()
         self._paths = _Paths()
 
     def check_and_add(self, path: str, text: str) -> str | None:
@@ -142,7 +142,7 @@ class NearDuplicates:
         self._prototype = MinHash(num_perm=num_perm, seed=seed)
         # datasketch picks the bands (b bands of r rows) that best separate pairs at the threshold
         self._bands = MinHashLSH(threshold=threshold, num_perm=num_perm).hashranges
-        self._buckets = _Table()  # band key -> first kept document with that band
+        self._buckets = BandTable()  # band key -> first kept document with that band
         self._paths = _Paths()
         self._file = signatures.open("wb+", buffering=0)
         self._row = num_perm * np.dtype(np.uint32).itemsize

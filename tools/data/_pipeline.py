@@ -20,6 +20,7 @@ import contextlib
 import ctypes
 import hashlib
 import json
+import logging
 import shutil
 import time
 from collections import Counter
@@ -51,11 +52,11 @@ from tools.data._staging import StagedDocs, StagingWriter, finish_staging, split
 from tools.data._tokenizer import EOD, check_tokenizer, resolve_tokenizer_path, train_tokenizer
 from tools.data.documents import PAIRS, DocumentReader, Extraction, ImagePairs, document_type
 from vibe.core.errors import UserError
-from vibe.core.log import get_logger, progress
+from vibe.core.log import progress
 
 __all__ = ["ingest"]
 
-log = get_logger("vibe.data")
+log = logging.getLogger(__name__)
 
 PIPELINE_VERSION = 2  # bump when a stage's output changes for the same inputs and settings
 STAGES = ("collect", "tokenizer", "tokenize")

@@ -6,35 +6,10 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from trainers import GPU_SPECS, GPUSpec
 from vibe.core.config import VibeConfig
 
 __all__ = ["GPU_SPECS", "ClusterConfig", "GPUSpec"]
-
-
-class GPUSpec(VibeConfig):
-    """One accelerator: memory and dense peak throughput at the training precision (bf16)."""
-
-    name: str
-    memory_gib: float = Field(gt=0)
-    peak_flops: float = Field(gt=0, description="dense bf16 FLOP/s")
-    nvlink: bool = True
-
-
-# Dense (no sparsity) bf16 peaks from the vendors' data sheets.
-GPU_SPECS: dict[str, GPUSpec] = {
-    spec.name: spec
-    for spec in (
-        GPUSpec(name="B200", memory_gib=180, peak_flops=2250e12),
-        GPUSpec(name="GH200", memory_gib=96, peak_flops=989e12),
-        GPUSpec(name="H200", memory_gib=141, peak_flops=989e12),
-        GPUSpec(name="H100", memory_gib=80, peak_flops=989e12),
-        GPUSpec(name="A100-80GB", memory_gib=80, peak_flops=312e12),
-        GPUSpec(name="A100-40GB", memory_gib=40, peak_flops=312e12),
-        GPUSpec(name="L40S", memory_gib=48, peak_flops=362e12, nvlink=False),
-        GPUSpec(name="A10", memory_gib=24, peak_flops=125e12, nvlink=False),
-        GPUSpec(name="L4", memory_gib=24, peak_flops=121e12, nvlink=False),
-    )
-}
 
 
 class ClusterConfig(VibeConfig):

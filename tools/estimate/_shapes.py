@@ -6,8 +6,11 @@ Shapes follow the Llama / Megatron GPT family (SwiGLU MLP, RoPE, untied output l
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field, model_validator
 
+from trainers import ModelConfig, flops_per_token, param_counts
 from vibe.core.config import VibeConfig
 
 __all__ = ["ModelShape", "shape_for_params"]
@@ -25,6 +28,7 @@ class ModelShape(VibeConfig):
     swiglu: bool = True
     num_experts: int | None = Field(default=None, ge=2)
     moe_router_topk: int = Field(default=2, ge=1)
+    tie_embeddings: bool = False
 
     @model_validator(mode="after")
     def _consistent(self) -> ModelShape:
@@ -36,32 +40,47 @@ class ModelShape(VibeConfig):
             raise ValueError(f"moe_router_topk {self.moe_router_topk} exceeds num_experts {self.num_experts}")
         return self
 
-    def _mlp_params(self) -> int:
-        return (3 if self.swiglu else 2) * self.hidden_size * self.ffn_hidden_size
+    @classmethod
+    def of_model(cls, model: ModelConfig, *, vocab_size: int) -> ModelShape:
+        """The shape of a trainer's model (what the gate and the search estimate runs with)."""
+        return cls(
+            num_layers=model.num_layers,
+            hidden_size=model.hidden_size,
+            num_attention_heads=model.num_attention_heads,
+            ffn_hidden_size=model.ffn_size,
+            seq_length=model.seq_length,
+            vocab_size=vocab_size,
+            swiglu=model.swiglu,
+            num_experts=model.num_experts,
+            moe_router_topk=model.moe_router_topk,
+            tie_embeddings=model.tie_embeddings,
+        )
 
-    def _layer_params(self, experts: int) -> int:
-        h = self.hidden_size
-        attention = 4 * h * h  # q, k, v, o projections
-        router = h * self.num_experts if self.num_experts else 0
-        return attention + experts * self._mlp_params() + router + 2 * h  # + two norms
+    def _sizes(self) -> dict[str, Any]:
+        return {
+            "num_layers": self.num_layers,
+            "hidden_size": self.hidden_size,
+            "ffn_size": self.ffn_hidden_size,
+            "vocab_size": self.vocab_size,
+            "swiglu": self.swiglu,
+            "num_experts": self.num_experts,
+            "moe_router_topk": self.moe_router_topk,
+            "tie_embeddings": self.tie_embeddings,
+        }
 
     @property
     def total_params(self) -> int:
-        """Every weight, all experts counted."""
-        experts = self.num_experts or 1
-        embed = 2 * self.vocab_size * self.hidden_size  # input embedding + untied output layer
-        return self.num_layers * self._layer_params(experts) + embed + self.hidden_size
+        """Every weight, all experts counted (:mod:`trainers._arithmetic`)."""
+        return param_counts(**self._sizes())[0]
 
     @property
     def active_params(self) -> int:
-        """Weights one token passes through (top-k experts for MoE): what its FLOPs scale with."""
-        experts = self.moe_router_topk if self.num_experts else 1
-        embed = 2 * self.vocab_size * self.hidden_size
-        return self.num_layers * self._layer_params(experts) + embed + self.hidden_size
+        """Weights one token passes through (top-k experts for MoE)."""
+        return param_counts(**self._sizes())[1]
 
     def flops_per_token(self) -> float:
-        """Training FLOPs per token: 6·N_active for the matmuls plus 12·L·h·s for attention scores."""
-        return 6.0 * self.active_params + 12.0 * self.num_layers * self.hidden_size * self.seq_length
+        """Training FLOPs per token, the trainer's formula (:func:`trainers.flops_per_token`)."""
+        return flops_per_token(**self._sizes(), seq_length=self.seq_length)
 
 
 # (hidden, layers, heads) per nominal size, after the Llama / Pythia families.

@@ -10,6 +10,7 @@ own byte count.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import time
 from collections.abc import Sequence
@@ -17,11 +18,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from vibe.core.errors import UserError
-from vibe.core.log import get_logger
 
 __all__ = ["EvalResult", "SplitScore", "evaluate"]
 
-log = get_logger("vibe.eval")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ driver and starting it again continues the same study, and ``optuna-dashboard UR
 
 Each trial trains ``trainers`` code as a Ray task with its own resource request; the driver reports every
 validation record to Optuna and stops pruned trials. Before the search and before each trial a
-:class:`Gatekeeper` (the agent's policy gate) is asked about ``hpo.search``; the space is bounded by the
+:class:`policies.Gate` (the agent's policy gate) is asked about ``hpo.search``; the space is bounded by the
 policy's model size limit. :func:`transfer` maps the best proxy settings to the full-size run (µP-style lr
 scaling); :func:`write_study_report` writes ``report.md`` with plots. ``vibe hpo`` and the agent tool ``hpo``
 (``tools/hpo/_tool.py``) both call :func:`run_search`.
@@ -23,39 +23,59 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from tools.hpo import _tool  # noqa: F401  (registers the agent tool `hpo`; imports nothing heavy)
+
 if TYPE_CHECKING:
     from tools.hpo._config import (
         Budget,
-        Gatekeeper,
         HPOConfig,
         SearchResult,
         TrialResources,
         TrialSummary,
     )
     from tools.hpo._report import write_study_report
-    from tools.hpo._search import run_search
-    from tools.hpo._space import ParamSpec, SearchSpace, default_space, max_space_parameters
+    from tools.hpo._search import open_study, policy_max_parameters, run_search
+    from tools.hpo._space import (
+        ParamSpec,
+        SearchSpace,
+        apply_params,
+        bound_by_policy,
+        default_space,
+        max_space_parameters,
+        model_parameters,
+    )
     from tools.hpo._transfer import transfer
+    from tools.hpo._trial import STOP_PREFIX
 
 __all__ = [
+    "STOP_PREFIX",
     "Budget",
-    "Gatekeeper",
     "HPOConfig",
     "ParamSpec",
     "SearchResult",
     "SearchSpace",
     "TrialResources",
     "TrialSummary",
+    "apply_params",
+    "bound_by_policy",
     "default_space",
     "max_space_parameters",
+    "model_parameters",
+    "open_study",
+    "policy_max_parameters",
     "run_search",
     "transfer",
     "write_study_report",
 ]
 
 _WHERE = {
+    "bound_by_policy": "_space",
+    "open_study": "_search",
+    "model_parameters": "_space",
+    "apply_params": "_space",
+    "policy_max_parameters": "_search",
+    "STOP_PREFIX": "_trial",
     "Budget": "_config",
-    "Gatekeeper": "_config",
     "HPOConfig": "_config",
     "SearchResult": "_config",
     "TrialResources": "_config",

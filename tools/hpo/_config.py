@@ -13,14 +13,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from tools._registry import Gatekeeper
 from tools.hpo._space import SearchSpace, default_space
 from trainers import RunConfig
 from vibe.core.config import VibeConfig
 
 __all__ = [
     "Budget",
-    "Gatekeeper",
     "HPOConfig",
     "SearchResult",
     "StoppedBy",

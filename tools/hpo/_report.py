@@ -14,23 +14,23 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from vibe.core.render import pyplot
+
 __all__ = ["write_study_report"]
 
 
 def write_study_report(*, storage: str, study_name: str, out: Path, notes: list[str] | None = None) -> Path:
     """Write ``{out}/report.md`` (+ PNGs) for the study ``study_name`` in ``storage``; returns its path."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import optuna
     from optuna.visualization import matplotlib as vis
 
+    plt = pyplot()
+
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    from tools.hpo._search import _with_driver
+    from tools.hpo._storage import with_driver
 
-    study = optuna.load_study(study_name=study_name, storage=_with_driver(storage))
+    study = optuna.load_study(study_name=study_name, storage=with_driver(storage))
     trials = study.get_trials(deepcopy=False)
     objective = study.user_attrs.get("objective", "value")
     complete = [t for t in trials if t.state.name == "COMPLETE" and t.value is not None]

@@ -32,6 +32,7 @@ __all__ = [
     "bound_by_policy",
     "default_space",
     "distributions",
+    "largest_run",
     "model_parameters",
     "space_size",
     "suggest",
@@ -222,12 +223,10 @@ def apply_params(base: RunConfig, params: dict[str, Any], **fields: Any) -> RunC
 
 def model_parameters(model: ModelConfig, *, vocab_size: int) -> int:
     """Total parameters (embeddings included), as the policy's ``models.max_parameters`` counts them."""
-    from trainers._model import param_counts
-
-    return param_counts(model, vocab_size=vocab_size)[0]
+    return model.param_counts(vocab_size=vocab_size)[0]
 
 
-def _largest(space: SearchSpace, base: RunConfig) -> RunConfig:
+def largest_run(space: SearchSpace, base: RunConfig) -> RunConfig:
     """The base run with the widest and deepest values of the space (the space's largest model)."""
     params: dict[str, Any] = {}
     for name in ("model.hidden_size", "model.num_layers", "model.num_experts", "model.moe_router_topk"):
@@ -238,7 +237,7 @@ def _largest(space: SearchSpace, base: RunConfig) -> RunConfig:
 
 
 def max_space_parameters(space: SearchSpace, base: RunConfig, *, vocab_size: int) -> int:
-    return model_parameters(_largest(space, base).model, vocab_size=vocab_size)
+    return model_parameters(largest_run(space, base).model, vocab_size=vocab_size)
 
 
 def bound_by_policy(

@@ -1,9 +1,10 @@
-"""The agent tool ``hpo``: a hyper-parameter search, run as ``vibe hpo --config`` in a child process.
+"""The agent tool ``hpo``: a hyper-parameter search, :func:`tools.hpo.run_search` called in-process.
 
-Same code as the command (``tools.hpo.run_search``); the child keeps torch, Megatron and Ray out of the
-agent's process, like the ``train`` tool. Calling the tool again with the same study continues it (the study
-is in storage), so a restarted agent loses no trial. The agent's gate judges the ``hpo`` step before the
-call; policy files given in ``policy_files`` are also checked by the search itself before every trial.
+Every trial is a Ray task of its own (torch and Megatron run in the trial workers, not here). Calling the
+tool again with the same study continues it (the study is in storage), so a restarted agent loses no trial.
+The gate that judged the call (``context.gate``) is asked again by the search before it starts and before
+every trial; the policy files in ``policy_files`` (and ``team``), if any, are asked as well (the stricter
+answer stands).
 With ``target_model`` the result carries the best settings transferred to that model (``tools.hpo.transfer``),
 ready to be proposed as a ``train.run``.
 """
@@ -11,16 +12,18 @@ ready to be proposed as a ``train.run``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field
 
-from tools._registry import Tool, ToolContext, ToolError, register
+from policies import Gate, GateDecision, PolicyGate
+from tools.registry import Tool, ToolArgs, ToolContext, ToolError, register
+from vibe.core.errors import UserError
 
 __all__ = ["HPOArgs", "HPOToolResult"]
 
 
-class HPOArgs(BaseModel):
+class HPOArgs(ToolArgs):
     base: dict[str, Any] = Field(description="the proxy trainers.RunConfig every trial starts from, as data")
     study_name: str = Field(min_length=1)
     out: str | None = Field(default=None, description="study directory; None: WORKDIR/hpo/STUDY_NAME")
@@ -66,14 +69,24 @@ class HPOToolResult(BaseModel):
     transferred: dict[str, Any] | None = None
 
 
-def _hpo(args: HPOArgs, context: ToolContext) -> HPOToolResult:
-    import os
-    import subprocess
-    import sys
+class _Stricter(Gate):
+    """Two gates as one: a deny from either wins, then require_approval, then allow."""
 
-    from tools.hpo import HPOConfig, SearchResult, transfer
+    _RANK: ClassVar[dict[str, int]] = {"allow": 0, "require_approval": 1, "deny": 2}
+
+    def __init__(self, first: Gate, second: Gate) -> None:
+        self.gates = (first, second)
+
+    def check(self, *, kind: str, attributes: dict[str, Any]) -> GateDecision:
+        decisions = [gate.check(kind=kind, attributes=attributes) for gate in self.gates]
+        return max(decisions, key=lambda d: self._RANK[d.outcome])
+
+
+def _hpo(args: HPOArgs, context: ToolContext) -> HPOToolResult:
+    from tools.hpo._config import HPOConfig
+    from tools.hpo._search import run_search
+    from tools.hpo._transfer import transfer
     from trainers import ModelConfig, RunConfig
-    from vibe.core.config import dump_yaml
 
     out = Path(args.out) if args.out else context.workdir / "hpo" / args.study_name
     data: dict[str, Any] = {
@@ -100,26 +113,14 @@ def _hpo(args: HPOArgs, context: ToolContext) -> HPOToolResult:
         config = HPOConfig.model_validate(data)
     except ValueError as error:
         raise ToolError(f"hpo: invalid search: {error}") from None
-    spec = context.workdir / "steps" / f"{args.study_name}.hpo.yaml"
-    spec.parent.mkdir(parents=True, exist_ok=True)
-    dump_yaml(config, spec)
-    result_path = spec.with_suffix(".result.json")
-    result_path.unlink(missing_ok=True)
-    command = [sys.executable, "-m", "vibe", "hpo", "--config", str(spec), "--result-json", str(result_path)]
-    for policy in args.policy_files:
-        command += ["--policy", policy]
-    if args.team:
-        command += ["--team", args.team]
-    env = {**os.environ, **({} if context.show_progress else {"VIBE_NO_PROGRESS": "1"})}
-    child = subprocess.run(command, env=env, capture_output=not context.show_progress, text=True)
-    if child.returncode != 0 or not result_path.is_file():
-        tail = (child.stderr or "").strip().splitlines()[-3:] if child.stderr else []
-        raise ToolError(
-            f"hpo exited with status {child.returncode}{': ' + ' '.join(tail) if tail else ''}; see "
-            f"{out}/hpo.log (running the tool again continues the study)",
-            retryable=child.returncode != 2,
-        )
-    result = SearchResult.model_validate_json(result_path.read_text())
+    gate = context.gate
+    if args.policy_files:
+        files = PolicyGate.from_files(args.policy_files, team=args.team)
+        gate = files if gate is None else _Stricter(gate, files)
+    try:
+        result = run_search(config, gate=gate)
+    except UserError as error:  # a configuration, data or policy problem: a retry cannot fix it
+        raise ToolError(f"hpo: {error}") from None
     best = result.best
     transferred = None
     if best is not None and args.target_model is not None:

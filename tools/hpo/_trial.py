@@ -23,6 +23,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from vibe.core.log import ROOTS
+
 __all__ = ["STOP_PREFIX", "prepare_trial_dir", "run_trial", "stop_trial"]
 
 STOP_PREFIX = "stopped-by-hpo:"
@@ -64,10 +66,10 @@ def run_trial(payload: dict[str, Any]) -> dict[str, Any]:
     """
     import torch.distributed as dist
 
-    from trainers._worker import train_loop
+    from trainers import train_loop
 
     started = time.time()
-    handlers = {name: list(logging.getLogger(name).handlers) for name in ("vibe", "megatron", "py.warnings")}
+    handlers = {name: list(logging.getLogger(name).handlers) for name in (*ROOTS, "megatron", "py.warnings")}
     dist.init_process_group(backend="gloo", store=dist.HashStore(), rank=0, world_size=1)
     try:
         train_loop({"start_step": 0, "peak_flops_per_worker": None, **payload})

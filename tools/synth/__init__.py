@@ -13,10 +13,11 @@ answer questions about an API; question and answer and summary for documents), a
 ``OUT/samples.jsonl`` holds every kept sample with its provenance (source chunk id and sha256, model,
 template and version, sampling parameters, verification result); ``OUT`` is also a dataset directory in the
 ingest's layout with the corpus's tokenizer, so training blends it in as a ``DataSource(path=OUT, weight=w)``.
-A run is resumable (finished chunks are never asked again), checks an optional :class:`Gatekeeper`
+A run is resumable (finished chunks are never asked again), checks an optional :class:`policies.Gate`
 (``llm.call``, ``synth.generate``) before any request and records each batch in an optional ledger.
 """
 
+from tools.synth import _tool  # noqa: F401  (registers the agent tool `synth`)
 from tools.synth._chunks import Chunk, Corpus, chunk_text
 from tools.synth._client import ChatPool, Generation
 from tools.synth._config import (
@@ -29,7 +30,7 @@ from tools.synth._config import (
     VerifyLimits,
 )
 from tools.synth._filters import Decontaminator, quality_problem
-from tools.synth._run import Gatekeeper, SynthResult, synthesize
+from tools.synth._run import SynthResult, synthesize
 from tools.synth._templates import BUILTIN_TEMPLATES, MODULE, Template, resolve_templates
 from tools.synth._verify import Verdict, extract_python, verify_docstring, verify_tests
 
@@ -43,7 +44,6 @@ __all__ = [
     "Corpus",
     "Decontaminator",
     "FilterConfig",
-    "Gatekeeper",
     "Generation",
     "SamplingConfig",
     "SynthConfig",

@@ -17,8 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tools.data import DatasetInfo
-from tools.data._staging import StagedDocs
+from tools.data import DatasetInfo, StagedDocs
 from vibe.core.errors import UserError
 
 __all__ = ["DOCUMENT_LANGUAGES", "Chunk", "Corpus", "chunk_text"]

@@ -9,6 +9,7 @@ comes back as a :class:`Generation` with ``error`` set (that one unit is recorde
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -18,12 +19,11 @@ from typing import Any
 
 import httpx
 
-from vibe.core.log import get_logger
 from vibe.llm import LLMConfig, LLMResponseError, request_json
 
 __all__ = ["ChatPool", "Generation"]
 
-log = get_logger("vibe.synth")
+log = logging.getLogger(__name__)
 
 
 @dataclass

@@ -17,10 +17,17 @@ from typing import Any
 
 import numpy as np
 
-from tools.data import EOD, DatasetInfo, load_dataset_info
-from tools.data._indexed import IndexedWriter
-from tools.data._manifest import MANIFEST, atomic_copy, atomic_write_text
-from tools.data._staging import assign_splits, split_score
+from tools.data import (
+    EOD,
+    MANIFEST,
+    DatasetInfo,
+    IndexedWriter,
+    assign_splits,
+    atomic_copy,
+    atomic_write_text,
+    load_dataset_info,
+    split_score,
+)
 
 __all__ = ["read_jsonl", "write_dataset"]
 

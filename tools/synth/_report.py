@@ -6,7 +6,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
-from tools.data._manifest import atomic_write_text
+from tools.data import atomic_write_text
 
 __all__ = ["write_report"]
 

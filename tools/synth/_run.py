@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import time
 from collections import Counter
@@ -31,15 +32,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 from pydantic import BaseModel
 
-from tools._registry import Gatekeeper
-from tools.data import load_dataset_info
-from tools.data._dedup import ExactDuplicates, NearDuplicates
-from tools.data._manifest import MANIFEST, atomic_write_text
+from policies import Gate
+from tools.data import MANIFEST, ExactDuplicates, NearDuplicates, atomic_write_text, load_dataset_info
 from tools.synth._chunks import Chunk, Corpus
 from tools.synth._client import ChatPool, Generation
 from tools.synth._config import SynthConfig
@@ -49,17 +48,14 @@ from tools.synth._report import write_report
 from tools.synth._templates import MODULE, Template, resolve_templates
 from tools.synth._verify import Verdict, extract_python, verify_docstring, verify_tests
 from vibe.core.errors import UserError
-from vibe.core.log import get_logger, progress
+from vibe.core.log import progress
+from vibe.ledger import Ledger, Record, digest
 
-__all__ = ["Gatekeeper", "SynthResult", "synthesize"]
+__all__ = ["SynthResult", "synthesize"]
 
-log = get_logger("vibe.synth")
+log = logging.getLogger(__name__)
 
 SYNTH_VERSION = 1  # bump when the same settings would give different samples
-
-
-class Ledger(Protocol):
-    def append(self, record: Any) -> Any: ...
 
 
 class SynthResult(BaseModel):
@@ -110,14 +106,12 @@ class _Candidate:
 
 # -------------------------------------------------------------------------------------------------- gate
 def _gate(
-    gate: Gatekeeper | None, ledger: Ledger | None, thread_id: str, kind: str, attributes: dict[str, Any]
+    gate: Gate | None, ledger: Ledger | None, thread_id: str, kind: str, attributes: dict[str, Any]
 ) -> None:
     if gate is None:
         return
     decision = gate.check(kind=kind, attributes=attributes)
-    outcome = str(getattr(decision, "outcome", "deny"))
-    rules = list(getattr(decision, "rule_ids", []) or [])
-    reason = str(getattr(decision, "reason", ""))
+    outcome, rules, reason = decision.outcome, decision.rule_ids, decision.reason
     _record(
         ledger,
         thread_id,
@@ -128,7 +122,7 @@ def _gate(
         outcome=outcome,
         reason=reason,
         rule_ids=rules,
-        policy_hashes=dict(getattr(decision, "policy_hashes", {}) or {}),
+        policy_hashes=dict(decision.policy_hashes),
     )
     if outcome == "allow":
         return
@@ -154,8 +148,6 @@ def _record(
 ) -> None:
     if ledger is None:
         return
-    from vibe.ledger import Record, digest
-
     ledger.append(
         Record(
             thread_id=thread_id,
@@ -256,130 +248,160 @@ def _resume_state(out: Path, key: str) -> set[str]:
 def synthesize(
     config: SynthConfig,
     *,
-    gate: Gatekeeper | None = None,
+    gate: Gate | None = None,
     ledger: Ledger | None = None,
     thread_id: str = "synth",
     progress_bar: bool = True,
 ) -> SynthResult:
-    """Run (or resume) the synthetic-data run ``config`` describes; see the module docstring."""
+    """Run (or resume) the synthetic-data run ``config`` describes; see the module docstring.
+
+    The policy first (``llm.call``, ``synth.generate``), then the plan (chunks x templates, minus what an
+    earlier run finished), then the batches, each recorded in ``ledger``; then the dataset and its report.
+    """
     info = load_dataset_info(config.dataset)
     templates = resolve_templates(config.templates, config.template_files)
-    units_wanted = config.samples // config.sampling.n
-    dataset_path = str(Path(config.dataset).resolve())
-    url = config.llm.url
-    _gate(gate, ledger, thread_id, "llm.call", {"url": url})
+    record = _Recorder(ledger, thread_id)
+    _gate(gate, ledger, thread_id, "llm.call", {"url": config.llm.url})
     with ChatPool(config.llm, max_concurrency=config.max_concurrency) as pool:
-        model = pool.model
-        _gate(
-            gate,
-            ledger,
-            thread_id,
-            "synth.generate",
-            {"generator": model, "volume": config.samples, "url": url, "paths": [dataset_path]},
-        )
+        _gate(gate, ledger, thread_id, "synth.generate", _generate_attributes(config, pool.model))
         if any(t.verify != "none" for t in templates):
             import sandbox
 
             sandbox.check_available()
-        out = config.out
-        out.mkdir(parents=True, exist_ok=True)
-        (out / MANIFEST).unlink(missing_ok=True)  # not a finished dataset while samples are added
-        key = _settings_key(config, templates, model, info.fingerprint)
-        done = _resume_state(out, key)
-        corpus = Corpus(info)
-        chunks = list(corpus.chunks(max_chars=config.chunks.max_chars, min_chars=config.chunks.min_chars))
-        planned = _plan(chunks, templates, units=units_wanted, seed=config.chunks.seed)
-        if not planned:
-            kinds = ", ".join(sorted({t.kind for t in templates}))
-            raise UserError(
-                f"templates: none of {', '.join(config.templates)} applies to any chunk of {config.dataset} "
-                f"(they need {kinds} chunks); choose templates for what the corpus holds"
-            )
-        if len(planned) < units_wanted:
-            log.warning("only %d units (chunk, template) exist for %d requested", len(planned), units_wanted)
-        todo = [u for u in planned if u.id not in done]
-        _record(
-            ledger,
-            thread_id,
-            actor="tool",
+        context, planned, todo = _prepare(config, info, templates, model=pool.model)
+        record(
             kind="run_started",
-            action="synth.generate",
             inputs=config.model_dump(mode="json"),
-            outcome="ok",
-            reason=f"synth: {len(todo)} of {len(planned)} units to generate with {model} at {url}",
-            outputs={"out": str(out), "planned": len(planned), "todo": len(todo), "key": key},
+            reason=f"synth: {len(todo)} of {len(planned)} units to generate with {pool.model} at {config.llm.url}",
+            outputs={"out": str(config.out), "planned": len(planned), "todo": len(todo), "key": context.key},
         )
-        log.info(
-            "synth: %d units planned, %d finished earlier, %d to run",
-            len(planned),
-            len(planned) - len(todo),
-            len(todo),
-        )
-        context = _Context(
-            config=config,
-            corpus=corpus,
-            model=model,
-            dataset=dataset_path,
-            fingerprint=info.fingerprint,
-            out=out,
-        )
-        context.index(chunks)
-        context.decontaminator = Decontaminator(
-            (t for _, t in corpus.texts(valid=True)), n=config.decontamination_ngram
-        )
-        bars = progress()
-        bars.disable = bars.disable or not progress_bar
-        batch_size = 4 * config.max_concurrency
-        first_batch = sum(1 for _ in read_jsonl(out / "batches.jsonl"))
-        with (
-            bars,
-            ThreadPoolExecutor(config.verify_concurrency, thread_name_prefix="synth-verify") as verifiers,
-        ):
-            task = bars.add_task(
-                "synth: chunks x templates", total=len(planned), completed=len(planned) - len(todo)
-            )
-            iterator = iter(todo)
-            number = first_batch
-            while batch := list(islice(iterator, batch_size)):
-                summary = _run_batch(context, pool, verifiers, batch, number, lambda: bars.advance(task))
-                _record(
-                    ledger,
-                    thread_id,
-                    actor="tool",
-                    kind="tool_result",
-                    action="synth.generate",
-                    inputs=[u.id for u in batch],
-                    outcome="ok",
-                    outputs=summary,
-                    reason=f"synth batch {number}: {summary['kept']} kept of {summary['candidates']}",
-                )
-                number += 1
+        _generate(context, pool, planned=planned, todo=todo, record=record, progress_bar=progress_bar)
         context.close()
     result = _finish(
-        config, info, context, model=model, planned=len(planned), ran=len(todo), templates=templates
+        config, info, context, model=pool.model, planned=len(planned), ran=len(todo), templates=templates
     )
-    _record(
-        ledger,
-        thread_id,
-        actor="tool",
+    record(
         kind="run_finished",
-        action="synth.generate",
         inputs=config.model_dump(mode="json"),
-        outcome="ok",
         outputs=result.model_dump(mode="json"),
-        reason=f"synth: {result.kept} samples kept of {result.candidates} in {out}",
+        reason=f"synth: {result.kept} samples kept of {result.candidates} in {config.out}",
     )
     return result
+
+
+@dataclass
+class _Recorder:
+    """The run's own records (actor ``tool``, action ``synth.generate``) into the ledger it was given."""
+
+    ledger: Ledger | None
+    thread_id: str
+
+    def __call__(self, *, kind: str, inputs: Any, reason: str, outputs: Any = None) -> None:
+        _record(self.ledger, self.thread_id, actor="tool", kind=kind, action="synth.generate",
+                inputs=inputs, outcome="ok", reason=reason, outputs=outputs)  # fmt: skip
+
+
+def _generate_attributes(config: SynthConfig, model: str) -> dict[str, Any]:
+    """What ``synth.generate`` is judged on: the generator, the volume, the endpoint and the corpus."""
+    dataset = str(Path(config.dataset).resolve())
+    return {"generator": model, "volume": config.samples, "url": config.llm.url, "paths": [dataset]}
+
+
+def _prepare(
+    config: SynthConfig, info: Any, templates: list[Template], *, model: str
+) -> tuple[_Context, list[_Unit], list[_Unit]]:
+    """The output directory, the units planned (chunk x template) and those an earlier run did not finish,
+    and the context every batch shares (corpus index, decontaminator)."""
+    units_wanted = config.samples // config.sampling.n
+    out = config.out
+    out.mkdir(parents=True, exist_ok=True)
+    (out / MANIFEST).unlink(missing_ok=True)  # not a finished dataset while samples are added
+    key = _settings_key(config, templates, model, info.fingerprint)
+    done = _resume_state(out, key)
+    corpus = Corpus(info)
+    chunks = list(corpus.chunks(max_chars=config.chunks.max_chars, min_chars=config.chunks.min_chars))
+    planned = _plan(chunks, templates, units=units_wanted, seed=config.chunks.seed)
+    if not planned:
+        kinds = ", ".join(sorted({t.kind for t in templates}))
+        raise UserError(
+            f"templates: none of {', '.join(config.templates)} applies to any chunk of {config.dataset} "
+            f"(they need {kinds} chunks); choose templates for what the corpus holds"
+        )
+    if len(planned) < units_wanted:
+        log.warning("only %d units (chunk, template) exist for %d requested", len(planned), units_wanted)
+    todo = [u for u in planned if u.id not in done]
+    log.info(
+        "synth: %d units planned, %d finished earlier, %d to run",
+        len(planned),
+        len(planned) - len(todo),
+        len(todo),
+    )
+    context = _Context(
+        config=config,
+        corpus=corpus,
+        model=model,
+        dataset=str(Path(config.dataset).resolve()),
+        fingerprint=info.fingerprint,
+        out=out,
+        key=key,
+    )
+    context.index(chunks)
+    context.decontaminator = Decontaminator(
+        (t for _, t in corpus.texts(valid=True)), n=config.decontamination_ngram
+    )
+    return context, planned, todo
+
+
+def _generate(
+    context: _Context,
+    pool: ChatPool,
+    *,
+    planned: list[_Unit],
+    todo: list[_Unit],
+    record: _Recorder,
+    progress_bar: bool,
+) -> None:
+    """The units to run, in batches of ``4 x max_concurrency``: generate, verify, write; record each batch."""
+    config = context.config
+    bars = progress()
+    bars.disable = bars.disable or not progress_bar
+    batch_size = 4 * config.max_concurrency
+    number = sum(1 for _ in read_jsonl(context.out / "batches.jsonl"))
+    with (
+        bars,
+        ThreadPoolExecutor(config.verify_concurrency, thread_name_prefix="synth-verify") as verifiers,
+    ):
+        task = bars.add_task(
+            "synth: chunks x templates", total=len(planned), completed=len(planned) - len(todo)
+        )
+        iterator = iter(todo)
+        while batch := list(islice(iterator, batch_size)):
+            summary = _run_batch(context, pool, verifiers, batch, number, lambda: bars.advance(task))
+            record(
+                kind="tool_result",
+                inputs=[u.id for u in batch],
+                outputs=summary,
+                reason=f"synth batch {number}: {summary['kept']} kept of {summary['candidates']}",
+            )
+            number += 1
 
 
 class _Context:
     """What every batch needs: the config, the corpus, the dedup index and the decontaminator."""
 
     def __init__(
-        self, *, config: SynthConfig, corpus: Corpus, model: str, dataset: str, fingerprint: str, out: Path
+        self,
+        *,
+        config: SynthConfig,
+        corpus: Corpus,
+        model: str,
+        dataset: str,
+        fingerprint: str,
+        out: Path,
+        key: str = "",
     ) -> None:
         self.config, self.corpus, self.model, self.out = config, corpus, model, out
-        self.dataset, self.fingerprint = dataset, fingerprint
+        self.dataset, self.fingerprint, self.key = dataset, fingerprint, key
         self.exact = ExactDuplicates()
         dedup = config.dedup
         self.near = (

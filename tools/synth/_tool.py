@@ -2,8 +2,8 @@
 
 Runs in the agent's process (HTTP requests and sandboxed checks, no torch). The gate in the tool's context
 (the agent's policy gate) is asked again by the generator itself (``llm.call`` for the endpoint,
-``synth.generate`` for the generator and volume) before any request; every batch goes to the agent's ledger
-(``WORKDIR/ledger.sqlite``) under the calling thread. Calling it again with the same arguments continues the
+``synth.generate`` for the generator and volume) before any request; every batch goes to the ledger in the
+context (the agent's) under the calling thread; without one, nothing is recorded. Calling it again with the same arguments continues the
 run.
 """
 
@@ -14,12 +14,12 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from tools._registry import Tool, ToolContext, ToolError, register
+from tools.registry import Tool, ToolArgs, ToolContext, ToolError, register
 
 __all__ = ["SynthArgs", "SynthToolResult"]
 
 
-class SynthArgs(BaseModel):
+class SynthArgs(ToolArgs):
     dataset: str = Field(description="an ingested dataset directory")
     out: str | None = Field(default=None, description="output directory; None: WORKDIR/synth/<dataset name>")
     templates: list[str] | None = Field(default=None, description="template names; None: every built-in one")
@@ -45,9 +45,9 @@ class SynthToolResult(BaseModel):
 
 
 def _synth(args: SynthArgs, context: ToolContext) -> SynthToolResult:
-    from tools.synth import SynthConfig, synthesize
+    from tools.synth._config import SynthConfig
+    from tools.synth._run import synthesize
     from vibe.core.errors import UserError
-    from vibe.ledger import SqliteLedger
 
     out = Path(args.out) if args.out else context.workdir / "synth" / Path(args.dataset).name
     data: dict[str, Any] = {
@@ -65,14 +65,13 @@ def _synth(args: SynthArgs, context: ToolContext) -> SynthToolResult:
         data["llm"]["model"] = args.model
     try:
         config = SynthConfig.model_validate(data)
-        with SqliteLedger(context.workdir / "ledger.sqlite") as ledger:
-            result = synthesize(
-                config,
-                gate=context.gate,
-                ledger=ledger,
-                thread_id=context.thread_id,
-                progress_bar=context.show_progress,
-            )
+        result = synthesize(
+            config,
+            gate=context.gate,
+            ledger=context.ledger,
+            thread_id=context.thread_id,
+            progress_bar=context.show_progress,
+        )
     except (UserError, ValueError) as error:
         raise ToolError(f"synth: {error}") from None
     return SynthToolResult(

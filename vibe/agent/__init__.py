@@ -5,12 +5,13 @@ with Agent.open(AgentSettings(workdir="runs")) as agent:
     outcome = agent.run("train a small model on the Python standard library", yes=True)
 """
 
-from vibe.agent._agent import Agent, AgentSettings, Outcome
-from vibe.agent._approval import continue_thread
+from vibe.agent._actions import STEP_KINDS, describe_plan, describe_step
+from vibe.agent._agent import Agent, AgentSettings, Outcome, continue_thread
+from vibe.agent._approval import gate_node
 from vibe.agent._draft import FEW_SHOT, SYSTEM_PROMPT, Draft, build_prompt, draft_of, intent_from_draft
 from vibe.agent._followup import follow_up
-from vibe.agent._gate import AllowAll, Gate, GateDecision, PolicyGate
-from vibe.agent._goal import GoalDraft, TrainingGoal, parse_request
+from vibe.agent._goal import GoalDraft, TrainingGoal, goal_from_draft, parse_request, parse_size
+from vibe.agent._hpo import ClearedSearchGate
 from vibe.agent._intent import (
     INTENT_KINDS,
     Cluster,
@@ -29,25 +30,29 @@ from vibe.agent._intent import (
     TuneIntent,
     UnclearIntent,
 )
-from vibe.agent._plan import Plan, PlanSettings, PlanStep, Proposal, apply_proposal, make_plan
+from vibe.agent._nodes import MAX_ATTEMPTS, AgentDeps, diagnose, execute, observe
+from vibe.agent._plan import Plan, PlanSettings, PlanStep, Proposal, apply_proposal, make_plan, summarize_plan
 from vibe.agent._read import ReadOutcome, read_request
+from vibe.agent._record import Recorder
 from vibe.agent._rules import read_rules
+from vibe.agent._search import SearchSettings, transfer_into
 from vibe.agent._validate import IntentError, validate_intent, validate_reading
 
 __all__ = [
     "FEW_SHOT",
     "INTENT_KINDS",
+    "MAX_ATTEMPTS",
+    "STEP_KINDS",
     "SYSTEM_PROMPT",
     "Agent",
+    "AgentDeps",
     "AgentSettings",
-    "AllowAll",
+    "ClearedSearchGate",
     "Cluster",
     "ContinueIntent",
     "Draft",
     "EstimateIntent",
     "EvalIntent",
-    "Gate",
-    "GateDecision",
     "GoalDraft",
     "Intent",
     "IntentError",
@@ -55,14 +60,15 @@ __all__ = [
     "Plan",
     "PlanSettings",
     "PlanStep",
-    "PolicyGate",
     "PostTrainIntent",
     "Proposal",
     "ReadOutcome",
     "Reading",
+    "Recorder",
     "Refusal",
     "RefuseIntent",
     "ReleaseIntent",
+    "SearchSettings",
     "StatusIntent",
     "SynthIntent",
     "TrainIntent",
@@ -72,13 +78,23 @@ __all__ = [
     "apply_proposal",
     "build_prompt",
     "continue_thread",
+    "describe_plan",
+    "describe_step",
+    "diagnose",
     "draft_of",
+    "execute",
     "follow_up",
+    "gate_node",
+    "goal_from_draft",
     "intent_from_draft",
     "make_plan",
+    "observe",
     "parse_request",
+    "parse_size",
     "read_request",
     "read_rules",
+    "summarize_plan",
+    "transfer_into",
     "validate_intent",
     "validate_reading",
 ]

@@ -12,9 +12,9 @@ from typing import Any, Literal
 from langgraph.types import Command
 from pydantic import BaseModel, Field
 
-from vibe.agent._gate import AllowAll, Gate, PolicyGate
+from policies import AllowAll, Gate, PolicyGate
+from vibe.agent._deps import AgentDeps
 from vibe.agent._graph import build_graph, open_checkpointer
-from vibe.agent._nodes import AgentDeps
 from vibe.agent._plan import PlanSettings
 from vibe.agent._record import Recorder
 from vibe.approvals import ApprovalStore
@@ -22,7 +22,7 @@ from vibe.core.config import VibeConfig
 from vibe.core.errors import UserError
 from vibe.llm import ChatModel
 
-__all__ = ["Agent", "AgentSettings", "Outcome", "local_training_flops"]
+__all__ = ["Agent", "AgentSettings", "Outcome", "continue_thread", "local_training_flops"]
 
 # Share of the measured fp32 matmul peak a small proxy run sustains end to end under Ray here (evaluation,
 # checkpoints and data loading included): ~0.35 on the demo's run (1.3M tokens of a 1.2M-parameter GPT in
@@ -34,7 +34,7 @@ def local_training_flops() -> float:
     """FLOP/s a training run sustains on this machine: its measured matmul peak times the sustained share."""
     import os
 
-    from trainers._metrics import cpu_peak_flops
+    from trainers import cpu_peak_flops
 
     return cpu_peak_flops(os.cpu_count() or 1) * SUSTAINED_FRACTION
 
@@ -238,3 +238,33 @@ class Agent:
         else:
             self.graph.invoke(None, config)
         return self._outcome(thread_id)
+
+
+def continue_thread(agent: Agent, thread_id: str) -> Outcome:
+    """Continue ``thread_id`` after its approval request was decided, from any process.
+
+    A thread paused on the request resumes where it paused (the gate re-reads the store). A thread that
+    finished unattended with steps skipped for approval goes back to the first step that did not run, which
+    the gate then checks again. Anything else is returned as it stands.
+    """
+    config = {"configurable": {"thread_id": thread_id}}
+    outcome = agent.resume(thread_id)  # a paused thread stays paused; one cut off by a crash goes on
+    if outcome.waiting_for is not None:
+        if outcome.waiting_for.get("kind") == "approval":
+            return agent.resume(thread_id, answer="yes")  # the gate reads the decision from the store
+        return outcome  # e.g. a plan waiting for its requester's confirmation: not ours to answer
+    snapshot = agent.graph.get_state(config)
+    values = snapshot.values
+    if snapshot.next or not values.get("plan") or values.get("status") not in ("stopped", "done"):
+        return outcome
+    results = values.get("results", {})
+    todo = [i for i, s in enumerate(values["plan"]["steps"]) if s["id"] not in results]
+    store = agent.deps.approvals
+    if not todo or store is None:
+        return outcome
+    if not any(r.thread_id == thread_id and r.status == "approved" for r in store.list(status="approved")):
+        return outcome
+    agent.graph.update_state(
+        config, {"cursor": todo[0], "status": "running", "reason": ""}, as_node="observe"
+    )
+    return agent.resume(thread_id)

@@ -29,16 +29,9 @@ from typing import TYPE_CHECKING, Any
 
 from langgraph.types import interrupt
 
-from policies import Action, PolicySet
-from vibe.agent._gate import (
-    STEP_KINDS,
-    AllowAll,
-    GateDecision,
-    PolicyGate,
-    describe_plan,
-    describe_step,
-    shrink_train_step,
-)
+from policies import Action, AllowAll, GateDecision, PolicyGate, PolicySet
+from vibe.agent._actions import STEP_KINDS, describe_plan, describe_step, shrink_train_step
+from vibe.agent._plan import Plan, summarize_plan
 from vibe.agent._search import shrink_search_step
 from vibe.approvals import (
     ApprovalError,
@@ -52,11 +45,10 @@ from vibe.core.errors import UserError
 from vibe.ledger import digest
 
 if TYPE_CHECKING:
-    from vibe.agent._agent import Agent, Outcome
-    from vibe.agent._nodes import AgentDeps
+    from vibe.agent._deps import AgentDeps
     from vibe.agent._state import AgentState
 
-__all__ = ["continue_thread", "find_request", "gate_node", "policy_refusal", "verify_approved"]
+__all__ = ["find_request", "gate_node", "policy_refusal", "verify_approved"]
 
 verify_approved = verify_approval  # the one signature check lives in vibe.approvals
 
@@ -490,9 +482,6 @@ def _record_approvals(deps: AgentDeps, request: ApprovalRequest, policies: Polic
 
 
 def _summary(step: dict[str, Any], plan: dict[str, Any]) -> str:
-    from vibe.agent._nodes import summarize_plan
-    from vibe.agent._plan import Plan
-
     return f"step {step['id']}: {step['why']}\n{summarize_plan(Plan.model_validate(plan))}"
 
 
@@ -508,24 +497,8 @@ def _cost(action: Action, plan: dict[str, Any]) -> Cost:
 
 
 def _record_once(deps: AgentDeps, thread: str, **record: Any) -> bool:
-    """Append a decision unless this thread's ledger already holds the same one (same kind, action, inputs,
-    outcome, reason, rules and policy files): a node re-run after a pause repeats its checks, and the
-    ledger keeps each distinct decision once. Returns whether it was appended."""
-    key = (
-        record["kind"],
-        record.get("action"),
-        digest(record["inputs"]),
-        record.get("outcome") or "ok",
-        record["reason"],
-        list(record.get("rule_ids", ())),
-        record.get("policy_hashes") or {},
-    )
-    for entry in deps.record.ledger.entries(thread_id=thread):
-        r = entry.record
-        if (r.kind, r.action, r.inputs_hash, r.outcome, r.reason, r.rule_ids, r.policy_hashes) == key:
-            return False
-    deps.record(thread, **record)
-    return True
+    """Append a decision unless this thread's ledger already holds it (:meth:`Recorder.once`)."""
+    return deps.record.once(thread, **record)
 
 
 def _record_gate(
@@ -554,31 +527,3 @@ def _record_gate(
 
 
 # ------------------------------------------------------------------------------------ after the decision
-def continue_thread(agent: Agent, thread_id: str) -> Outcome:
-    """Continue ``thread_id`` after its approval request was decided, from any process.
-
-    A thread paused on the request resumes where it paused (the gate re-reads the store). A thread that
-    finished unattended with steps skipped for approval goes back to the first step that did not run, which
-    the gate then checks again. Anything else is returned as it stands.
-    """
-    config = {"configurable": {"thread_id": thread_id}}
-    outcome = agent.resume(thread_id)  # a paused thread stays paused; one cut off by a crash goes on
-    if outcome.waiting_for is not None:
-        if outcome.waiting_for.get("kind") == "approval":
-            return agent.resume(thread_id, answer="yes")  # the gate reads the decision from the store
-        return outcome  # e.g. a plan waiting for its requester's confirmation: not ours to answer
-    snapshot = agent.graph.get_state(config)
-    values = snapshot.values
-    if snapshot.next or not values.get("plan") or values.get("status") not in ("stopped", "done"):
-        return outcome
-    results = values.get("results", {})
-    todo = [i for i, s in enumerate(values["plan"]["steps"]) if s["id"] not in results]
-    store = agent.deps.approvals
-    if not todo or store is None:
-        return outcome
-    if not any(r.thread_id == thread_id and r.status == "approved" for r in store.list(status="approved")):
-        return outcome
-    agent.graph.update_state(
-        config, {"cursor": todo[0], "status": "running", "reason": ""}, as_node="observe"
-    )
-    return agent.resume(thread_id)

@@ -21,7 +21,8 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 
 from vibe.agent import _nodes as nodes
-from vibe.agent._nodes import AgentDeps
+from vibe.agent._approval import gate_node
+from vibe.agent._deps import AgentDeps
 from vibe.agent._report import report
 from vibe.agent._state import AgentState
 from vibe.core.errors import UserError
@@ -46,7 +47,7 @@ def build_graph(deps: AgentDeps, checkpointer: BaseCheckpointSaver[Any]) -> Any:
         ("intake", nodes.intake),
         ("plan", nodes.plan),
         ("confirm", nodes.confirm),
-        ("gate", nodes.gate),
+        ("gate", gate_node),
         ("execute", nodes.execute),
         ("observe", nodes.observe),
         ("report", report),

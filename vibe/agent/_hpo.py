@@ -14,14 +14,14 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vibe.agent._approval import _record_once
-from vibe.agent._gate import Gate, GateDecision, describe_step
+from policies import Gate, GateDecision
+from vibe.agent._actions import describe_step
 from vibe.agent._search import TRANSFER_RULE, transfer_into
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
-    from vibe.agent._nodes import AgentDeps
+    from vibe.agent._deps import AgentDeps
     from vibe.agent._state import AgentState
 
 __all__ = ["ClearedSearchGate", "run_search_step", "transfer_best"]
@@ -105,7 +105,7 @@ def transfer_best(state: AgentState, deps: AgentDeps) -> dict[str, Any]:
             f"the search's best ({found}) does not beat {beat:.4f}, the best before it: no new run to train; "
             f"{', '.join(s['id'] for s in steps[cursor + 1 :])} left out"
         )
-        _record_once(deps, thread, kind="note", actor="planner", action="hpo", inputs=search_step,
+        deps.record.once(thread, kind="note", actor="planner", action="hpo", inputs=search_step,
                      outputs={"best": best, "beat": beat}, reason=reason, outcome="skipped")  # fmt: skip
         plan["steps"] = steps[: cursor + 1]
         return {"plan": plan, "events": deps.say(reason)}
@@ -115,8 +115,7 @@ def transfer_best(state: AgentState, deps: AgentDeps) -> dict[str, Any]:
             f"the search found no best trial ({result.get('n_failed', 0)} failed, stopped by "
             f"{result.get('stopped_by', '?')}): {steps[index]['id']} keeps the planner's settings"
         )
-        _record_once(
-            deps,
+        deps.record.once(
             thread,
             kind="note",
             actor="planner",
@@ -129,8 +128,7 @@ def transfer_best(state: AgentState, deps: AgentDeps) -> dict[str, Any]:
     new_step, overrides, reason = moved
     steps[index] = new_step
     cluster = _transfer_to_cluster(plan, search=search_step["args"]["config"], best=result["best"])
-    _record_once(  # once: observe runs again if the agent stopped before its update was checkpointed
-        deps,
+    deps.record.once(  # once: observe runs again if the agent stopped before its update was checkpointed
         thread,
         kind="plan_chosen",
         actor="planner",

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from langgraph.types import interrupt
 
-from vibe.agent._gate import AllowAll
+from policies import AllowAll
 from vibe.agent._intent import Reading
 from vibe.agent._intent_plan import (
     TRAINING_KINDS,
@@ -33,7 +33,7 @@ from vibe.agent._plan import Plan, PlanSettings, data_dir_for
 from vibe.agent._read import read_request
 
 if TYPE_CHECKING:
-    from vibe.agent._nodes import AgentDeps
+    from vibe.agent._deps import AgentDeps
     from vibe.agent._state import AgentState
 
 __all__ = ["confirm_system_dirs", "describe_intent", "intake", "plan_request"]

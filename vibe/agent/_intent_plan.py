@@ -27,7 +27,7 @@ from vibe.agent._intent import Intent, Reading
 from vibe.agent._plan import PlanSettings, count
 
 if TYPE_CHECKING:
-    from vibe.agent._nodes import AgentDeps
+    from vibe.agent._deps import AgentDeps
 
 __all__ = [
     "TRAINING_KINDS",

@@ -8,58 +8,43 @@ returns, so the record and the checkpointed state never disagree about what happ
 from __future__ import annotations
 
 import json
+import logging
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 from langgraph.types import interrupt
 
-from tools import ToolContext, ToolError, registered
-from tools._profile import profile
+from tools import ToolContext, ToolError, profile, registered
 from tools.data import load_dataset_info
-from trainers._metrics import read_metrics
-from vibe.agent._gate import AllowAll, Gate
+from trainers import read_metrics
+from vibe.agent._deps import AgentDeps
 from vibe.agent._goal import TrainingGoal
-from vibe.agent._plan import Plan, PlanSettings, Proposal, apply_proposal, count, data_dir_for, make_plan
-from vibe.agent._record import Recorder
+from vibe.agent._hpo import run_search_step, transfer_best
+from vibe.agent._plan import (
+    Plan,
+    PlanSettings,
+    Proposal,
+    apply_proposal,
+    data_dir_for,
+    make_plan,
+    summarize_plan,
+)
 from vibe.agent._state import AgentState
-from vibe.approvals import ApprovalStore
 from vibe.core.errors import UserError
-from vibe.core.log import get_logger
-from vibe.llm import ChatModel, LLMError
+from vibe.llm import LLMError
 
-__all__ = ["MAX_ATTEMPTS", "AgentDeps"]
+__all__ = ["MAX_ATTEMPTS", "confirm", "diagnose", "execute", "intake", "observe", "plan"]
 
-log = get_logger("agent")
+log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3  # tries per step, the first included
 
 _PROPOSAL_PROMPT = (
     "A planner chose a local training run. You may propose a learning_rate (1e-5..1e-2) or max_steps "
     "(at most twice the planned steps), or leave both null. Give a one-sentence reason."
 )
-
-
-@dataclass(kw_only=True)
-class AgentDeps:
-    """What the nodes need from the outside world; one object, injected when the graph is built."""
-
-    record: Recorder
-    llm: ChatModel | None = None
-    gate: Gate = field(default_factory=AllowAll)
-    settings: PlanSettings = field(default_factory=PlanSettings)
-    auto_confirm: bool = False
-    llm_proposals: bool = False
-    on_event: Callable[[str], None] = lambda line: None
-    approvals: ApprovalStore | None = None  # where require_approval files its requests (the source of truth)
-    unattended: bool = False  # never pause for an approval: skip the step (and what needs it), go on
-    approval_ttl_hours: float = 24.0  # a request expires this long after it is filed
-
-    def say(self, line: str) -> list[str]:
-        self.on_event(line)
-        return [line]
 
 
 # ---------------------------------------------------------------------------------------------------- intake
@@ -211,45 +196,6 @@ def _llm_proposal(result: Plan, thread: str, deps: AgentDeps) -> Plan:
     return updated
 
 
-def summarize_plan(result: Plan) -> str:
-    full = result.full
-    asked = [n for n in result.notes if n.startswith("asked: ")]
-    notes = [f"note: {n}" for n in result.notes if not n.startswith("asked: ")]
-    if result.runs_locally and result.steps and result.proxy is not None:  # fits here: no cluster plan
-        p = result.proxy
-        return "\n".join([
-            *asked,
-            f"model: {count(full.total_params)} parameters ({count(full.active_params)} active), "
-            f"{full.shape.num_layers} layers x {full.shape.hidden_size}, on "
-            + (f"{count(full.tokens_available)} tokens of data" if full.tokens_available else "the data"),
-            f"cluster: none needed, it trains on this machine: {p.steps} steps, ~{p.expected_seconds:.0f} s",
-            *notes,
-        ])  # fmt: skip
-    lines = [
-        *asked,
-        f"full-size model: {count(full.total_params)} parameters ({count(full.active_params)} active), "
-        f"{full.shape.num_layers} layers x {full.shape.hidden_size}",
-        f"tokens: {count(full.tokens_planned)} planned (20/param), "
-        + (f"{count(full.tokens_available)} available" if full.tokens_available else "availability unknown"),
-        f"compute: {full.train_flops:.2e} FLOPs = {full.gpu_hours:,.1f} GPU-hours, {full.hours:,.1f} h on "
-        f"{full.cluster.num_gpus}x{full.cluster.spec.name}, cost ~{full.cost:,.0f} {full.cluster.currency}",
-    ]
-    if full.layout:
-        lay = full.layout
-        lines.append(
-            f"layout: TP={lay.tp} PP={lay.pp} EP={lay.ep} DP={lay.dp}, micro {lay.micro_batch_size}, "
-            f"global {lay.global_batch_size}, {lay.memory_gib_per_gpu} of {lay.memory_gib_available} GiB"
-        )
-    if result.proxy and result.steps:
-        p = result.proxy
-        lines.append(
-            f"local run: {count(p.shape.total_params)} parameters, {p.steps} steps, "
-            f"~{p.expected_seconds:.0f} s"
-        )
-    lines += notes
-    return "\n".join(lines)
-
-
 # --------------------------------------------------------------------------------------------------- confirm
 def confirm(state: AgentState, deps: AgentDeps) -> AgentState:
     """Shows the plan before anything runs; pauses the thread for yes / no / edit unless auto-confirmed."""
@@ -304,17 +250,6 @@ def confirm(state: AgentState, deps: AgentDeps) -> AgentState:
     return {"status": "stopped", "reason": "cancelled by the user", "events": deps.say("cancelled")}
 
 
-# ------------------------------------------------------------------------------------------------------ gate
-
-
-def gate(state: AgentState, deps: AgentDeps) -> AgentState:
-    """The plan (once, before the first step) and the current step against the policy: run, replan within
-    policy, stop with the reason, or wait for a signed approval (see :mod:`vibe.agent._approval`)."""
-    from vibe.agent._approval import gate_node
-
-    return gate_node(state, deps)
-
-
 # --------------------------------------------------------------------------------------------------- execute
 def _result_path(deps: AgentDeps, thread: str, step_id: str) -> Path:
     return Path(deps.settings.workdir) / thread / "steps" / f"{step_id}.json"
@@ -340,11 +275,14 @@ def execute(state: AgentState, deps: AgentDeps) -> AgentState:
         return finished(result, [])
     record(kind="tool_called", actor="planner", outputs={}, reason=step["why"])
     events = deps.say(f"running {step['id']}: {step['why']}")
-    context = ToolContext(workdir=Path(deps.settings.workdir) / thread, thread_id=thread, gate=deps.gate)
+    context = ToolContext(
+        workdir=Path(deps.settings.workdir) / thread,
+        thread_id=thread,
+        gate=deps.gate,
+        ledger=deps.record.ledger,
+    )
     try:
         if step["tool"] == "hpo":  # run_search itself, so the gate also judges every trial
-            from vibe.agent._hpo import run_search_step
-
             result = run_search_step(step, plan=state["plan"], deps=deps)
         else:
             result = registered()[step["tool"]](step["args"], context)
@@ -382,80 +320,27 @@ def diagnose(metrics: list[dict[str, Any]]) -> str | None:
 
 
 def observe(state: AgentState, deps: AgentDeps) -> AgentState:
-    """Reads what the step produced and decides: go on, resume, lower the learning rate, or stop."""
-    thread = state["thread_id"]
+    """Reads what the step produced and decides, in this order:
+
+    1. it succeeded (no error, and a training run did not diverge): go on to the next step (after a search
+       step, its best settings move onto the training step: :func:`transfer_best`);
+    2. it failed :data:`MAX_ATTEMPTS` times: stop the thread with the reason;
+    3. a training run diverged: **replan** it, :func:`_replan_diverged` (half the learning rate, a new run
+       directory, the eval step pointed at it);
+    4. anything else (a crash, a stall, a killed worker): run the step again, resuming where it stopped.
+    """
     steps = state["plan"]["steps"]
     step = steps[state["cursor"]]
     tries = state.get("attempts", {}).get(step["id"], 0)
-    problem = state.get("last_error")
-    if problem is None and step["tool"] == "train":
-        problem = diagnose(read_metrics(Path(step["args"]["config"]["out"]) / "metrics.jsonl"))
-        if problem:
-            _result_path(deps, thread, step["id"]).unlink(missing_ok=True)
+    problem = _problem(state, step, deps)
     if problem is None:
-        deps.record(
-            thread,
-            kind="observed",
-            actor="planner",
-            action=step["tool"],
-            inputs={"step": step["id"]},
-            outputs=state.get("results", {}).get(step["id"], {}),
-            reason="step succeeded",
-        )
-        cursor = state["cursor"] + 1
-        update: AgentState = {"cursor": cursor}
-        if step["tool"] == "hpo":
-            from vibe.agent._hpo import transfer_best
-
-            update.update(transfer_best(state, deps))  # type: ignore[typeddict-item]
-        if cursor >= len((update.get("plan") or state["plan"])["steps"]):
-            update["status"] = "done"
-        return update
+        return _succeeded(state, step, deps)
     if tries >= MAX_ATTEMPTS:
-        reason = f"{step['id']} failed, no retry left: {problem}"
-        deps.record(
-            thread,
-            kind="run_finished",
-            actor="planner",
-            inputs={"step": step["id"]},
-            outputs={},
-            reason=reason,
-            outcome="failed",
-        )
-        return {"status": "failed", "reason": reason, "events": deps.say(f"stopping: {reason}")}
+        return _give_up(state, step, problem, deps)
     if step["tool"] == "train" and problem.startswith("diverged"):
-        config = json.loads(json.dumps(step["args"]["config"]))
-        config["optimizer"]["lr"] /= 2
-        config["optimizer"]["min_lr"] = min(config["optimizer"]["min_lr"], config["optimizer"]["lr"])
-        config["out"] = f"{config['out'].rstrip('/').split('-lr')[0]}-lr{tries + 1}"
-        new_step = {
-            **step,
-            "args": {**step["args"], "config": config},
-            "why": f"retry with lr {config['optimizer']['lr']:.2e}",
-        }
-        plan_ = dict(state["plan"])
-        plan_["steps"] = [new_step if s["id"] == step["id"] else s for s in steps]
-        eval_dir = config["out"]
-        plan_["steps"] = [
-            {**s, "args": {**s["args"], "run_dir": eval_dir}} if s["tool"] == "eval" else s
-            for s in plan_["steps"]
-        ]
-        deps.record(
-            thread,
-            kind="retry",
-            actor="planner",
-            action="train",
-            inputs={"problem": problem},
-            outputs={"lr": config["optimizer"]["lr"]},
-            reason="diverged: halve the learning rate",
-        )
-        return {
-            "plan": plan_,
-            "last_error": None,
-            "events": deps.say(f"{problem}; retrying with half the lr"),
-        }
+        return _replan_diverged(state, step, problem, tries, deps)
     deps.record(
-        thread,
+        state["thread_id"],
         kind="retry",
         actor="planner",
         action=step["tool"],
@@ -464,3 +349,79 @@ def observe(state: AgentState, deps: AgentDeps) -> AgentState:
         reason="resume the step from where it stopped",
     )
     return {"last_error": None, "events": deps.say(f"{problem}; resuming {step['id']}")}
+
+
+def _problem(state: AgentState, step: dict[str, Any], deps: AgentDeps) -> str | None:
+    """The step's error, or for a training run whose metrics show divergence, that (its saved result is
+    dropped, so the retried run is executed, not reused)."""
+    problem = state.get("last_error")
+    if problem is None and step["tool"] == "train":
+        problem = diagnose(read_metrics(Path(step["args"]["config"]["out"]) / "metrics.jsonl"))
+        if problem:
+            _result_path(deps, state["thread_id"], step["id"]).unlink(missing_ok=True)
+    return problem
+
+
+def _succeeded(state: AgentState, step: dict[str, Any], deps: AgentDeps) -> AgentState:
+    deps.record(
+        state["thread_id"],
+        kind="observed",
+        actor="planner",
+        action=step["tool"],
+        inputs={"step": step["id"]},
+        outputs=state.get("results", {}).get(step["id"], {}),
+        reason="step succeeded",
+    )
+    cursor = state["cursor"] + 1
+    update: AgentState = {"cursor": cursor}
+    if step["tool"] == "hpo":
+        update.update(transfer_best(state, deps))  # type: ignore[typeddict-item]
+    if cursor >= len((update.get("plan") or state["plan"])["steps"]):
+        update["status"] = "done"
+    return update
+
+
+def _give_up(state: AgentState, step: dict[str, Any], problem: str, deps: AgentDeps) -> AgentState:
+    reason = f"{step['id']} failed, no retry left: {problem}"
+    deps.record(
+        state["thread_id"],
+        kind="run_finished",
+        actor="planner",
+        inputs={"step": step["id"]},
+        outputs={},
+        reason=reason,
+        outcome="failed",
+    )
+    return {"status": "failed", "reason": reason, "events": deps.say(f"stopping: {reason}")}
+
+
+def _replan_diverged(
+    state: AgentState, step: dict[str, Any], problem: str, tries: int, deps: AgentDeps
+) -> AgentState:
+    """The replanning rule for a diverged training run: the same step with half the learning rate (and
+    ``min_lr`` at most that), trained into a new run directory ``<out>-lr<N>``; the eval step reads it."""
+    config = json.loads(json.dumps(step["args"]["config"]))
+    config["optimizer"]["lr"] /= 2
+    config["optimizer"]["min_lr"] = min(config["optimizer"]["min_lr"], config["optimizer"]["lr"])
+    config["out"] = f"{config['out'].rstrip('/').split('-lr')[0]}-lr{tries + 1}"
+    new_step = {
+        **step,
+        "args": {**step["args"], "config": config},
+        "why": f"retry with lr {config['optimizer']['lr']:.2e}",
+    }
+    plan_ = dict(state["plan"])
+    plan_["steps"] = [new_step if s["id"] == step["id"] else s for s in state["plan"]["steps"]]
+    plan_["steps"] = [
+        {**s, "args": {**s["args"], "run_dir": config["out"]}} if s["tool"] == "eval" else s
+        for s in plan_["steps"]
+    ]
+    deps.record(
+        state["thread_id"],
+        kind="retry",
+        actor="planner",
+        action="train",
+        inputs={"problem": problem},
+        outputs={"lr": config["optimizer"]["lr"]},
+        reason="diverged: halve the learning rate",
+    )
+    return {"plan": plan_, "last_error": None, "events": deps.say(f"{problem}; retrying with half the lr")}

@@ -40,6 +40,7 @@ __all__ = [
     "count",
     "data_dir_for",
     "make_plan",
+    "summarize_plan",
 ]
 
 
@@ -330,3 +331,42 @@ def apply_proposal(plan: Plan, proposal: Proposal) -> tuple[Plan, Literal["accep
         new_config["training"]["max_steps"] = proposal.max_steps
     steps = [s.model_copy(update={"args": {"config": new_config}}) if s is train else s for s in plan.steps]
     return plan.model_copy(update={"steps": steps}), "accepted", proposal.reason or "within bounds"
+
+
+def summarize_plan(result: Plan) -> str:
+    full = result.full
+    asked = [n for n in result.notes if n.startswith("asked: ")]
+    notes = [f"note: {n}" for n in result.notes if not n.startswith("asked: ")]
+    if result.runs_locally and result.steps and result.proxy is not None:  # fits here: no cluster plan
+        p = result.proxy
+        return "\n".join([
+            *asked,
+            f"model: {count(full.total_params)} parameters ({count(full.active_params)} active), "
+            f"{full.shape.num_layers} layers x {full.shape.hidden_size}, on "
+            + (f"{count(full.tokens_available)} tokens of data" if full.tokens_available else "the data"),
+            f"cluster: none needed, it trains on this machine: {p.steps} steps, ~{p.expected_seconds:.0f} s",
+            *notes,
+        ])  # fmt: skip
+    lines = [
+        *asked,
+        f"full-size model: {count(full.total_params)} parameters ({count(full.active_params)} active), "
+        f"{full.shape.num_layers} layers x {full.shape.hidden_size}",
+        f"tokens: {count(full.tokens_planned)} planned (20/param), "
+        + (f"{count(full.tokens_available)} available" if full.tokens_available else "availability unknown"),
+        f"compute: {full.train_flops:.2e} FLOPs = {full.gpu_hours:,.1f} GPU-hours, {full.hours:,.1f} h on "
+        f"{full.cluster.num_gpus}x{full.cluster.spec.name}, cost ~{full.cost:,.0f} {full.cluster.currency}",
+    ]
+    if full.layout:
+        lay = full.layout
+        lines.append(
+            f"layout: TP={lay.tp} PP={lay.pp} EP={lay.ep} DP={lay.dp}, micro {lay.micro_batch_size}, "
+            f"global {lay.global_batch_size}, {lay.memory_gib_per_gpu} of {lay.memory_gib_available} GiB"
+        )
+    if result.proxy and result.steps:
+        p = result.proxy
+        lines.append(
+            f"local run: {count(p.shape.total_params)} parameters, {p.steps} steps, "
+            f"~{p.expected_seconds:.0f} s"
+        )
+    lines += notes
+    return "\n".join(lines)

@@ -19,6 +19,26 @@ class Recorder:
     def __init__(self, ledger: Ledger) -> None:
         self.ledger = ledger
 
+    def once(self, thread: str, **record: Any) -> bool:
+        """Append a decision unless this thread's ledger already holds the same one (same kind, action,
+        inputs, outcome, reason, rules and policy files): a node re-run after a pause repeats its checks,
+        and the ledger keeps each distinct decision once. Returns whether it was appended."""
+        key = (
+            record["kind"],
+            record.get("action"),
+            digest(record["inputs"]),
+            record.get("outcome") or "ok",
+            record["reason"],
+            list(record.get("rule_ids", ())),
+            record.get("policy_hashes") or {},
+        )
+        for entry in self.ledger.entries(thread_id=thread):
+            r = entry.record
+            if (r.kind, r.action, r.inputs_hash, r.outcome, r.reason, r.rule_ids, r.policy_hashes) == key:
+                return False
+        self(thread, **record)
+        return True
+
     def __call__(
         self,
         thread: str,

@@ -3,43 +3,23 @@ loss curves and cost. Written to ``<workdir>/<thread>/report.md`` and ``report.h
 
 from __future__ import annotations
 
-import html
 import json
 from pathlib import Path
 from typing import Any
 
-from trainers._metrics import read_metrics
-from vibe.agent._nodes import AgentDeps, summarize_plan
-from vibe.agent._plan import Plan
+from policies import PolicyGate
+from trainers import read_metrics
+from vibe.agent._deps import AgentDeps
+from vibe.agent._plan import Plan, summarize_plan
 from vibe.agent._state import AgentState
+from vibe.core.render import LossSeries, html_page, loss_plot
 
 __all__ = ["report"]
 
 
 def _loss_plot(run_dir: Path, out: Path) -> Path | None:
     metrics = read_metrics(run_dir / "metrics.jsonl")
-    if not metrics:
-        return None
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4))
-    train = [(m["step"], m["loss"]) for m in metrics if "loss" in m]
-    val = [(m["step"], m["val_loss"]) for m in metrics if m.get("val_loss") is not None]
-    if train:
-        ax.plot(*zip(*train, strict=True), label="train loss")
-    if val:
-        ax.plot(*zip(*val, strict=True), "o-", label="validation loss")
-    ax.set_xlabel("step")
-    ax.set_ylabel("loss (nats/token)")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return loss_plot(out, [LossSeries(records=metrics)]) if metrics else None
 
 
 def _results_table(plan: Plan, results: dict[str, Any]) -> list[str]:
@@ -154,7 +134,7 @@ def report(state: AgentState, deps: AgentDeps) -> AgentState:
     lines += ["## Events", "", *[f"- {e}" for e in state.get("events", [])], ""]
     markdown = "\n".join(lines)
     (out_dir / "report.md").write_text(markdown)
-    (out_dir / "report.html").write_text(_html(markdown, thread))
+    (out_dir / "report.html").write_text(html_page(markdown, title=thread))
     deps.record(
         thread,
         kind="report",
@@ -171,8 +151,6 @@ def report(state: AgentState, deps: AgentDeps) -> AgentState:
 def _anchor(deps: AgentDeps, thread: str) -> str | None:
     """Keep the ledger's head where a rewrite of the ledger cannot reach it: in this thread's checkpoint
     (returned), in the approvals store, and in the policy's ``retention.anchor_file`` when it names one."""
-    from vibe.agent._gate import PolicyGate
-
     ledger = deps.record.ledger
     head = ledger.head()
     if head is None:
@@ -186,36 +164,3 @@ def _anchor(deps: AgentDeps, thread: str) -> str | None:
             with open(anchor_file, "a", encoding="utf-8") as handle:
                 handle.write(f"{Path(path).resolve()} {head} {thread}\n")
     return str(head)
-
-
-def _html(markdown: str, title: str) -> str:
-    """A readable HTML page from the report's small Markdown subset (headings, code, tables, lists, images)."""
-    body: list[str] = []
-    in_code = False
-    for line in markdown.splitlines():
-        if line.startswith("```"):
-            body.append("</pre>" if in_code else "<pre>")
-            in_code = not in_code
-        elif in_code:
-            body.append(html.escape(line))
-        elif line.startswith("#"):
-            level = len(line) - len(line.lstrip("#"))
-            body.append(f"<h{level}>{html.escape(line[level:].strip())}</h{level}>")
-        elif line.startswith("![") and "](" in line:
-            src = line.split("](", 1)[1].rstrip(")")
-            alt = line[2:].split("]", 1)[0]
-            body.append(f'<img src="{html.escape(src)}" alt="{html.escape(alt)}">')
-        elif line.startswith("|"):
-            if set(line) <= {"|", "-"}:
-                continue
-            cells = "".join(f"<td>{html.escape(c.strip())}</td>" for c in line.strip("|").split("|"))
-            body.append(f"<table><tr>{cells}</tr></table>")
-        elif line.startswith("- "):
-            body.append(f"<li>{html.escape(line[2:])}</li>")
-        elif line:
-            body.append(f"<p>{html.escape(line).replace('**', '')}</p>")
-    style = "body{font-family:sans-serif;max-width:60em;margin:2em auto}pre{background:#f4f4f4;padding:1em}td{padding:0 1em}"
-    return (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-        f"<style>{style}</style></head><body>{''.join(body)}</body></html>"
-    )

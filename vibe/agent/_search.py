@@ -92,9 +92,10 @@ def _proxy_model(model: dict[str, Any], width: float) -> dict[str, Any]:
 
 
 def _seconds(config: dict[str, Any], *, vocab_size: int, flops_per_second: float) -> float:
-    from vibe.agent._gate import _shape
+    from tools.estimate import ModelShape
+    from trainers import ModelConfig
 
-    shape = _shape(config, vocab_size)
+    shape = ModelShape.of_model(ModelConfig.model_validate(config.get("model", {})), vocab_size=vocab_size)
     training = config["training"]
     return (
         training["max_steps"]

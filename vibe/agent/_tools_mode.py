@@ -21,12 +21,12 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from vibe.agent._gate import STEP_KINDS, describe_step
+from vibe.agent._actions import STEP_KINDS, describe_step
 from vibe.agent._rules import read_rules
 from vibe.llm import LLMError
 
 if TYPE_CHECKING:
-    from vibe.agent._nodes import AgentDeps
+    from vibe.agent._deps import AgentDeps
     from vibe.llm import OpenAIChatModel
 
 __all__ = ["SYSTEM", "drive_with_tools", "tool_specs"]

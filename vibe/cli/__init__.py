@@ -19,7 +19,10 @@ from vibe.cli import (
     _train,
 )
 
-__all__ = ["app", "main"]
+__all__ = ["app", "approvals_app", "audit_app", "llm_app", "main", "policy_app"]
+
+# the command groups on their own (tests drive them without the top-level app)
+approvals_app, audit_app, llm_app, policy_app = _approvals.app, _audit.app, _llm.app, _policy.app
 
 app = typer.Typer(
     name="vibe",

@@ -193,8 +193,7 @@ def _continue(
     request_id: str, *, store: Path | None, policy: list[Path], workdir: Path, agent_config: Path | None
 ) -> None:
     """Continue the agent's thread of request ``request_id`` in this process, under the same policy."""
-    from vibe.agent import Agent, AgentSettings
-    from vibe.agent._approval import continue_thread
+    from vibe.agent import Agent, AgentSettings, continue_thread
     from vibe.approvals import default_store_path
     from vibe.core.config import load_yaml
     from vibe.core.log import console

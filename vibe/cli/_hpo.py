@@ -101,7 +101,7 @@ def hpo(
             hpo_config = load_config(HPOConfig, overrides=overrides)
         gate = None
         if policy:
-            from vibe.agent._gate import PolicyGate
+            from policies import PolicyGate
 
             gate = PolicyGate.from_files(policy, team=team)
         result = run_search(hpo_config, gate=gate)

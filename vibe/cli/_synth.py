@@ -67,7 +67,7 @@ def synth(
         synth_config = load_config(SynthConfig, config, overrides=overrides)
         gate = None
         if policy:
-            from vibe.agent._gate import PolicyGate
+            from policies import PolicyGate
 
             gate = PolicyGate.from_files([p.resolve() for p in policy], team=team)
         synth_config.out.mkdir(parents=True, exist_ok=True)

@@ -14,6 +14,8 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from vibe.core.errors import NOT_GIVEN, ConfigError, ConfigProblem, short_repr  # noqa: F401  (re-exported)
+
 __all__ = [
     "NOT_GIVEN",
     "ConfigError",
@@ -34,37 +36,6 @@ class VibeConfig(BaseModel):
     """Base of every config: unknown keys are errors, assignments are validated."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True, protected_namespaces=())
-
-
-class ConfigProblem(BaseModel):
-    """One thing wrong with a config: where, what was given, what is allowed."""
-
-    field: str
-    given: Any = None
-    allowed: str
-    line: int | None = None
-
-    def render(self, source: str) -> str:
-        where = f"{source}:{self.line}" if self.line else source
-        given = "" if self.given is NOT_GIVEN else f" got {_short(self.given)!s};"
-        return f"{where}: {self.field}:{given} {self.allowed}"
-
-
-class ConfigError(ValueError):
-    """A config that does not validate. ``str()`` lists every problem, one per line."""
-
-    def __init__(self, *, source: str, problems: list[ConfigProblem]) -> None:
-        self.source = source
-        self.problems = problems
-        super().__init__("\n".join(p.render(source) for p in problems))
-
-
-NOT_GIVEN = object()
-
-
-def _short(value: Any, limit: int = 80) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def line_index(root: yaml.Node | None) -> dict[tuple[str, ...], int]:

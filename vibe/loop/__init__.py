@@ -37,6 +37,16 @@ cut off is resumed from the agent's checkpoint (its finished steps are not run a
 """
 
 from vibe.loop._config import LoopConfig, RoundSettings, parse_until
-from vibe.loop._run import LoopResult, LoopState, RoundRecord, run_loop
+from vibe.loop._run import LoopResult, run_loop, why_stop
+from vibe.loop._state import LoopState, RoundRecord
 
-__all__ = ["LoopConfig", "LoopResult", "LoopState", "RoundRecord", "RoundSettings", "parse_until", "run_loop"]
+__all__ = [
+    "LoopConfig",
+    "LoopResult",
+    "LoopState",
+    "RoundRecord",
+    "RoundSettings",
+    "parse_until",
+    "run_loop",
+    "why_stop",
+]

@@ -10,19 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from vibe.core.render import LossSeries, html_page, loss_plot, plot
 from vibe.loop._config import LoopConfig
-from vibe.loop._run import LoopState, _best_run, _best_trial, _clock, _pending
+from vibe.loop._state import LoopState, best_run_of, best_trial_of, clock, pending_approvals
 
 __all__ = ["write_report"]
-
-
-def _plt() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def _history_plot(state: LoopState, out: Path) -> Path | None:
@@ -34,8 +26,12 @@ def _history_plot(state: LoopState, out: Path) -> Path | None:
                 points.append((len(points), float(trial["value"]), r.number))
     if not points:
         return None
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(7, 4))
+    with plot(out, title="optimisation history") as ax:
+        _draw_history(ax, points, ylabel=_objective(state))
+    return out
+
+
+def _draw_history(ax: Any, points: list[tuple[int, float, int]], *, ylabel: str) -> None:
     for number in sorted({p[2] for p in points}):
         mine = [(i, v) for i, v, n in points if n == number]
         ax.plot(*zip(*mine, strict=True), "o", label=f"round {number}")
@@ -45,14 +41,9 @@ def _history_plot(state: LoopState, out: Path) -> Path | None:
         line.append((i, best))
     ax.step(*zip(*line, strict=True), where="post", color="black", label="best so far")
     ax.set_xlabel("trial (all rounds, in order)")
-    ax.set_ylabel(_objective(state))
-    ax.set_title("optimisation history")
+    ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
 
 
 def _objective(state: LoopState) -> str:
@@ -76,50 +67,32 @@ def _importance_plot(state: LoopState, out: Path) -> tuple[Path | None, str]:
         return None, f"parameter importances of round {chosen.number}: {error}"
     if not importances:
         return None, f"round {chosen.number}'s study varied no parameter"
-    plt = _plt()
     names = list(importances)[::-1]
-    fig, ax = plt.subplots(figsize=(7, 0.5 * len(names) + 1.5))
-    ax.barh(names, [importances[n] for n in names])
-    ax.set_xlabel("importance (fANOVA)")
-    ax.set_title(f"parameter importances, round {chosen.number}\n{study.study_name}", fontsize=11)
-    fig.tight_layout()
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
+    with plot(out, size=(7, 0.5 * len(names) + 1.5)) as ax:
+        ax.barh(names, [importances[n] for n in names])
+        ax.set_xlabel("importance (fANOVA)")
+        ax.set_title(f"parameter importances, round {chosen.number}\n{study.study_name}", fontsize=11)
     return out, f"from round {chosen.number}'s study ({chosen.search['n_complete']} complete trials)"  # type: ignore[index]
 
 
 def _loss_plot(state: LoopState, out: Path) -> Path | None:
     """Training and validation loss of every full-size run the loop trained, and of the best search trial
     (on the narrower proxy, dashed)."""
-    from trainers._metrics import read_metrics
+    from trainers import read_metrics
 
     runs = [(f"round {r.number} full run", Path(r.full_run["run_dir"])) for r in state.rounds if r.full_run]
-    best = _best_trial(state)
+    best = best_trial_of(state)
     if best and best.get("run_dir"):
         runs.append((f"best trial (round {best['round']}, #{best['number']}, proxy)", Path(best["run_dir"])))
     series = [(label, read_metrics(d / "metrics.jsonl")) for label, d in runs]
     series = [(label, m) for label, m in series if m]
     if not series:
         return None
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for label, metrics in series:
-        style = "--" if label.startswith("best trial") else "-"
-        train = [(m["step"], m["loss"]) for m in metrics if "loss" in m]
-        val = [(m["step"], m["val_loss"]) for m in metrics if m.get("val_loss") is not None]
-        if train:
-            ax.plot(*zip(*train, strict=True), style, alpha=0.5, label=f"{label}: train")
-        if val:
-            ax.plot(*zip(*val, strict=True), "o" + style, label=f"{label}: validation")
-    ax.set_xlabel("step")
-    ax.set_ylabel("loss (nats/token)")
-    ax.set_title("loss curves of the best runs")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize="small")
-    fig.tight_layout()
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return loss_plot(
+        out,
+        [LossSeries(records=m, label=label, dashed=label.startswith("best trial")) for label, m in series],
+        title="loss curves of the best runs",
+    )
 
 
 def _decisions(config: LoopConfig, state: LoopState) -> list[str]:
@@ -156,17 +129,15 @@ def _fmt(params: dict[str, Any]) -> str:
 
 def write_report(loop_dir: Path, state: LoopState, config: LoopConfig) -> Path:
     """Write the morning report of ``state`` into ``loop_dir``; returns the Markdown file's path."""
-    from vibe.agent._report import _html
-
-    best_trial, best_run = _best_trial(state), _best_run(state)
+    best_trial, best_run = best_trial_of(state), best_run_of(state)
     ended = max((r.finished for r in state.rounds if r.finished), default=state.started)
     lines = [
         f"# Vibe overnight loop: {state.name}",
         "",
         f"**Goal:** {state.goal}",
         "",
-        f"**Window:** {_clock(state.started)} to {_clock(state.deadline)} (deadline); last round ended "
-        f"{_clock(ended)}. **Stopped by:** {state.stopped_by or 'still running'}"
+        f"**Window:** {clock(state.started)} to {clock(state.deadline)} (deadline); last round ended "
+        f"{clock(ended)}. **Stopped by:** {state.stopped_by or 'still running'}"
         + (f" — {state.note}" if state.note else ""),
         "",
         "## Best",
@@ -216,10 +187,10 @@ def write_report(loop_dir: Path, state: LoopState, config: LoopConfig) -> Path:
                 + (f", study report `{r.search['report']}`" if r.search else "")
             )
     lines.append("")
-    for title, plot in (("Loss curves of the best runs", _loss_plot(state, loop_dir / "loss.png")),
+    for title, drawn in (("Loss curves of the best runs", _loss_plot(state, loop_dir / "loss.png")),
                         ("Optimisation history", _history_plot(state, loop_dir / "history.png"))):  # fmt: skip
         lines += [f"## {title}", ""]
-        lines += [f"![{title}]({plot.name})", ""] if plot else ["(nothing to plot)", ""]
+        lines += [f"![{title}]({drawn.name})", ""] if drawn else ["(nothing to plot)", ""]
     importances, note = _importance_plot(state, loop_dir / "importances.png")
     lines += ["## Parameter importances", "", note, ""]
     if importances:
@@ -241,7 +212,7 @@ def write_report(loop_dir: Path, state: LoopState, config: LoopConfig) -> Path:
         "## Pending approvals",
         "",
     ]
-    pending = _pending(config, state)
+    pending = pending_approvals(config, state)
     options = "".join(f" --policy {p}" for p in config.policies)
     options += f" --store {config.approvals}" if config.approvals else ""
     if pending:
@@ -257,5 +228,5 @@ def write_report(loop_dir: Path, state: LoopState, config: LoopConfig) -> Path:
     lines.append("")
     markdown = "\n".join(lines)
     (loop_dir / "report.md").write_text(markdown)
-    (loop_dir / "report.html").write_text(_html(markdown, state.name))
+    (loop_dir / "report.html").write_text(html_page(markdown, title=state.name))
     return loop_dir / "report.md"

@@ -2,60 +2,31 @@
 
 from __future__ import annotations
 
-import json
+import logging
 import os
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
-from vibe.core.log import get_logger
 from vibe.loop._config import LoopConfig, utcnow
+from vibe.loop._report import write_report
+from vibe.loop._state import (
+    LoopState,
+    RoundRecord,
+    StoppedBy,
+    best_run_of,
+    best_trial_of,
+    clock,
+    pending_approvals,
+    save_state,
+)
 
-__all__ = ["LoopResult", "LoopState", "RoundRecord", "run_loop"]
+__all__ = ["LoopResult", "run_loop", "why_stop"]
 
-log = get_logger("loop")
-StoppedBy = Literal["deadline", "max_rounds", "budget", "policy", "failed", "approval"]
-
-
-class RoundRecord(BaseModel):
-    """One round: an agent thread (search, transferred full-size run, evaluation) and what it produced."""
-
-    number: int
-    thread_id: str
-    kind: Literal["search", "refine"]
-    started: datetime
-    finished: datetime | None = None
-    search_until: datetime | None = None
-    status: str = "running"  # the thread's status when the round ended
-    reason: str = ""
-    search: dict[str, Any] | None = None  # the SearchResult as data
-    space: dict[str, Any] | None = None  # the SearchSpace searched
-    objective: str = "val_bpb"  # what the search minimised
-    full_run: dict[str, Any] | None = None  # the train step's result
-    full_config: dict[str, Any] | None = None  # the train step's run config as it was run (or queued)
-    evaluation: dict[str, Any] | None = None  # the eval step's result
-    pending: list[str] = Field(default_factory=list)  # approval request ids this round waits on
-    report: str | None = None  # the thread's own report
-    wall_s: float = 0.0
-    cpu_hours: float = 0.0
-    gpu_hours: float = 0.0
-
-
-class LoopState(BaseModel):
-    """What ``loop.json`` holds: enough to continue after a restart and to write the report."""
-
-    goal: str
-    name: str
-    started: datetime
-    deadline: datetime
-    full_run_s: float  # the full-size run's training time budget, fixed for the whole loop
-    status: Literal["running", "done"] = "running"
-    stopped_by: StoppedBy | None = None
-    note: str = ""
-    rounds: list[RoundRecord] = Field(default_factory=list)
+log = logging.getLogger(__name__)
 
 
 class LoopResult(BaseModel):
@@ -65,13 +36,6 @@ class LoopResult(BaseModel):
     best_trial: dict[str, Any] | None  # {"round", "number", "value", "params", "objective"}
     best_run: dict[str, Any] | None  # {"round", "run_dir", "val_bpb", "val_loss"}
     pending: list[dict[str, Any]]  # the approval requests still waiting, as data
-
-
-# ------------------------------------------------------------------------------------------------- state
-def _save(loop_dir: Path, state: LoopState) -> None:
-    tmp = loop_dir / "loop.json.tmp"
-    tmp.write_text(state.model_dump_json(indent=2))
-    tmp.replace(loop_dir / "loop.json")
 
 
 def _open_state(config: LoopConfig, say: Callable[[str], None]) -> tuple[Path, LoopState]:
@@ -86,18 +50,16 @@ def _open_state(config: LoopConfig, say: Callable[[str], None]) -> tuple[Path, L
             continue
         if state.goal == config.goal and state.status == "running" and state.deadline <= utcnow():
             # its deadline passed while nothing ran it: close it with its report, and start anew
-            from vibe.loop._report import write_report
-
             state.status, state.stopped_by = "done", "deadline"
             state.note = "its deadline passed while the loop was not running"
-            _save(path.parent, state)
+            save_state(path.parent, state)
             say(
                 f"{state.name} ended at its deadline while not running; report: {write_report(path.parent, state, config)}"
             )
             continue
         if state.goal == config.goal and state.status == "running":
             say(
-                f"continuing {state.name}: {len(state.rounds)} round(s) so far, deadline {_clock(state.deadline)}"
+                f"continuing {state.name}: {len(state.rounds)} round(s) so far, deadline {clock(state.deadline)}"
             )
             return path.parent, state
     started = utcnow()
@@ -114,38 +76,15 @@ def _open_state(config: LoopConfig, say: Callable[[str], None]) -> tuple[Path, L
     )
     loop_dir = workdir / name
     loop_dir.mkdir(parents=True)
-    _save(loop_dir, state)
-    say(f"{name}: '{config.goal}' until {_clock(deadline)} ({total / 3600:.2f} h)")
+    save_state(loop_dir, state)
+    say(f"{name}: '{config.goal}' until {clock(deadline)} ({total / 3600:.2f} h)")
     return loop_dir, state
 
 
-def _clock(at: datetime) -> str:
-    return at.astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
-
-
 # ------------------------------------------------------------------------------------------------- rounds
-def _best_trial(state: LoopState) -> dict[str, Any] | None:
-    best: dict[str, Any] | None = None
-    for r in state.rounds:
-        trial = (r.search or {}).get("best")
-        if trial and trial.get("value") is not None and (best is None or trial["value"] < best["value"]):
-            space = (r.search or {}).get("space") or r.space  # as the policy bounded it, if it did
-            best = {"round": r.number, "space": space, "objective": r.objective, **trial}
-    return best
-
-
-def _best_run(state: LoopState) -> dict[str, Any] | None:
-    best: dict[str, Any] | None = None
-    for r in state.rounds:
-        ev = r.evaluation
-        if ev and ev.get("val_bpb") is not None and (best is None or ev["val_bpb"] < best["val_bpb"]):
-            best = {"round": r.number, "thread_id": r.thread_id, "config": r.full_config, **ev}
-    return best
-
-
 def _space_for(state: LoopState, factor: float) -> dict[str, Any] | None:
     """Refinement: the space of the round that found the best trial, narrowed around it (None: default)."""
-    best = _best_trial(state)
+    best = best_trial_of(state)
     if best is None or not best.get("space"):
         return None
     from tools.hpo import SearchSpace
@@ -167,7 +106,7 @@ def _plan_settings(config: LoopConfig, state: LoopState, *, search_until: dateti
             "trial_fraction": config.rounds.trial_fraction,
             "seed": plan.search.seed + number - 1,
             # a refinement round trains only what beats the best so far
-            "beat": (_best_trial(state) or {}).get("value") if number > 1 else None,
+            "beat": (best_trial_of(state) or {}).get("value") if number > 1 else None,
         }
     )
     plan = plan.model_copy(update={"proxy_time_budget_s": state.full_run_s, "search": search})
@@ -204,7 +143,7 @@ def _collect(record: RoundRecord, values: dict[str, Any], store: Any) -> None:
     record.gpu_hours = search.get("gpu_hours", 0.0) + (run_hours if gpu_run else 0.0)
 
 
-def _why_stop(config: LoopConfig, state: LoopState, now: datetime) -> tuple[StoppedBy | None, str]:
+def why_stop(config: LoopConfig, state: LoopState, now: datetime) -> tuple[StoppedBy | None, str]:
     """Whether the loop ends before the next round, and why."""
     rounds = config.rounds
     if rounds.max_rounds is not None and len([r for r in state.rounds if r.finished]) >= rounds.max_rounds:
@@ -256,7 +195,6 @@ def run_loop(
     agent's checkpointed threads): finished rounds are not run again, a round cut off is resumed.
     """
     from vibe.agent import Agent
-    from vibe.loop._report import write_report
 
     say = on_event or (lambda line: None)
     loop_dir, state = _open_state(config, say)
@@ -264,10 +202,10 @@ def run_loop(
         now = utcnow()
         current = state.rounds[-1] if state.rounds and state.rounds[-1].finished is None else None
         if current is None:
-            stopped_by, why = _why_stop(config, state, now)
+            stopped_by, why = why_stop(config, state, now)
             if stopped_by is not None:
                 state.status, state.stopped_by, state.note = "done", stopped_by, why
-                _save(loop_dir, state)
+                save_state(loop_dir, state)
                 say(f"loop ends: {why}")
                 break
             number = len(state.rounds) + 1
@@ -285,10 +223,10 @@ def run_loop(
             space = None if number == 1 else _space_for(state, config.rounds.narrow_factor)
             current.space = space
             state.rounds.append(current)
-            _save(loop_dir, state)
+            save_state(loop_dir, state)
             what = "search the default space" if space is None else "refine: search around the best so far"
             say(
-                f"round {number}: {what}, up to {config.rounds.max_trials} trials until {_clock(search_until)}, "
+                f"round {number}: {what}, up to {config.rounds.max_trials} trials until {clock(search_until)}, "
                 f"then the transferred full-size run (~{state.full_run_s:.0f} s) and its evaluation"
             )
         else:
@@ -303,7 +241,7 @@ def run_loop(
                     "cut off by a restart too close to the deadline",
                 )
                 current.finished = now
-                _save(loop_dir, state)
+                save_state(loop_dir, state)
                 say(f"round {current.number} left unfinished: {current.reason}")
                 continue
             say(f"round {current.number}: resuming thread {current.thread_id}")
@@ -318,7 +256,7 @@ def run_loop(
             else:
                 outcome = agent.run(config.goal, thread_id=current.thread_id)
             _collect(current, outcome.values, agent.deps.approvals)
-        _save(loop_dir, state)
+        save_state(loop_dir, state)
         best = (current.search or {}).get("best")
         say(
             f"round {current.number} {current.status}: "
@@ -336,18 +274,7 @@ def run_loop(
         loop_dir=loop_dir,
         report=report,
         state=state,
-        best_trial=_best_trial(state),
-        best_run=_best_run(state),
-        pending=_pending(config, state),
+        best_trial=best_trial_of(state),
+        best_run=best_run_of(state),
+        pending=pending_approvals(config, state),
     )
-
-
-def _pending(config: LoopConfig, state: LoopState) -> list[dict[str, Any]]:
-    """The loop's approval requests still pending, as data, straight from the store."""
-    from vibe.approvals import ApprovalStore, default_store_path
-
-    if not config.policies:
-        return []  # no policy, no gate that files requests
-    threads = {r.thread_id for r in state.rounds}
-    with ApprovalStore(Path(config.approvals) if config.approvals else default_store_path()) as store:
-        return [json.loads(r.model_dump_json()) for r in store.pending() if r.thread_id in threads]

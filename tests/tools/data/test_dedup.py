@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tools.data._dedup import ExactDuplicates, NearDuplicates, _Table, shingles
+from tools.data import BandTable, ExactDuplicates, NearDuplicates, shingles
 
 ORIGINAL = inspect.getsource(textwrap)
 
@@ -57,7 +57,7 @@ def test_shingles_are_distinct_and_cover_short_texts() -> None:
 
 
 def test_table_keeps_every_key_through_growth() -> None:
-    table = _Table(capacity=8)
+    table = BandTable(capacity=8)
     keys = np.random.default_rng(0).integers(1, 2**63, size=5000, dtype=np.uint64).tolist()
     for value, key in enumerate(keys):
         table.add(key, value)

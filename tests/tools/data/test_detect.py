@@ -6,7 +6,7 @@ import codecs
 
 import pytest
 
-from tools.data._detect import decode, is_binary, language_of, normalise
+from tools.data import decode, is_binary, language_of, normalise
 
 
 @pytest.mark.parametrize(

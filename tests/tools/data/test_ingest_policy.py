@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from policies import PolicyGate
 from tools import ToolContext, registered
-from vibe.agent import PolicyGate
 from vibe.core.errors import UserError
 
 TEXT = "".join(f"def handler_{i}(request):\n    return respond(request, code={i})\n\n" for i in range(60))

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tools.data import Finding, FindingActions, redact, scan_text
-from tools.data._scan import decide
+from tools.data import Finding, FindingActions, decide, redact, scan_text
 from vibe.core.errors import UserError
 
 PEM = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ\n-----END OPENSSH PRIVATE KEY-----"

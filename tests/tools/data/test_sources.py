@@ -8,7 +8,7 @@ import tarfile
 import zipfile
 from pathlib import Path
 
-from tools.data._sources import RawFile, iter_files, list_inputs
+from tools.data import RawFile, iter_files, list_inputs
 
 
 def _read(inputs: list[Path], tmp_path: Path, **kwargs: object) -> list[RawFile]:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tools.data._staging import StagedDocs, StagingWriter, assign_splits, finish_staging, split_score
+from tools.data import StagedDocs, StagingWriter, assign_splits, finish_staging, split_score
 
 
 def test_split_score_depends_only_on_path_and_seed() -> None:

@@ -51,7 +51,7 @@ def test_moe_request_gets_a_moe_proxy() -> None:
 
 
 def test_profile_skips_what_the_ingest_skips(tmp_path) -> None:
-    from tools._profile import profile
+    from tools import profile
 
     (tmp_path / "site-packages").mkdir()
     (tmp_path / "site-packages" / "big.py").write_text("x = 1\n" * 1000)

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tools.eval import evaluate
-from trainers._metrics import read_metrics
+from trainers import read_metrics
 from vibe.cli import app
 from vibe.core.errors import UserError
 

@@ -14,8 +14,7 @@ from pathlib import Path
 import pytest
 from hpo_helpers import lr_space, proxy_run
 
-from tools.hpo import Budget, HPOConfig
-from tools.hpo._trial import STOP_PREFIX
+from tools.hpo import STOP_PREFIX, Budget, HPOConfig
 from vibe.core.config import dump_yaml
 
 pytestmark = pytest.mark.slow

@@ -8,9 +8,16 @@ import pytest
 import yaml
 from hpo_helpers import lr_space, proxy_run
 
-from tools.hpo import Budget, HPOConfig, ParamSpec, SearchSpace, TrialSummary, run_search
-from tools.hpo._search import policy_max_parameters
-from vibe.agent._gate import PolicyGate
+from policies import PolicyGate
+from tools.hpo import (
+    Budget,
+    HPOConfig,
+    ParamSpec,
+    SearchSpace,
+    TrialSummary,
+    policy_max_parameters,
+    run_search,
+)
 from vibe.core.errors import UserError
 
 MAX_PARAMETERS = 150_000
@@ -87,7 +94,7 @@ def test_policy_bounds_the_space_and_a_deny_mid_search_stops_it(
     bounded = result.space
     assert bounded is not None and bounded != space
     assert 128 not in bounded.get("model.hidden_size").choices or bounded.get("model.num_layers").high < 4
-    from tools.hpo._space import apply_params, model_parameters
+    from tools.hpo import apply_params, model_parameters
 
     for trial in result.trials:
         if trial.state == "COMPLETE":

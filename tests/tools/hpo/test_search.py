@@ -87,7 +87,7 @@ def test_cmaes_is_selectable_and_samples_after_its_start_up(
 def test_random_sampler_and_storage_url_are_honoured(hpo_data: Path, hpo_ray: str, tmp_path: Path) -> None:
     import optuna
 
-    from tools.hpo._search import open_study
+    from tools.hpo import open_study
 
     url = f"sqlite:///{tmp_path / 'elsewhere.db'}"
     config = _config(hpo_data, tmp_path / "study", sampler="random", storage=url)

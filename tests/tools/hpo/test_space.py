@@ -7,8 +7,14 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from tools.hpo import ParamSpec, SearchSpace, default_space
-from tools.hpo._space import apply_params, bound_by_policy, max_space_parameters
+from tools.hpo import (
+    ParamSpec,
+    SearchSpace,
+    apply_params,
+    bound_by_policy,
+    default_space,
+    max_space_parameters,
+)
 from trainers import RunConfig
 
 

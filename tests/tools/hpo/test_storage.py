@@ -1,15 +1,11 @@
-"""The study lives where ``storage`` says: here a throwaway PostgreSQL server (the agent tests' fixture)."""
+"""The study lives where ``storage`` says: here a throwaway PostgreSQL server (the ``postgres_url`` fixture, tests/postgres_server.py)."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 from hpo_helpers import lr_space, proxy_run
-
-sys.path.insert(0, str(Path(__file__).parents[2] / "vibe" / "agent"))
-from test_postgres import postgres_url  # noqa: F401  (the fixture: initdb + pg_ctl on a free port)
 
 from tools.hpo import Budget, HPOConfig, run_search
 
@@ -19,7 +15,7 @@ def test_a_study_on_postgresql_continues_from_the_server(
     hpo_data: Path,
     hpo_ray: str,
     tmp_path: Path,
-    postgres_url: str,  # noqa: F811
+    postgres_url: str,
 ) -> None:
     import optuna
 

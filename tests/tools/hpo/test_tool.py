@@ -1,4 +1,4 @@
-"""The agent tool ``hpo``: the same search through ``vibe hpo`` in a child, with a transfer to a target."""
+"""The agent tool ``hpo``: the search in-process under the caller's gate, with a transfer to a target."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from hpo_helpers import proxy_run
 
+from policies import Gate, GateDecision
 from tools import ToolContext, registered
 
 
@@ -38,3 +39,22 @@ def test_the_hpo_tool_rejects_an_invalid_space_before_running(tmp_path: Path) ->
     args = {"base": {}, "study_name": "bad", "space": [{"name": "lr", "kind": "float", "low": 0, "high": 1}]}
     with pytest.raises(ToolError, match="dotted"):
         registered()["hpo"](args, ToolContext(workdir=tmp_path, show_progress=False))
+
+
+class _DenyAll(Gate):
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def check(self, *, kind: str, attributes: dict) -> GateDecision:
+        self.asked.append(kind)
+        return GateDecision(outcome="deny", rule_ids=["test:no"], reason="nothing today")
+
+
+def test_the_hpo_tool_asks_the_gate_in_its_context(hpo_data: Path, tmp_path: Path) -> None:
+    gate = _DenyAll()
+    base = proxy_run(hpo_data, tmp_path / "base", max_steps=8).model_dump(mode="json")
+    args = {"base": base, "study_name": "denied", "max_trials": 2}
+    result = registered()["hpo"](args, ToolContext(workdir=tmp_path, show_progress=False, gate=gate))
+    assert "hpo.search" in gate.asked
+    assert result.stopped_by == "policy" and result.n_complete == 0
+    assert "nothing today" in result.stop_reason

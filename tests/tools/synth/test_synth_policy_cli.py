@@ -10,9 +10,9 @@ import pytest
 from synth_helpers import ScriptedServer
 from typer.testing import CliRunner
 
+from policies import PolicyGate
 from tools import ToolContext, ToolError, registered
 from tools.synth import SynthConfig, synthesize
-from vibe.agent._gate import PolicyGate
 from vibe.cli import app
 from vibe.core.errors import UserError
 from vibe.ledger import SqliteLedger
@@ -135,23 +135,26 @@ def test_cli_denial_names_the_rule_and_exits_2(corpus: Path, tmp_path: Path, ope
 def test_agent_tool_generates_into_the_workdir(corpus: Path, tmp_path: Path, openai_server: Start) -> None:
     server = openai_server(_explain)
     tool = registered()["synth"]
-    result = tool(
-        {
-            "dataset": str(corpus),
-            "templates": ["code.explain"],
-            "samples": 2,
-            "url": server.url,
-        },
-        ToolContext(
-            workdir=tmp_path / "work",
-            thread_id="t1",
-            show_progress=False,
-            gate=PolicyGate.from_files([_policy(tmp_path, endpoint=server.url, max_volume=5)]),
-        ),
-    )
+    with SqliteLedger(tmp_path / "agent-ledger.sqlite") as ledger:
+        result = tool(
+            {
+                "dataset": str(corpus),
+                "templates": ["code.explain"],
+                "samples": 2,
+                "url": server.url,
+            },
+            ToolContext(
+                workdir=tmp_path / "work",
+                thread_id="t1",
+                show_progress=False,
+                gate=PolicyGate.from_files([_policy(tmp_path, endpoint=server.url, max_volume=5)]),
+                ledger=ledger,
+            ),
+        )
+        assert {e.record.thread_id for e in ledger.entries()} == {"t1"}  # into the ledger it was given
+        assert {"gate", "tool_result"} <= {e.record.kind for e in ledger.entries()}
     assert result.kept == 2 and result.dataset == str(tmp_path / "work" / "synth" / corpus.name)
-    with SqliteLedger(tmp_path / "work" / "ledger.sqlite") as ledger:
-        assert {e.record.thread_id for e in ledger.entries()} == {"t1"}
+    assert not (tmp_path / "work" / "ledger.sqlite").exists()
 
 
 def test_agent_tool_asks_the_gate_in_its_context(corpus: Path, tmp_path: Path, openai_server: Start) -> None:

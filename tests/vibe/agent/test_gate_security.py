@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from vibe.agent import Agent, AgentSettings
 from vibe.approvals import ApprovalStore, generate_key
-from vibe.cli._approvals import app as approvals_cli
+from vibe.cli import approvals_app as approvals_cli
 from vibe.core.errors import UserError
 from vibe.core.identity import process_user
 from vibe.ledger import Record, SqliteLedger

@@ -1,7 +1,6 @@
 import pytest
 
-from vibe.agent import GoalDraft, parse_request
-from vibe.agent._goal import goal_from_draft, parse_size
+from vibe.agent import GoalDraft, goal_from_draft, parse_request, parse_size
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from vibe.agent import Agent, AgentSettings, Draft, Gate, GateDecision
+from policies import Gate, GateDecision
+from vibe.agent import Agent, AgentSettings, Draft
 from vibe.ledger import SqliteLedger
 from vibe.llm import LLMConfig, OpenAIChatModel, ScriptedChatModel
 
@@ -141,9 +142,7 @@ def test_thread_ids_are_not_reused(tmp_path: Path) -> None:
 
 def test_a_finished_step_is_reused_after_a_restart_not_run_again(tmp_path: Path, corpus: Path) -> None:
     """The process died after the tool finished but before the graph checkpointed: the saved result is used."""
-    from vibe.agent._nodes import AgentDeps, execute
-    from vibe.agent._plan import PlanSettings
-    from vibe.agent._record import Recorder
+    from vibe.agent import AgentDeps, PlanSettings, Recorder, execute
 
     saved = tmp_path / "t" / "steps" / "ingest.json"
     saved.parent.mkdir(parents=True)

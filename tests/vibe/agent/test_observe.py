@@ -6,9 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from vibe.agent._nodes import MAX_ATTEMPTS, AgentDeps, diagnose, observe
-from vibe.agent._plan import PlanSettings
-from vibe.agent._record import Recorder
+from vibe.agent import MAX_ATTEMPTS, AgentDeps, PlanSettings, Recorder, diagnose, observe
 from vibe.ledger import SqliteLedger
 
 

@@ -11,15 +11,22 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from policies import load_policies
-from vibe.agent import Agent, AgentSettings, GoalDraft, PlanSettings, make_plan
-from vibe.agent._approval import continue_thread, gate_node
-from vibe.agent._gate import PolicyGate, describe_step
-from vibe.agent._goal import goal_from_draft
-from vibe.agent._nodes import AgentDeps
-from vibe.agent._record import Recorder
+from policies import PolicyGate, load_policies
+from vibe.agent import (
+    Agent,
+    AgentDeps,
+    AgentSettings,
+    GoalDraft,
+    PlanSettings,
+    Recorder,
+    continue_thread,
+    describe_step,
+    gate_node,
+    goal_from_draft,
+    make_plan,
+)
 from vibe.approvals import ApprovalStore, generate_key
-from vibe.cli._approvals import app as approvals_cli
+from vibe.cli import approvals_app as approvals_cli
 from vibe.core.errors import UserError
 from vibe.core.identity import process_user
 from vibe.ledger import Record, SqliteLedger

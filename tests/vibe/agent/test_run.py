@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tools.estimate import ModelShape
 from vibe.agent import Agent, AgentSettings, PlanSettings
 from vibe.ledger import SqliteLedger
 
@@ -41,6 +42,10 @@ def test_a_request_becomes_a_trained_evaluated_reported_model(
     results = outcome.values["results"]
     assert results["ingest"]["files_kept"] > 10
     assert results["train"]["final_step"] == 12
+    # what the planner estimated for the run is what the trainer reports for it
+    shape = ModelShape.model_validate(outcome.values["plan"]["proxy"]["shape"])
+    assert results["train"]["flops_per_token"] == shape.flops_per_token()
+    assert results["train"]["parameters"] == shape.total_params
     assert results["eval"]["val_bpb"] > 0
     report = Path(outcome.report).read_text()
     assert "![loss curves](loss.png)" in report and (tmp_path / "r" / "loss.png").stat().st_size > 1000

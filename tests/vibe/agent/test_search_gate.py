@@ -7,14 +7,18 @@ from typing import Any
 
 import pytest
 
-from policies import load_policies
-from vibe.agent import PlanSettings, make_plan, parse_request
-from vibe.agent._approval import gate_node
-from vibe.agent._gate import PolicyGate, describe_step
-from vibe.agent._hpo import ClearedSearchGate
-from vibe.agent._nodes import AgentDeps
-from vibe.agent._record import Recorder
-from vibe.agent._search import SearchSettings
+from policies import PolicyGate, load_policies
+from vibe.agent import (
+    AgentDeps,
+    ClearedSearchGate,
+    PlanSettings,
+    Recorder,
+    SearchSettings,
+    describe_step,
+    gate_node,
+    make_plan,
+    parse_request,
+)
 from vibe.approvals import generate_key
 from vibe.ledger import SqliteLedger
 

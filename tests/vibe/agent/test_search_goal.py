@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from vibe.agent import GoalDraft, parse_request
-from vibe.agent._goal import goal_from_draft
+from vibe.agent import GoalDraft, goal_from_draft, parse_request
 
 
 @pytest.mark.parametrize(

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from vibe.agent import PlanSettings, make_plan, parse_request
-from vibe.agent._gate import STEP_KINDS, describe_step
-from vibe.agent._search import SearchSettings, transfer_into
+from vibe.agent import (
+    STEP_KINDS,
+    PlanSettings,
+    SearchSettings,
+    describe_step,
+    make_plan,
+    parse_request,
+    transfer_into,
+)
 
 
 def _plan(request: str, **search: Any) -> dict[str, Any]:

@@ -8,9 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from vibe.agent import Agent, AgentSettings, PlanSettings, make_plan, parse_request
-from vibe.agent._gate import describe_step
-from vibe.agent._search import SearchSettings
+from vibe.agent import (
+    Agent,
+    AgentSettings,
+    PlanSettings,
+    SearchSettings,
+    describe_step,
+    make_plan,
+    parse_request,
+)
 from vibe.approvals import ApprovalStore, generate_key
 from vibe.core.identity import process_user
 from vibe.ledger import SqliteLedger, digest

@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
+from policies import Gate, GateDecision
 from tests.vibe.llm.conftest import StubLLM
-from vibe.agent import Agent, AgentSettings, Gate, GateDecision
+from vibe.agent import Agent, AgentSettings
 from vibe.ledger import SqliteLedger
 from vibe.llm import LLMConfig, OpenAIChatModel
 

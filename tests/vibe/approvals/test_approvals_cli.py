@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from policies import Action, load_policies
 from vibe.approvals import ApprovalRequest, ApprovalStore
-from vibe.cli._approvals import app
+from vibe.cli import approvals_app as app
 from vibe.ledger import SqliteLedger
 
 POLICY = """\

@@ -25,7 +25,7 @@ from vibe.approvals.web import (
     parse_decision_token,
     parse_login_token,
 )
-from vibe.cli._approvals import app as approvals_cli
+from vibe.cli import approvals_app as approvals_cli
 from vibe.core.errors import UserError
 from vibe.ledger import SqliteLedger
 

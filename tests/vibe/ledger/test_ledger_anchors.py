@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from typer.testing import CliRunner
 
 from vibe.approvals import ApprovalStore, public_key_text
-from vibe.cli._audit import app
+from vibe.cli import audit_app as app
 from vibe.ledger import Record, SqliteLedger
 
 

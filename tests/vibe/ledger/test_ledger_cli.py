@@ -8,7 +8,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from vibe.cli._audit import app
+from vibe.cli import audit_app as app
 from vibe.ledger import SqliteLedger
 
 Tamper = Callable[..., None]

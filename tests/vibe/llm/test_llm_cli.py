@@ -6,7 +6,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from vibe.cli._llm import app
+from vibe.cli import llm_app as app
 
 
 def test_status_of_an_empty_port_says_not_answering_and_exits_1(tmp_cache: Path, closed_port: int) -> None:

@@ -14,8 +14,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from vibe.core.errors import UserError
-from vibe.llm import ServerConfig, VllmEnv, ensure_server, serve, server_status, stop_server
-from vibe.llm._server import _start
+from vibe.llm import ServerConfig, VllmEnv, ensure_server, serve, server_status, start_process, stop_server
 
 if TYPE_CHECKING:
     from tests.vibe.llm.conftest import StubLLM
@@ -92,7 +91,7 @@ def test_a_server_that_dies_while_starting_shows_its_log(
         seconds=0,
     )
     with pytest.raises(UserError, match=r"exited while starting(.|\n)*No module named"):
-        _start(ServerConfig(port=closed_port), env=env, model_dir=tmp_path)
+        start_process(ServerConfig(port=closed_port), env=env, model_dir=tmp_path)
     assert not (tmp_cache / "vllm" / f"server-{closed_port}.pid").exists()
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from vibe.core.errors import UserError
-from vibe.llm._steps import log_tail, run_step
+from vibe.llm import log_tail, run_step
 
 
 def test_output_goes_to_the_log_file(tmp_path: Path) -> None:

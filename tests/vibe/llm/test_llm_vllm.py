@@ -14,7 +14,7 @@ import pytest
 from pydantic import BaseModel, Field
 from typer.testing import CliRunner
 
-from vibe.cli._llm import app
+from vibe.cli import llm_app as app
 from vibe.llm import (
     DEFAULT_MODEL_NAME,
     Endpoint,

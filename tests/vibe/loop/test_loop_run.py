@@ -11,8 +11,7 @@ from typing import Any
 import optuna
 import pytest
 
-from vibe.agent import AgentSettings, PlanSettings
-from vibe.agent._search import SearchSettings
+from vibe.agent import AgentSettings, PlanSettings, SearchSettings
 from vibe.approvals import generate_key
 from vibe.core.identity import process_user
 from vibe.ledger import SqliteLedger

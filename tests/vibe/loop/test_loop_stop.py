@@ -6,8 +6,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from vibe.loop import LoopConfig, LoopState, RoundRecord, RoundSettings, run_loop
-from vibe.loop._run import _why_stop
+from vibe.loop import LoopConfig, LoopState, RoundRecord, RoundSettings, run_loop, why_stop
 
 START = datetime(2026, 11, 29, 22, 0, tzinfo=UTC)
 
@@ -28,36 +27,36 @@ def _config(**fields: Any) -> LoopConfig:
 
 
 def test_a_fresh_loop_starts_a_round() -> None:
-    assert _why_stop(_config(), _state(), START) == (None, "")
+    assert why_stop(_config(), _state(), START) == (None, "")
 
 
 def test_no_round_starts_without_the_search_time_a_round_needs() -> None:
     config = _config(rounds=RoundSettings(min_round_s=60, run_overhead_s=45, report_reserve_s=20))
     late = START + timedelta(hours=8) - timedelta(seconds=600 + 45 + 20 + 59)
-    assert _why_stop(config, _state(), late)[0] == "deadline"
-    assert _why_stop(config, _state(), late - timedelta(seconds=2))[0] is None
+    assert why_stop(config, _state(), late)[0] == "deadline"
+    assert why_stop(config, _state(), late - timedelta(seconds=2))[0] is None
 
 
 def test_the_loop_stops_after_max_rounds_and_at_its_budget() -> None:
-    assert _why_stop(_config(rounds=RoundSettings(max_rounds=2)), _state(_round(1), _round(2)), START)[0] == (
+    assert why_stop(_config(rounds=RoundSettings(max_rounds=2)), _state(_round(1), _round(2)), START)[0] == (
         "max_rounds"
     )
     spent = _state(_round(1, cpu_hours=3.0), _round(2, cpu_hours=2.5))
-    stopped_by, why = _why_stop(_config(cpu_hours=5), spent, START)
+    stopped_by, why = why_stop(_config(cpu_hours=5), spent, START)
     assert stopped_by == "budget" and "5.5 of 5 CPU core-hours" in why
 
 
 def test_a_round_that_finished_no_trial_ends_the_loop_with_its_reason() -> None:
     denied = _round(1, search=None, status="stopped", reason="hpo denied by policy: too big (org:compute)")
-    stopped_by, why = _why_stop(_config(), _state(denied), START)
+    stopped_by, why = why_stop(_config(), _state(denied), START)
     assert stopped_by == "policy" and "hpo denied by policy" in why
     waiting = _round(1, search=None, status="stopped", pending=["abc"])
-    assert _why_stop(_config(), _state(waiting), START)[0] == "approval"
+    assert why_stop(_config(), _state(waiting), START)[0] == "approval"
 
 
 def test_a_search_that_finished_no_trial_says_why_and_what_to_change() -> None:
     search = {"n_complete": 0, "n_failed": 2, "stopped_by": "deadline", "stop_reason": "the deadline passed"}
-    stopped_by, why = _why_stop(_config(), _state(_round(1, search=search, status="done")), START)
+    stopped_by, why = why_stop(_config(), _state(_round(1, search=search, status="done")), START)
     assert stopped_by == "failed"
     assert "2 failed; stopped by deadline: the deadline passed" in why and "longer window" in why
 

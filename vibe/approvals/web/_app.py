@@ -22,8 +22,7 @@ from fastapi import FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
 from policies import PolicySet
-from vibe.approvals._models import ApprovalRequest
-from vibe.approvals._store import ApprovalError, ApprovalStore
+from vibe.approvals import ApprovalError, ApprovalRequest, ApprovalStore
 from vibe.approvals.web._pages import render
 from vibe.approvals.web._tokens import parse_decision_token, parse_login_token
 from vibe.core.errors import UserError

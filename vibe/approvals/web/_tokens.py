@@ -21,8 +21,7 @@ from dataclasses import dataclass
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import ValidationError
 
-from vibe.approvals._keys import verify_signature
-from vibe.approvals._models import SignedDecision
+from vibe.approvals import SignedDecision, verify_signature
 from vibe.core.errors import UserError
 from vibe.ledger import canonical_json
 

@@ -11,14 +11,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
-__all__ = ["Gatekeeper", "Tool", "ToolContext", "ToolError", "register", "registered"]
+from policies import Gate
+from vibe.ledger import Ledger
+
+__all__ = ["Tool", "ToolArgs", "ToolContext", "ToolError", "register", "registered"]
 
 A = TypeVar("A", bound=BaseModel)
 R = TypeVar("R", bound=BaseModel)
+
+
+class ToolArgs(BaseModel):
+    """The base of every tool's argument model: an unknown key is an error, never silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 class ToolError(RuntimeError):
@@ -29,26 +38,18 @@ class ToolError(RuntimeError):
         self.retryable = retryable
 
 
-class Gatekeeper(Protocol):
-    """Judges a proposed action (``kind`` such as ``llm.call``, with its attributes) against policy.
-
-    The agent's gate (``vibe.agent.Gate``) is one; the answer has ``outcome`` (allow / deny /
-    require_approval), ``reason`` and ``rule_ids``. Tools that spend while they run (a search starting
-    trials, a generator sending batches) ask it again as they go.
-    """
-
-    def check(self, *, kind: str, attributes: dict[str, Any]) -> Any: ...
-
-
 @dataclass(frozen=True, kw_only=True)
 class ToolContext:
     """What every tool call gets besides its arguments: where to work, whether to show progress, and the
-    gate that judged the call (None: no policy is in force), for the checks a tool makes while it runs."""
+    gate that judged the call (None: no policy is in force), for the checks a tool makes while it runs, and
+    the ledger the agent records into (None: nothing is recorded), which tools that decide as they run
+    (a generator's batches) record into."""
 
     workdir: Path
     thread_id: str = "cli"
     show_progress: bool = True
-    gate: Gatekeeper | None = None
+    gate: Gate | None = None
+    ledger: Ledger | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,0 +1,252 @@
+"""The study in its storage: opening it (sampler, pruner), the driver's heartbeat, crash recovery, queries.
+
+The study lives in Optuna's RDB storage, not in the driver, and so does everything a new driver needs to
+continue it: trial states, their usage (user attrs) and the heartbeat of the driver that drives it (user attr
+``driver``: host, pid and time of the last beat). :class:`Heartbeat` refuses to drive a study another live
+driver beats for, beats every ``HEARTBEAT_S`` and releases the study at the end; :func:`recover` fails (and
+maybe re-enqueues) the trials a dead driver left RUNNING.
+
+Why not ``RDBStorage(heartbeat_interval=...)``: Optuna's heartbeat thread runs in ``study.optimize`` only; with
+ask/tell the driver would have to start it per trial through private API, and its ``fail_stale_trials``
+cannot re-enqueue or stop orphans. Here a crash is detected at the next start, which is the only moment it
+matters (no one else acts on the study meanwhile).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import socket
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tools.hpo._config import HPOConfig, TrialSummary
+from tools.hpo._trial import stop_trial
+from vibe.core.errors import UserError
+from vibe.core.procs import pid_alive
+
+if TYPE_CHECKING:
+    import optuna
+
+__all__ = [
+    "HEARTBEAT_GRACE_S",
+    "HEARTBEAT_S",
+    "Heartbeat",
+    "finished_points",
+    "n_finished",
+    "open_study",
+    "recover",
+    "summarize",
+    "with_driver",
+]
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_S = 5.0
+HEARTBEAT_GRACE_S = 30.0
+
+
+def open_study(config: HPOConfig, *, load_only: bool = False) -> optuna.Study:
+    """The study in ``config``'s storage (created unless ``load_only``), with its sampler and pruner."""
+    import optuna
+
+    url = with_driver(config.storage_url())
+    try:
+        storage = optuna.storages.RDBStorage(
+            url,
+            engine_kwargs={"connect_args": {"timeout": 60}}
+            if url.startswith("sqlite")
+            else {"pool_pre_ping": True},
+        )
+    except Exception as error:  # bad URL, unreachable server, missing driver
+        raise UserError(f"storage: cannot open {url!r} ({str(error).splitlines()[0][:300]})") from None
+    try:  # a continued study: how many trials it holds already (see _sampler)
+        held = len(
+            optuna.load_study(study_name=config.study_name, storage=storage).get_trials(deepcopy=False)
+        )
+    except KeyError:
+        held = 0
+    sampler = _sampler(config, held=held)
+    pruner = _pruner(config)
+    if load_only:
+        return optuna.load_study(
+            study_name=config.study_name, storage=storage, sampler=sampler, pruner=pruner
+        )
+    return optuna.create_study(
+        study_name=config.study_name,
+        storage=storage,
+        sampler=sampler,
+        pruner=pruner,
+        direction="minimize",
+        load_if_exists=True,
+    )
+
+
+def with_driver(url: str) -> str:
+    """``postgresql://`` means psycopg2 to SQLAlchemy; Vibe ships psycopg 3, so name it when psycopg2 is absent."""
+    import importlib.util
+
+    if url.startswith("postgresql://") and importlib.util.find_spec("psycopg2") is None:
+        return "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return url
+
+
+def _sampler(config: HPOConfig, *, held: int = 0) -> optuna.samplers.BaseSampler:
+    """TPE (multivariate, so width/depth/lr interact; constant liar for parallel trials), CMA-ES (with
+    random start-up trials; categorical params fall back to independent random sampling) or random. The seed
+    also mixes in how many trials the study holds, so a resumed driver does not replay the first draws."""
+    import optuna
+
+    seed = config.seed + held
+    if config.sampler == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    if config.sampler == "cmaes":
+        return optuna.samplers.CmaEsSampler(
+            seed=seed, n_startup_trials=4, warn_independent_sampling=False, consider_pruned_trials=True
+        )
+    return optuna.samplers.TPESampler(seed=seed, n_startup_trials=5, multivariate=True, constant_liar=True)
+
+
+def _pruner(config: HPOConfig) -> optuna.pruners.BasePruner:
+    """Rungs in optimizer steps, from the first validation after a quarter of ``max_steps`` to ``max_steps``.
+
+    Why not from the very first validation: early validation values rank how far warmup has got and how
+    fast a wide model starts, not where a run ends; in ``bench/hpo_efficiency.py`` a first rung at 1/8 of the
+    steps pruned the narrow models that end best. A quarter is the usual end of warmup in the default space.
+    """
+    import optuna
+
+    t = config.base.training
+    every = t.eval_interval or t.max_steps
+    first = min(t.max_steps, every * math.ceil(max(1, t.max_steps // 4) / every))
+    if config.pruner == "hyperband":
+        return optuna.pruners.HyperbandPruner(
+            min_resource=first, max_resource=t.max_steps, reduction_factor=3
+        )
+    if config.pruner == "successive_halving":
+        return optuna.pruners.SuccessiveHalvingPruner(min_resource=first, reduction_factor=3)
+    if config.pruner == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=first - 1)
+    return optuna.pruners.NopPruner()
+
+
+class Heartbeat:
+    """The driver's claim on a study, in the study itself: one live driver per study at a time."""
+
+    def __init__(self, study: optuna.Study) -> None:
+        self.study = study
+        self.last = 0.0
+
+    def claim(self) -> None:
+        """Refuse to drive a study another live driver drives; then beat."""
+        study = self.study
+        other = study.user_attrs.get("driver")
+        me = {"host": socket.gethostname(), "pid": os.getpid()}
+        if other and time.time() - float(other.get("beat", 0)) < HEARTBEAT_GRACE_S:
+            same_host = other.get("host") == me["host"]
+            if (
+                same_host and other.get("pid") != me["pid"] and pid_alive(int(other.get("pid", 0)))
+            ) or not same_host:
+                raise UserError(
+                    f"study {study.study_name}: another driver (pid {other.get('pid')} on {other.get('host')}) is "
+                    f"running it (heartbeat {time.time() - float(other['beat']):.0f}s ago); wait for it to finish, "
+                    f"or stop it, then run again"
+                )
+        self.beat()
+
+    def beat(self) -> None:
+        self.last = time.time()
+        self.study.set_user_attr(
+            "driver", {"host": socket.gethostname(), "pid": os.getpid(), "beat": self.last}
+        )
+
+    def beat_if_due(self) -> None:
+        if time.time() - self.last > HEARTBEAT_S:
+            self.beat()
+
+    def release(self) -> None:
+        self.study.set_user_attr("driver", {"host": socket.gethostname(), "pid": os.getpid(), "beat": 0.0})
+
+
+def recover(study: optuna.Study, config: HPOConfig) -> list[int]:
+    """Fail (and maybe re-enqueue) every trial a previous driver left RUNNING; returns their numbers."""
+    import optuna
+    from optuna.trial import TrialState
+
+    trials = study.get_trials(deepcopy=False)
+    retried = {t.user_attrs.get("retry_of") for t in trials}
+    recovered = []
+    for t in trials:
+        if t.state != TrialState.RUNNING:
+            continue
+        run_dir = Path(t.user_attrs.get("run_dir", config.out / "trials" / f"trial_{t.number:04d}"))
+        stop_trial(run_dir, reason="driver-restarted")
+        handle = optuna.trial.Trial(study, t._trial_id)
+        for key, value in _usage_from_dir(run_dir, t.user_attrs).items():
+            handle.set_user_attr(key, value)
+        why = "the driver stopped (crash or kill) while this trial ran"
+        if "started_at" not in t.user_attrs:  # killed between ask and start: nothing ran, nothing to retry
+            why = "the driver stopped (crash or kill) before this trial started; not retried (nothing ran)"
+        elif config.on_interrupted == "retry":
+            if t.number not in retried:
+                study.enqueue_trial(t.params, user_attrs={"retry_of": t.number}, skip_if_exists=False)
+            why += "; its params were enqueued again (see the trial whose retry_of is this number)"
+        handle.set_user_attr("interrupted", why)
+        study.tell(t.number, state=TrialState.FAIL)
+        recovered.append(t.number)
+        log.warning("trial %d: %s", t.number, why)
+    return recovered
+
+
+def _usage_from_dir(run_dir: Path, attrs: dict[str, Any]) -> dict[str, Any]:
+    """Wall time and compute of an interrupted trial, from what its run directory shows."""
+    from trainers import read_metrics
+
+    path = run_dir / "metrics.jsonl"
+    records = read_metrics(path) if path.is_file() else []
+    started = float(attrs.get("started_at", 0.0))
+    end = records[-1]["time"] if records else started
+    wall = max(0.0, end - started) if started else 0.0
+    steps = int(records[-1]["step"]) if records else 0
+    tokens = steps * int(attrs.get("tokens_per_step", 0))
+    return {
+        "wall_s": wall,
+        "cpu_hours": wall * float(attrs.get("cpus", 0.0)) / 3600,
+        "gpu_hours": wall * float(attrs.get("gpus", 0.0)) / 3600,
+        "steps": steps,
+        "tokens": tokens,
+        "flops": tokens * float(attrs.get("flops_per_token", 0.0)),
+    }
+
+
+def n_finished(study: optuna.Study) -> int:
+    from optuna.trial import TrialState
+
+    return len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
+
+
+def finished_points(study: optuna.Study) -> set[str]:
+    from optuna.trial import TrialState
+
+    trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
+    return {json.dumps(t.params, sort_keys=True) for t in trials}
+
+
+def summarize(frozen: optuna.trial.FrozenTrial, *, out: Path) -> TrialSummary:
+    a = frozen.user_attrs
+    return TrialSummary(
+        number=frozen.number,
+        state=frozen.state.name,
+        value=frozen.value,
+        params=dict(frozen.params),
+        run_dir=Path(a.get("run_dir", out / "trials" / f"trial_{frozen.number:04d}")),
+        steps=int(a.get("steps", 0)),
+        cpu_hours=float(a.get("cpu_hours", 0.0)),
+        gpu_hours=float(a.get("gpu_hours", 0.0)),
+        flops=float(a.get("flops", 0.0)),
+        wall_s=float(a.get("wall_s", 0.0)),
+        user_attrs=dict(a),
+    )
