@@ -100,7 +100,12 @@ def drive_with_tools(
     ]
     calls: list[dict[str, Any]] = []
     spent = 0
-    context = ToolContext(workdir=Path(deps.settings.workdir) / thread, thread_id=thread, gate=deps.gate)
+    context = ToolContext(
+        workdir=Path(deps.settings.workdir) / thread,
+        thread_id=thread,
+        gate=deps.gate,
+        ledger=deps.record.ledger,
+    )
     for turn in range(1, max_turns + 1):
         try:
             answer = llm.chat_tools(messages, tools=specs, max_tokens=min(1024, max(1, max_tokens - spent)))
