@@ -8,45 +8,98 @@ with Agent.open(AgentSettings(workdir="runs")) as agent:
 from vibe.agent._actions import STEP_KINDS, describe_plan, describe_step
 from vibe.agent._agent import Agent, AgentSettings, Outcome, continue_thread
 from vibe.agent._approval import gate_node
+from vibe.agent._draft import FEW_SHOT, SYSTEM_PROMPT, Draft, build_prompt, draft_of, intent_from_draft
+from vibe.agent._followup import follow_up
 from vibe.agent._goal import GoalDraft, TrainingGoal, goal_from_draft, parse_request, parse_size
 from vibe.agent._hpo import ClearedSearchGate
+from vibe.agent._intent import (
+    INTENT_KINDS,
+    Cluster,
+    ContinueIntent,
+    EstimateIntent,
+    EvalIntent,
+    Intent,
+    PostTrainIntent,
+    Reading,
+    Refusal,
+    RefuseIntent,
+    ReleaseIntent,
+    StatusIntent,
+    SynthIntent,
+    TrainIntent,
+    TuneIntent,
+    UnclearIntent,
+)
 from vibe.agent._nodes import MAX_ATTEMPTS, AgentDeps, diagnose, execute, observe
-from vibe.agent._plan import Plan, PlanSettings, PlanStep, Proposal, apply_proposal, make_plan
+from vibe.agent._plan import Plan, PlanSettings, PlanStep, Proposal, apply_proposal, make_plan, summarize_plan
+from vibe.agent._read import ReadOutcome, read_request
 from vibe.agent._record import Recorder
 from vibe.agent._release import ReleaseDenied, ReleaseResult, find_export, release_model
+from vibe.agent._rules import read_rules
 from vibe.agent._search import SearchSettings, transfer_into
+from vibe.agent._validate import IntentError, validate_intent, validate_reading
 
 __all__ = [
+    "FEW_SHOT",
+    "INTENT_KINDS",
     "MAX_ATTEMPTS",
     "STEP_KINDS",
+    "SYSTEM_PROMPT",
     "Agent",
     "AgentDeps",
     "AgentSettings",
     "ClearedSearchGate",
+    "Cluster",
+    "ContinueIntent",
+    "Draft",
+    "EstimateIntent",
+    "EvalIntent",
     "GoalDraft",
+    "Intent",
+    "IntentError",
     "Outcome",
     "Plan",
     "PlanSettings",
     "PlanStep",
+    "PostTrainIntent",
     "Proposal",
+    "ReadOutcome",
+    "Reading",
     "Recorder",
+    "Refusal",
+    "RefuseIntent",
     "ReleaseDenied",
+    "ReleaseIntent",
     "ReleaseResult",
     "SearchSettings",
+    "StatusIntent",
+    "SynthIntent",
+    "TrainIntent",
     "TrainingGoal",
+    "TuneIntent",
+    "UnclearIntent",
     "apply_proposal",
+    "build_prompt",
     "continue_thread",
     "describe_plan",
     "describe_step",
     "diagnose",
+    "draft_of",
     "execute",
     "find_export",
+    "follow_up",
     "gate_node",
     "goal_from_draft",
+    "intent_from_draft",
     "make_plan",
     "observe",
     "parse_request",
     "parse_size",
+    "read_request",
+    "read_rules",
     "release_model",
+    "summarize_plan",
     "transfer_into",
+    "validate_intent",
+    "validate_reading",
 ]

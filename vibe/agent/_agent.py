@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from langgraph.types import Command
 from pydantic import BaseModel, Field
@@ -43,7 +44,9 @@ class AgentSettings(VibeConfig):
     checkpointer: str | None = Field(
         default=None, description="SQLite path or postgresql:// URL; None: WORKDIR/agent.sqlite"
     )
-    ledger: str | None = Field(default=None, description="ledger SQLite path; None: WORKDIR/ledger.sqlite")
+    ledger: str | None = Field(
+        default=None, description="ledger SQLite path; None: $VIBE_LEDGER, else WORKDIR/ledger.sqlite"
+    )
     plan: PlanSettings = Field(default_factory=PlanSettings)
     llm_proposals: bool = False
     measure_local_flops: bool = Field(
@@ -64,6 +67,13 @@ class AgentSettings(VibeConfig):
     )
     unattended: bool = Field(default=False, description="never wait for approval: skip what needs it")
     approval_ttl_hours: float = Field(default=24.0, gt=0, description="a request expires after this long")
+    llm_mode: Literal["draft", "tools"] = Field(
+        default="draft",
+        description="draft: the LLM drafts the typed intent, the planner decides (small models); tools: a capable "
+        "model calls the registered tools itself, each call gated (any OpenAI-compatible endpoint)",
+    )
+    max_tool_turns: int = Field(default=8, ge=1, description="tools mode: model turns per request")
+    max_tool_tokens: int = Field(default=20_000, ge=1, description="tools mode: tokens per request")
 
 
 class Outcome(BaseModel):
@@ -97,7 +107,7 @@ class Agent:
         ``settings.policies`` when any are set (requests filed in ``approvals``, else ``settings.approvals``)."""
         from vibe.approvals import default_store_path
         from vibe.core.identity import process_user
-        from vibe.ledger import SqliteLedger
+        from vibe.ledger import SqliteLedger, default_ledger_path
 
         workdir = Path(settings.workdir)
         workdir.mkdir(parents=True, exist_ok=True)
@@ -111,7 +121,7 @@ class Agent:
             saver = stack.enter_context(
                 open_checkpointer(settings.checkpointer or str(workdir / "agent.sqlite"))
             )
-            ledger = SqliteLedger(Path(settings.ledger or workdir / "ledger.sqlite"))
+            ledger = SqliteLedger(Path(settings.ledger or default_ledger_path(workdir)))
             stack.callback(getattr(ledger, "close", lambda: None))
             if gate is None and settings.policies:
                 user = process_user()  # the requester is who runs this process, never a claim
@@ -155,11 +165,15 @@ class Agent:
             values=values,
         )
 
-    def run(self, request: str, *, thread_id: str | None = None) -> Outcome:
+    def run(self, request: str, *, thread_id: str | None = None, reading: Any = None) -> Outcome:
+        """Plan (and run) ``request`` in a new thread; ``reading``: a Reading already made of it (a chat
+        follow-up's edit), used instead of reading the request again."""
         thread_id = thread_id or f"t-{uuid.uuid4().hex[:8]}"
         config = {"configurable": {"thread_id": thread_id}}
         if self.graph.get_state(config).values:
             raise UserError(f"thread {thread_id} already exists: continue it with `vibe resume {thread_id}`")
+        if self.settings.llm_mode == "tools":
+            return self._run_tools(request, thread_id)
         import secrets
 
         start = {
@@ -170,12 +184,35 @@ class Agent:
             "requester": getattr(self.deps.gate, "requester", None),
             "events": [],
         }
+        if reading is not None:
+            start["reading"] = reading.model_dump(mode="json")
         self.graph.invoke(start, config)
         return self._outcome(thread_id)
 
     def _policy_hashes(self) -> dict[str, str]:
         gate = self.deps.gate
         return dict(gate.policies.policy_hashes) if isinstance(gate, PolicyGate) else {}
+
+    def _run_tools(self, request: str, thread_id: str) -> Outcome:
+        from vibe.agent._tools_mode import drive_with_tools
+
+        llm = self.deps.llm
+        if llm is None or not hasattr(llm, "chat_tools"):
+            raise UserError(
+                "llm_mode 'tools' needs an OpenAI-compatible endpoint (VIBE_LLM_URL); or set llm_mode: draft"
+            )
+        result = drive_with_tools(request, llm=llm, deps=self.deps, thread=thread_id,  # type: ignore[arg-type]
+                                  max_turns=self.settings.max_tool_turns, max_tokens=self.settings.max_tool_tokens)  # fmt: skip
+        out = Path(self.deps.settings.workdir) / thread_id
+        out.mkdir(parents=True, exist_ok=True)
+        lines = [f"# Vibe report: {thread_id}", "", f"**Request:** {request}", "",
+                 f"**Status:** {result['status']} — {result['reason']}", "", "## Tool calls (tools mode)", "",
+                 *[f"- {c['tool']}: {json.dumps(c['result'])[:300]}" for c in result["calls"]], ""]  # fmt: skip
+        (out / "report.md").write_text("\n".join(lines))
+        self.deps.record(thread_id, kind="report", actor="planner", inputs={}, outputs={"path": str(out / "report.md")},
+                         reason=result["status"])  # fmt: skip
+        return Outcome(thread_id=thread_id, status=result["status"], reason=result["reason"],
+                       report=str(out / "report.md"), values=result)  # fmt: skip
 
     def resume(self, thread_id: str, *, answer: Any = None) -> Outcome:
         """Continue a thread after a crash (``answer`` None) or answer the question it paused on."""

@@ -30,8 +30,11 @@ from vibe.core.errors import UserError
 __all__ = ["build_graph", "open_checkpointer"]
 
 
+_FINAL = ("stopped", "failed", "estimated", "done", "answered", "question", "refused")
+
+
 def _after(state: AgentState, *, ok: str) -> str:
-    return "report" if state.get("status") in ("stopped", "failed", "estimated", "done") else ok
+    return "report" if state.get("status") in _FINAL else ok
 
 
 def _after_observe(state: AgentState) -> str:

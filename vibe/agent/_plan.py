@@ -17,6 +17,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from tools.estimate import (
+    MAX_USEFUL_EPOCHS,
+    TOKENS_PER_PARAM,
     ClusterConfig,
     ComputeEstimate,
     ModelShape,
@@ -153,17 +155,40 @@ def make_plan(
     notes: list[str] = []
     experts = goal.num_experts if goal.architecture == "moe" else None
     if goal.parameters is None:
-        # No size named: the compute-optimal size for the data there is (20 tokens per parameter).
-        target = max(1e6, (tokens_available or 2e7) / 20)
+        # No size named: the compute-optimal size for the data there is (20 tokens per parameter), with the
+        # vocabulary it is tokenized with here, so the count is the model's and not its embeddings'.
+        optimal = (tokens_available or 2e7) / 20
+        shape = shape_for_params(max(1e6, optimal), num_experts=experts, vocab_size=settings.local_vocab_size)
+        data = f"{count(tokens_available)} tokens of data" if tokens_available else "the data (size unknown)"
         notes.append(
-            f"no model size named: chose ~{target / 1e6:.0f}M parameters, compute-optimal for the data"
+            f"no model size named: chose {count(shape.total_params)} parameters, compute-optimal for {data}"
+            if shape.total_params <= 1.5 * optimal
+            else f"no model size named: {data} is compute-optimal for ~{count(optimal)} parameters; the smallest "
+            f"model shape has {count(shape.total_params)}, trained on at most {MAX_USEFUL_EPOCHS:g} passes over the data"
         )
     else:
-        target = goal.parameters
-    shape = shape_for_params(target, num_experts=experts)
+        shape = shape_for_params(goal.parameters, num_experts=experts)
+    tokens = None
+    if goal.parameters is None and tokens_available:
+        # sized for the data: never plan more passes over it than help (the compute-optimal count otherwise)
+        tokens = min(int(TOKENS_PER_PARAM * shape.active_params), int(MAX_USEFUL_EPOCHS * tokens_available))
     full = estimate_compute(
-        shape, settings.cluster, tokens_available=tokens_available, gpu_hour_budget=goal.gpu_hour_budget
+        shape,
+        settings.cluster,
+        tokens_available=tokens_available,
+        tokens=tokens,
+        gpu_hour_budget=goal.gpu_hour_budget,
     )
+    if full.gpu_hours < 1 and settings.cluster.num_gpus > 1 and goal.target_cluster is None:
+        one = settings.cluster.model_copy(update={"nodes": 1, "gpus_per_node": 1})
+        notes.append(
+            f"the full run needs under one GPU-hour: planned on one {one.spec.name}, not the "
+            f"{settings.cluster.num_gpus} GPUs of {settings.cluster.name}"
+        )
+        settings = settings.model_copy(update={"cluster": one})
+        full = estimate_compute(
+            shape, one, tokens_available=tokens_available, tokens=tokens, gpu_hour_budget=goal.gpu_hour_budget
+        )
     layout = full.layout
     steps_full = max(
         1, full.tokens_planned // ((layout.global_batch_size if layout else 1) * shape.seq_length)
@@ -310,7 +335,20 @@ def apply_proposal(plan: Plan, proposal: Proposal) -> tuple[Plan, Literal["accep
 
 def summarize_plan(result: Plan) -> str:
     full = result.full
+    asked = [n for n in result.notes if n.startswith("asked: ")]
+    notes = [f"note: {n}" for n in result.notes if not n.startswith("asked: ")]
+    if result.runs_locally and result.steps and result.proxy is not None:  # fits here: no cluster plan
+        p = result.proxy
+        return "\n".join([
+            *asked,
+            f"model: {count(full.total_params)} parameters ({count(full.active_params)} active), "
+            f"{full.shape.num_layers} layers x {full.shape.hidden_size}, on "
+            + (f"{count(full.tokens_available)} tokens of data" if full.tokens_available else "the data"),
+            f"cluster: none needed, it trains on this machine: {p.steps} steps, ~{p.expected_seconds:.0f} s",
+            *notes,
+        ])  # fmt: skip
     lines = [
+        *asked,
         f"full-size model: {count(full.total_params)} parameters ({count(full.active_params)} active), "
         f"{full.shape.num_layers} layers x {full.shape.hidden_size}",
         f"tokens: {count(full.tokens_planned)} planned (20/param), "
@@ -330,5 +368,5 @@ def summarize_plan(result: Plan) -> str:
             f"local run: {count(p.shape.total_params)} parameters, {p.steps} steps, "
             f"~{p.expected_seconds:.0f} s"
         )
-    lines += [f"note: {n}" for n in result.notes]
+    lines += notes
     return "\n".join(lines)

@@ -85,22 +85,27 @@ def report(state: AgentState, deps: AgentDeps) -> AgentState:
     if state.get("plan"):
         plan = Plan.model_validate(state["plan"])
         lines += ["## Plan", "", "```", summarize_plan(plan), "```", ""]
-        lines += [
-            "### Full-size run on the cluster",
-            "",
-            "Megatron run config:",
-            "",
-            "```json",
-            json.dumps(plan.megatron_config, indent=2),
-            "```",
-            "",
-            "Ray job:",
-            "",
-            "```json",
-            json.dumps(plan.ray_job, indent=2),
-            "```",
-            "",
-        ]
+        local = plan.runs_locally and bool(plan.steps)  # the full model trains here: no cluster plan
+        lines += (
+            ["No cluster run needed: the full model trains on this machine.", ""]
+            if local
+            else [
+                "### Full-size run on the cluster",
+                "",
+                "Megatron run config:",
+                "",
+                "```json",
+                json.dumps(plan.megatron_config, indent=2),
+                "```",
+                "",
+                "Ray job:",
+                "",
+                "```json",
+                json.dumps(plan.ray_job, indent=2),
+                "```",
+                "",
+            ]
+        )
         if plan.steps:
             lines += ["## What ran", "", *_results_table(plan, state.get("results", {})), ""]
             train = next((s for s in plan.steps if s.tool == "train"), None)
@@ -114,14 +119,18 @@ def report(state: AgentState, deps: AgentDeps) -> AgentState:
         search = next((s for s in plan.steps if s.tool == "hpo"), None)
         if search is not None and state.get("results", {}).get(search.id):
             lines += _search_section(state["results"][search.id], out_dir)
-        lines += [
-            "## Cost",
-            "",
-            f"Full-size: {plan.full.gpu_hours:,.0f} GPU-hours, ~{plan.full.cost:,.0f} {plan.full.cluster.currency} "
-            f"on {plan.full.cluster.num_gpus}x{plan.full.cluster.spec.name} at "
-            f"{plan.full.cluster.expected_mfu:.0%} MFU.",
-            "",
-        ]
+        lines += (
+            []
+            if local
+            else [
+                "## Cost",
+                "",
+                f"Full-size: {plan.full.gpu_hours:,.0f} GPU-hours, ~{plan.full.cost:,.0f} {plan.full.cluster.currency} "
+                f"on {plan.full.cluster.num_gpus}x{plan.full.cluster.spec.name} at "
+                f"{plan.full.cluster.expected_mfu:.0%} MFU.",
+                "",
+            ]
+        )
     lines += ["## Events", "", *[f"- {e}" for e in state.get("events", [])], ""]
     markdown = "\n".join(lines)
     (out_dir / "report.md").write_text(markdown)

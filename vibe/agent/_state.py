@@ -11,12 +11,18 @@ from typing import Annotated, Any, Literal, TypedDict
 
 __all__ = ["AgentState", "Status"]
 
-Status = Literal["new", "planned", "running", "done", "estimated", "stopped", "failed"]
+Status = Literal[
+    "new", "planned", "running", "done", "estimated", "stopped", "failed",
+    "answered",  # a question about runs answered, or a feature not yet available named: nothing ran
+    "question",  # the request could not be read: a question back
+    "refused",  # it asked to send data or models out of the network
+]  # fmt: skip
 
 
 class AgentState(TypedDict, total=False):
     request: str
     thread_id: str
+    reading: dict[str, Any]  # Reading: the typed intent and what was refused or noted beside it
     run_id: str  # a nonce of this run of the thread: the approvals it spends are bound to it
     requester: str | None  # the OS user who started the thread (its actions are theirs on every resume)
     policy_hashes: dict[str, str]  # the policy files (path -> sha256) the thread started under; {}: none

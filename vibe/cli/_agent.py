@@ -80,7 +80,9 @@ def show(outcome: Any) -> None:
             Panel(f"thread {outcome.thread_id} is waiting: {hint}", title="paused", border_style="yellow")
         )
         return
-    style = "green" if outcome.status in ("done", "estimated") else "red"
+    style = {"done": "green", "estimated": "green", "answered": "green", "question": "yellow"}.get(
+        outcome.status, "red"
+    )
     body = f"status: {outcome.status}" + (f"\n{outcome.reason}" if outcome.reason else "")
     body += f"\nreport: {outcome.report}" if outcome.report else ""
     console.print(Panel(body, title=f"thread {outcome.thread_id}", border_style=style))
@@ -106,7 +108,7 @@ def run(
             workdir=workdir, config=config, policy=policy, team=team, unattended=unattended
         )
         request = request_text(request)  # before anything opens: a binary request is refused, not crashed on
-        with Agent.open(settings, llm=chat_model(no_llm), yes=yes, on_event=_event) as agent:
+        with Agent.open(settings, llm=chat_model(no_llm, required=False), yes=yes, on_event=_event) as agent:
             show(agent.run(request, thread_id=thread))
 
 
@@ -139,36 +141,86 @@ def chat(
     team: Team = None,
     no_llm: NoLLM = False,
 ) -> None:
-    """Interactive: type a request, see the plan, then confirm, edit (lr=.. steps=..) or cancel."""
+    """Interactive: type a request, see the plan, then confirm, edit (lr=.. steps=..) or cancel. A follow-up
+    ("make it MoE", "half the learning rate", "use /data/docs too", "cancel") edits the last request, and
+    the plan is shown again before anything runs."""
     from vibe.agent import Agent
 
     setup_logging()
     with user_errors():
         settings = settings_from(workdir=workdir, config=config, policy=policy, team=team, unattended=False)
-        with Agent.open(settings, llm=chat_model(no_llm), on_event=_event) as agent:
+        with Agent.open(settings, llm=chat_model(no_llm, required=False), on_event=_event) as agent:
+            last: Any = None  # the last turn's Reading, which a follow-up edits
+            pending: str | None = None
             while True:
-                request = _input("[bold]you>[/] ")
+                request = pending or _input("[bold]you>[/] ")
+                pending = None
                 if request is None:
                     continue  # said; nothing was started
                 if request in ("", "exit", "quit"):
                     return
-                outcome = agent.run(request)
-                while outcome.waiting_for is not None and outcome.waiting_for.get("kind") == "confirm":
-                    outcome = agent.resume(outcome.thread_id, answer=_ask())
-                show(outcome)
+                reading = _edited(last, request)
+                if reading == "cancel":
+                    console.print("[cyan]vibe[/] cancelled: nothing runs", highlight=False)
+                    last = None
+                    continue
+                outcome = agent.run(reading.request if reading else request, reading=reading)
+                last = _reading(outcome) or last
+                while outcome.waiting_for is not None and outcome.waiting_for.get("kind") in (
+                    "confirm",
+                    "confirm_dirs",
+                ):
+                    answer = _ask(outcome.waiting_for)
+                    if isinstance(answer, str) and answer.startswith("followup:"):  # edit, then plan again
+                        outcome = agent.resume(outcome.thread_id, answer="no")
+                        pending = answer.removeprefix("followup:")
+                        break
+                    outcome = agent.resume(outcome.thread_id, answer=answer)
+                if pending is None:
+                    show(outcome)
 
 
-PROMPT = "[bold]run it? \\[y]es / \\[n]o / edit lr=3e-4 steps=200 >[/] "  # \\[: a bracket, not markup
+def _reading(outcome: Any) -> Any:
+    from vibe.agent import Reading
+
+    data = outcome.values.get("reading")
+    return Reading.model_validate(data) if data else None
 
 
-def _ask() -> Any:
-    """The answer to the plan: yes, no, or an edit; a malformed edit is said and asked again."""
+def _edited(last: Any, text: str) -> Any:
+    """The last reading edited by ``text``, "cancel", or None (a request of its own)."""
+    if last is None:
+        return "cancel" if text.lower().strip() in ("cancel", "never mind") else None
+    from vibe.agent import follow_up
+
+    try:
+        return follow_up(last, text)
+    except ValueError as error:
+        console.print(f"[yellow]{error}[/]; reading it as a new request", highlight=False)
+        return None
+
+
+PROMPT = "[bold]run it? \\[y]es / \\[n]o / edit lr=3e-4 steps=200 / or say what to change >[/] "  # \\[: a bracket, not markup
+
+
+def _ask(waiting: dict[str, Any] | None = None) -> Any:
+    """The answer to the plan: yes, no, an edit (a malformed one is said and asked again), or a follow-up
+    that changes the request ("make it MoE"), returned as ``followup:TEXT``."""
     while True:
+        if waiting is not None and waiting.get("kind") == "confirm_dirs":
+            reply = _input(f"[bold]{escape(waiting['question'])} >[/] ")
+            if reply is None:
+                continue
+            return reply
         reply = _input(PROMPT)
         if reply is None:
             continue
         if not reply.startswith("edit"):
-            return "yes" if reply.lower() in ("y", "yes") else "no"
+            if reply.lower() in ("y", "yes"):
+                return "yes"
+            if reply.lower() in ("", "n", "no"):
+                return "no"
+            return f"followup:{reply}"
         try:
             return {"edit": parse_edit(reply)}
         except ValueError as error:

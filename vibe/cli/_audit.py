@@ -15,7 +15,9 @@ app = typer.Typer(no_args_is_help=True, help="Verify, show and export the decisi
 LedgerPath = Annotated[
     Path | None,
     typer.Option(
-        "--ledger", envvar="VIBE_LEDGER", help="ledger file (default: $VIBE_CACHE/ledger/ledger.sqlite)"
+        "--ledger",
+        envvar="VIBE_LEDGER",
+        help="ledger file (default: runs/ledger.sqlite, where `vibe run` records)",
     ),
 ]
 

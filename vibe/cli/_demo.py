@@ -36,7 +36,7 @@ def demo(
     """Train a small GPT on the Python standard library, evaluate it and print a report."""
     from vibe.agent import Agent, AgentSettings, PlanSettings
     from vibe.cli._agent import chat_model, show
-    from vibe.ledger import SqliteLedger
+    from vibe.ledger import SqliteLedger, default_ledger_path
 
     setup_logging()
     thread = time.strftime("demo-%Y%m%d-%H%M%S")
@@ -76,7 +76,7 @@ def demo(
         ):
             table.add_row(label, value)
         console.print(table)
-        with SqliteLedger(Path(workdir) / "ledger.sqlite") as ledger:
+        with SqliteLedger(default_ledger_path(workdir)) as ledger:
             console.print(f"ledger: {ledger.verify()}")
         if outcome.status != "done":
             raise typer.Exit(1)

@@ -12,7 +12,16 @@ app = typer.Typer(
     no_args_is_help=True, help="Install, run and stop the local vLLM server (OpenAI-compatible)."
 )
 
-Port = Annotated[int, typer.Option("--port", "-p", help="port on 127.0.0.1")]
+Port = Annotated[
+    int | None,
+    typer.Option("--port", "-p", help="port on 127.0.0.1 (default: $VIBE_LLM_URL's port, else 8000)"),
+]
+
+
+def _port(port: int | None) -> int:
+    from vibe.llm import configured_port
+
+    return port if port is not None else configured_port()
 
 
 @app.command()
@@ -31,7 +40,7 @@ def install(force: Annotated[bool, typer.Option(help="remove the venv and instal
 
 @app.command()
 def serve(
-    port: Port = 8000,
+    port: Port = None,
     model: Annotated[
         str | None,
         typer.Option(
@@ -54,18 +63,23 @@ def serve(
             from vibe.tracking import model_path
 
             model = str(model_path(model))
-        options = {"port": port, "model": model, "served_model_name": name, "max_model_len": max_model_len}
+        options = {
+            "port": _port(port),
+            "model": model,
+            "served_model_name": name,
+            "max_model_len": max_model_len,
+        }
         config = validate(ServerConfig, {**options, "startup_timeout_s": timeout}, source="vibe llm serve")
         status = start(config)
     typer.echo(status.url)
 
 
 @app.command()
-def status(port: Port = 8000) -> None:
+def status(port: Port = None) -> None:
     """Whether the server answers, which model, its pid and uptime. Exits 1 if nothing answers."""
     from vibe.llm import server_status
 
-    info = server_status(port=port)
+    info = server_status(port=_port(port))
     state = "answering" if info.answering else "not answering"
     typer.echo(f"{info.url}: {state}")
     if info.models:
@@ -83,7 +97,7 @@ def status(port: Port = 8000) -> None:
 
 @app.command()
 def stop(
-    port: Port = 8000,
+    port: Port = None,
     grace: Annotated[float, typer.Option(help="seconds between SIGTERM and SIGKILL")] = 30.0,
 ) -> None:
     """Stop the server `vibe llm serve` started on this port."""
@@ -91,6 +105,7 @@ def stop(
     from vibe.llm import stop_server
 
     setup_logging()
+    port = _port(port)
     pid = stop_server(port=port, grace_s=grace)
     typer.echo(
         f"stopped vLLM (pid {pid})" if pid is not None else f"no vLLM server of Vibe's runs on port {port}"

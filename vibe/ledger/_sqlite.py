@@ -38,11 +38,12 @@ CREATE TRIGGER IF NOT EXISTS entries_no_delete BEFORE DELETE ON entries
 """
 
 
-def default_ledger_path() -> Path:
-    """``$VIBE_CACHE/ledger/ledger.sqlite`` (``vibe audit`` and the agent use it unless told otherwise)."""
-    from vibe.core.paths import cache_dir
+def default_ledger_path(workdir: str | Path = "runs") -> Path:
+    """The one default for every command: ``$VIBE_LEDGER``, else ``WORKDIR/ledger.sqlite`` (``runs/`` unless
+    told otherwise), which is where ``vibe run`` and ``vibe chat`` record and ``vibe audit`` looks."""
+    import os
 
-    return cache_dir("ledger") / "ledger.sqlite"
+    return Path(os.environ.get("VIBE_LEDGER") or Path(workdir) / "ledger.sqlite")
 
 
 class SqliteLedger(Ledger):

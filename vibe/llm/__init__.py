@@ -8,7 +8,7 @@ on first use; ``vibe llm serve | status | stop`` do the same from the command li
 """
 
 from vibe.llm._chat import ChatModel, Completion, Message, ScriptedChatModel, StructuredResult, Usage
-from vibe.llm._client import DEFAULT_URL, LLMConfig, OpenAIChatModel, list_models, request_json
+from vibe.llm._client import DEFAULT_URL, LLMConfig, OpenAIChatModel, ToolTurn, list_models, request_json
 from vibe.llm._errors import LLMError, LLMResponseError, LLMUnavailable
 from vibe.llm._install import VllmEnv, install_state, install_vllm
 from vibe.llm._model import DEFAULT_MODEL_NAME, convert_gguf, default_model_dir, prepare_default_model
@@ -16,6 +16,7 @@ from vibe.llm._server import (
     Endpoint,
     ServerConfig,
     ServerStatus,
+    configured_port,
     ensure_server,
     serve,
     server_status,
@@ -40,8 +41,10 @@ __all__ = [
     "ServerConfig",
     "ServerStatus",
     "StructuredResult",
+    "ToolTurn",
     "Usage",
     "VllmEnv",
+    "configured_port",
     "convert_gguf",
     "default_model_dir",
     "ensure_server",

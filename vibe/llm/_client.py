@@ -14,16 +14,17 @@ from __future__ import annotations
 import logging
 import os
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 from pydantic import BaseModel, Field, field_validator
 
 from vibe.core.config import VibeConfig
-from vibe.llm._chat import ChatModel, Completion, Message
+from vibe.llm._chat import ChatModel, Completion, Message, Usage
 from vibe.llm._errors import LLMResponseError, LLMUnavailable
 
-__all__ = ["DEFAULT_URL", "LLMConfig", "OpenAIChatModel", "list_models", "request_json"]
+__all__ = ["DEFAULT_URL", "LLMConfig", "OpenAIChatModel", "ToolTurn", "list_models", "request_json"]
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,19 @@ class LLMConfig(VibeConfig):
                 "must be an http(s) URL of an OpenAI-compatible API, e.g. http://127.0.0.1:8000/v1"
             )
         return value.rstrip("/")
+
+
+@dataclass(frozen=True)
+class ToolTurn:
+    """One answer of a tool-calling model: its message (``content`` and/or ``tool_calls``), as sent."""
+
+    message: dict[str, Any]
+    finish_reason: str | None
+    usage: Usage
+
+    @property
+    def tool_calls(self) -> list[dict[str, Any]]:
+        return list(self.message.get("tool_calls") or [])
 
 
 class OpenAIChatModel(ChatModel):
@@ -135,6 +149,41 @@ class OpenAIChatModel(ChatModel):
                 body=str(body),
                 reason=f"no choices[0].message.content ({error!r})",
             ) from None
+
+    def chat_tools(
+        self, messages: list[dict[str, Any]], *, tools: list[dict[str, Any]], max_tokens: int | None = None
+    ) -> ToolTurn:
+        """One turn of OpenAI tool calling: ``tools`` as ``{"type": "function", "function": {...}}``; the
+        answer's message may hold ``tool_calls``. For capable models: small models' templates have no tools."""
+        payload: dict[str, Any] = {
+            "model": self.model,
+            "messages": messages,
+            "tools": tools,
+            "tool_choice": "auto",
+            "temperature": self.config.temperature,
+            "max_tokens": max_tokens or self.config.max_tokens,
+        }
+        started = time.perf_counter()
+        body = self._request("POST", "/chat/completions", json=payload)
+        try:
+            choice = body["choices"][0]
+            message = dict(choice["message"])
+        except (KeyError, IndexError, TypeError) as error:
+            raise LLMResponseError(
+                url=f"{self.url}/chat/completions",
+                status=200,
+                body=str(body),
+                reason=f"no choices[0].message ({error!r})",
+            ) from None
+        raw = body.get("usage") or {}
+        usage = Usage(
+            calls=1,
+            prompt_tokens=int(raw.get("prompt_tokens", 0)),
+            completion_tokens=int(raw.get("completion_tokens", 0)),
+            latency_s=time.perf_counter() - started,
+        )
+        self._usage = self._usage + usage
+        return ToolTurn(message=message, finish_reason=choice.get("finish_reason"), usage=usage)
 
     def _request(self, method: str, path: str, *, json: dict[str, Any] | None = None) -> Any:
         return request_json(self._http, self.config, method, path, json=json)

@@ -38,6 +38,7 @@ __all__ = [
     "Endpoint",
     "ServerConfig",
     "ServerStatus",
+    "configured_port",
     "ensure_server",
     "serve",
     "server_status",
@@ -126,18 +127,39 @@ def serve(config: ServerConfig | None = None) -> ServerStatus:
 
 def ensure_server(*, url: str | None = None, config: ServerConfig | None = None) -> Endpoint:
     """An endpoint that answers: ``url`` (default ``$VIBE_LLM_URL`` or the local default) if something answers
-    there, else the local vLLM server started on that URL's port, or as ``config`` says (installing vLLM and
-    the default model first if needed). The model is ``$VIBE_LLM_MODEL`` or the first one served."""
-    url = (url or os.environ.get("VIBE_LLM_URL") or DEFAULT_URL).rstrip("/")
+    there. Only the default endpoint (or one with an explicit ``config``) is started on demand, installing
+    vLLM and the default model first if needed: an endpoint named by ``url`` or ``$VIBE_LLM_URL`` that does
+    not answer raises :class:`LLMUnavailable` (the caller reports it and goes on without). The model is
+    ``$VIBE_LLM_MODEL`` or the first one served."""
+    named = url or os.environ.get("VIBE_LLM_URL")
+    url = (named or DEFAULT_URL).rstrip("/")
     models = list_models(url)
     wanted = os.environ.get("VIBE_LLM_MODEL")
     if models:
         return Endpoint(url=url, model=wanted or models[0])
+    if named and config is None and url != DEFAULT_URL:
+        raise LLMUnavailable(
+            url=url,
+            reason="the configured endpoint does not answer; Vibe starts a server on demand only at the default "
+            f"{DEFAULT_URL} (start one there with `vibe llm serve --port N`, or unset VIBE_LLM_URL)",
+        )
     parsed = urlparse(url)
     if parsed.hostname not in _LOCAL_HOSTS:
         raise LLMUnavailable(url=url, reason="nothing answers, and Vibe starts servers only on this machine")
     status = serve(config or ServerConfig(port=parsed.port or 80))
     return Endpoint(url=status.url, model=wanted or status.models[0])
+
+
+def configured_port(default: int = 8000) -> int:
+    """The port of ``$VIBE_LLM_URL`` when it names this machine, else ``default``: what ``vibe llm serve``,
+    ``status`` and ``stop`` act on unless told ``--port``."""
+    named = os.environ.get("VIBE_LLM_URL")
+    if not named:
+        return default
+    parsed = urlparse(named)
+    if parsed.hostname in _LOCAL_HOSTS and parsed.port:
+        return parsed.port
+    return default
 
 
 def server_status(*, port: int = 8000, host: str = "127.0.0.1") -> ServerStatus:

@@ -97,9 +97,9 @@ def _loss_plot(state: LoopState, out: Path) -> Path | None:
 
 def _decisions(config: LoopConfig, state: LoopState) -> list[str]:
     """The gate's outcomes, approvals and transfers of every round's thread, from the ledger."""
-    from vibe.ledger import SqliteLedger
+    from vibe.ledger import SqliteLedger, default_ledger_path
 
-    path = Path(config.agent.ledger or Path(config.workdir) / "ledger.sqlite")
+    path = Path(config.agent.ledger or default_ledger_path(config.workdir))
     if not path.exists():
         return ["(no ledger)"]
     lines = ["| round | kind | action | outcome | rules | reason |", "|---|---|---|---|---|---|"]

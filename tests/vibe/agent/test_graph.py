@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from policies import Gate, GateDecision
-from vibe.agent import Agent, AgentSettings, GoalDraft
+from vibe.agent import Agent, AgentSettings, Draft
 from vibe.ledger import SqliteLedger
 from vibe.llm import LLMConfig, OpenAIChatModel, ScriptedChatModel
 
@@ -17,6 +17,12 @@ from vibe.llm import LLMConfig, OpenAIChatModel, ScriptedChatModel
 def _kinds(workdir: Path, thread: str) -> list[str]:
     with SqliteLedger(workdir / "ledger.sqlite") as ledger:
         return [e.record.kind for e in ledger.entries(thread_id=thread)]
+
+
+def _draft(**fields: Any) -> Draft:
+    empty = {"k": "train", "size": "", "moe": False, "data": [], "run": "", "gpus": 0, "gpu": "", "until": "",
+             "hours": 0, "n": 0, "lr": 0, "tune": False, "gates": False}  # fmt: skip
+    return Draft.model_validate(empty | fields)
 
 
 def _open(tmp_path: Path, **kwargs: Any):
@@ -42,11 +48,12 @@ def test_every_decision_lands_in_a_verifiable_ledger(tmp_path: Path) -> None:
         assert ledger.verify().ok
 
 
-def test_nonsense_request_stops_with_a_reason(tmp_path: Path) -> None:
+def test_nonsense_request_gets_a_question_back(tmp_path: Path) -> None:
     with _open(tmp_path, yes=True) as agent:
         outcome = agent.run("what's the weather like?", thread_id="w")
-    assert outcome.status == "stopped"
-    assert "names no model, size or data" in outcome.reason
+    assert outcome.status == "question"
+    assert "I could not tell what to do" in outcome.reason and "train a 125M on /data/code" in outcome.reason
+    assert "plan" not in outcome.values
 
 
 def test_missing_data_path_stops_naming_the_path(tmp_path: Path) -> None:
@@ -57,7 +64,7 @@ def test_missing_data_path_stops_naming_the_path(tmp_path: Path) -> None:
 
 
 def test_llm_draft_is_validated_and_used(tmp_path: Path) -> None:
-    llm = ScriptedChatModel([GoalDraft(objective="estimate", model_size="3B", data_paths=[str(tmp_path)])])
+    llm = ScriptedChatModel([_draft(k="estimate", size="3B", data=[str(tmp_path)])])
     with _open(tmp_path, yes=True, llm=llm) as agent:
         outcome = agent.run(f"what would a 3B on {tmp_path} cost", thread_id="l")
     assert outcome.values["goal"]["parameters"] == 3e9
@@ -153,7 +160,7 @@ def test_llm_proposal_within_bounds_changes_the_local_run(tmp_path: Path, corpus
     from vibe.agent import AgentSettings, Proposal
 
     llm = ScriptedChatModel(
-        [GoalDraft(objective="train", model_size="7B", data_paths=[str(corpus)]),
+        [_draft(k="train", size="7B", data=[str(corpus)]),
          Proposal(learning_rate=3e-4, reason="a gentler rate for a small proxy")]
     )  # fmt: skip
     settings = AgentSettings(workdir=str(tmp_path), llm_proposals=True, measure_local_flops=False)
@@ -167,9 +174,7 @@ def test_llm_proposal_within_bounds_changes_the_local_run(tmp_path: Path, corpus
 def test_llm_proposal_out_of_bounds_is_rejected_and_recorded(tmp_path: Path, corpus: Path) -> None:
     from vibe.agent import AgentSettings, Proposal
 
-    llm = ScriptedChatModel(
-        [GoalDraft(objective="train", model_size="7B", data_paths=[str(corpus)]), Proposal(learning_rate=0.5)]
-    )
+    llm = ScriptedChatModel([_draft(k="train", size="7B", data=[str(corpus)]), Proposal(learning_rate=0.5)])
     settings = AgentSettings(workdir=str(tmp_path), llm_proposals=True, measure_local_flops=False)
     with Agent.open(settings, llm=llm) as agent:
         outcome = agent.run(f"train a 7B on {corpus}", thread_id="q")

@@ -25,6 +25,7 @@ class Reply:
     delay_s: float = 0.0
     prompt_tokens: int = 11
     completion_tokens: int = 3
+    tool_calls: list[dict[str, Any]] | None = None  # an OpenAI tool-calling answer (content None)
 
 
 class StubLLM:
@@ -83,8 +84,14 @@ class StubLLM:
                             "choices": [
                                 {
                                     "index": 0,
-                                    "message": {"role": "assistant", "content": reply.content},
-                                    "finish_reason": "stop",
+                                    "message": {"role": "assistant", "content": reply.content}
+                                    if reply.tool_calls is None
+                                    else {
+                                        "role": "assistant",
+                                        "content": None,
+                                        "tool_calls": reply.tool_calls,
+                                    },
+                                    "finish_reason": "stop" if reply.tool_calls is None else "tool_calls",
                                 }
                             ],
                             "usage": {

@@ -1,0 +1,239 @@
+"""Intake accuracy: how well requests become typed intents, by the rules, by the LLM's drafts, and by both.
+
+Over ``bench/data/intake_requests.jsonl`` (test-visible; ``--set heldout`` for ``intake_heldout.jsonl``, kept
+apart for the fine-tune of issue #16). Each line is a request and the fields its intent must have (``kind``
+plus the fields that matter; keys starting with ``_`` are the side notes: refusals, policy override, URLs,
+directories needing confirmation). Reported: intent (kind) accuracy and field accuracy (every expected field
+right) for
+
+- **rules**: :func:`vibe.agent.read_rules` alone;
+- **llm**: the LLM's draft alone, counted right only if it was accepted by the validation *and* correct;
+- **combined**: :func:`vibe.agent.read_request` (what the agent uses);
+
+plus LLM calls, tokens and seconds per request. The LLM is ``--url`` (default ``$VIBE_LLM_URL``, else the
+local server on port 8011 or 8000 if one answers); ``--no-llm`` for the rules only.
+
+    python bench/intake_accuracy.py --no-llm
+    python bench/intake_accuracy.py --url http://127.0.0.1:8011/v1 [--limit 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+DATA = Path(__file__).parent / "data"
+RESULTS = Path(__file__).parent / "results"
+SETS = {"visible": DATA / "intake_requests.jsonl", "heldout": DATA / "intake_heldout.jsonl"}
+
+
+def load(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _same(expected: Any, got: Any) -> bool:
+    if isinstance(expected, float) or isinstance(got, float):
+        return (
+            expected is not None
+            and got is not None
+            and abs(float(expected) - float(got)) <= 1e-6 * abs(float(expected))
+        )
+    if isinstance(expected, list) and isinstance(got, list):
+        return sorted(map(str, expected)) == sorted(map(str, got))
+    if isinstance(expected, dict) and isinstance(got, dict):
+        return all(_same(v, got.get(k)) for k, v in expected.items())
+    return expected == got
+
+
+def score(expected: dict[str, Any], reading: Any) -> tuple[bool, int, int, list[str]]:
+    """(kind right, fields right, fields expected, what was wrong) for a ``Reading`` (or None)."""
+    if reading is None:
+        return False, 0, len(expected), ["no reading"]
+    intent = reading.intent.model_dump(mode="json")
+    wrong: list[str] = []
+    right = 0
+    for key, want in expected.items():
+        if key == "_refused":
+            got: Any = [r.destination for r in reading.refused]
+            ok = len(got) == len(want) and all(any(w.lower() in g.lower() for g in got) for w in want)
+        elif key == "_policy_override":
+            got, ok = reading.policy_override, reading.policy_override == want
+        elif key == "_urls":
+            got, ok = reading.urls, _same(want, reading.urls)
+        elif key == "_confirm":
+            got, ok = reading.confirm_dirs, bool(reading.confirm_dirs) == want
+        else:
+            got = intent.get(key)
+            ok = _same(want, got)
+        right += ok
+        if not ok:
+            wrong.append(f"{key}: want {want!r}, got {got!r}")
+    if not expected.get("_refused") and reading.refused:
+        wrong.append(f"refused {[r.destination for r in reading.refused]} unasked")
+        right -= 1
+    return intent["kind"] == expected["kind"], max(right, 0), len(expected), wrong
+
+
+def _cached(inner: Any) -> Any:
+    """``inner`` behind a cache of its answers by prompt: the combined reader's first call is the same prompt
+    the LLM-alone measure just sent, so it is asked once (its retries are real calls)."""
+    from vibe.llm import ChatModel
+
+    class Cached(ChatModel):
+        def __init__(self) -> None:
+            super().__init__()
+            self.inner, self.seen = inner, {}
+            self.model = inner.model
+
+        def _generate(self, messages: Any, *, schema: Any) -> Any:
+            key = json.dumps([m.model_dump() for m in messages])
+            if key not in self.seen:
+                self.seen[key] = inner._generate(messages, schema=schema)
+                inner._usage = inner.usage + _usage_of(self.seen[key])
+            return self.seen[key]
+
+    return Cached()
+
+
+def _usage_of(completion: Any) -> Any:
+    from vibe.llm import Usage
+
+    return Usage(
+        calls=1, prompt_tokens=completion.prompt_tokens, completion_tokens=completion.completion_tokens
+    )
+
+
+def _llm(url: str | None) -> Any:
+    from vibe.llm import LLMConfig, OpenAIChatModel, list_models
+
+    candidates = (
+        [url]
+        if url
+        else [os.environ.get("VIBE_LLM_URL"), "http://127.0.0.1:8011/v1", "http://127.0.0.1:8000/v1"]
+    )
+    for candidate in filter(None, candidates):
+        models = list_models(candidate)
+        if models:
+            config = LLMConfig(url=candidate, model=models[0], max_tokens=160, max_retries=0, timeout_s=900)
+            return _cached(OpenAIChatModel(config))
+    return None
+
+
+def run(cases: list[dict[str, Any]], *, llm: Any, verbose: bool, progress: Any = None) -> dict[str, Any]:
+    from vibe.agent import read_request, read_rules
+    from vibe.agent._draft import Draft, build_prompt, intent_from_draft  # the bench measures the parts
+    from vibe.agent._validate import validate_intent
+
+    tally = {
+        m: {"kinds": 0, "fields": 0, "expected": 0, "all_fields": 0} for m in ("rules", "llm", "combined")
+    }
+    llm_stats = {"calls": 0, "tokens": 0, "seconds": 0.0, "accepted": 0, "merged": 0, "rejected": 0}
+    rows = []
+    for case in cases:
+        request, expected = case["request"], case["expected"]
+        rules = read_rules(request)
+        results = {"rules": rules}
+        if llm is not None:
+            before = llm.inner.usage
+            started = time.perf_counter()
+            # the LLM alone: one draft, accepted only if it validates
+            answer = llm.structured(build_prompt(request), Draft)
+            alone = None
+            if answer.value is not None:
+                try:
+                    intent = intent_from_draft(
+                        answer.value, destinations=[r.destination for r in rules.refused]
+                    )
+                    if not validate_intent(request, intent):
+                        alone = rules.model_copy(update={"intent": intent, "reader": "llm"})
+                except ValueError:
+                    pass
+            results["llm"] = alone
+            combined = read_request(request, llm=llm)
+            results["combined"] = combined.reading
+            spent = llm.inner.usage
+            llm_stats["calls"] += spent.calls - before.calls
+            llm_stats["tokens"] += spent.total_tokens - before.total_tokens
+            llm_stats["seconds"] += time.perf_counter() - started
+            llm_stats["accepted" if alone is not None else "rejected"] += 1
+            llm_stats["merged"] += combined.llm in ("merged", "accepted")
+            row_usage = {"calls": spent.calls - before.calls, "tokens": spent.total_tokens - before.total_tokens,
+                         "seconds": round(time.perf_counter() - started, 1), "combined": combined.llm}  # fmt: skip
+        else:
+            results["combined"] = read_request(request).reading
+        row: dict[str, Any] = {"request": request}
+        if llm is not None:
+            row["llm_usage"] = row_usage
+        for mode, reading in results.items():
+            kind_ok, right, total, wrong = score(expected, reading)
+            t = tally[mode]
+            t["kinds"] += kind_ok
+            t["fields"] += right
+            t["expected"] += total
+            t["all_fields"] += right == total and not wrong
+            row[mode] = wrong
+            if verbose and wrong and mode != "llm":
+                print(f"[{mode}] {request!r}: {'; '.join(wrong)}")
+        rows.append(row)
+        if progress is not None:
+            progress(len(rows), row)
+    n = len(cases)
+    summary: dict[str, Any] = {"requests": n}
+    for mode, t in tally.items():
+        if mode == "llm" and llm is None:
+            continue
+        summary[mode] = {
+            "intent_accuracy": round(t["kinds"] / n, 4),
+            "field_accuracy": round(t["fields"] / max(1, t["expected"]), 4),
+            "exact": round(t["all_fields"] / n, 4),
+        }
+    if llm is not None:
+        summary["llm_usage"] = {
+            "calls_per_request": round(llm_stats["calls"] / n, 2),
+            "tokens_per_request": round(llm_stats["tokens"] / n, 1),
+            "seconds_per_request": round(llm_stats["seconds"] / n, 2),
+            "drafts_accepted_alone": llm_stats["accepted"],
+            "combined_used_the_draft": llm_stats["merged"],
+            "model": llm.model,
+        }
+    summary["rows"] = rows
+    return summary
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--set", choices=sorted(SETS), default="visible")
+    parser.add_argument("--url", default=None, help="OpenAI-compatible endpoint (default: a local one)")
+    parser.add_argument("--no-llm", action="store_true")
+    parser.add_argument("--limit", type=int, default=None, help="only the first N requests")
+    parser.add_argument("--every", type=int, default=1, help="only every N-th request (a spread-out sample)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="print every wrong field")
+    args = parser.parse_args()
+    cases = load(SETS[args.set])[:: args.every][: args.limit]
+    llm = None if args.no_llm else _llm(args.url)
+    if llm is None and not args.no_llm:
+        print("no LLM answers (tried --url, $VIBE_LLM_URL, :8011, :8000): rules only")
+    partial = RESULTS / f"intake_accuracy_{args.set}.partial.jsonl"
+    RESULTS.mkdir(exist_ok=True)
+    partial.write_text("")
+
+    def progress(done: int, row: dict[str, Any]) -> None:
+        with partial.open("a") as f:
+            f.write(json.dumps(row) + "\n")
+        print(f"{done}/{len(cases)}", flush=True)
+
+    summary = run(cases, llm=llm, verbose=args.verbose, progress=progress)
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / f"intake_accuracy_{args.set}{'_llm' if llm else ''}.json"
+    out.write_text(json.dumps(summary, indent=2))
+    printable = {k: v for k, v in summary.items() if k != "rows"}
+    print(json.dumps(printable, indent=2))
+    print(f"written: {out}")
+
+
+if __name__ == "__main__":
+    main()

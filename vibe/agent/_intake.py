@@ -1,0 +1,296 @@
+"""The intake and the per-intent planning of the graph: a request read into a typed intent, then planned.
+
+``intake``: both readers (:func:`vibe.agent._read.read_request`), every refusal, policy-override request and
+ignored URL on the record; an unreadable request stops with a question (status ``question``), a refused one
+with the reason (``refused``). ``plan_request``: training kinds go to the planner with what the request named
+(cluster, budgets, deadline, search space); the others get their own plan or an answer (``answered``).
+``confirm_system_dirs``: without a policy, reading a system directory needs a confirmation naming it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from langgraph.types import interrupt
+
+from policies import AllowAll
+from vibe.agent._intent import Reading
+from vibe.agent._intent_plan import (
+    TRAINING_KINDS,
+    asked_line,
+    continue_plan,
+    earlier_run,
+    goal_of,
+    narrow_space,
+    not_yet_available,
+    scale_lr,
+    settings_for,
+    status_answer,
+)
+from vibe.agent._plan import Plan, PlanSettings, data_dir_for
+from vibe.agent._read import read_request
+
+if TYPE_CHECKING:
+    from vibe.agent._deps import AgentDeps
+    from vibe.agent._state import AgentState
+
+__all__ = ["confirm_system_dirs", "describe_intent", "intake", "plan_request"]
+
+PlanTraining = Callable[..., "AgentState"]
+
+
+def describe_intent(reading: Reading) -> str:
+    intent = reading.intent
+    fields = intent.model_dump(exclude_defaults=True, exclude={"kind"}, mode="json")
+    shown = ", ".join(f"{k}={v}" for k, v in fields.items() if k != "question")
+    return f"understood: {intent.kind}" + (f" ({shown})" if shown else "") + f" [read by {reading.reader}]"
+
+
+def _record_reading(deps: AgentDeps, thread: str, outcome: Any, request: str) -> list[str]:
+    events: list[str] = []
+    if outcome.llm == "unavailable":
+        deps.record(thread, kind="fallback", actor="planner", inputs={"request": request},
+                    outputs={"error": outcome.error}, reason="LLM unavailable: rules-only parser used")  # fmt: skip
+        events += deps.say(f"LLM unavailable ({outcome.error}); reading the request with rules instead")
+    for i, problem in enumerate(outcome.problems):
+        deps.record(thread, kind="retry" if i == 0 and len(outcome.problems) > 1 else "fallback", actor="llm",
+                    inputs={"request": request, "raw": outcome.raw[i] if i < len(outcome.raw) else ""},
+                    outputs={"error": problem[:500]}, reason="LLM draft failed validation")  # fmt: skip
+    if outcome.llm == "rejected":
+        times = "twice" if len(outcome.problems) == 2 else f"{len(outcome.problems)} time(s)"
+        events += deps.say(
+            f"the LLM's draft failed validation {times}; reading the request with rules instead"
+        )
+    if outcome.llm == "disagreed":
+        deps.record(thread, kind="proposal_rejected", actor="llm", inputs={"request": request},
+                    outputs=outcome.draft or {}, reason="the LLM's valid draft read another kind or other "
+                    "values than the rules: the rules decide")  # fmt: skip
+    reading: Reading = outcome.reading
+    for refusal in reading.refused:
+        deps.record(thread, kind="note", actor="policy", action="send_out", inputs={"request": request},
+                    outputs={"destination": refusal.destination}, reason=refusal.reason, outcome="refused")  # fmt: skip
+        events += deps.say(f"refused: sending anything to {refusal.destination}. {refusal.reason}")
+    if reading.policy_override:
+        line = "the request asks to ignore the policy: that changes nothing, the policy applies as always"
+        deps.record(thread, kind="note", actor="policy", inputs={"request": request}, outputs={},
+                    reason=line, outcome="ignored")  # fmt: skip
+        events += deps.say(line)
+    for url in reading.urls:
+        deps.record(thread, kind="note", actor="planner", inputs={"url": url}, outputs={},
+                    reason="a URL is never a data source: not read", outcome="ignored")  # fmt: skip
+        events += deps.say(f"{url}: URLs are never data sources; not read")
+    return events
+
+
+def intake(state: AgentState, deps: AgentDeps) -> AgentState:
+    """Read the request (or take the reading a chat follow-up made) into a typed intent."""
+    request, thread = state["request"], state["thread_id"]
+    if state.get("reading"):
+        from vibe.agent._read import ReadOutcome
+
+        outcome = ReadOutcome(reading=Reading.model_validate(state["reading"]))
+    else:
+        outcome = read_request(request, llm=deps.llm)
+    events = _record_reading(deps, thread, outcome, request)
+    reading = outcome.reading
+    intent = reading.intent
+    update: AgentState = {"reading": reading.model_dump(mode="json"), "status": "new"}
+    outputs = reading.model_dump(mode="json")
+    if intent.kind in TRAINING_KINDS:
+        settings = settings_for(intent, deps.settings)
+        goal = goal_of(intent, request=request, settings=settings)
+        update["goal"] = goal.model_dump(mode="json")
+        outputs = {**update["goal"], "reading": outputs}
+    actor = "llm" if outcome.llm in ("accepted", "merged", "agreed") else "planner"
+    reason = {"accepted": "LLM draft validated (the rules could not read it)",
+              "merged": "rules, with fields the LLM's validated draft added",
+              "agreed": "LLM draft validated; it agrees with the rules"}.get(outcome.llm, "rules-only parser")  # fmt: skip
+    deps.record(thread, kind="goal_parsed", actor=actor, inputs={"request": request}, outputs=outputs,
+                reason=reason, usage=outcome.usage.model_dump() if outcome.usage.calls else None)  # fmt: skip
+    if intent.kind == "unclear":
+        deps.record(thread, kind="note", actor="planner", inputs={"request": request}, outputs={},
+                    reason=intent.question, outcome="question")  # fmt: skip
+        return {**update, "status": "question", "reason": intent.question,
+                "events": [*events, *deps.say(intent.question)]}  # fmt: skip
+    if intent.kind == "refuse":
+        why = f"refused: {intent.reason} (asked to send to {', '.join(intent.destinations)})"
+        return {**update, "status": "refused", "reason": why, "events": events}
+    return {**update, "events": [*events, *deps.say(describe_intent(reading))]}
+
+
+def _answer(deps: AgentDeps, thread: str, text: str, *, inputs: dict[str, Any]) -> AgentState:
+    deps.record(thread, kind="note", actor="planner", inputs=inputs, outputs={"answer": text}, reason=text,
+                outcome="answered")  # fmt: skip
+    return {"status": "answered", "reason": text, "events": deps.say(text)}
+
+
+def _stop(deps: AgentDeps, thread: str, text: str, *, inputs: dict[str, Any]) -> AgentState:
+    deps.record(
+        thread, kind="error", actor="planner", inputs=inputs, outputs={}, reason=text, outcome="stopped"
+    )
+    return {"status": "stopped", "reason": text, "events": deps.say(text)}
+
+
+def _texts(paths: list[str], *, limit: int = 8, max_chars: int = 20_000) -> list[str]:
+    texts: list[str] = []
+    for path in map(Path, paths):
+        files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+        for file in files[:limit]:
+            try:
+                texts.append(file.read_text(encoding="utf-8")[:max_chars])
+            except (OSError, UnicodeDecodeError):
+                continue
+    return texts
+
+
+def _planned(deps: AgentDeps, thread: str, plan: dict[str, Any], *, why: str, lines: list[str]) -> AgentState:
+    plan = Plan.model_validate(plan).model_dump(mode="json")
+    deps.record(thread, kind="plan_chosen", actor="planner", inputs={}, outputs=plan, reason=why)
+    return {"plan": plan, "cursor": 0, "results": {}, "attempts": {}, "status": "planned",
+            "events": deps.say("\n".join(lines))}  # fmt: skip
+
+
+def plan_request(state: AgentState, deps: AgentDeps, *, plan_training: PlanTraining) -> AgentState:
+    """The plan (or the answer) for the intake's intent."""
+    thread = state["thread_id"]
+    reading = Reading.model_validate(state["reading"]) if state.get("reading") else None
+    if reading is None:  # a thread checkpointed before intents: the goal is all there is
+        return plan_training(state, deps, settings=deps.settings)
+    intent = reading.intent
+    inputs = {"intent": intent.model_dump(mode="json")}
+    if intent.kind in TRAINING_KINDS:
+        if intent.kind == "train" and intent.base_model:
+            return _answer(deps, thread, not_yet_available(intent, reading), inputs=inputs)
+        settings = settings_for(intent, deps.settings)
+        asked = asked_line(reading, settings)
+
+        def adjust(plan: Plan) -> Plan:
+            data = plan.model_dump(mode="json")
+            if intent.kind == "tune":
+                data = narrow_space(data, intent.params)
+                if intent.overnight:
+                    data["notes"].append(
+                        "a night's work: this searches until the deadline; `vibe loop` runs the overnight "
+                        "loop (rounds of narrowed searches, a morning report) for the same request"
+                    )
+            if getattr(intent, "lr_factor", None):
+                data = scale_lr(data, intent.lr_factor)  # type: ignore[union-attr]
+            data["notes"] = [asked, *data["notes"]]
+            return Plan.model_validate(data)
+
+        return plan_training(state, deps, settings=settings, adjust=adjust)
+    if intent.kind == "status":
+        return _answer(deps, thread, status_answer(intent, deps, current=thread), inputs=inputs)
+    branch = intent.kind == "continue" and (intent.branch or intent.lr_factor or intent.data)
+    if intent.kind in ("post_train", "release") or branch:
+        return _answer(deps, thread, not_yet_available(intent, reading), inputs=inputs)
+    if intent.kind in ("eval", "continue"):
+        run = earlier_run(intent.run, deps, current=thread)
+        if run is None:
+            return _stop(deps, thread, f"no earlier training run matches {intent.run!r} in the ledger "
+                         f"({deps.settings.workdir}); name a thread id (see `vibe audit show`)", inputs=inputs)  # fmt: skip
+        if intent.kind == "continue":
+            plan, _ = continue_plan(intent, run, deps.settings)
+            lines = [asked_line(reading, deps.settings), *[f"{s['id']}: {s['why']}" for s in plan["steps"]]]
+            return _planned(deps, thread, plan, why=f"continue thread {run['thread']}", lines=lines)
+        plan = dict(run["plan"])
+        run_dir = (run["train"] or {}).get("run_dir") or next(
+            s["args"]["config"]["out"] for s in plan["steps"] if s["tool"] == "train"
+        )
+        texts = _texts(intent.data)
+        notes = [f"evaluates thread {run['thread']} ({run_dir})"]
+        if intent.gates:
+            notes.append("release gates are not yet available: the evaluation runs and its numbers are "
+                         "reported, but nothing is judged against the policy's gates")  # fmt: skip
+        why = "held-out loss and bits per byte" + (f", and on {len(texts)} text(s) of {', '.join(intent.data)}"
+                                                    if texts else "")  # fmt: skip
+        plan["steps"] = [
+            {"id": "eval", "tool": "eval", "args": {"run_dir": run_dir, "texts": texts}, "why": why}
+        ]
+        plan["notes"] = notes
+        return _planned(deps, thread, plan, why=f"evaluate thread {run['thread']}", lines=[*notes, why])
+    if intent.kind == "synth":
+        return _synth_plan(state, deps, reading, plan_training=plan_training)
+    return _answer(deps, thread, f"nothing to plan for a {intent.kind} request", inputs=inputs)
+
+
+def _synth_plan(
+    state: AgentState, deps: AgentDeps, reading: Reading, *, plan_training: PlanTraining
+) -> AgentState:
+    from vibe.agent._goal import TrainingGoal
+
+    thread = state["thread_id"]
+    intent = reading.intent
+    assert intent.kind == "synth"
+    sources = intent.data
+    if not sources:
+        run = earlier_run("last", deps, current=thread)
+        if run is None:
+            return _stop(deps, thread, "the request names no data to make synthetic samples from, and there is no "
+                         "earlier run to take it from: name a path, e.g. 'from /data/code'", inputs={})  # fmt: skip
+        sources = run["plan"]["goal"]["data_sources"]
+    goal = TrainingGoal(request=state["request"], data_sources=sources)
+    settings: PlanSettings = deps.settings
+    data_dir = data_dir_for(goal, settings)
+    out = f"{settings.workdir}/{thread}/synth"
+    synth = {"id": "synth", "tool": "synth",
+             "args": {"dataset": data_dir, "out": out, "templates": intent.templates or None,
+                      "samples": intent.samples or 100},
+             "why": f"{intent.samples or 100} candidate samples ({', '.join(intent.templates) or 'every template'}) "
+                    f"from {', '.join(sources)}, verified before they are kept"}  # fmt: skip
+
+    def adjust(plan: Plan) -> Plan:
+        data = plan.model_dump(mode="json")
+        steps = data["steps"]
+        ingest = [s for s in steps if s["tool"] == "ingest"]
+        rest = [s for s in steps if s["tool"] != "ingest"]
+        if intent.blend:
+            share = intent.share or 0.1
+            for s in rest:
+                if s["tool"] == "train":
+                    s["args"]["config"]["data"] = {"sources": [{"path": data_dir, "weight": 1 - share},
+                                                               {"path": out, "weight": share}]}  # fmt: skip
+                    s["why"] += f"; blended with the kept synthetic samples at {share:.0%}"
+            data["steps"] = [*ingest, synth, *rest]
+        else:
+            data["steps"] = [*ingest, synth]
+        data["notes"] = [asked_line(reading, settings), *data["notes"]]
+        return Plan.model_validate(data)
+
+    state = {**state, "goal": goal.model_dump(mode="json")}
+    update = plan_training(state, deps, settings=settings, adjust=adjust)
+    if update.get("status") == "estimated":
+        update["status"] = "planned"
+    return {**update, "goal": goal.model_dump(mode="json")}
+
+
+def confirm_system_dirs(state: AgentState, deps: AgentDeps) -> AgentState | None:
+    """Without a policy, a plan that reads a system directory waits for a confirmation naming it (even with
+    --yes). None: nothing to confirm, or confirmed; else the stop."""
+    if not isinstance(deps.gate, AllowAll) or not state.get("reading"):
+        return None
+    dirs = Reading.model_validate(state["reading"]).confirm_dirs
+    if not dirs or not any(s["tool"] == "ingest" for s in state.get("plan", {}).get("steps", [])):
+        return None
+    thread = state["thread_id"]
+    answer = interrupt({"kind": "confirm_dirs", "dirs": dirs,
+                        "question": f"no policy is in force and the plan reads {', '.join(dirs)}: answer with "
+                                    "the directory to confirm"})  # fmt: skip
+    text = (
+        answer
+        if isinstance(answer, str)
+        else str((answer or {}).get("confirm", ""))
+        if isinstance(answer, dict)
+        else ""
+    )
+    missing = [d for d in dirs if d not in text.split()]
+    if missing:
+        reason = f"not confirmed: reading {', '.join(missing)} needs a confirmation naming it"
+        deps.record(thread, kind="confirmation", actor="user", inputs={"dirs": dirs}, outputs={}, reason=reason,
+                    outcome="no")  # fmt: skip
+        return {"status": "stopped", "reason": reason, "events": deps.say(reason)}
+    deps.record(thread, kind="confirmation", actor="user", inputs={"dirs": dirs}, outputs={},
+                reason=f"confirmed reading {', '.join(dirs)}", outcome="yes")  # fmt: skip
+    return None

@@ -1,0 +1,345 @@
+"""Plans per intent: what each kind of request turns into, and the answers that run nothing.
+
+- train / estimate / tune become a :class:`~vibe.agent._goal.TrainingGoal` for the planner (:func:`goal_of`),
+  with the cluster the request names replacing the configured one (:func:`settings_for`), a money ceiling
+  turned into GPU-hours, a clock time into hours from now, a tune's named parameters narrowing its space;
+- continue re-plans an earlier thread's training step (found in the ledger) with the changes, resumed in
+  place from its last checkpoint;
+- eval plans the ``eval`` tool on an earlier run; synth plans ingest then ``synth``;
+- status is answered from the ledger, the run's metrics, the approvals store and the loop's state;
+- post_train, release, branching and fine-tuning from a base model are answered "not yet available",
+  naming what would run;
+- refuse and unclear stop with the reason or the question.
+
+Every plan says what it was asked next to what it chose (:func:`asked_line`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from vibe.agent._goal import TrainingGoal
+from vibe.agent._intent import Intent, Reading
+from vibe.agent._plan import PlanSettings, count
+
+if TYPE_CHECKING:
+    from vibe.agent._deps import AgentDeps
+
+__all__ = [
+    "TRAINING_KINDS",
+    "asked_line",
+    "earlier_run",
+    "goal_of",
+    "hours_until",
+    "not_yet_available",
+    "settings_for",
+    "status_answer",
+]
+
+TRAINING_KINDS = ("train", "estimate", "tune")
+_SPACE_NAMES = {
+    "lr": "optimizer.lr",
+    "warmup": "optimizer.warmup_steps",
+    "weight_decay": "optimizer.weight_decay",
+    "batch": "training.global_batch_size",
+    "width": "model.hidden_size",
+    "depth": "model.num_layers",
+}
+
+
+def hours_until(clock: str, *, now: datetime | None = None) -> tuple[float, datetime]:
+    """Hours from ``now`` to the next ``HH:MM`` local time, and that time (timezone-aware)."""
+    now = (now or datetime.now()).astimezone()
+    hour, minute = int(clock[:2]), int(clock[3:])
+    at = now.replace(hour=hour, minute=minute, second=0, microsecond=0)
+    if at <= now:
+        at += timedelta(days=1)
+    return (at - now).total_seconds() / 3600, at
+
+
+def settings_for(intent: Intent, settings: PlanSettings, *, now: datetime | None = None) -> PlanSettings:
+    """``settings`` with what the request names: its cluster, and a tune's deadline and hours."""
+    update: dict[str, Any] = {}
+    cluster = getattr(intent, "cluster", None)
+    if cluster is not None:
+        per = cluster.gpus_per_node or min(settings.cluster.gpus_per_node, cluster.gpus)
+        update["cluster"] = settings.cluster.model_copy(
+            update={
+                "gpu": cluster.gpu or settings.cluster.gpu,
+                "gpu_spec": None if cluster.gpu else settings.cluster.gpu_spec,
+                "gpus_per_node": per,
+                "nodes": max(1, math.ceil(cluster.gpus / per)),
+                "name": f"{cluster.gpus}x{cluster.gpu or settings.cluster.gpu} (named in the request)",
+            }
+        )
+    if intent.kind == "tune":
+        search: dict[str, Any] = {}  # what the settings already bound (the overnight loop's rounds) stays
+        if intent.until and settings.search.deadline is None:
+            search["deadline"] = hours_until(intent.until, now=now)[1]
+        if intent.hours and settings.search.hours is None:
+            search["hours"] = intent.hours
+        if search:
+            update["search"] = settings.search.model_copy(update=search)
+    return settings.model_copy(update=update) if update else settings
+
+
+def goal_of(
+    intent: Intent, *, request: str, settings: PlanSettings, now: datetime | None = None
+) -> TrainingGoal:
+    """The planner's goal for a train, estimate or tune intent (``settings``: already :func:`settings_for`)."""
+    assert intent.kind in TRAINING_KINDS
+    budget = intent.gpu_hours
+    if intent.money is not None and settings.cluster.gpu_hour_cost > 0:
+        by_money = intent.money / settings.cluster.gpu_hour_cost
+        budget = min(budget, by_money) if budget else by_money
+    deadline = intent.hours
+    if intent.until:
+        left = hours_until(intent.until, now=now)[0]
+        deadline = min(deadline, left) if deadline else left
+    search = intent.kind == "tune" or bool(getattr(intent, "search", False))
+    return TrainingGoal(
+        request=request,
+        objective="estimate" if intent.kind == "estimate" else "train",
+        parameters=intent.parameters,
+        architecture=intent.architecture,
+        num_experts=intent.num_experts,
+        data_sources=intent.data,
+        gpu_hour_budget=budget,
+        deadline_hours=deadline,
+        target_cluster=settings.cluster.name if intent.cluster else None,
+        search=search,
+        search_objective=getattr(intent, "objective", "val_bpb"),
+    )
+
+
+def asked_line(reading: Reading, settings: PlanSettings) -> str:
+    """What the request constrained, in words, so the user sees it was understood."""
+    intent = reading.intent
+    parts: list[str] = []
+    if getattr(intent, "parameters", None):
+        parts.append(f"{count(intent.parameters)} parameters")  # type: ignore[union-attr]
+    if getattr(intent, "architecture", "dense") == "moe":
+        parts.append(f"MoE with {intent.num_experts} experts")  # type: ignore[union-attr]
+    if getattr(intent, "gpu_hours", None):
+        parts.append(f"at most {intent.gpu_hours:g} GPU-hours")  # type: ignore[union-attr]
+    if getattr(intent, "money", None):
+        cluster = settings.cluster
+        parts.append(
+            f"at most {intent.money:,.0f} {cluster.currency} (= {intent.money / max(cluster.gpu_hour_cost, 1e-9):,.0f} "  # type: ignore[union-attr]
+            f"GPU-hours at {cluster.gpu_hour_cost:g} {cluster.currency}/GPU-hour)"
+        )
+    if getattr(intent, "hours", None):
+        parts.append(f"within {intent.hours:g} h")  # type: ignore[union-attr]
+    if getattr(intent, "until", None):
+        left = hours_until(intent.until)[0]  # type: ignore[union-attr, arg-type]
+        parts.append(f"done by {intent.until} ({left:.1f} h from now)")  # type: ignore[union-attr]
+    if getattr(intent, "cluster", None):
+        c = settings.cluster
+        parts.append(f"cluster {c.nodes} x {c.gpus_per_node} {c.gpu} (named in the request)")
+    if getattr(intent, "params", None):
+        parts.append(f"search {', '.join(intent.params)}")  # type: ignore[union-attr]
+    if getattr(intent, "overnight", False):
+        parts.append("a night's work")
+    if intent.kind == "train" and intent.search:
+        parts.append("a search first")
+    if reading.refused:
+        parts.append(f"refused: sending to {', '.join(r.destination for r in reading.refused)}")
+    return "asked: " + (
+        "; ".join(parts) if parts else "nothing beyond the data (sizes and budgets chosen here)"
+    )
+
+
+def narrow_space(plan: dict[str, Any], params: list[str]) -> dict[str, Any]:
+    """``plan`` (as data) with its search step's space cut to the parameters the request named."""
+    if not params:
+        return plan
+    wanted = {_SPACE_NAMES[p] for p in params}
+    for step in plan["steps"]:
+        if step["tool"] == "hpo":
+            space = step["args"]["config"]["space"]
+            kept = [p for p in space["params"] if p["name"] in wanted]
+            if kept:
+                space["params"] = kept
+                step["why"] += f" (searching {', '.join(p['name'] for p in kept)}, as asked)"
+    return plan
+
+
+def scale_lr(plan: dict[str, Any], factor: float) -> dict[str, Any]:
+    for step in plan["steps"]:
+        if step["tool"] == "train":
+            opt = step["args"]["config"]["optimizer"]
+            opt["lr"] *= factor
+            opt["min_lr"] = min(opt["min_lr"], opt["lr"])
+            step["why"] += f" (learning rate x{factor:g}, as asked)"
+    return plan
+
+
+# ------------------------------------------------------------------------------------------- earlier runs
+def _threads(deps: AgentDeps) -> dict[str, dict[str, Any]]:
+    """Every thread in the ledger: its first request, last plan, train result, outcome and times."""
+    threads: dict[str, dict[str, Any]] = {}
+    for entry in deps.record.ledger.entries():
+        r = entry.record
+        t = threads.setdefault(r.thread_id, {"thread": r.thread_id, "first": r.time, "plan": None,
+                                              "train": None, "outcome": None, "request": None})  # fmt: skip
+        t["last"] = r.time
+        outputs = r.outputs if isinstance(r.outputs, dict) else {}
+        if r.kind == "goal_parsed" and t["request"] is None:
+            value = outputs.get("value", outputs)
+            t["request"] = value.get("request") if isinstance(value, dict) else None
+        elif r.kind == "plan_chosen" and any(s.get("tool") == "train" for s in outputs.get("steps") or []):
+            t["plan"] = outputs
+        elif r.kind == "tool_result" and r.action == "train":
+            t["train"] = outputs
+        elif r.kind in ("run_finished", "report") or r.outcome in ("failed", "stopped"):
+            t["outcome"] = r.outcome if r.kind != "report" else t["outcome"] or r.outcome
+    return threads
+
+
+def earlier_run(ref: str, deps: AgentDeps, *, current: str) -> dict[str, Any] | None:
+    """The thread ``ref`` means ('last', 'yesterday', a thread id, a run directory), with a training plan."""
+    runs = [t for t in _threads(deps).values() if t["thread"] != current and t["plan"] is not None]
+    runs.sort(key=lambda t: t["last"])
+    if ref in ("last", "yesterday"):
+        if ref == "yesterday":
+            day = (datetime.now().astimezone() - timedelta(days=1)).date()
+            dated = [t for t in runs if t["last"].astimezone().date() == day]
+            runs = dated or runs  # nothing from yesterday: the last one, said so in the plan
+        return runs[-1] if runs else None
+    for t in reversed(runs):
+        train_dir = (t["train"] or {}).get("run_dir") or next(
+            (s["args"]["config"]["out"] for s in t["plan"]["steps"] if s["tool"] == "train"), ""
+        )
+        if ref == t["thread"] or ref.rstrip("/") in (train_dir, str(Path(train_dir).parent)) or (
+            ref in train_dir.split("/")
+        ):  # fmt: skip
+            return t
+    return None
+
+
+def continue_plan(
+    intent: Intent, run: dict[str, Any], settings: PlanSettings
+) -> tuple[dict[str, Any], list[str]]:
+    """The earlier thread's plan, its training step changed as asked and resumed from its last checkpoint."""
+    plan = json.loads(json.dumps(run["plan"]))
+    notes = [f"continues thread {run['thread']} ({run.get('request') or 'its request'})"]
+    train = next(s for s in plan["steps"] if s["tool"] == "train")
+    config = train["args"]["config"]
+    if run["train"] and run["train"].get("run_dir"):
+        config["out"] = run["train"]["run_dir"]  # where its checkpoints are (a retry may have moved it)
+    training = config["training"]
+    before = training["max_steps"]
+    if intent.more_steps:
+        training["max_steps"] = before + intent.more_steps
+    if intent.steps_factor:
+        training["max_steps"] = int(before * intent.steps_factor)
+    if intent.lr_factor:
+        config["optimizer"]["lr"] *= intent.lr_factor
+        config["optimizer"]["min_lr"] = min(config["optimizer"]["min_lr"], config["optimizer"]["lr"])
+    changes = [f"lr x{intent.lr_factor:g}"] if intent.lr_factor else []
+    if training["max_steps"] != before:
+        changes.append(f"steps {before} -> {training['max_steps']}")
+    steps = [train, *[s for s in plan["steps"] if s["tool"] == "eval"]]
+    if intent.data:
+        sources = [*plan["goal"]["data_sources"], *intent.data]
+        from vibe.agent._plan import data_dir_for
+
+        goal = TrainingGoal.model_validate({**plan["goal"], "data_sources": sources})
+        data_dir = data_dir_for(goal, settings)
+        plan["goal"] = goal.model_dump(mode="json")
+        steps.insert(0, {"id": "ingest", "tool": "ingest", "args": {"paths": sources, "out": data_dir,
+                         "vocab_size": settings.local_vocab_size},
+                         "why": "ingest the earlier sources with the added data"})  # fmt: skip
+        config["data"] = {"sources": [{"path": data_dir}]}
+        changes.append(f"data + {', '.join(intent.data)}")
+    train["why"] = f"resume {config['out']} from its last checkpoint: " + (", ".join(changes) or "no changes")
+    plan["steps"] = steps
+    plan["notes"] = [*notes, *plan.get("notes", [])]
+    return plan, changes
+
+
+# --------------------------------------------------------------------------------------------- answers
+def not_yet_available(intent: Intent, reading: Reading) -> str:
+    """What a request for a feature that has not landed would run, in words."""
+    if intent.kind == "post_train":
+        on = f" on {', '.join(intent.data)}" if intent.data else ""
+        return (f"post-training is not yet available: this would run {intent.method.upper()} on "
+                f"{intent.run or 'the last run'}{on}, each step gated and recorded")  # fmt: skip
+    if intent.kind == "release":
+        return (f"release is not yet available: this would evaluate {intent.run} against the policy's release "
+                "gates and, if it passes, register it in the organisation's model registry (never outside)")  # fmt: skip
+    if intent.kind == "train" and intent.base_model:
+        return (f"fine-tuning a base model is not yet available: this would import {intent.base_model} "
+                f"(`vibe model import`) and train it on {', '.join(intent.data) or 'the named data'} "
+                "(`train --init-from`)")  # fmt: skip
+    if intent.kind == "continue":
+        changes = [c for c, on in (("a new learning rate", intent.lr_factor), ("more data", intent.data),
+                                   ("a new run", intent.branch)) if on]  # fmt: skip
+        return (f"branching a run is not yet available: {' and '.join(changes)} means a new run started from "
+                f"{intent.run}'s last checkpoint (a resumed run keeps its optimizer and data); resuming it in "
+                "place with more steps is available: 'continue the last run for 1000 more steps'")  # fmt: skip
+    return f"{intent.kind} is not yet available"
+
+
+def _metrics_line(run_dir: str) -> str:
+    from trainers import read_metrics
+
+    metrics = read_metrics(Path(run_dir) / "metrics.jsonl")
+    if not metrics:
+        return f"{run_dir}: no metrics yet"
+    last = metrics[-1]
+    val = next((m for m in reversed(metrics) if m.get("val_loss") is not None), None)
+    text = f"{run_dir}: step {last.get('step')}, loss {last.get('loss', float('nan')):.4f}"
+    return text + (f", validation loss {val['val_loss']:.4f} at step {val['step']}" if val else "")
+
+
+def status_answer(intent: Intent, deps: AgentDeps, *, current: str) -> str:
+    """The answer to a status question, from the ledger, the run's metrics, approvals and the loop's state."""
+    if intent.kind != "status":
+        raise ValueError(f"not a status intent: {intent.kind}")
+    if intent.topic == "approvals":
+        if deps.approvals is None:
+            return "no approvals store is open (no policy in force): nothing waits for approval"
+        pending = deps.approvals.pending()
+        if not pending:
+            return "nothing is waiting for approval"
+        return "\n".join(
+            [f"{len(pending)} waiting for approval:"]
+            + [
+                f"- {p.id}: {getattr(p, 'summary', '') or getattr(p, 'kind', '')} (thread {p.thread_id})"
+                for p in pending
+            ]
+        )
+    if intent.topic == "loop":
+        loops = sorted(Path(deps.settings.workdir).glob("loop-*/loop.json"))
+        if not loops:
+            return f"no overnight loop in {deps.settings.workdir}"
+        state = json.loads(loops[-1].read_text())
+        rounds = state.get("rounds", [])
+        values = [((r.get("search") or {}).get("best") or {}).get("value") for r in rounds]
+        evals = [(r.get("evaluation") or {}).get("val_bpb") for r in rounds]
+        best = min((v for v in [*values, *evals] if v is not None), default=None)
+        return (f"loop {state.get('name')}: {state.get('status')}, {len(rounds)} round(s)"
+                + (f", best {best:.4f}" if best is not None else "") + (f"; {state['note']}" if state.get("note") else "")
+                + f"; report: {loops[-1].parent / 'report.md'}")  # fmt: skip
+    threads = [t for t in _threads(deps).values() if t["thread"] != current]
+    if intent.topic == "run" or intent.run:
+        run = earlier_run(intent.run or "last", deps, current=current)
+        if run is None:
+            return "no training run in the ledger yet"
+        run_dir = (run["train"] or {}).get("run_dir") or next(
+            s["args"]["config"]["out"] for s in run["plan"]["steps"] if s["tool"] == "train"
+        )
+        return f"thread {run['thread']} ({run['outcome'] or 'in progress'}): {_metrics_line(run_dir)}"
+    if not threads:
+        return "no runs in the ledger yet"
+    lines = [f"{len(threads)} thread(s):"]
+    for t in sorted(threads, key=lambda t: t["last"])[-10:]:
+        lines.append(
+            f"- {t['thread']} {t['last']:%Y-%m-%d %H:%M}: {t['outcome'] or 'open'}: {t['request'] or ''}"
+        )
+    return "\n".join(lines)

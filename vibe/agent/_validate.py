@@ -1,0 +1,136 @@
+"""One validation for both readers: every field of an intent is checked against the request's own text.
+
+A number must be written in the request (in some unit), a path must appear in it (and every path it names
+must be used), a run must be named or referred to ("the last run"), a kind needs words that ask for it, a
+search cannot be on when the request says "don't tune". The rules pass by construction; an LLM draft that
+invents a value is rejected with the field and the reason, which go back to the LLM once.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from vibe.agent._goal import parse_size
+from vibe.agent._intent import Intent, Reading
+from vibe.agent._rules import TEMPLATE_NAMES, find_paths, kind_evidence, normalize, tune_negated, wants_tuning
+
+__all__ = ["IntentError", "validate_intent", "validate_reading"]
+
+_SIZES = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s*(k|m|b|t|thousand|million|billion|trillion|bn|mrd)\b", re.I)
+_NUMBERS = re.compile(r"(?<![\d.])(\d+(?:[.,]\d+)?)\s*(k\b)?", re.I)
+
+
+class IntentError(ValueError):
+    """An intent that the request's text does not back up; ``problems`` lists each field and why."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+def _numbers(text: str) -> set[float]:
+    out: set[float] = set()
+    for value, k in _NUMBERS.findall(text):
+        number = float(value.replace(",", "")) if value.count(",") != 1 or len(value.split(",")[1]) == 3 \
+            else float(value.replace(",", "."))  # fmt: skip
+        out |= {number, number * 1e3} if k else {number}
+    return out
+
+
+def _written(value: float, numbers: set[float], *, scales: tuple[float, ...] = (1.0,)) -> bool:
+    return any(abs(value - n * s) <= 1e-6 * max(1.0, abs(value)) for n in numbers for s in scales)
+
+
+def _check(field: str, ok: bool, why: str, problems: list[str]) -> None:
+    if not ok:
+        problems.append(f"{field}: {why}")
+
+
+def validate_intent(request: str, intent: Intent) -> list[str]:
+    """The problems of ``intent`` as a reading of ``request`` (empty: it is backed by the text)."""
+    text = normalize(request)
+    problems: list[str] = []
+    numbers = _numbers(text)
+    named_paths, urls = find_paths(request)
+    kind = intent.kind
+    if kind != "unclear":
+        _check("k", kind_evidence(kind, text, request), f"nothing in the request asks to {kind}", problems)
+    fields: dict[str, Any] = intent.model_dump()
+
+    if fields.get("parameters") is not None:
+        sizes = {
+            parse_size(f"{a}{'b' if u.lower() in ('bn', 'mrd') else u}") for a, u in _SIZES.findall(text)
+        }
+        _check("size", fields["parameters"] in sizes, "the request names no such size", problems)
+    if "architecture" in fields:
+        moe_named = bool(re.search(r"\bmoe\b|mixture[- ]of[- ]experts|\bexperts?\b|\bsparse\b", text))
+        _check("moe", (fields["architecture"] == "moe") == moe_named,
+               "mixture of experts is " + ("named" if moe_named else "not named"), problems)  # fmt: skip
+    data = list(fields.get("data") or [])
+    for path in data:
+        _check("data", path.startswith("/"), f"{path!r} is not an absolute path", problems)
+        _check("data", path in named_paths, f"{path!r} does not appear in the request", problems)
+        _check(
+            "data", not any(path in u for u in urls), f"{path!r} is part of a URL: never a source", problems
+        )
+    run = fields.get("run")
+    if kind in ("train", "estimate", "tune", "synth", "continue", "post_train", "eval"):
+        used = set(data) | ({run} if run else set())
+        missing = [p for p in named_paths if p not in used and not any(p.startswith(u) for u in used if u)]
+        _check("data", not missing, f"paths named but not used: {', '.join(missing)}", problems)
+    for name, scales in (("gpu_hours", (1.0,)), ("money", (1.0,)), ("hours", (1.0, 24.0, 168.0, 1 / 60)),
+                         ("samples", (1.0,)), ("more_steps", (1.0,))):  # fmt: skip
+        if fields.get(name) is not None:
+            _check(name, _written(fields[name], numbers, scales=scales), "the request names no such number",
+                   problems)  # fmt: skip
+    if fields.get("num_experts") not in (None, 8):
+        _check("experts", _written(fields["num_experts"], numbers), "no such expert count", problems)
+    if fields.get("until"):
+        hour = int(fields["until"][:2])
+        _check("until", _written(hour, numbers) or _written(hour - 12, numbers),
+               f"the request names no {fields['until']}", problems)  # fmt: skip
+    cluster = fields.get("cluster")
+    if cluster:
+        _check("gpus", _written(cluster["gpus"], numbers) or bool(
+            re.search(r"\d+\s*nodes?", text)), "the request names no such GPU count", problems)  # fmt: skip
+        if cluster.get("gpu"):
+            family = cluster["gpu"].split("-")[0].lower()
+            _check("gpu", family in text, f"the request names no {cluster['gpu']}", problems)
+    if isinstance(run, str) and run:
+        if run == "last":
+            _check("run", bool(re.search(r"\b(?:last|latest|most recent|previous|the|that|my|it|this)\b", text)),
+                   "the request refers to no earlier run", problems)  # fmt: skip
+        elif run == "yesterday":
+            _check("run", "yesterday" in text, "the request says nothing of yesterday", problems)
+        else:
+            _check(
+                "run", run.lower() in text or run in request, f"{run!r} is not named in the request", problems
+            )
+    if fields.get("lr_factor") is not None:
+        factor = fields["lr_factor"]
+        words = {0.5: r"half|halve", 2.0: r"double|twice", 0.333: r"third", 0.25: r"quarter", 0.1: r"tenth"}
+        backed = _written(factor, numbers) or _written(1 / factor, numbers) or bool(
+            re.search(words.get(round(factor, 3), r"(?!)"), text))  # fmt: skip
+        _check("lr", backed, f"the request names no learning-rate factor {factor:g}", problems)
+    if fields.get("search"):
+        _check("tune", wants_tuning(text), "the request asks for no search"
+               + (" (it says not to tune)" if tune_negated(text) else ""), problems)  # fmt: skip
+    if fields.get("gates"):
+        _check(
+            "gates", bool(re.search(r"\bgates?\b|release|criteria|ready", text)), "no gates named", problems
+        )
+    if fields.get("templates"):
+        unknown = [t for t in fields["templates"] if t not in TEMPLATE_NAMES]
+        _check("templates", not unknown, f"unknown templates {unknown}", problems)
+    if fields.get("base_model"):
+        _check("base", fields["base_model"].lower() in text, "the base model is not named", problems)
+    return problems
+
+
+def validate_reading(reading: Reading) -> Reading:
+    """``reading`` if its intent is backed by the request; raises :class:`IntentError` otherwise."""
+    problems = validate_intent(reading.request, reading.intent)
+    if problems:
+        raise IntentError(problems)
+    return reading
