@@ -26,6 +26,7 @@ def test_a_truncated_split_is_named_before_ray_starts(tmp_path: Path, suffix: st
     damaged = data / f"train_text_document{suffix}"
     os.truncate(damaged, damaged.stat().st_size - 7)
     config = tiny_config(data, tmp_path / "run")
+    ray.shutdown()  # an earlier test of this process may have left its embedded Ray up
     with pytest.raises(UserError, match=rf"{damaged}: truncated .*re-run `vibe data ingest`"):
         launch(config)
     assert not ray.is_initialized()
