@@ -146,7 +146,7 @@ def run_megatron(args: argparse.Namespace, batches) -> tuple[float, list[float],
     import torch.distributed as dist
     from megatron.core import parallel_state
 
-    from trainers import ModelConfig, build_model, causal_mask, flops_per_token
+    from trainers import ModelConfig, build_model, causal_mask
 
     os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
     os.environ.setdefault("MASTER_PORT", "29533")
@@ -176,7 +176,7 @@ def run_megatron(args: argparse.Namespace, batches) -> tuple[float, list[float],
         return loss.item()
 
     seconds, losses = _time_steps(step, batches, args.warmup)
-    return seconds, losses, flops_per_token(config, vocab_size=args.vocab), config.ffn_size
+    return seconds, losses, config.flops_per_token(vocab_size=args.vocab), config.ffn_size
 
 
 def main() -> None:
