@@ -19,14 +19,21 @@ def test_an_absurd_max_steps_is_a_config_error() -> None:
 
 
 @pytest.mark.parametrize("suffix", [".bin", ".idx"])
-def test_a_truncated_split_is_named_before_ray_starts(tmp_path: Path, suffix: str) -> None:
+def test_a_truncated_split_is_named_before_ray_starts(
+    tmp_path: Path, suffix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import ray
+
+    def no_ray(*args: object, **kwargs: object) -> None:
+        raise AssertionError("Ray was started before the dataset was checked")
 
     data = build_tiny_dataset(tmp_path / "data")
     damaged = data / f"train_text_document{suffix}"
     os.truncate(damaged, damaged.stat().st_size - 7)
     config = tiny_config(data, tmp_path / "run")
-    ray.shutdown()  # an earlier test of this process may have left its embedded Ray up
+    # Whatever Ray an earlier test of this process left up (its session cluster stays up for later tests),
+    # launch must see none and must fail before it would start one.
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", no_ray)
     with pytest.raises(UserError, match=rf"{damaged}: truncated .*re-run `vibe data ingest`"):
         launch(config)
-    assert not ray.is_initialized()
