@@ -162,12 +162,12 @@ class PlainGPT(nn.Module):
 
 
 # ------------------------------------------------------------------------------------------------ systems
-def _optimizer(params) -> torch.optim.Optimizer:
-    return torch.optim.AdamW(params, lr=3e-4, betas=(0.9, 0.95), weight_decay=0.1, foreach=True)
-
-
 def _train_step(model: nn.Module, loss_of: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> Step:
-    opt = _optimizer(model.parameters())
+    """Every system trains with Vibe's optimizer (``trainers.build_optimizer``: AdamW, decay on matrices,
+    torch's fused kernel on CPU) and clipping at 1.0."""
+    from trainers import OptimizerConfig, build_optimizer
+
+    opt = build_optimizer(model, OptimizerConfig(lr=3e-4, weight_decay=0.1))
 
     def step(tokens: torch.Tensor, labels: torch.Tensor) -> float:
         loss = loss_of(tokens, labels)

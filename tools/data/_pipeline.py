@@ -25,6 +25,7 @@ import shutil
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -567,8 +568,8 @@ def _tokenize(config: IngestConfig, bars: Progress) -> dict[str, Any]:
         for split in SPLITS
     }
     task = bars.add_task("tokenizing", total=int(docs.docs["nbytes"].sum()))
-    for indices, texts in docs.batches(batch_bytes=_TOKENIZE_BATCH_BYTES, max_docs=_TOKENIZE_BATCH_DOCS):
-        encodings = tokenizer.encode_batch_fast(texts, add_special_tokens=False)
+    batches = docs.batches(batch_bytes=_TOKENIZE_BATCH_BYTES, max_docs=_TOKENIZE_BATCH_DOCS)
+    for indices, encodings in _encode_ahead(tokenizer, batches):
         for i, encoding in zip(indices, encodings, strict=True):
             text_ids = encoding.ids  # a new list on every access: read it once
             ids = np.empty(len(text_ids) + 1, dtype=np.int64)  # (n_tokens + 1,): the text, then eod
@@ -595,6 +596,27 @@ def _tokenize(config: IngestConfig, bars: Progress) -> dict[str, Any]:
     if canaries:
         result["canaries"] = canaries
     return result
+
+
+def _encode_ahead(
+    tokenizer: Tokenizer, batches: Iterator[tuple[np.ndarray, list[str]]]
+) -> Iterator[tuple[np.ndarray, list[Any]]]:
+    """(indices, encodings) of every batch, in order; the next batch is read and encoded while the caller
+    writes this one.
+
+    ``encode_batch_fast`` releases the GIL and runs on the tokenizer's own threads, so reading staged text,
+    converting ids and writing the indexed dataset (Python, in this thread) no longer leave the cores idle
+    between batches. At most two batches are in memory at once (one encoding, one being written).
+    """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="encode") as pool:
+        pending: tuple[np.ndarray, Future[list[Any]]] | None = None
+        for indices, texts in batches:
+            future = pool.submit(tokenizer.encode_batch_fast, texts, add_special_tokens=False)
+            if pending is not None:
+                yield pending[0], pending[1].result()
+            pending = (indices, future)
+        if pending is not None:
+            yield pending[0], pending[1].result()
 
 
 # -- canaries (the memorisation evaluation) -----------------------------------------------------------------

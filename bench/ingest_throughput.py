@@ -1,0 +1,175 @@
+"""``vibe data ingest`` against the tokenizer's own speed on the same text, measured side by side.
+
+Each round runs, in turn (the order alternates between rounds):
+
+- ``raw``: the dataset's own tokenizer (``tokenizers``, ``encode_batch_fast``, the same batches the pipeline
+  encodes) over every kept document, already in memory: the tokenizer's own speed, nothing written;
+- ``tokenize``: the pipeline's tokenize stage alone (``ingest`` after deleting the indexed datasets, so
+  collect and tokenizer training are reused): read staged text, encode, write Megatron ``.bin``/``.idx``;
+- ``ingest``: a fresh ingest from the input files, in a child process (collect: read, detect, secret scan,
+  dedup, staging; train the tokenizer; tokenize), timed inside the child around ``ingest()``; its peak RSS
+  from ``getrusage(RUSAGE_CHILDREN)``.
+
+Per round: ratio = raw seconds / pipeline seconds (1.0 = as fast as the bare tokenizer), then the median and
+spread over rounds, with the load average of each round. Results: ``bench/results/ingest_throughput.json``.
+
+    python bench/ingest_throughput.py                      # this interpreter's stdlib (the README's job)
+    python bench/ingest_throughput.py --limit-mb 8 --rounds 3    # the first 8 MB of its .py files, quicker
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import sysconfig
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULT = ROOT / "bench" / "results" / "ingest_throughput.json"
+
+_CHILD = r"""
+import json, sys, time
+from pathlib import Path
+from tools.data import IngestConfig, ingest
+config = IngestConfig(inputs=[Path(sys.argv[1])], out=Path(sys.argv[2]))
+start = time.perf_counter()
+info = ingest(config, progress=False)
+print(json.dumps({"seconds": time.perf_counter() - start,
+                  "stages": {k: v.seconds for k, v in info.stages.items()}}))
+"""
+
+
+def _subset(limit_mb: float, work: Path) -> Path:
+    """The first ``limit_mb`` MB of the stdlib's .py files (sorted paths), copied under ``work``."""
+    source = Path(sysconfig.get_paths()["stdlib"])
+    if not limit_mb:
+        return source
+    target = work / f"stdlib_{limit_mb:g}mb"
+    if target.is_dir():
+        return target
+    budget = limit_mb * 2**20
+    for path in sorted(source.rglob("*.py")):
+        if "site-packages" in path.parts or "test" in path.parts or budget <= 0:
+            continue
+        dest = target / path.relative_to(source)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, dest)
+        budget -= path.stat().st_size
+    return target
+
+
+def _fresh_ingest(inputs: Path, out: Path) -> dict[str, Any]:
+    shutil.rmtree(out, ignore_errors=True)
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    done = subprocess.run(
+        [sys.executable, "-c", _CHILD, str(inputs), str(out)],
+        capture_output=True,
+        text=True,
+        timeout=3600,
+        env=env,
+    )
+    if done.returncode:
+        raise RuntimeError(f"ingest failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _tokenize_stage(inputs: Path, out: Path) -> float:
+    from tools.data import IngestConfig, ingest
+
+    for path in out.glob("*_text_document.*"):
+        path.unlink()
+    info = ingest(IngestConfig(inputs=[inputs], out=out), progress=False)
+    assert not info.stages["tokenize"].reused and info.stages["collect"].reused
+    return info.stages["tokenize"].seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--limit-mb", type=float, default=0.0, help="only this many MB of stdlib .py files")
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    from tokenizers import Tokenizer
+
+    from tools.data import StagedDocs
+    from vibe.core.paths import cache_dir
+
+    work = cache_dir("bench") / "ingest_throughput"
+    inputs = _subset(args.limit_mb, work)
+    out = work / "dataset"
+    started, load_before = time.time(), os.getloadavg()
+    first = _fresh_ingest(inputs, out)  # also builds the staging and tokenizer the other two read
+    docs = StagedDocs(out / "staging")
+    batches = [texts for _, texts in docs.batches(batch_bytes=1 << 20, max_docs=512)]
+    text_mb = sum(len(t.encode()) for b in batches for t in b) / 2**20
+    tokenizer = Tokenizer.from_file(str(out / "tokenizer" / "tokenizer.json"))
+    tokenizer.encode_special_tokens = True
+
+    def raw() -> float:
+        start = time.perf_counter()
+        for texts in batches:
+            tokenizer.encode_batch_fast(texts, add_special_tokens=False)
+        return time.perf_counter() - start
+
+    rounds = []
+    for r in range(args.rounds):
+        row: dict[str, Any] = {"load_1min": os.getloadavg()[0]}
+        order = ["raw", "tokenize", "ingest"] if r % 2 == 0 else ["ingest", "tokenize", "raw"]
+        for name in order:
+            if name == "raw":
+                row["raw_s"] = raw()
+            elif name == "tokenize":
+                row["tokenize_s"] = _tokenize_stage(inputs, out)
+            else:
+                row["ingest"] = _fresh_ingest(inputs, out)
+        row["tokenize_ratio"] = row["raw_s"] / row["tokenize_s"]
+        row["ingest_ratio"] = row["raw_s"] / row["ingest"]["seconds"]
+        rounds.append(row)
+        print(
+            f"round {r + 1}/{args.rounds}: load {row['load_1min']:.1f}  raw {row['raw_s']:.2f} s  tokenize "
+            f"{row['tokenize_s']:.2f} s (x{row['tokenize_ratio']:.2f})  ingest {row['ingest']['seconds']:.2f} s "
+            f"(x{row['ingest_ratio']:.2f}) stages {row['ingest']['stages']}",
+            flush=True,
+        )
+
+    def spread(key: str) -> dict[str, float]:
+        values = [row[key] for row in rounds]
+        return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+    result = {
+        "inputs": str(inputs),
+        "text_mb": text_mb,
+        "documents": len(docs.docs),
+        "first_ingest": first,
+        "tokenize_ratio": spread("tokenize_ratio"),
+        "ingest_ratio": spread("ingest_ratio"),
+        "raw_mb_per_s": text_mb / statistics.median(row["raw_s"] for row in rounds),
+        "peak_rss_mb_ingest": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+        "rounds": rounds,
+        "load_before": load_before,
+        "load_after": os.getloadavg(),
+        "command": " ".join(["python", "bench/ingest_throughput.py", *sys.argv[1:]]),
+        "time": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(started)),
+    }
+    RESULT.parent.mkdir(parents=True, exist_ok=True)
+    RESULT.write_text(json.dumps(result, indent=2))
+    t, i = result["tokenize_ratio"], result["ingest_ratio"]
+    print(
+        f"\n{text_mb:.1f} MB of kept text in {len(docs.docs)} documents; raw encode "
+        f"{result['raw_mb_per_s']:.2f} MB/s\ntokenize stage / raw: x{t['median']:.2f} [{t['min']:.2f}, "
+        f"{t['max']:.2f}]\nfresh ingest / raw:   x{i['median']:.2f} [{i['min']:.2f}, {i['max']:.2f}]; "
+        f"peak RSS {result['peak_rss_mb_ingest']:.0f} MB\nwritten: {RESULT}"
+    )
+
+
+if __name__ == "__main__":
+    main()
