@@ -161,6 +161,10 @@ def _init_ray(config: RunConfig) -> None:
         log.info("connecting to the Ray cluster at %s", address)
         try:
             ray.init(address=address, log_to_driver=False)
+        except ValueError as error:  # not host:port (Ray's own message says which part)
+            raise UserError(
+                f"ray.address / RAY_ADDRESS {address!r}: {error}; give host:port of a running cluster's GCS"
+            ) from None
         except ConnectionError as error:
             auth = "Authentication" in repr(error.__cause__)
             raise UserError(

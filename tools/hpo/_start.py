@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 __all__ = ["SOBOL_POINTS", "enqueue_start", "prior_point", "sobol_points"]
 
-SOBOL_POINTS = 8
+SOBOL_POINTS = 4  # with the prior point, TPE's usual 5 start-up trials: a small budget keeps room for TPE
 
 
 def prior_point(space: SearchSpace, base: RunConfig) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from typing import Any
 
 from langgraph.types import interrupt
 
-from tools import ToolContext, ToolError, profile, registered
+from tools import ToolContext, ToolError, profile, registered, start_training_ahead
 from tools.data import load_dataset_info
 from trainers import read_metrics
 from vibe.agent._deps import AgentDeps
@@ -281,6 +281,8 @@ def execute(state: AgentState, deps: AgentDeps) -> AgentState:
         gate=deps.gate,
         ledger=deps.record.ledger,
     )
+    if deps.train_ahead and step["tool"] != "train":
+        _start_training_ahead(state, context)
     try:
         if step["tool"] == "hpo":  # run_search itself, so the gate also judges every trial
             result = run_search_step(step, plan=state["plan"], deps=deps)
@@ -304,6 +306,16 @@ def execute(state: AgentState, deps: AgentDeps) -> AgentState:
     tmp.replace(done)
     record(kind="tool_result", actor="tool", outputs=payload, reason="finished")
     return finished(payload, events)
+
+
+def _start_training_ahead(state: AgentState, context: ToolContext) -> None:
+    """The plan's next train step gets its child process now (imports and Ray start-up overlap this step);
+    it waits, touching no data, until that step has passed the gate and runs (``tools/_ahead.py``)."""
+    later = state["plan"]["steps"][state["cursor"] + 1 :]
+    train = next((s for s in later if s["tool"] == "train"), None)
+    if train is not None and start_training_ahead(train["args"]["config"], context):
+        log.info("training child for step %s started ahead (Ray and imports while %s runs)",
+                 train["id"], state["plan"]["steps"][state["cursor"]]["id"])  # fmt: skip
 
 
 # --------------------------------------------------------------------------------------------------- observe
