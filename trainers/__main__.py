@@ -7,7 +7,7 @@ that child's entry point. It trains ``RUN.yaml`` (a :class:`trainers.RunConfig`)
 
 ``--wait-for GO``: started ahead of its step (``tools`` starts it while ingest runs), the child imports the
 trainer and starts (or joins) Ray for ``RUN.yaml``'s ``ray`` section, prints ``ready: Ray at ADDRESS`` on
-stderr, then waits for the file ``GO`` (JSON ``{"resume": bool}``), which the parent writes once the gate
+stderr (with its pid), then waits for the file ``GO`` (JSON ``{"resume": bool}``), which the parent writes once the gate
 has allowed the step and ``RUN.yaml`` holds the final config. Until then it reads no data and writes nothing
 in the run directory. Never told to go within ``--wait-timeout`` seconds, it exits 0 having trained nothing.
 """
@@ -71,7 +71,8 @@ def _wait_ahead(config: Path, go: Path, *, timeout_s: float) -> dict[str, object
     import ray
     import ray.train.torch
 
-    print(f"ready: Ray at {ray.get_runtime_context().gcs_address}", file=sys.stderr, flush=True)
+    address = ray.get_runtime_context().gcs_address
+    print(f"ready: Ray at {address} (pid {os.getpid()})", file=sys.stderr, flush=True)
     deadline = time.monotonic() + timeout_s
     while not go.is_file():
         if time.monotonic() > deadline:

@@ -310,8 +310,9 @@ def launch(config: RunConfig, *, resume: bool = False) -> RunResult:
         "peak_flops_per_worker": peak,
     }
     log.info(
-        "run %s: %d workers (%s, %s, %d threads each), steps %d..%d",
+        "run %s (driver pid %d): %d workers (%s, %s, %d threads each), steps %d..%d",
         run_dir,
+        os.getpid(),
         world,
         "gpu" if use_gpu else "cpu",
         precision,

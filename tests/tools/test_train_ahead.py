@@ -59,7 +59,9 @@ def test_a_failure_in_the_early_start_is_reported_by_the_train_step(tmp_path: Pa
     assert start_training_ahead(config, context)
     log = context.workdir / "steps" / "train.run.ahead.log"
     _wait_for_line(log, "error:", timeout_s=120)
-    with pytest.raises(ToolError, match=r"started ahead of this step failed.*exit status 2.*noport") as caught:
+    with pytest.raises(
+        ToolError, match=r"started ahead of this step failed.*exit status 2.*noport"
+    ) as caught:
         registered()["train"]({"config": config}, context)
     assert caught.value.retryable
     assert stop_training_ahead(context.workdir) == []  # handed to the step, which reported it
@@ -77,7 +79,9 @@ def test_a_child_started_ahead_waits_on_loopback_ray_then_trains_when_its_step_r
     assert start_training_ahead(config, context)
     ready = _wait_for_line(context.workdir / "steps" / "train.run.ahead.log", "ready: Ray at", timeout_s=240)
     assert "ready: Ray at 127.0.0.1:" in ready  # embedded Ray listens on loopback only
+    pid = ready.rsplit("(pid ", 1)[1].rstrip(")")
     assert not (run_dir / "metrics.jsonl").exists() and not (run_dir / "config.yaml").exists()
     result = registered()["train"]({"config": config}, context)
     assert result.final_step == 2 and result.val_loss is not None
     assert stop_training_ahead(context.workdir) == []  # the step took the waiting child, started no other
+    assert f"(driver pid {pid})" in (run_dir / "logs" / "driver.log").read_text()
