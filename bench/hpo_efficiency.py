@@ -171,6 +171,37 @@ def finite(value: Any) -> Any:
     return value
 
 
+def write_summary(
+    args: argparse.Namespace, runs: list[dict[str, Any]], started: float, load_start: Any
+) -> dict[str, Any]:
+    ratios = [r["ratio"] for r in runs]
+    soft = [r["ratio_within_0.5pct"] for r in runs]
+    summary = {
+        "date": time.strftime("%Y-%m-%d"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+        "command": "python bench/hpo_efficiency.py "
+        + f"--seeds {' '.join(map(str, args.seeds))} --random-trials {args.random_trials} --steps {args.steps}"
+        + f" --vibe-fraction {args.vibe_fraction} --start {args.start}",
+        "load_avg_start": load_start,
+        "load_avg_end": os.getloadavg(),
+        "task": {
+            "files": len(FILES),
+            "vocab_size": 768,
+            "steps": args.steps,
+            "global_batch_size": 8,
+            "seq_length": 64,
+            "objective": "val_bpb",
+        },
+        "median_ratio": statistics.median(ratios),
+        "median_ratio_within_0.5pct": statistics.median(soft),
+        "wall_s": time.time() - started,
+        "runs": runs,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(finite(summary), indent=2) + "\n")
+    return summary
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -210,37 +241,15 @@ def main() -> None:
         run = one_seed(seed, data=data, root=args.root / tag, steps=args.steps, random_trials=args.random_trials,
                        fraction=args.vibe_fraction, start=args.start)  # fmt: skip
         runs.append(run)
+        summary = write_summary(
+            args, runs, started, load_start
+        )  # after every seed: a cut-short run keeps its seeds
         print(
             f"seed {seed}: random best {run['random']['best']:.4f} with {run['random']['flops']:.3g} FLOPs; "
             f"vibe best {run['vibe']['best']}, reached random's best after {run['flops_to_reach_random_best']:.3g}"
             f" FLOPs (ratio {run['ratio']:.3f}); {run['vibe']['complete']} complete, {run['vibe']['pruned']} pruned",
             flush=True,
         )
-    ratios = [r["ratio"] for r in runs]
-    soft = [r["ratio_within_0.5pct"] for r in runs]
-    summary = {
-        "date": time.strftime("%Y-%m-%d"),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
-        "command": "python bench/hpo_efficiency.py "
-        + f"--seeds {' '.join(map(str, args.seeds))} --random-trials {args.random_trials} --steps {args.steps}"
-        + f" --vibe-fraction {args.vibe_fraction} --start {args.start}",
-        "load_avg_start": load_start,
-        "load_avg_end": os.getloadavg(),
-        "task": {
-            "files": len(FILES),
-            "vocab_size": 768,
-            "steps": args.steps,
-            "global_batch_size": 8,
-            "seq_length": 64,
-            "objective": "val_bpb",
-        },
-        "median_ratio": statistics.median(ratios),
-        "median_ratio_within_0.5pct": statistics.median(soft),
-        "wall_s": time.time() - started,
-        "runs": runs,
-    }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(finite(summary), indent=2) + "\n")
     print(f"median ratio {summary['median_ratio']:.3f} (aim <= 0.333); wrote {args.out}")
 
 
