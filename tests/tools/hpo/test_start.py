@@ -119,3 +119,23 @@ def test_run_search_seeds_only_a_tpe_study_with_the_sobol_start(
     assert isinstance(
         open_study(config).sampler, expected.get(fields.get("sampler", ""), optuna.samplers.TPESampler)
     )
+
+
+@pytest.mark.parametrize(
+    ("budget", "pruner"),
+    [
+        ({"max_trials": 8}, "SuccessiveHalvingPruner"),  # 8 trials: TPE could not model 2 brackets
+        ({"max_trials": 40}, "HyperbandPruner"),
+        ({"max_trials": None, "flops": 6 * 24 * 8 * 64 * 1.3e6}, "SuccessiveHalvingPruner"),  # ~6 trials
+    ],
+)
+def test_hyperband_brackets_are_sized_to_the_budget(
+    hpo_data: Path, tmp_path: Path, budget: dict[str, object], pruner: str
+) -> None:
+    base = proxy_run(hpo_data, tmp_path / "base")  # 24 steps, validation every 4: rungs 8 and 24, 2 brackets
+    config = HPOConfig(out=tmp_path / "study", study_name="b", base=base, space=_space(),
+                       budget=Budget.model_validate(budget))  # fmt: skip
+    config.out.mkdir()
+    assert type(open_study(config).pruner).__name__ == pruner
+    random = config.model_copy(update={"sampler": "random", "study_name": "r"})
+    assert type(open_study(random).pruner).__name__ == "HyperbandPruner"  # no model to starve
