@@ -4,6 +4,11 @@ Runs the demo request through the whole agent (intake with the LLM, planner, gat
 Ray) in a fresh work directory, watches for the first line of the run's metrics.jsonl, and reads the ledger
 afterwards. With the local vLLM server (started if none answers) and rules-only (--no-llm) for comparison.
 
+Phases (seconds from the request), from what the run leaves behind: the ledger's record times (plan chosen,
+each step's tool_called / tool_result), the training child's ``logs/driver.log`` (its first line: the child
+is up and has imported the trainer; "run ...: N workers": Ray is up), the worker's ``logs/worker_0.log`` (its
+first line: Ray Train's worker is up) and the first metrics record.
+
     python bench/agent_latency.py            # both modes
     python bench/agent_latency.py --no-llm   # rules-only
 """
@@ -12,6 +17,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
 import tempfile
 import threading
 import time
@@ -36,6 +43,49 @@ def _first_step_watcher(workdir: Path, thread: str, started: float, out: dict[st
     return stop
 
 
+def _log_times(path: Path) -> list[tuple[float, str]]:
+    """(epoch seconds, message) of every line of a Vibe log file (``%(asctime)s LEVEL name: message``)."""
+    out = []
+    for line in path.read_text(errors="replace").splitlines() if path.is_file() else []:
+        m = re.match(r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),(\d{3}) \S+ \S+: (.*)", line)
+        if m:
+            t = time.mktime(time.strptime(m.group(1), "%Y-%m-%d %H:%M:%S")) + int(m.group(2)) / 1000
+            out.append((t, m.group(3)))
+    return out
+
+
+def phases(workdir: Path, thread: str, records: list, started_at: float) -> dict[str, float]:
+    """Seconds from the request to each milestone (see the module docstring); missing ones are left out."""
+    out: dict[str, float] = {}
+
+    def mark(name: str, at: float) -> None:
+        out.setdefault(name, round(at - started_at, 2))
+
+    for r in records:
+        at = r.time.timestamp()
+        if r.kind == "plan_chosen":
+            mark("plan_chosen", at)
+        elif r.kind == "tool_called" and r.action:
+            mark(f"{r.action}_called", at)
+        elif r.kind == "tool_result" and r.action:
+            mark(f"{r.action}_done", at)
+    run = workdir / thread / "train"
+    driver = _log_times(run / "logs" / "driver.log")
+    if driver:
+        mark("trainer_child_up", driver[0][0])
+    for at, message in driver:
+        if re.match(r"run .*: \d+ workers", message):
+            mark("ray_up", at)
+    worker = _log_times(run / "logs" / "worker_0.log")
+    if worker:
+        mark("worker_up", worker[0][0])
+    metrics = run / "metrics.jsonl"
+    if metrics.is_file() and metrics.stat().st_size:
+        first = json.loads(metrics.read_text().splitlines()[0])
+        mark("first_step", float(first["time"]))
+    return dict(sorted(out.items(), key=lambda kv: kv[1]))
+
+
 def run_once(*, use_llm: bool, steps: int) -> dict[str, object]:
     from vibe.agent import Agent, AgentSettings, PlanSettings
     from vibe.ledger import SqliteLedger
@@ -51,7 +101,7 @@ def run_once(*, use_llm: bool, steps: int) -> dict[str, object]:
         workdir=str(workdir), plan=PlanSettings(proxy_max_steps=steps), llm_proposals=use_llm
     )
     timings: dict[str, float] = {}
-    started = time.perf_counter()
+    started, started_at, load = time.perf_counter(), time.time(), os.getloadavg()
     stop = _first_step_watcher(workdir, "bench", started, timings)
     with Agent.open(settings, llm=llm, yes=True) as agent:
         outcome = agent.run(REQUEST, thread_id="bench")
@@ -75,6 +125,9 @@ def run_once(*, use_llm: bool, steps: int) -> dict[str, object]:
         "llm_completion_tokens": usage.completion_tokens if usage else 0,
         "llm_latency_s": usage.latency_s if usage else 0.0,
         "llm_tokens_per_decision": (usage.total_tokens / max(1, len(llm_decisions))) if usage else 0.0,
+        "phases_s": phases(workdir, "bench", records, started_at),
+        "load_avg": load,
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(started_at)),
         "workdir": str(workdir),
     }
 
@@ -98,6 +151,10 @@ def main() -> None:
             f"{r['decisions']} decisions, LLM {r['llm_calls']} calls / {r['llm_prompt_tokens']}+"
             f"{r['llm_completion_tokens']} tokens ({r['llm_tokens_per_decision']:.0f} per LLM decision)"
         )
+        print(
+            "            phases (s from the request): "
+            + ", ".join(f"{k} {v:.1f}" for k, v in r["phases_s"].items())
+        )  # type: ignore[attr-defined]
     print(f"written: {args.out}")
 
 

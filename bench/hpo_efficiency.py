@@ -19,7 +19,8 @@ Per seed:
 Compute is counted in FLOPs, not seconds, so other work on the machine does not bias the result. Training is
 deterministic given the params (fixed data order and init seed), so the seeds vary only the samplers.
 
-    python bench/hpo_efficiency.py                     # 3 seeds, 24 random trials each
+    python bench/hpo_efficiency.py                     # 5 seeds, 24 random trials each
+    python bench/hpo_efficiency.py --random-trials 16 --steps 32 --vibe-fraction 0.5   # the cheaper proxy
     python bench/hpo_efficiency.py --seeds 0 --random-trials 8 --steps 24   # a quick look
 """
 
@@ -91,12 +92,14 @@ def base_run(data: Path, *, steps: int) -> Any:
     )  # fmt: skip
 
 
-def one_seed(seed: int, *, data: Path, root: Path, steps: int, random_trials: int) -> dict[str, Any]:
+def one_seed(
+    seed: int, *, data: Path, root: Path, steps: int, random_trials: int, fraction: float, start: str
+) -> dict[str, Any]:
     from tools.hpo import Budget, HPOConfig, run_search
 
     base = base_run(data, steps=steps)
     common = {"base": base, "space": space(), "seed": seed, "objective": "val_bpb"}
-    t0 = time.time()
+    t0 = time.time()  # a random study already complete under root is continued (its trials are reused)
     rnd = run_search(
         HPOConfig(out=root / f"seed{seed}" / "random", study_name="random", sampler="random", pruner="none",
                   budget=Budget(max_trials=random_trials), max_concurrent=2, **common)
@@ -105,9 +108,11 @@ def one_seed(seed: int, *, data: Path, root: Path, steps: int, random_trials: in
     assert rnd.best is not None and rnd.best.value is not None
     target, budget = rnd.best.value, rnd.flops
     t0 = time.time()
+    shutil.rmtree(root / f"seed{seed}" / "vibe", ignore_errors=True)
     vibe = run_search(
         HPOConfig(out=root / f"seed{seed}" / "vibe", study_name="vibe", sampler="tpe", pruner="hyperband",
-                  budget=Budget(max_trials=None, flops=budget), max_concurrent=1, **common)
+                  start=start, budget=Budget(max_trials=None, flops=budget * fraction), max_concurrent=1,
+                  **common)
     )  # fmt: skip
     vibe_s = time.time() - t0
     spent, best = 0.0, math.inf
@@ -123,6 +128,8 @@ def one_seed(seed: int, *, data: Path, root: Path, steps: int, random_trials: in
             "seed": seed,
             "random": {"trials": len(rnd.trials), "best": target, "flops": budget, "wall_s": random_s},
             "vibe": {
+                "start": start,
+                "budget_fraction": fraction,
                 "trials": len(vibe.trials),
                 "complete": vibe.n_complete,
                 "pruned": vibe.n_pruned,
@@ -164,42 +171,19 @@ def finite(value: Any) -> Any:
     return value
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--random-trials", type=int, default=24)
-    parser.add_argument("--steps", type=int, default=48)
-    parser.add_argument("--root", type=Path, default=Path("/tmp/vibe-bench-hpo"))
-    parser.add_argument("--out", type=Path, default=RESULTS / "hpo_efficiency.json")
-    args = parser.parse_args()
-    os.environ.setdefault("VIBE_NO_PROGRESS", "1")
-    import ray
-
-    shutil.rmtree(args.root / "seed0", ignore_errors=True)
-    for seed in args.seeds:
-        shutil.rmtree(args.root / f"seed{seed}", ignore_errors=True)
-    data = build_dataset(args.root)
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    started = time.time()
-    runs = []
-    for seed in args.seeds:
-        run = one_seed(seed, data=data, root=args.root, steps=args.steps, random_trials=args.random_trials)
-        runs.append(run)
-        print(
-            f"seed {seed}: random best {run['random']['best']:.4f} with {run['random']['flops']:.3g} FLOPs; "
-            f"vibe best {run['vibe']['best']}, reached random's best after {run['flops_to_reach_random_best']:.3g}"
-            f" FLOPs (ratio {run['ratio']:.3f}); {run['vibe']['complete']} complete, {run['vibe']['pruned']} pruned",
-            flush=True,
-        )
+def write_summary(
+    args: argparse.Namespace, runs: list[dict[str, Any]], started: float, load_start: Any
+) -> dict[str, Any]:
     ratios = [r["ratio"] for r in runs]
     soft = [r["ratio_within_0.5pct"] for r in runs]
     summary = {
         "date": time.strftime("%Y-%m-%d"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
         "command": "python bench/hpo_efficiency.py "
-        + f"--seeds {' '.join(map(str, args.seeds))} --random-trials {args.random_trials} --steps {args.steps}",
+        + f"--seeds {' '.join(map(str, args.seeds))} --random-trials {args.random_trials} --steps {args.steps}"
+        + f" --vibe-fraction {args.vibe_fraction} --start {args.start}",
+        "load_avg_start": load_start,
+        "load_avg_end": os.getloadavg(),
         "task": {
             "files": len(FILES),
             "vocab_size": 768,
@@ -215,6 +199,57 @@ def main() -> None:
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(finite(summary), indent=2) + "\n")
+    return summary
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument("--random-trials", type=int, default=24)
+    parser.add_argument("--steps", type=int, default=48)
+    parser.add_argument(
+        "--vibe-fraction",
+        type=float,
+        default=1.0,
+        help="Vibe's budget as a fraction of random's compute F (0.5: half the cost; a ratio "
+        "above it reads 'not reached')",
+    )
+    parser.add_argument("--start", choices=["sobol", "random"], default="sobol", help="TPE's start")
+    parser.add_argument(
+        "--fresh",
+        action="store_true",
+        help="run random search again (default: reuse "
+        "a complete random study under --root; it depends on the seed and settings only)",
+    )
+    parser.add_argument("--root", type=Path, default=Path("/tmp/vibe-bench-hpo"))
+    parser.add_argument("--out", type=Path, default=RESULTS / "hpo_efficiency.json")
+    args = parser.parse_args()
+    os.environ.setdefault("VIBE_NO_PROGRESS", "1")
+    import ray
+
+    tag = f"t{args.random_trials}-s{args.steps}"  # random studies are reused per settings
+    for seed in args.seeds:
+        if args.fresh:
+            shutil.rmtree(args.root / tag / f"seed{seed}", ignore_errors=True)
+    data = build_dataset(args.root)
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    started, load_start = time.time(), os.getloadavg()
+    runs = []
+    for seed in args.seeds:
+        run = one_seed(seed, data=data, root=args.root / tag, steps=args.steps, random_trials=args.random_trials,
+                       fraction=args.vibe_fraction, start=args.start)  # fmt: skip
+        runs.append(run)
+        summary = write_summary(
+            args, runs, started, load_start
+        )  # after every seed: a cut-short run keeps its seeds
+        print(
+            f"seed {seed}: random best {run['random']['best']:.4f} with {run['random']['flops']:.3g} FLOPs; "
+            f"vibe best {run['vibe']['best']}, reached random's best after {run['flops_to_reach_random_best']:.3g}"
+            f" FLOPs (ratio {run['ratio']:.3f}); {run['vibe']['complete']} complete, {run['vibe']['pruned']} pruned",
+            flush=True,
+        )
     print(f"median ratio {summary['median_ratio']:.3f} (aim <= 0.333); wrote {args.out}")
 
 

@@ -8,6 +8,7 @@ import tools.model
 import tools.posttrain
 import tools.synth  # noqa: F401  (registers the hpo, model, posttrain and synth tools)
 from tools import _builtin  # noqa: F401  (registers the built-in tools)
+from tools._ahead import start_training_ahead, stop_training_ahead
 from tools._profile import profile
 from tools.registry import Tool, ToolArgs, ToolContext, ToolError, register, registered
 
@@ -19,4 +20,6 @@ __all__ = [
     "profile",
     "register",
     "registered",
+    "start_training_ahead",
+    "stop_training_ahead",
 ]

@@ -6,11 +6,16 @@ Heavy imports (torch, Megatron, Ray) happen inside the functions, so importing `
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from tools._ahead import run_spec_path, take_ahead
 from tools._profile import ProfileArgs, ProfileResult, profile
 from tools.estimate import ClusterConfig, ComputeEstimate, estimate_compute, shape_for_params
 from tools.registry import Tool, ToolArgs, ToolContext, ToolError, register
@@ -183,10 +188,11 @@ def _train(args: TrainArgs, context: ToolContext) -> TrainToolResult:
 
     The child keeps torch, Megatron and Ray out of the agent's process; the watchdog stops a run whose
     metrics.jsonl stops growing (a stall) so the agent can resume it. A run directory that already holds a
-    run is resumed from its last checkpoint: a restarted agent never trains a step twice.
+    run is resumed from its last checkpoint: a restarted agent never trains a step twice. A child started
+    ahead for this run (``tools/_ahead.py``: its imports and Ray already done) is told to go instead of
+    starting a new one; if it failed meanwhile, that failure is this call's (retryable) error.
     """
     import json
-    import sys
     import time
 
     from trainers import RunConfig, read_metrics
@@ -195,19 +201,26 @@ def _train(args: TrainArgs, context: ToolContext) -> TrainToolResult:
     config = RunConfig.model_validate(args.config)
     run_dir = Path(config.out)
     resume = (run_dir / "metrics.jsonl").is_file() or (run_dir / "checkpoints").is_dir()
-    spec = context.workdir / "steps" / f"{run_dir.name}.run.yaml"
+    spec = run_spec_path(args.config, context)
+    ahead = take_ahead(spec)
     spec.parent.mkdir(parents=True, exist_ok=True)
     dump_yaml(config, spec)
     result_file = spec.with_suffix(".result.json")
     result_file.unlink(missing_ok=True)
-    command = [sys.executable, "-m", "trainers", str(spec), "--result", str(result_file)]
     started = time.monotonic()
-    _supervise(
-        [*command, *(["--resume"] if resume else [])],
-        metrics=run_dir / "metrics.jsonl",
-        stall_timeout_s=args.stall_timeout_s,
-        show_progress=context.show_progress,
-    )
+    if ahead is not None:
+        problem = ahead.go(resume=resume, timeout_s=args.stall_timeout_s)
+        if problem is not None:
+            raise ToolError(
+                f"the training process started ahead of this step failed before training ({problem}); "
+                "a retry starts a new one",
+                retryable=True,
+            )
+        child = ahead.child
+    else:
+        command = [sys.executable, "-m", "trainers", str(spec), "--result", str(result_file)]
+        child = _spawn([*command, *(["--resume"] if resume else [])], show_progress=context.show_progress)
+    _supervise(child, metrics=run_dir / "metrics.jsonl", stall_timeout_s=args.stall_timeout_s)
     records = read_metrics(run_dir / "metrics.jsonl")
     last = records[-1] if records else {}
     val = next((r for r in reversed(records) if "val_loss" in r), {})
@@ -225,15 +238,16 @@ def _train(args: TrainArgs, context: ToolContext) -> TrainToolResult:
     )
 
 
-def _supervise(command: list[str], *, metrics: Path, stall_timeout_s: float, show_progress: bool) -> None:
-    """Run the training child to its end; kill it (and its Ray) if ``metrics`` stops growing."""
-    import os
-    import signal
-    import subprocess
+def _spawn(command: list[str], *, show_progress: bool) -> subprocess.Popen[bytes]:
+    """The training child, in its own session (so it and its Ray are killed together), dying with us."""
+    env = {**os.environ, **({} if show_progress else {"VIBE_NO_PROGRESS": "1"})}
+    return subprocess.Popen(command, env=env, start_new_session=True, preexec_fn=_die_with_parent)
+
+
+def _supervise(child: subprocess.Popen[bytes], *, metrics: Path, stall_timeout_s: float) -> None:
+    """Watch the training child to its end; kill it (and its Ray) if ``metrics`` stops growing."""
     import time
 
-    env = {**os.environ, **({} if show_progress else {"VIBE_NO_PROGRESS": "1"})}
-    child = subprocess.Popen(command, env=env, start_new_session=True, preexec_fn=_die_with_parent)
     last_size, last_progress = -1, time.monotonic()
     try:
         while child.poll() is None:
@@ -247,7 +261,7 @@ def _supervise(command: list[str], *, metrics: Path, stall_timeout_s: float, sho
                     f"training stalled: no step logged in {stall_timeout_s:.0f} s; stopped it ({metrics.parent})",
                     retryable=True,
                 )
-            time.sleep(1.0)
+            time.sleep(0.2)
     finally:
         if child.poll() is None:
             os.killpg(child.pid, signal.SIGKILL)

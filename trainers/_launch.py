@@ -161,6 +161,10 @@ def _init_ray(config: RunConfig) -> None:
         log.info("connecting to the Ray cluster at %s", address)
         try:
             ray.init(address=address, log_to_driver=False)
+        except ValueError as error:  # not host:port (Ray's own message says which part)
+            raise UserError(
+                f"ray.address / RAY_ADDRESS {address!r}: {error}; give host:port of a running cluster's GCS"
+            ) from None
         except ConnectionError as error:
             auth = "Authentication" in repr(error.__cause__)
             raise UserError(
@@ -306,8 +310,9 @@ def launch(config: RunConfig, *, resume: bool = False) -> RunResult:
         "peak_flops_per_worker": peak,
     }
     log.info(
-        "run %s: %d workers (%s, %s, %d threads each), steps %d..%d",
+        "run %s (driver pid %d): %d workers (%s, %s, %d threads each), steps %d..%d",
         run_dir,
+        os.getpid(),
         world,
         "gpu" if use_gpu else "cpu",
         precision,

@@ -14,7 +14,8 @@ scaling); :func:`write_study_report` writes ``report.md`` with plots. ``vibe hpo
 (``tools/hpo/_tool.py``) both call :func:`run_search`.
 
 Modules: ``_space`` (params, default space, policy bounds), ``_config`` (configs and results), ``_search``
-(the driver: scheduling, pruning, budget, resume), ``_trial`` (the Ray task), ``_transfer``, ``_report``,
+(the driver: scheduling, pruning, budget, resume), ``_start`` (TPE's first trials: the base run's values and
+Sobol points), ``_trial`` (the Ray task), ``_transfer``, ``_report``,
 ``_tool``. Names load lazily: importing this package does not import torch, Megatron, Ray or Optuna.
 """
 
@@ -44,10 +45,12 @@ if TYPE_CHECKING:
         max_space_parameters,
         model_parameters,
     )
+    from tools.hpo._start import SOBOL_POINTS, enqueue_start, prior_point, sobol_points
     from tools.hpo._transfer import transfer
     from tools.hpo._trial import STOP_PREFIX
 
 __all__ = [
+    "SOBOL_POINTS",
     "STOP_PREFIX",
     "Budget",
     "HPOConfig",
@@ -59,16 +62,23 @@ __all__ = [
     "apply_params",
     "bound_by_policy",
     "default_space",
+    "enqueue_start",
     "max_space_parameters",
     "model_parameters",
     "open_study",
     "policy_max_parameters",
+    "prior_point",
     "run_search",
+    "sobol_points",
     "transfer",
     "write_study_report",
 ]
 
 _WHERE = {
+    "SOBOL_POINTS": "_start",
+    "enqueue_start": "_start",
+    "prior_point": "_start",
+    "sobol_points": "_start",
     "bound_by_policy": "_space",
     "open_study": "_search",
     "model_parameters": "_space",

@@ -20,7 +20,15 @@ if TYPE_CHECKING:
 
     from trainers import RunConfig
 
-__all__ = ["InFlight", "over_budget", "search_hours", "seconds_per_flop", "spent_so_far", "trial_flops"]
+__all__ = [
+    "InFlight",
+    "affordable_trials",
+    "over_budget",
+    "search_hours",
+    "seconds_per_flop",
+    "spent_so_far",
+    "trial_flops",
+]
 
 
 class InFlight(Protocol):
@@ -58,6 +66,20 @@ def trial_flops(config: RunConfig, *, vocab: int) -> float:
         * t.global_batch_size
         * config.model.seq_length
     )
+
+
+def affordable_trials(config: HPOConfig) -> float | None:
+    """How many full-length trials of the base run the budget affords (``max_trials``, or the FLOPs budget
+    over one base trial's FLOPs, whichever is fewer); None when neither bounds it."""
+    budget, bounds = config.budget, []
+    if budget.max_trials is not None:
+        bounds.append(float(budget.max_trials))
+    if budget.flops is not None:
+        from trainers import read_sources
+
+        vocab = read_sources(config.base)[0].vocab_size
+        bounds.append(budget.flops / max(1.0, trial_flops(config.base, vocab=vocab)))
+    return min(bounds) if bounds else None
 
 
 def search_hours(config: HPOConfig, space: SearchSpace, *, vocab: int) -> dict[str, float]:

@@ -74,6 +74,11 @@ class HPOConfig(VibeConfig):
     objective: Literal["val_loss", "val_bpb"] = "val_bpb"
     sampler: Literal["tpe", "cmaes", "random"] = "tpe"
     pruner: Literal["hyperband", "successive_halving", "median", "none"] = "hyperband"
+    start: Literal["sobol", "random"] = Field(
+        default="sobol",
+        description="TPE's first trials: the base run's values then scrambled Sobol points (_start.py), "
+        "or TPE's own random start-up draws",
+    )
     seed: int = 0
     budget: Budget = Field(default_factory=Budget)
     resources: TrialResources = Field(default_factory=TrialResources)

@@ -5,7 +5,8 @@
 1. Before the search: bound the space by policy (:func:`tools.hpo.bound_by_policy`, with the model size limit
    found through the gate, ``_policy.py``), ask the gate about ``hpo.search`` for the whole budget
    (``_budget.py`` estimates it), open (or continue) the study and claim it (``_storage.py``: its heartbeat),
-   recover trials a crashed driver left RUNNING.
+   recover trials a crashed driver left RUNNING, and seed a fresh TPE study with its start (``_start.py``:
+   the base run's values, then scrambled Sobol points).
 2. The driver loop (``_driver.py``): trials start, are followed and pruned, and are reaped, until the budget,
    the deadline, ``max_trials``, the space or the policy stops the search.
 3. The result: every trial summarised from storage, the study report written (``_report.py``).
@@ -44,6 +45,7 @@ from tools.hpo._driver import optimize
 from tools.hpo._policy import ask_gate, data_paths, policy_max_parameters
 from tools.hpo._report import write_study_report
 from tools.hpo._space import SearchSpace, bound_by_policy, max_space_parameters
+from tools.hpo._start import enqueue_start
 from tools.hpo._storage import Heartbeat, open_study, recover, summarize
 from vibe.core.errors import UserError
 from vibe.core.log import setup_logging
@@ -142,6 +144,8 @@ def run_search(
         heartbeat = Heartbeat(study)
         heartbeat.claim()
         recover(study, config)
+        if config.sampler == "tpe" and config.start == "sobol":
+            enqueue_start(study, space, base, seed=config.seed)
         stopped_by, reason = optimize(
             study,
             config,

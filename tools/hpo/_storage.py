@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tools.hpo._budget import affordable_trials
 from tools.hpo._config import HPOConfig, TrialSummary
 from tools.hpo._trial import stop_trial
 from vibe.core.errors import UserError
@@ -34,8 +35,10 @@ if TYPE_CHECKING:
 __all__ = [
     "HEARTBEAT_GRACE_S",
     "HEARTBEAT_S",
+    "TPE_STARTUP",
     "Heartbeat",
     "finished_points",
+    "hyperband_brackets",
     "n_finished",
     "open_study",
     "recover",
@@ -46,6 +49,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 HEARTBEAT_S = 5.0
+TPE_STARTUP = 5  # TPE's start-up trials (with the Sobol start: the prior point and 4 Sobol points)
 HEARTBEAT_GRACE_S = 30.0
 
 
@@ -107,7 +111,9 @@ def _sampler(config: HPOConfig, *, held: int = 0) -> optuna.samplers.BaseSampler
         return optuna.samplers.CmaEsSampler(
             seed=seed, n_startup_trials=4, warn_independent_sampling=False, consider_pruned_trials=True
         )
-    return optuna.samplers.TPESampler(seed=seed, n_startup_trials=5, multivariate=True, constant_liar=True)
+    return optuna.samplers.TPESampler(
+        seed=seed, n_startup_trials=TPE_STARTUP, multivariate=True, constant_liar=True
+    )
 
 
 def _pruner(config: HPOConfig) -> optuna.pruners.BasePruner:
@@ -116,6 +122,11 @@ def _pruner(config: HPOConfig) -> optuna.pruners.BasePruner:
     Why not from the very first validation: early validation values rank how far warmup has got and how
     fast a wide model starts, not where a run ends; in ``bench/hpo_efficiency.py`` a first rung at 1/8 of the
     steps pruned the narrow models that end best. A quarter is the usual end of warmup in the default space.
+
+    Hyperband's brackets are sized to the budget: TPE models each bracket from that bracket's trials alone
+    (Optuna filters the study by bracket), so with B brackets it needs B times its start-up trials before it
+    models anything. A budget that affords fewer than ``2 x B x TPE_STARTUP`` full-length trials gets one
+    bracket (successive halving with the same rungs), so every trial informs the one model.
     """
     import optuna
 
@@ -123,6 +134,17 @@ def _pruner(config: HPOConfig) -> optuna.pruners.BasePruner:
     every = t.eval_interval or t.max_steps
     first = min(t.max_steps, every * math.ceil(max(1, t.max_steps // 4) / every))
     if config.pruner == "hyperband":
+        brackets = hyperband_brackets(min_resource=first, max_resource=t.max_steps, reduction_factor=3)
+        afford = affordable_trials(config)
+        if (
+            brackets > 1
+            and config.sampler == "tpe"
+            and afford is not None
+            and afford < 2 * brackets * TPE_STARTUP
+        ):
+            log.info("budget of %.1f full trials: one Hyperband bracket (successive halving) instead of %d",
+                     afford, brackets)  # fmt: skip
+            return optuna.pruners.SuccessiveHalvingPruner(min_resource=first, reduction_factor=3)
         return optuna.pruners.HyperbandPruner(
             min_resource=first, max_resource=t.max_steps, reduction_factor=3
         )
@@ -131,6 +153,11 @@ def _pruner(config: HPOConfig) -> optuna.pruners.BasePruner:
     if config.pruner == "median":
         return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=first - 1)
     return optuna.pruners.NopPruner()
+
+
+def hyperband_brackets(*, min_resource: int, max_resource: int, reduction_factor: int) -> int:
+    """How many brackets Optuna's HyperbandPruner makes of these resources (its own formula)."""
+    return math.floor(math.log(max_resource / min_resource, reduction_factor)) + 1
 
 
 class Heartbeat:

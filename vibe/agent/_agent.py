@@ -13,6 +13,7 @@ from langgraph.types import Command
 from pydantic import BaseModel, Field
 
 from policies import AllowAll, Gate, PolicyGate
+from tools import stop_training_ahead
 from vibe.agent._deps import AgentDeps
 from vibe.agent._graph import build_graph, open_checkpointer
 from vibe.agent._plan import PlanSettings
@@ -66,6 +67,11 @@ class AgentSettings(VibeConfig):
         default=None, description="approvals SQLite path; None: $VIBE_CACHE/approvals/approvals.sqlite"
     )
     unattended: bool = Field(default=False, description="never wait for approval: skip what needs it")
+    train_ahead: bool = Field(
+        default=True,
+        description="start a train step's child process (imports, Ray start-up) while the steps before it "
+        "run; it touches no data until the step has passed the gate",
+    )
     approval_ttl_hours: float = Field(default=24.0, gt=0, description="a request expires after this long")
     llm_mode: Literal["draft", "tools"] = Field(
         default="draft",
@@ -146,7 +152,9 @@ class Agent:
                 approvals=approvals,
                 unattended=settings.unattended,
                 approval_ttl_hours=settings.approval_ttl_hours,
+                train_ahead=settings.train_ahead,
             )
+            stack.callback(stop_training_ahead, workdir.resolve())
             yield cls(graph=build_graph(deps, saver), settings=settings, deps=deps)
 
     def _outcome(self, thread_id: str) -> Outcome:

@@ -152,6 +152,12 @@ def _check(step: dict[str, Any], plan: dict[str, Any], deps: AgentDeps) -> tuple
     return kind, deps.gate.check(kind=kind, attributes=attributes)
 
 
+def allowed_now(step: dict[str, Any], plan: dict[str, Any], deps: AgentDeps) -> bool:
+    """Whether the gate would allow ``step`` as planned, asked now and not recorded: what work started
+    ahead of a step goes by (the step is judged again, and recorded, when its turn comes)."""
+    return _check(step, plan, deps)[1].outcome == "allow"
+
+
 def _judge(
     step: dict[str, Any],
     plan: dict[str, Any],

@@ -28,6 +28,7 @@ class AgentDeps:
     approvals: ApprovalStore | None = None  # where require_approval files its requests (the source of truth)
     unattended: bool = False  # never pause for an approval: skip the step (and what needs it), go on
     approval_ttl_hours: float = 24.0  # a request expires this long after it is filed
+    train_ahead: bool = True  # start a train step's child (imports, Ray) while the steps before it run
 
     def say(self, line: str) -> list[str]:
         self.on_event(line)

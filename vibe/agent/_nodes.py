@@ -17,9 +17,10 @@ from typing import Any
 
 from langgraph.types import interrupt
 
-from tools import ToolContext, ToolError, profile, registered
+from tools import ToolContext, ToolError, profile, registered, start_training_ahead
 from tools.data import load_dataset_info
 from trainers import read_metrics
+from vibe.agent._approval import allowed_now
 from vibe.agent._deps import AgentDeps
 from vibe.agent._goal import TrainingGoal
 from vibe.agent._hpo import run_search_step, transfer_best
@@ -281,6 +282,8 @@ def execute(state: AgentState, deps: AgentDeps) -> AgentState:
         gate=deps.gate,
         ledger=deps.record.ledger,
     )
+    if deps.train_ahead and step["tool"] != "train":
+        _start_training_ahead(state, context, deps)
     try:
         if step["tool"] == "hpo":  # run_search itself, so the gate also judges every trial
             result = run_search_step(step, plan=state["plan"], deps=deps)
@@ -304,6 +307,19 @@ def execute(state: AgentState, deps: AgentDeps) -> AgentState:
     tmp.replace(done)
     record(kind="tool_result", actor="tool", outputs=payload, reason="finished")
     return finished(payload, events)
+
+
+def _start_training_ahead(state: AgentState, context: ToolContext, deps: AgentDeps) -> None:
+    """The plan's next train step gets its child process now (imports and Ray start-up overlap this step);
+    it waits, touching no data, until that step has passed the gate and runs (``tools/_ahead.py``). Only
+    for a step the gate would allow as planned: none for one that waits for approval or is denied."""
+    later = state["plan"]["steps"][state["cursor"] + 1 :]
+    train = next((s for s in later if s["tool"] == "train"), None)
+    if train is None or not allowed_now(train, state["plan"], deps):
+        return
+    if start_training_ahead(train["args"]["config"], context):
+        log.info("training child for step %s started ahead (Ray and imports while %s runs)",
+                 train["id"], state["plan"]["steps"][state["cursor"]]["id"])  # fmt: skip
 
 
 # --------------------------------------------------------------------------------------------------- observe

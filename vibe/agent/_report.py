@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from policies import PolicyGate
+from tools import stop_training_ahead
 from trainers import read_metrics
 from vibe.agent._deps import AgentDeps
 from vibe.agent._plan import Plan, summarize_plan
@@ -71,6 +72,7 @@ def _search_section(result: dict[str, Any], out_dir: Path) -> list[str]:
 def report(state: AgentState, deps: AgentDeps) -> AgentState:
     thread = state["thread_id"]
     out_dir = Path(deps.settings.workdir) / thread
+    stop_training_ahead(out_dir)  # a train step that did not run (stopped, denied, failed before it)
     out_dir.mkdir(parents=True, exist_ok=True)
     lines = [
         f"# Vibe report: {thread}",

@@ -243,6 +243,8 @@ def test_approval_pauses_the_thread_and_cli_approval_resumes_it_after_a_restart(
     # the train step needs its own approval: the thread is paused on it, nothing was trained
     assert resumed.waiting_for is not None and resumed.waiting_for["step"]["id"] == "train"
     assert not any(r.action == "train" for r in called)
+    # and no training child was started ahead of a step the gate would not allow as planned
+    assert not list((tmp_path / "runs" / "a" / "steps").glob("*.ahead.log"))
     with SqliteLedger(tmp_path / "runs" / "ledger.sqlite") as ledger:
         assert ledger.verify().ok
 

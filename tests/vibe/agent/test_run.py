@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -53,6 +54,12 @@ def test_a_request_becomes_a_trained_evaluated_reported_model(
         kinds = [e.record.kind for e in ledger.entries(thread_id="r")]
         assert ledger.verify().ok
     assert kinds.count("tool_called") == 3 and kinds.count("tool_result") == 3
+    # the train step took the child started ahead while ingest ran: Ray on loopback, its pid drove the run
+    ready = re.search(
+        r"ready: Ray at (\S+) \(pid (\d+)\)", (tmp_path / "r" / "steps" / "train.run.ahead.log").read_text()
+    )
+    assert ready is not None and ready.group(1).startswith("127.0.0.1:")
+    assert f"(driver pid {ready.group(2)})" in (tmp_path / "r" / "train" / "logs" / "driver.log").read_text()
 
 
 def test_agent_killed_during_training_resumes_and_trains_each_step_once(tmp_path: Path, corpus: Path) -> None:
