@@ -12,6 +12,12 @@ Per step ``s`` (1-based; its prompts are ``step_indices(..., step=s)``: a pure f
 5. sync: the generator serves the new weights (confirmed by a greedy probe);
 6. one record in ``metrics.jsonl``; a checkpoint every ``training.checkpoint_interval`` steps.
 
+The code reads in three layers (as Optuna's ``optimize`` -> ``_optimize_sequential`` -> ``_run_trial``):
+:func:`run_rl` sets the run up (rules, base, prompts, run directory, ledger, MLflow) and records its end;
+:func:`_loop` runs the steps (records, checkpoints, the run directory's ownership); :func:`_step` is one step.
+Each step's record also goes to MLflow (``vibe-posttrain``; never blocking), with the report, plots,
+``alignment.json`` and the configs as artifacts at the end.
+
 Without ``in_process`` the trainer is a Ray actor and each step's rewards a Ray task, so the same loop runs on
 a cluster. The run directory is the post-training layout (``trainers.posttrain``) plus ``alignment.json``
 (the rules, the policy files' sha256 and the rule set's hash). ``resume`` continues after the last checkpoint;

@@ -12,6 +12,7 @@ import pytest
 from tools.eval import PolicyEvalConfig, Sampling, evaluate, policy_suite
 from tools.posttrain import Sample, load_alignment, violation_rate
 from trainers import open_run
+from vibe.tracking import TrackingConfig
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "trainers" / "posttrain"))
 from posttrain_helpers import make_base_run, write_jsonl
@@ -81,7 +82,7 @@ def test_evaluate_gates_read_the_rules_violation_rate(base: Path, tmp_path: Path
         suites=["policy"],
         generator=ByWord(),
         options={"policy": {"policies": [str(rules)], "prompts_file": str(prompts)}},
-        tracking=None,
+        tracking=TrackingConfig(enabled=False),
     )
     assert result.metrics["policy_violation_rate"] == 0.5 and result.metrics["pii_leak_rate"] == 0.0
     assert "valid-python" in result.suites["policy"]["rules"]

@@ -18,6 +18,8 @@ sys.path.insert(0, str(Path(__file__).parents[2] / "vibe" / "tracking"))
 from mlflow_server import MlflowServer, run_params, run_tags, shared_server
 from posttrain_helpers import chats, write_jsonl
 
+pytestmark = pytest.mark.slow  # a real mlflow server (shared by the session's tracking tests)
+
 
 @pytest.fixture()
 def mlflow(tmp_path_factory: pytest.TempPathFactory) -> MlflowServer:
