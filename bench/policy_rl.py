@@ -166,11 +166,11 @@ def main() -> None:
             "training.eval_interval": 0, "training.checkpoint_interval": 0})  # fmt: skip
         if not (base / "checkpoints").is_dir():
             launch(config)
-    if seq_limit := (256 if args.quick else None):  # keep what fits: prompt + answer (+ the rejected's note)
+    if seq_limit := (256 if args.quick else None):  # what fits: prompt, answer, template, rejected note
         from trainers.posttrain import read_base_run
 
         encode = read_base_run(base).encoder()
-        train_fns = [(h, s) for h, s in train_fns if len(encode(_prompt(h) + s)) + 48 <= seq_limit]
+        train_fns = [(h, s) for h, s in train_fns if len(encode(_prompt(h) + s)) + 72 <= seq_limit]
     chat = [
         {
             "messages": [

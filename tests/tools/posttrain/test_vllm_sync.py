@@ -38,7 +38,7 @@ def test_an_rl_update_reaches_the_running_vllm_server_by_reload(
     from vibe.llm import ServerConfig, serve, stop_server
 
     data = build_tiny_dataset(tmp_path / "data")
-    base = make_base_run(data, tmp_path / "base", model={"num_attention_heads": 2})
+    base = make_base_run(data, tmp_path / "base", model={"num_attention_heads": 2, "seq_length": 128})
     served = export_run(base, tmp_path / "served", verify_logits=False)
     prompts = write_jsonl(tmp_path / "prompts.jsonl", [{"prompt": f"write {w}"} for w in "abcd"])
     port = free_port()
@@ -56,7 +56,7 @@ def test_an_rl_update_reaches_the_running_vllm_server_by_reload(
     )  # fmt: skip
     probe = read_base_run(base).encoder()("<|im_start|>user\nwrite a<|im_end|>\n<|im_start|>assistant\n")
     try:
-        serve(ServerConfig(port=port, model=served.out, served_model_name="policy", max_model_len=256))
+        serve(ServerConfig(port=port, model=served.out, served_model_name="policy", max_model_len=128))
         before = _greedy(url, probe, 8)
         run_rl(config)
         (record,) = read_metrics(tmp_path / "rl" / "metrics.jsonl")
