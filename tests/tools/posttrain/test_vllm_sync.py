@@ -25,10 +25,12 @@ from tiny_dataset import build_tiny_dataset
 pytestmark = pytest.mark.llm
 
 
-def _greedy(url: str, ids: list[int], n: int) -> list[int]:
+def _greedy(url: str, ids: list[int], n: int) -> tuple[list[int], list[float]]:
+    """The served model's greedy continuation of ``ids`` and its log-probs."""
     body = {"model": "policy", "prompt": [ids], "max_tokens": n, "temperature": 0.0, "ignore_eos": True,
-            "return_token_ids": True}  # fmt: skip
-    return list(httpx.post(f"{url}/v1/completions", json=body, timeout=120).json()["choices"][0]["token_ids"])
+            "return_token_ids": True, "logprobs": 0}  # fmt: skip
+    choice = httpx.post(f"{url}/v1/completions", json=body, timeout=120).json()["choices"][0]
+    return list(choice["token_ids"]), [float(x) for x in choice["logprobs"]["token_logprobs"]]
 
 
 def test_an_rl_update_reaches_the_running_vllm_server_by_reload(
@@ -63,6 +65,7 @@ def test_an_rl_update_reaches_the_running_vllm_server_by_reload(
         assert record["sync"] == "reload" and record["probe_ok"] is True  # in place, confirmed by the probe
         assert 0.5 < record["ratio_mean"] < 2.0  # vLLM's log-probs are the trainer's model's
         after = _greedy(url, probe, 8)
-        assert after != before  # the server now serves the updated weights, not the base's
+        # the server now serves the updated weights, not the base's: the same tokens score differently
+        assert after[1] != pytest.approx(before[1], abs=1e-6)
     finally:
         stop_server(port=port)
