@@ -45,8 +45,9 @@ alignment:
 DOCTEST_RUNNER = "import doctest\nraise SystemExit(1 if doctest.testmod().failed else 0)\n"
 
 
-def _functions(path: Path) -> list[tuple[str, str]]:
-    """(prompt: signature + docstring, full source) of each documented top-level function of ``path``."""
+def _functions(path: Path, *, max_chars: int = 1200) -> list[tuple[str, str]]:
+    """(prompt: signature + docstring, full source) of each documented top-level function of ``path`` whose
+    source is under ``max_chars`` (so that a prompt and its answer fit the model's sequence)."""
     text = path.read_text(encoding="utf-8", errors="replace")
     try:
         tree = ast.parse(text)
@@ -59,7 +60,7 @@ def _functions(path: Path) -> list[tuple[str, str]]:
             doc = node.body[0]
             head = "\n".join(lines[node.lineno - 1 : doc.end_lineno])
             source = "\n".join(lines[node.lineno - 1 : node.end_lineno])
-            if len(source) < 1200:
+            if len(source) < max_chars:
                 out.append((head, source))
     return out
 
@@ -120,11 +121,12 @@ def main() -> None:
     parser.add_argument("--rl-steps", type=int, default=40)
     parser.add_argument("--max-new-tokens", type=int, default=96)
     parser.add_argument("--eval-prompts", type=int, default=32)
+    parser.add_argument("--max-chars", type=int, default=1200, help="longest function source used")
     parser.add_argument("--workdir", type=Path, default=None)
     args = parser.parse_args()
-    if args.quick:
-        args.pretrain_steps, args.sft_steps, args.dpo_steps, args.rl_steps = 60, 10, 6, 8
-        args.max_new_tokens, args.eval_prompts = 24, 8
+    if args.quick:  # a tiny model with 256-token sequences: functions short enough to fit one
+        args.pretrain_steps, args.sft_steps, args.dpo_steps, args.rl_steps = 200, 20, 10, 10
+        args.max_new_tokens, args.eval_prompts, args.max_chars = 48, 16, 320
     os.environ.setdefault("VIBE_NO_PROGRESS", "1")
     work = args.workdir or Path(tempfile.mkdtemp(prefix="policy-rl-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -150,8 +152,8 @@ def main() -> None:
             progress=False,
         )
     load_dataset_info(data)
-    train_fns = [fn for f in train_files for fn in _functions(f)]
-    eval_fns = [fn for f in held_out for fn in _functions(f)][: args.eval_prompts]
+    train_fns = [fn for f in train_files for fn in _functions(f, max_chars=args.max_chars)]
+    eval_fns = [fn for f in held_out for fn in _functions(f, max_chars=args.max_chars)][: args.eval_prompts]
     (work / "policy.yaml").write_text(POLICY)
     policy = load_alignment([work / "policy.yaml"])
 
@@ -164,6 +166,11 @@ def main() -> None:
             "training.eval_interval": 0, "training.checkpoint_interval": 0})  # fmt: skip
         if not (base / "checkpoints").is_dir():
             launch(config)
+    if seq_limit := (256 if args.quick else None):  # what fits: prompt, answer, template, rejected note
+        from trainers.posttrain import read_base_run
+
+        encode = read_base_run(base).encoder()
+        train_fns = [(h, s) for h, s in train_fns if len(encode(_prompt(h) + s)) + 72 <= seq_limit]
     chat = [
         {
             "messages": [
@@ -183,7 +190,13 @@ def main() -> None:
     eval_prompts = [_record(h) for h, _ in eval_fns]
     seq = 256 if args.quick else None
     stages: dict[str, Any] = {}
-    results: dict[str, Any] = {"stages": stages, "workdir": str(work), "eval_prompts": len(eval_prompts)}
+    results: dict[str, Any] = {
+        "stages": stages,
+        "workdir": str(work),
+        "eval_prompts": len(eval_prompts),
+        "train_functions": len(train_fns),
+        "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+    }
     stages["base"] = _sample_stage(base, eval_prompts, policy, max_new_tokens=args.max_new_tokens, seed=1)
     previous = base
     for method, steps in (("sft", args.sft_steps), ("dpo", args.dpo_steps), ("rl", args.rl_steps)):

@@ -47,6 +47,8 @@ from trainers._launch import RunResult, init_ray, launch
 from trainers._metrics import MetricsWriter, cpu_peak_flops, read_metrics, truncate_metrics
 from trainers._model import build_model, causal_mask
 from trainers._optim import build_optimizer, clip_grad_norm, lr_at
+from trainers._tracking import MetricsTail, describe_step, finish_tracking
+from trainers._update import Updater, worker_device
 from trainers._worker import (
     check_attempt,
     initialize_parallel,
@@ -63,6 +65,7 @@ __all__ = [
     "DataSource",
     "DatasetDir",
     "GPUSpec",
+    "MetricsTail",
     "MetricsWriter",
     "ModelConfig",
     "OpenRun",
@@ -73,6 +76,7 @@ __all__ = [
     "RunConfig",
     "RunResult",
     "TrainingConfig",
+    "Updater",
     "build_datasets",
     "build_model",
     "build_optimizer",
@@ -81,6 +85,8 @@ __all__ = [
     "clip_grad_norm",
     "cpu_compat",
     "cpu_peak_flops",
+    "describe_step",
+    "finish_tracking",
     "flops_per_token",
     "gpu_peak_flops",
     "init_ray",
@@ -105,4 +111,5 @@ __all__ = [
     "train_loop",
     "truncate_metrics",
     "valid_batches",
+    "worker_device",
 ]

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -39,10 +38,11 @@ from trainers._init import check_init_from, copy_init_tokenizer
 from trainers._metrics import cpu_peak_flops, read_metrics, truncate_metrics
 from trainers._model import param_counts
 from trainers._report import write_report
+from trainers._tracking import MetricsTail, finish_tracking
 from vibe.core.config import dump_yaml, load_yaml
 from vibe.core.errors import UserError
-from vibe.core.log import progress, setup_logging
-from vibe.tracking import Tracker, start_run
+from vibe.core.log import setup_logging
+from vibe.tracking import start_run
 
 __all__ = ["RunResult", "init_ray", "launch"]
 
@@ -202,47 +202,6 @@ def _resolve_device(config: RunConfig) -> tuple[bool, str]:
     return use_gpu, precision
 
 
-class _Tail:
-    """Follows metrics.jsonl from its current end and updates a progress bar (a daemon thread)."""
-
-    def __init__(
-        self, path: Path, *, first_step: int, max_steps: int, tracker: Tracker | None = None
-    ) -> None:
-        self.path, self.max_steps, self.tracker = path, max_steps, tracker
-        self.offset = path.stat().st_size if path.is_file() else 0
-        self.stop = threading.Event()
-        self.first_step = first_step
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        with progress() as bar:
-            task = bar.add_task("starting Ray workers", total=self.max_steps, completed=self.first_step)
-            while not self.stop.wait(0.5):
-                self._poll(bar, task)
-            self._poll(bar, task)
-
-    def _poll(self, bar: Any, task: Any) -> None:
-        import json
-
-        if not self.path.is_file():
-            return
-        with self.path.open("rb") as f:
-            f.seek(self.offset)
-            chunk = f.read()
-        complete = chunk[: chunk.rfind(b"\n") + 1]
-        self.offset += len(complete)
-        for line in complete.decode("utf-8").splitlines():
-            r = json.loads(line)
-            if self.tracker is not None:
-                self.tracker.log_metrics({k: v for k, v in r.items() if k != "step"}, step=r["step"])
-            val = f" val {r['val_loss']:.3f}" if "val_loss" in r else ""
-            bar.update(
-                task,
-                completed=r["step"],
-                description=f"step {r['step']} loss {r['loss']:.3f}{val} {r['tokens_per_s']:,.0f} tok/s",
-            )
-
-
 def launch(config: RunConfig, *, resume: bool = False) -> RunResult:
     """Train ``config`` to ``training.max_steps`` (continuing from the last checkpoint if ``resume``)."""
     started = time.perf_counter()
@@ -342,19 +301,18 @@ def launch(config: RunConfig, *, resume: bool = False) -> RunResult:
         params=config.model_dump(mode="json", exclude={"tracking"}),
         tags={"vibe.run_dir": str(run_dir), "vibe.kind": "train", "vibe.start_step": str(start_step)},
     )
-    tail = _Tail(run_dir / "metrics.jsonl", first_step=start_step, max_steps=t.max_steps, tracker=tracker)
-    tail.thread.start()
+    tail = MetricsTail(
+        run_dir / "metrics.jsonl", first_step=start_step, max_steps=t.max_steps, tracker=tracker
+    ).start()
     fit_start = time.perf_counter()
     try:
         trainer.fit()
     except Exception as error:
-        tail.stop.set()
-        tail.thread.join(timeout=5)
+        tail.close()
         tracker.finish(status="FAILED")
         raise UserError(_failure_message(run_dir, error)) from None
     finally:
-        tail.stop.set()
-        tail.thread.join(timeout=5)
+        tail.close()
     fit_s = time.perf_counter() - fit_start
     records = read_metrics(run_dir / "metrics.jsonl")
     train_s = records[-1].get("train_s", 0.0) if records else 0.0
@@ -369,18 +327,6 @@ def launch(config: RunConfig, *, resume: bool = False) -> RunResult:
     )
     finish_tracking(tracker, run_dir, files=("report.md", "loss.png", "config.yaml", "metrics.jsonl"))
     return result
-
-
-def finish_tracking(tracker: Tracker, run_dir: Path, *, files: tuple[str, ...]) -> None:
-    """Upload the run's report, plots and config, end the MLflow run, and say in report.md where it is (and
-    what could not be logged)."""
-    for name in files:
-        tracker.log_artifact(run_dir / name)
-    tracker.finish()
-    report = run_dir / "report.md"
-    if report.is_file():
-        with report.open("a", encoding="utf-8") as f:
-            f.write("\n## Tracking\n\n" + "\n".join(tracker.report_lines()) + "\n")
 
 
 def _train_loop_entry(payload: dict[str, Any]) -> None:

@@ -11,7 +11,6 @@ appends one record per logged step to ``metrics.jsonl``; all ranks save checkpoi
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import math
 import os
@@ -23,16 +22,15 @@ from typing import Any
 import torch
 import torch.distributed as dist
 from megatron.core import parallel_state, tensor_parallel
-from megatron.core.distributed import DistributedDataParallel, DistributedDataParallelConfig
 
 from trainers import _cpu_compat
 from trainers._arithmetic import gpu_peak_flops
-from trainers._checkpoint import load_checkpoint, load_model_weights, save_checkpoint
+from trainers._checkpoint import load_model_weights
 from trainers._config import RunConfig
 from trainers._data import Batch, build_datasets, micro_batches, valid_batches
 from trainers._metrics import MetricsWriter
 from trainers._model import build_model, causal_mask, flops_per_token
-from trainers._optim import build_optimizer, clip_grad_norm, lr_at
+from trainers._update import Updater, worker_device
 from vibe.core.log import ROOTS
 
 __all__ = ["ValidResult", "initialize_parallel", "loss_of", "run_worker", "train_loop", "validate"]
@@ -235,11 +233,7 @@ def run_worker(config: RunConfig, payload: Mapping[str, Any]) -> None:
 def _train(config: RunConfig, run_dir: Path, payload: Mapping[str, Any]) -> None:
     rank, world = dist.get_rank(), dist.get_world_size()
     t, m = config.training, config.model
-    device = (
-        torch.device("cuda", torch.cuda.current_device())
-        if torch.cuda.is_available()
-        else torch.device("cpu")
-    )
+    device = worker_device()
     precision = payload["precision"]
     initialize_parallel(config, seed=t.seed)
     dp_rank = parallel_state.get_data_parallel_rank()
@@ -259,28 +253,12 @@ def _train(config: RunConfig, run_dir: Path, payload: Mapping[str, Any]) -> None
     if payload.get("init_checkpoint"):  # weights only (any layout reshards); optimizer and schedule fresh
         load_model_weights(Path(payload["init_checkpoint"]), model)
         log.info("initialised from %s", payload["init_checkpoint"])
-    ddp = DistributedDataParallel(
-        model.config,
-        DistributedDataParallelConfig(
-            grad_reduce_in_fp32=True, overlap_grad_reduce=False, use_distributed_optimizer=False
-        ),
-        model,
-    )
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = build_optimizer(model, config.optimizer)
     layout = {"dp": config.parallel.dp, "tp": config.parallel.tp, "ep": config.parallel.ep}
-
+    updater = Updater(model, config.optimizer, layout=layout, max_steps=t.max_steps)
+    ddp = updater.ddp
     start = payload.get("start_step", 0)  # the checkpoint the driver resumed from (0: a fresh start)
     if start:
-        ckpt = run_dir / "checkpoints" / f"step_{start:07d}"
-        saved = json.loads((ckpt / "meta.json").read_text())
-        if saved.get("layout") != layout:
-            raise RuntimeError(
-                f"checkpoint {ckpt} was written with layout {saved.get('layout')}, this run uses "
-                f"{layout}; resume with the checkpoint's parallel layout"
-            )
-        load_checkpoint(ckpt, model=model, optimizer=optimizer)
-        log.info("resumed from %s", ckpt)
+        updater.resume(run_dir, start)
 
     peak = payload.get("peak_flops_per_worker")
     if peak is None and device.type == "cuda":
@@ -308,10 +286,7 @@ def _train(config: RunConfig, run_dir: Path, payload: Mapping[str, Any]) -> None
     last: dict[str, Any] = {}
     for step in range(start + 1, t.max_steps + 1):
         step_start = time.perf_counter()
-        lr = lr_at(config.optimizer, step=step, max_steps=t.max_steps)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        ddp.zero_grad_buffer()
+        lr = updater.begin(step)
         loss_sum = torch.zeros((), device=device)
         for batch in micro_batches(config, train_ds, step=step, dp_rank=dp_rank):
             with _autocast(device, precision):
@@ -319,13 +294,7 @@ def _train(config: RunConfig, run_dir: Path, payload: Mapping[str, Any]) -> None
             loss = nll / count.clamp(min=1)
             (loss / nmb).backward()
             loss_sum += loss.detach()
-        ddp.finish_grad_sync()
-        grad_norm = clip_grad_norm(params, config.optimizer.clip_grad)
-        for p in params:
-            p.grad = p.main_grad
-        optimizer.step()
-        for p in params:
-            p.grad = None
+        grad_norm = updater.finish()
         step_loss = loss_sum / nmb
         if parallel_state.get_data_parallel_world_size() > 1:
             dist.all_reduce(step_loss, group=parallel_state.get_data_parallel_group(), op=dist.ReduceOp.AVG)
@@ -361,12 +330,10 @@ def _train(config: RunConfig, run_dir: Path, payload: Mapping[str, Any]) -> None
             window_s, window_steps = 0.0, 0
         if last_step or (t.checkpoint_interval and step % t.checkpoint_interval == 0):
             check_attempt(run_dir, payload.get("attempt"))
-            save_checkpoint(
+            updater.save(
                 run_dir,
-                model=model,
-                optimizer=optimizer,
                 step=step,
-                meta={"consumed_samples": step * t.global_batch_size, "layout": layout},
+                meta={"consumed_samples": step * t.global_batch_size},
                 keep=t.keep_checkpoints,
             )
     if writer is not None:

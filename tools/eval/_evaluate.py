@@ -19,6 +19,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from vibe.core.errors import UserError
 from vibe.tracking import TrackingConfig, start_run
 
@@ -125,19 +127,9 @@ def evaluate(
             )
         step = run.checkpoint.step
         reports = {"heldout": {"val_loss": valid.loss, "val_bpb": valid.bpb, "val_tokens": valid.tokens}}
-        reports |= _run_suites(run, suites, generator=generator, options=options)
+        reports |= _run_suites(run, suites, generator=generator, options=options, run_dir=run_dir)
     if "tasks" in suites:
-        from tools.eval._tasks import find_export, tasks_suite
-
-        model_dir = Path(hf_model) if hf_model else find_export(run_dir)
-        if model_dir is None:
-            raise UserError(
-                f"--suite tasks: {run_dir} has no HF export (RUN_DIR/export); export it (`vibe model export "
-                f"{run_dir}`) or pass --hf-model DIR"
-            )
-        tasks_started = time.perf_counter()
-        reports["tasks"] = tasks_suite(model_dir, **options.get("tasks", {}))
-        reports["tasks"]["seconds"] = round(time.perf_counter() - tasks_started, 3)
+        reports["tasks"] = _tasks(run_dir, generator, hf_model, options.get("tasks", {}))
     metrics = {
         key: float(value)
         for report in reports.values()
@@ -164,8 +156,34 @@ def evaluate(
 _METRIC_ENDINGS = ("_loss", "_bpb", "_rate", "_at_1", "_max", "_mean", "_acc", "_acc_norm")
 
 
+def _tasks(
+    run_dir: Path, generator: Any, hf_model: str | Path | None, options: dict[str, Any]
+) -> dict[str, Any]:
+    """lm-evaluation-harness on the shipped tasks: against the served model when generation goes through one
+    (an :class:`OpenAIGenerator`; the HF directory then gives its tokenizer), else on the HF model in process."""
+    from tools.eval._generate import OpenAIGenerator
+    from tools.eval._tasks import find_export, tasks_suite
+
+    model_dir = Path(hf_model) if hf_model else find_export(run_dir)
+    if model_dir is None:
+        raise UserError(
+            f"--suite tasks: {run_dir} has no HF export (RUN_DIR/export); export it (`vibe model export "
+            f"{run_dir}`) or pass --hf-model DIR (with --served: the served model's directory, for its tokenizer)"
+        )
+    served = generator if isinstance(generator, OpenAIGenerator) else None
+    started = time.perf_counter()
+    report = tasks_suite(
+        model_dir,
+        served=served.url if served else None,
+        served_model=served.model if served else None,
+        **options,
+    )
+    report["seconds"] = round(time.perf_counter() - started, 3)
+    return report
+
+
 def _run_suites(
-    run: Any, suites: Sequence[str], *, generator: Any, options: dict[str, Any]
+    run: Any, suites: Sequence[str], *, generator: Any, options: dict[str, Any], run_dir: Path
 ) -> dict[str, Any]:
     from tools.eval._code import CodeConfig, code_suite
     from tools.eval._generate import MegatronGenerator
@@ -176,16 +194,21 @@ def _run_suites(
     out: dict[str, Any] = {}
     for name in suites:
         started = time.perf_counter()
-        if name == "memorisation":
-            config = MemorisationConfig.model_validate(options.get(name, {}))
-            out[name] = memorisation_suite(run, generator, config=config)
-        elif name == "code":
-            out[name] = code_suite(run, generator, config=CodeConfig.model_validate(options.get(name, {})))
-        elif name == "policy":
-            config = PolicyEvalConfig.model_validate(options.get(name, {}))
-            out[name] = policy_suite(run, generator, config=config)
-        else:
-            continue
+        try:
+            if name == "memorisation":
+                config = MemorisationConfig.model_validate(options.get(name, {}))
+                out[name] = memorisation_suite(run, generator, config=config)
+            elif name == "code":
+                out[name] = code_suite(
+                    run, generator, config=CodeConfig.model_validate(options.get(name, {}))
+                )
+            elif name == "policy":
+                config = PolicyEvalConfig.model_validate(options.get(name, {}))
+                out[name] = policy_suite(run, generator, config=config, run_dir=run_dir)
+            else:
+                continue
+        except ValidationError as error:
+            raise UserError(f"--suite {name}: bad options: {error}") from None
         out[name]["seconds"] = round(time.perf_counter() - started, 3)
         log.info("suite %s: %s", name, {k: v for k, v in out[name].items() if k.endswith(_METRIC_ENDINGS)})
     return out

@@ -2,9 +2,15 @@
 
 No task dataset can come from the Hugging Face hub here, so every task ships with its data (a JSONL file next
 to its YAML); before running, the YAML is copied to a scratch directory with ``data_files`` pointing at the
-shipped file, and the harness runs offline (``HF_DATASETS_OFFLINE``/``HF_HUB_OFFLINE``). The model is an HF
-model directory (a run's export, ``lm_eval`` ``hf`` backend, on CPU); the suite reports each task's metrics as
-``task_<task>_<metric>`` (e.g. ``task_vibe_python_mc_acc``).
+shipped file, and the harness runs offline (``HF_DATASETS_OFFLINE``/``HF_HUB_OFFLINE``). The model is either
+
+* an HF model directory (a run's export; ``lm_eval``'s ``hf`` backend, on CPU), or
+* a served model (``served``: vLLM's OpenAI API, ``http://host:port/v1``; ``lm_eval``'s ``local-completions``
+  backend: log-likelihoods from ``/v1/completions`` with ``echo`` and ``logprobs``). Requests go as token ids
+  from the model's own tokenizer (``tokenizer``: the served model's HF directory, read locally; nothing is
+  fetched), so the harness knows where each continuation starts.
+
+The suite reports each task's metrics as ``task_<task>_<metric>`` (e.g. ``task_vibe_python_mc_acc``).
 """
 
 from __future__ import annotations
@@ -38,9 +44,17 @@ def shipped_tasks() -> list[str]:
 
 
 def tasks_suite(
-    model_dir: Path, *, tasks: Sequence[str] | None = None, limit: int | None = None, batch_size: int = 8
+    model_dir: Path,
+    *,
+    tasks: Sequence[str] | None = None,
+    limit: int | None = None,
+    batch_size: int = 8,
+    served: str | None = None,
+    served_model: str | None = None,
 ) -> dict[str, Any]:
-    """Run the shipped ``tasks`` (default: all) against the HF model directory ``model_dir``."""
+    """Run the shipped ``tasks`` (default: all) against the HF model directory ``model_dir``, or, with
+    ``served`` (a ``.../v1`` URL), against that served model (``served_model``; ``model_dir`` then gives its
+    tokenizer)."""
     try:
         import lm_eval
         from lm_eval.tasks import TaskManager
@@ -68,18 +82,19 @@ def tasks_suite(
             for split, file in files.items():
                 files[split] = str(TASKS_DIR / file)
             (Path(scratch) / f"{name}.yaml").write_text(yaml.safe_dump(spec), encoding="utf-8")
+        backend, model_args = _backend(Path(model_dir), served=served, served_model=served_model)
         results = lm_eval.simple_evaluate(
-            model="hf",
-            model_args=f"pretrained={model_dir},dtype=float32",
+            model=backend,
+            model_args=model_args,
             tasks=names,
             task_manager=TaskManager(include_path=scratch, include_defaults=False),
             device="cpu",
-            batch_size=batch_size,
+            batch_size=batch_size if served is None else 1,
             limit=limit,
             log_samples=False,
         )
     out: dict[str, Any] = {
-        "model": str(model_dir),
+        "model": f"{served_model} at {served}" if served else str(model_dir),
         "tasks": names,
         "harness": f"lm_eval {lm_eval.__version__}",
     }
@@ -89,3 +104,39 @@ def tasks_suite(
             if isinstance(value, int | float) and not metric.endswith("_stderr") and metric != "sample_len":
                 out[f"task_{task}_{metric}"] = float(value)
     return out
+
+
+def _backend(model_dir: Path, *, served: str | None, served_model: str | None) -> tuple[str, dict[str, Any]]:
+    """lm_eval's model name and arguments: the HF directory in process, or the served model over HTTP."""
+    if served is None:
+        return "hf", {"pretrained": str(model_dir), "dtype": "float32"}
+    if not served_model:
+        raise UserError(f"--served {served}: name the served model (--served-model)")
+    _check_served(served, served_model)
+    return "local-completions", {
+        "model": served_model,
+        "base_url": f"{served.rstrip('/')}/completions",
+        "tokenizer_backend": "huggingface",
+        "tokenizer": str(model_dir),
+        "tokenized_requests": True,
+        "num_concurrent": 1,
+        "max_retries": 2,
+    }
+
+
+def _check_served(served: str, model: str) -> None:
+    """Fail early, naming the URL, when nothing serves ``model`` there (the harness would retry for minutes)."""
+    import httpx
+
+    try:
+        response = httpx.get(f"{served.rstrip('/')}/models", timeout=10)
+        response.raise_for_status()
+        names = [m["id"] for m in response.json().get("data", [])]
+    except (httpx.HTTPError, ValueError, KeyError) as error:
+        raise UserError(
+            f"--served {served}: no OpenAI API answers there ({error}); serve the model first"
+        ) from None
+    if model not in names:
+        raise UserError(
+            f"--served {served}: serves {names}, not {model!r}; pass --served-model with one of them"
+        )

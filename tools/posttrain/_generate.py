@@ -4,7 +4,8 @@
 model (in its process: tiny models, tests). :class:`VLLMGenerator` asks a vLLM server through its
 OpenAI-compatible ``/v1/completions`` (token-id prompts, ``logprobs``, ``return_tokens_as_token_ids``) and
 keeps it serving the current weights: after each update the trainer's weights are exported in HF format and
-reloaded in place (``POST /collective_rpc {"method": "reload_weights"}``, which needs ``VLLM_SERVER_DEV_MODE=1``),
+reloaded in place (``POST /collective_rpc {"method": "reload_weights"}``, which needs ``VLLM_SERVER_DEV_MODE=1``;
+then ``POST /reset_prefix_cache``, since cached KV blocks were computed with the old weights),
 with a restart as the fallback. Either way a sync is confirmed by a greedy probe: the server's greedy
 continuation of a fixed prompt must equal the trainer's own; a sync that cannot be confirmed is an error,
 never a silent training on stale weights.
@@ -183,6 +184,8 @@ class VLLMGenerator:
                     {"method": "reload_weights", "kwargs": {"weights_path": str(path)}},
                     timeout=self.timeout,
                 )
+                # KV blocks cached for earlier prompts hold the old weights' keys and values: drop them.
+                _post(f"{self.url}/reset_prefix_cache", {}, timeout=self.timeout)
                 if self.probe_matches():
                     return SyncReport("reload", True, time.perf_counter() - started)
                 log.warning(

@@ -12,6 +12,12 @@ Per step ``s`` (1-based; its prompts are ``step_indices(..., step=s)``: a pure f
 5. sync: the generator serves the new weights (confirmed by a greedy probe);
 6. one record in ``metrics.jsonl``; a checkpoint every ``training.checkpoint_interval`` steps.
 
+The code reads in three layers (as Optuna's ``optimize`` -> ``_optimize_sequential`` -> ``_run_trial``):
+:func:`run_rl` sets the run up (rules, base, prompts, run directory, ledger, MLflow) and records its end;
+:func:`_loop` runs the steps (records, checkpoints, the run directory's ownership); :func:`_step` is one step.
+Each step's record also goes to MLflow (``vibe-posttrain``; never blocking), with the report, plots,
+``alignment.json`` and the configs as artifacts at the end.
+
 Without ``in_process`` the trainer is a Ray actor and each step's rewards a Ray task, so the same loop runs on
 a cluster. The run directory is the post-training layout (``trainers.posttrain``) plus ``alignment.json``
 (the rules, the policy files' sha256 and the rule set's hash). ``resume`` continues after the last checkpoint;
@@ -201,6 +207,22 @@ def _prompt_text(messages: list[dict[str, Any]]) -> str:
     return "\n".join(m["content"] for m in messages)
 
 
+@dataclass
+class _Session:
+    """What every step of one RL run uses: set up once by :func:`run_rl`, read by :func:`_loop` and
+    :func:`_step`."""
+
+    config: Any  # PostTrainConfig, paths resolved
+    policy: AlignmentPolicy
+    prompts: list[Any]  # trainers.posttrain.PromptExample
+    tokenizer: Any
+    stop_texts: list[str]
+    trainer: _Handle
+    generator: Generator
+    score: Callable[[AlignmentPolicy, list[Sample], int], Any]
+    attempt: str
+
+
 def run_rl(
     config: Any,
     *,
@@ -212,20 +234,9 @@ def run_rl(
     """Run (or with ``resume`` continue) the RL run ``config`` (a ``trainers.posttrain.PostTrainConfig``).
 
     ``generator``: builds the :class:`Generator` from the trainer handle (default: from ``rl.generator``).
+    Sets the run up (rules, base, prompts, run directory, ledger), runs :func:`_loop`, and records the end.
     """
-    import torch
-
-    from trainers.posttrain import (
-        MetricsWriter,
-        group_advantages,
-        prepare_run_dir,
-        read_base_run,
-        read_metrics,
-        read_prompt_data,
-        resolve_paths,
-        step_indices,
-        write_posttrain_report,
-    )
+    from trainers.posttrain import prepare_run_dir, read_base_run, read_prompt_data, resolve_paths
 
     if config.method != "rl":
         raise UserError(
@@ -235,144 +246,35 @@ def run_rl(
     config = resolve_paths(config)
     policy = load_alignment(config.rl.policies)
     base = read_base_run(config.base)
-    rl, t = config.rl, config.training
-    seq = t.seq_length or base.config.model.seq_length
     prompts = read_prompt_data(
         config.data,
         template=base.template(),
         encode=base.encoder(),
-        seq_length=seq,
-        max_new_tokens=rl.max_new_tokens,
+        seq_length=config.training.seq_length or base.config.model.seq_length,
+        max_new_tokens=config.rl.max_new_tokens,
     )
     config.out.mkdir(parents=True, exist_ok=True)
     setup_logging(log_file=config.out / "logs" / "driver.log")
     attempt = uuid.uuid4().hex
     start = prepare_run_dir(config, base, resume=resume, attempt=attempt)
-    alignment = {
-        "policy_hashes": policy.policy_hashes,
-        "rules_hash": policy.rules_hash,
-        "rules": [r.model_dump(mode="json") for r in policy.rules],
-    }
-    (config.out / "alignment.json").write_text(json.dumps(alignment, indent=2) + "\n")
+    _write_alignment(config.out / "alignment.json", policy)
     summary = {
-        "run_dir": str(config.out),
-        "base": str(config.base),
-        "data": str(config.data),
-        "start_step": start,
-        "rules_hash": policy.rules_hash,
-    }
+        "run_dir": str(config.out), "base": str(config.base), "data": str(config.data),
+        "start_step": start, "rules_hash": policy.rules_hash,
+    }  # fmt: skip
     _ledger_record(
-        ledger,
-        thread_id,
-        "run_started",
-        summary,
-        policy,
-        outcome="ok",
-        reason="RL against the alignment rules",
-    )
-    if start >= t.max_steps:
-        return _result(config, started, write_posttrain_report)
-
-    tokenizer = base.tokenizer()
-    stop_texts = [tokenizer.decode(s, skip_special_tokens=False) for s in base.stop_sequences()]
-    remote = not config.in_process
-    trainer = _start_trainer(config, start, remote=remote)
-    generator = (
-        generator(trainer) if generator is not None else _generator(config, trainer, base, prompts[0].prompt)
-    )
-    score = _score
-    if remote:
-        import ray
-
-        score = lambda *a: ray.get(ray.remote(_score).remote(*a))  # noqa: E731  (a Ray task per step)
-    writer = MetricsWriter(config.out / "metrics.jsonl")
-    log.info(
-        "rl %s: %d prompts, %d rules, steps %d..%d, generator %s",
-        config.out,
-        len(prompts),
-        len(policy.rules),
-        start + 1,
-        t.max_steps,
-        generator.name,
-    )
+        ledger, thread_id, "run_started", summary, policy, outcome="ok", reason="RL against the alignment rules"
+    )  # fmt: skip
+    if start >= config.training.max_steps:
+        return _result(config, started)
+    session = _open_session(config, base, policy, prompts, start=start, attempt=attempt, generator=generator)
+    tracker = _start_tracking(config, start, policy)
+    status = "FAILED"
     try:
-        for step in range(start + 1, t.max_steps + 1):
-            if (config.out / "attempt").read_text().strip() != attempt:
-                raise UserError(f"{config.out}: another driver took this run over; stopping")
-            chosen = [
-                prompts[i]
-                for i in step_indices(len(prompts), seed=t.seed, step=step, global_batch=t.global_batch_size)
-            ]
-            t0 = time.perf_counter()
-            groups = generator.generate(
-                [p.prompt for p in chosen], n=rl.group_size, max_new_tokens=rl.max_new_tokens,
-                temperature=rl.temperature, seed=t.seed * 1_000_003 + step,
-            )  # fmt: skip
-            t1 = time.perf_counter()
-            samples = []
-            for p, group in zip(chosen, groups, strict=True):
-                for c in group:
-                    text = tokenizer.decode(c.ids, skip_special_tokens=False)
-                    for stop in stop_texts:
-                        text = text.split(stop, 1)[0] if stop else text
-                    samples.append(
-                        Sample(_prompt_text(p.messages), text, p.record, where=f"{config.data}:{p.line}")
-                    )
-            scores = score(policy, samples, rl.reward_workers)
-            t2 = time.perf_counter()
-            advantages = (
-                group_advantages(torch.tensor(scores.total).view(len(chosen), rl.group_size))
-                .flatten()
-                .tolist()
-            )
-            rollouts = [
-                {
-                    "prompt": p.prompt,
-                    "completion": c.ids,
-                    "gen_logps": c.logps,
-                    "advantage": advantages[k * rl.group_size + j],
-                }
-                for k, (p, group) in enumerate(zip(chosen, groups, strict=True))
-                for j, c in enumerate(group)
-            ]
-            stats = trainer.train_step(step, rollouts)
-            t3 = time.perf_counter()
-            sync = generator.sync(step=step)
-            t4 = time.perf_counter()
-            record: dict[str, Any] = {
-                "step": step,
-                "reward_mean": statistics.fmean(scores.total),
-                "reward_std": statistics.pstdev(scores.total),
-                "violation_rate": sum(scores.violations()) / len(samples),
-            }
-            for rule_id, values in scores.per_rule.items():
-                record[f"reward/{rule_id}/mean"] = statistics.fmean(values)
-                record[f"reward/{rule_id}/std"] = statistics.pstdev(values)
-            record |= stats
-            record |= {
-                "completion_chars": statistics.fmean(len(s.completion) for s in samples),
-                "generate_s": t1 - t0, "reward_s": t2 - t1, "train_s": t3 - t2, "sync_s": t4 - t3,
-                "sync": sync.method, "probe_ok": sync.probe_ok, "time": time.time(),
-            }  # fmt: skip
-            if stats["ratio_alarm"]:
-                log.warning(
-                    "step %d: mean trainer/generator probability ratio %.4f is outside %s: check the weight sync",
-                    step,
-                    stats["ratio_mean"],
-                    rl.ratio_alarm,
-                )
-            writer.write(record)
-            if step == t.max_steps or (t.checkpoint_interval and step % t.checkpoint_interval == 0):
-                trainer.save(step)
-            log.info(
-                "step %d reward %.3f violations %.2f ratio %.4f",
-                step,
-                record["reward_mean"],
-                record["violation_rate"],
-                stats["ratio_mean"],
-            )
+        _loop(session, start=start, tracker=tracker)
+        status = "FINISHED"
     except RewardRuleError as error:
-        done = read_metrics(config.out / "metrics.jsonl")
+        done = _read_metrics(config.out / "metrics.jsonl")
         _ledger_record(
             ledger,
             thread_id,
@@ -384,16 +286,9 @@ def run_rl(
         )
         raise
     finally:
-        writer.close()
-        try:
-            trainer.close()
-        except Exception:  # the actor may already be gone
-            log.debug("trainer close failed", exc_info=True)
-        if remote:
-            import ray
-
-            ray.kill(trainer.target)
-    result = _result(config, started, write_posttrain_report)
+        _stop_trainer(session.trainer)
+        result = _result(config, started)
+        _end_tracking(tracker, config, status=status)
     _ledger_record(
         ledger,
         thread_id,
@@ -405,11 +300,199 @@ def run_rl(
     return result
 
 
-def _result(config: Any, started: float, write_report: Any) -> RLResult:
+def _write_alignment(path: Path, policy: AlignmentPolicy) -> None:
+    """The rules in force, the policy files' sha256 and the rule set's hash (what the ledger records)."""
+    alignment = {
+        "policy_hashes": policy.policy_hashes,
+        "rules_hash": policy.rules_hash,
+        "rules": [r.model_dump(mode="json") for r in policy.rules],
+    }
+    path.write_text(json.dumps(alignment, indent=2) + "\n")
+
+
+def _open_session(
+    config: Any,
+    base: Any,
+    policy: AlignmentPolicy,
+    prompts: list[Any],
+    *,
+    start: int,
+    attempt: str,
+    generator: Callable[[Any], Generator] | None,
+) -> _Session:
+    """Start the trainer (a Ray actor unless ``in_process``) and the generator serving its weights."""
+    remote = not config.in_process
+    trainer = _start_trainer(config, start, remote=remote)
+    try:
+        rollouts = (
+            generator(trainer)
+            if generator is not None
+            else _generator(config, trainer, base, prompts[0].prompt)
+        )
+    except BaseException:
+        _stop_trainer(trainer)
+        raise
+    tokenizer = base.tokenizer()
+    return _Session(
+        config=config,
+        policy=policy,
+        prompts=prompts,
+        tokenizer=tokenizer,
+        stop_texts=[tokenizer.decode(s, skip_special_tokens=False) for s in base.stop_sequences()],
+        trainer=trainer,
+        generator=rollouts,
+        score=_remote_score if remote else _score,
+        attempt=attempt,
+    )
+
+
+def _loop(session: _Session, *, start: int, tracker: Any) -> None:
+    """Steps ``start + 1 .. training.max_steps``: each one's record to ``metrics.jsonl`` and MLflow, a
+    checkpoint at the interval and at the end. Stops if another driver claimed the run directory."""
+    from trainers.posttrain import MetricsWriter
+
+    config, t = session.config, session.config.training
+    log.info(
+        "rl %s: %d prompts, %d rules, steps %d..%d, generator %s",
+        config.out, len(session.prompts), len(session.policy.rules), start + 1, t.max_steps,
+        session.generator.name,
+    )  # fmt: skip
+    writer = MetricsWriter(config.out / "metrics.jsonl")
+    try:
+        for step in range(start + 1, t.max_steps + 1):
+            if (config.out / "attempt").read_text().strip() != session.attempt:
+                raise UserError(f"{config.out}: another driver took this run over; stopping")
+            record = _step(session, step)
+            writer.write(record)
+            tracker.log_metrics({k: v for k, v in record.items() if k != "step"}, step=step)
+            if step == t.max_steps or (t.checkpoint_interval and step % t.checkpoint_interval == 0):
+                session.trainer.save(step)
+            log.info(
+                "step %d reward %.3f violations %.2f ratio %.4f",
+                step, record["reward_mean"], record["violation_rate"], record["ratio_mean"],
+            )  # fmt: skip
+    finally:
+        writer.close()
+
+
+def _step(session: _Session, step: int) -> dict[str, Any]:
+    """One RL step: generate, reward, advantages, train, sync; returns its metrics record."""
+    import torch
+
+    from trainers.posttrain import group_advantages, step_indices
+
+    config, rl, t = session.config, session.config.rl, session.config.training
+    indices = step_indices(len(session.prompts), seed=t.seed, step=step, global_batch=t.global_batch_size)
+    chosen = [session.prompts[i] for i in indices]
+    t0 = time.perf_counter()
+    groups = session.generator.generate(
+        [p.prompt for p in chosen], n=rl.group_size, max_new_tokens=rl.max_new_tokens,
+        temperature=rl.temperature, seed=t.seed * 1_000_003 + step,
+    )  # fmt: skip
+    t1 = time.perf_counter()
+    samples = [
+        Sample(
+            _prompt_text(p.messages),
+            _completion_text(session, c.ids),
+            p.record,
+            where=f"{config.data}:{p.line}",
+        )
+        for p, group in zip(chosen, groups, strict=True)
+        for c in group
+    ]
+    scores = session.score(session.policy, samples, rl.reward_workers)
+    t2 = time.perf_counter()
+    advantages = (
+        group_advantages(torch.tensor(scores.total).view(len(chosen), rl.group_size)).flatten().tolist()
+    )
+    rollouts = [
+        {
+            "prompt": p.prompt,
+            "completion": c.ids,
+            "gen_logps": c.logps,
+            "advantage": advantages[k * rl.group_size + j],
+        }
+        for k, (p, group) in enumerate(zip(chosen, groups, strict=True))
+        for j, c in enumerate(group)
+    ]
+    stats = session.trainer.train_step(step, rollouts)
+    t3 = time.perf_counter()
+    sync = session.generator.sync(step=step)
+    t4 = time.perf_counter()
+    if stats["ratio_alarm"]:
+        log.warning(
+            "step %d: mean trainer/generator probability ratio %.4f is outside %s: check the weight sync",
+            step, stats["ratio_mean"], rl.ratio_alarm,
+        )  # fmt: skip
+    record: dict[str, Any] = {
+        "step": step,
+        "reward_mean": statistics.fmean(scores.total),
+        "reward_std": statistics.pstdev(scores.total),
+        "violation_rate": sum(scores.violations()) / len(samples),
+    }
+    for rule_id, values in scores.per_rule.items():
+        record[f"reward/{rule_id}/mean"] = statistics.fmean(values)
+        record[f"reward/{rule_id}/std"] = statistics.pstdev(values)
+    return record | stats | {
+        "completion_chars": statistics.fmean(len(s.completion) for s in samples),
+        "generate_s": t1 - t0, "reward_s": t2 - t1, "train_s": t3 - t2, "sync_s": t4 - t3,
+        "sync": sync.method, "probe_ok": sync.probe_ok, "time": time.time(),
+    }  # fmt: skip
+
+
+def _completion_text(session: _Session, ids: list[int]) -> str:
+    """A completion's text up to its first stop sequence (what the rules judge)."""
+    text = session.tokenizer.decode(ids, skip_special_tokens=False)
+    for stop in session.stop_texts:
+        text = text.split(stop, 1)[0] if stop else text
+    return text
+
+
+def _remote_score(policy: AlignmentPolicy, samples: list[Sample], workers: int) -> Any:
+    """The step's rewards as a Ray task (the same code scores on a cluster node)."""
+    import ray
+
+    return ray.get(ray.remote(_score).remote(policy, samples, workers))
+
+
+def _stop_trainer(trainer: _Handle) -> None:
+    try:
+        trainer.close()
+    except Exception:  # the actor may already be gone
+        log.debug("trainer close failed", exc_info=True)
+    if trainer.remote:
+        import ray
+
+        ray.kill(trainer.target)
+
+
+def _start_tracking(config: Any, start: int, policy: AlignmentPolicy) -> Any:
+    from trainers.posttrain import start_tracking
+
+    return start_tracking(
+        config,
+        start_step=start,
+        tags={"vibe.rules_hash": policy.rules_hash, "vibe.rules": ",".join(policy.rule_ids)},
+    )
+
+
+def _end_tracking(tracker: Any, config: Any, *, status: str) -> None:
+    from trainers.posttrain import end_tracking
+
+    end_tracking(tracker, config, status=status)
+
+
+def _read_metrics(path: Path) -> list[dict[str, Any]]:
     from trainers.posttrain import read_metrics
 
+    return read_metrics(path)
+
+
+def _result(config: Any, started: float) -> RLResult:
+    from trainers.posttrain import read_metrics, write_posttrain_report
+
     wall = time.perf_counter() - started
-    report = write_report(config.out, config, wall_time_s=wall)
+    report = write_posttrain_report(config.out, config, wall_time_s=wall)
     records = read_metrics(config.out / "metrics.jsonl")
     return RLResult(
         run_dir=config.out,

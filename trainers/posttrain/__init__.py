@@ -11,6 +11,7 @@ drive post-training; a run's size is its ``ModelConfig.param_counts`` / ``flops_
 from trainers import MetricsWriter, read_metrics
 from trainers.posttrain._chat import (
     DEFAULT_CHAT_TEMPLATE,
+    END_OF_TURN,
     ChatTemplate,
     TokenizedChat,
     tokenize_chat,
@@ -24,7 +25,15 @@ from trainers.posttrain._config import (
     RLConfig,
     load_posttrain_config,
 )
-from trainers.posttrain._launch import PostTrainResult, check_data, posttrain, prepare_run_dir, resolve_paths
+from trainers.posttrain._launch import (
+    PostTrainResult,
+    check_data,
+    end_tracking,
+    posttrain,
+    prepare_run_dir,
+    resolve_paths,
+    start_tracking,
+)
 from trainers.posttrain._loop import pair_logps, sft_step, step_indices
 from trainers.posttrain._loss import dpo_loss, group_advantages, grpo_loss, sequence_logps, token_entropy
 from trainers.posttrain._pack import pack, packed_logps
@@ -43,6 +52,7 @@ from trainers.posttrain._rl import PolicyTrainer
 
 __all__ = [
     "DEFAULT_CHAT_TEMPLATE",
+    "END_OF_TURN",
     "BaseRun",
     "ChatTemplate",
     "DPOConfig",
@@ -60,6 +70,7 @@ __all__ = [
     "build_policy",
     "check_data",
     "dpo_loss",
+    "end_tracking",
     "group_advantages",
     "grpo_loss",
     "load_posttrain_config",
@@ -77,6 +88,7 @@ __all__ = [
     "resolve_paths",
     "sequence_logps",
     "sft_step",
+    "start_tracking",
     "step_indices",
     "token_entropy",
     "token_logps",

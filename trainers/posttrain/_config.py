@@ -14,6 +14,7 @@ from pydantic import Field, model_validator
 
 from trainers import OptimizerConfig, ParallelConfig, RayConfig
 from vibe.core.config import VibeConfig, load_config
+from vibe.tracking import TrackingConfig
 
 __all__ = [
     "DPOConfig",
@@ -96,6 +97,7 @@ class PostTrainConfig(VibeConfig):
     dpo: DPOConfig = Field(default_factory=DPOConfig)
     rl: RLConfig = Field(default_factory=RLConfig)
     ray: RayConfig = Field(default_factory=RayConfig)
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig, description="MLflow experiment tracking")
     in_process: bool = Field(
         default=False, description="run in this process (world size 1 only, no Ray): tests and tiny runs"
     )

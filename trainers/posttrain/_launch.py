@@ -28,20 +28,29 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from trainers import latest_checkpoint, read_metrics, truncate_metrics
+from trainers import MetricsTail, finish_tracking, latest_checkpoint, read_metrics, truncate_metrics
 from trainers.posttrain._config import PostTrainConfig
 from trainers.posttrain._policy import BaseRun, read_base_run
 from trainers.posttrain._records import read_preference_data, read_prompt_data, read_sft_data
-from trainers.posttrain._report import write_posttrain_report
+from trainers.posttrain._report import REPORT_FILES, write_posttrain_report
 from vibe.core.config import dump_yaml, load_yaml
 from vibe.core.errors import UserError
 from vibe.core.log import setup_logging
+from vibe.tracking import Tracker, start_run
 
-__all__ = ["PostTrainResult", "check_data", "posttrain", "prepare_run_dir", "resolve_paths"]
+__all__ = [
+    "PostTrainResult",
+    "check_data",
+    "end_tracking",
+    "posttrain",
+    "prepare_run_dir",
+    "resolve_paths",
+    "start_tracking",
+]
 
 log = logging.getLogger(__name__)
 # What a resumed run may change; anything else must equal posttrain.yaml.
-_FREE = {"ray", "in_process"}
+_FREE = {"ray", "in_process", "tracking"}
 _FREE_TRAINING = {"max_steps", "log_interval", "checkpoint_interval", "keep_checkpoints"}
 
 
@@ -178,13 +187,50 @@ def posttrain(config: PostTrainConfig, *, resume: bool = False) -> PostTrainResu
         start + 1,
         config.training.max_steps,
     )
-    if start < config.training.max_steps:
-        payload = {"config": config.model_dump(mode="json"), "start_step": start, "attempt": attempt}
+    if start >= config.training.max_steps:
+        return _result(config, started)
+    payload = {"config": config.model_dump(mode="json"), "start_step": start, "attempt": attempt}
+    tracker = start_tracking(config, start_step=start)
+    tail = MetricsTail(
+        config.out / "metrics.jsonl", first_step=start, max_steps=config.training.max_steps, tracker=tracker
+    ).start()
+    try:
         if config.in_process:
             run_in_process(payload)
         else:
             _run_on_ray(config, payload)
-    return _result(config, started)
+    except BaseException:
+        tail.close()
+        end_tracking(tracker, config, status="FAILED")
+        raise
+    tail.close()
+    result = _result(config, started)
+    end_tracking(tracker, config)
+    return result
+
+
+def start_tracking(
+    config: PostTrainConfig, *, start_step: int, tags: dict[str, str] | None = None
+) -> Tracker:
+    """The run's MLflow run (experiment ``vibe-posttrain``): every setting as a param (never blocks)."""
+    return start_run(
+        config.tracking,
+        experiment="vibe-posttrain",
+        name=config.out.name,
+        params=config.model_dump(mode="json", exclude={"tracking"}),
+        tags={
+            "vibe.run_dir": str(config.out),
+            "vibe.kind": f"posttrain.{config.method}",
+            "vibe.base": str(config.base),
+            "vibe.start_step": str(start_step),
+            **(tags or {}),
+        },
+    )
+
+
+def end_tracking(tracker: Tracker, config: PostTrainConfig, *, status: str = "FINISHED") -> None:
+    """Report, plots, configs and metrics as artifacts; end the MLflow run; say where it is in report.md."""
+    finish_tracking(tracker, config.out, files=REPORT_FILES[config.method], status=status)
 
 
 def run_in_process(payload: dict[str, Any]) -> None:

@@ -1,7 +1,9 @@
 """The SFT and DPO training loops, run in every worker (one process per rank) like pre-training's.
 
-The process group exists (Ray Train's, or a one-rank group for ``in_process`` runs). Per step: zero the DDP
-grad buffer; forward/backward each micro batch; ``finish_grad_sync`` (the DP all-reduce averages); clip; AdamW.
+The process group exists (Ray Train's, or a one-rank group for ``in_process`` runs). The DDP model, its
+optimizer, checkpoints and the update are pre-training's (``trainers.Updater``). Per step: ``begin`` (learning
+rate, zeroed DDP grad buffer); forward/backward each micro batch; ``finish`` (the DP all-reduce averages,
+clip, AdamW).
 
 * SFT: each micro batch's loss is its NLL sum over assistant tokens × dp / the GLOBAL assistant-token count
   of the step (all micro batches, all DP ranks: one all-reduce before the step), so after DDP's averaging
@@ -16,7 +18,6 @@ epoch ``e = g // n`` (a seeded permutation), so a resumed run sees what an unint
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -26,18 +27,14 @@ from typing import Any
 import torch
 import torch.distributed as dist
 from megatron.core import parallel_state
-from megatron.core.distributed import DistributedDataParallel, DistributedDataParallelConfig
 
 from trainers import (
     MetricsWriter,
-    build_optimizer,
+    Updater,
     check_attempt,
-    clip_grad_norm,
     initialize_parallel,
-    load_checkpoint,
-    lr_at,
-    save_checkpoint,
     setup_worker_logging,
+    worker_device,
 )
 from trainers.posttrain._config import PostTrainConfig
 from trainers.posttrain._loss import dpo_loss, sequence_logps
@@ -87,11 +84,7 @@ def posttrain_loop(payload: dict[str, Any]) -> None:
 def _train(config: PostTrainConfig, run_dir: Path, payload: dict[str, Any]) -> None:
     rank = dist.get_rank()
     t, p = config.training, config.parallel
-    device = (
-        torch.device("cuda", torch.cuda.current_device())
-        if torch.cuda.is_available()
-        else torch.device("cpu")
-    )
+    device = worker_device()
     base = read_base_run(config.base)
     seq_length = t.seq_length or base.config.model.seq_length
     initialize_parallel(base.config.model_copy(update={"parallel": p}), seed=t.seed)
@@ -105,16 +98,10 @@ def _train(config: PostTrainConfig, run_dir: Path, payload: dict[str, Any]) -> N
         examples = read_preference_data(config.data, template=template, encode=encode, seq_length=seq_length)
 
     model = build_policy(base, tp=p.tp, seq_length=seq_length)
-    ddp = DistributedDataParallel(
-        model.config,
-        DistributedDataParallelConfig(
-            grad_reduce_in_fp32=True, overlap_grad_reduce=False, use_distributed_optimizer=False
-        ),
-        model,
+    updater = Updater(
+        model, config.optimizer, layout={"dp": p.dp, "tp": p.tp, "ep": 1}, max_steps=t.max_steps
     )
-    params = [q for q in model.parameters() if q.requires_grad]
-    optimizer = build_optimizer(model, config.optimizer)
-    layout = {"dp": p.dp, "tp": p.tp, "ep": 1}
+    ddp = updater.ddp
     start = payload["start_step"]
     reference = (
         _reference_logps(model, examples, run_dir, device, fresh=start == 0)
@@ -122,22 +109,14 @@ def _train(config: PostTrainConfig, run_dir: Path, payload: dict[str, Any]) -> N
         else None
     )
     if start:
-        ckpt = run_dir / "checkpoints" / f"step_{start:07d}"
-        saved = json.loads((ckpt / "meta.json").read_text())
-        if saved.get("layout") != layout:
-            raise RuntimeError(f"checkpoint {ckpt} has layout {saved.get('layout')}, this run {layout}")
-        load_checkpoint(ckpt, model=model, optimizer=optimizer)
-        log.info("resumed from %s", ckpt)
+        updater.resume(run_dir, start)
 
     writer = MetricsWriter(run_dir / "metrics.jsonl") if rank == 0 else None
     per_rank, b = t.global_batch_size // dp, t.micro_batch_size
     model.train()
     for step in range(start + 1, t.max_steps + 1):
         started = time.perf_counter()
-        lr = lr_at(config.optimizer, step=step, max_steps=t.max_steps)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        ddp.zero_grad_buffer()
+        lr = updater.begin(step)
         indices = step_indices(len(examples), seed=t.seed, step=step, global_batch=t.global_batch_size)
         mine = indices[dp_rank * per_rank : (dp_rank + 1) * per_rank]
         micro = [mine[m : m + b] for m in range(0, per_rank, b)]
@@ -158,13 +137,7 @@ def _train(config: PostTrainConfig, run_dir: Path, payload: dict[str, Any]) -> N
                 batch=t.global_batch_size,
                 device=device,
             )
-        ddp.finish_grad_sync()
-        grad_norm = clip_grad_norm(params, config.optimizer.clip_grad)
-        for q in params:
-            q.grad = q.main_grad
-        optimizer.step()
-        for q in params:
-            q.grad = None
+        grad_norm = updater.finish()
         last_step = step == t.max_steps
         record.update(
             step=step, lr=lr, grad_norm=grad_norm, step_s=time.perf_counter() - started, time=time.time()
@@ -174,10 +147,7 @@ def _train(config: PostTrainConfig, run_dir: Path, payload: dict[str, Any]) -> N
             writer.write(record)
         if last_step or (t.checkpoint_interval and step % t.checkpoint_interval == 0):
             check_attempt(run_dir, payload["attempt"])
-            save_checkpoint(
-                run_dir, model=model, optimizer=optimizer, step=step,
-                meta={"layout": layout, "method": config.method}, keep=t.keep_checkpoints,
-            )  # fmt: skip
+            updater.save(run_dir, step=step, meta={"method": config.method}, keep=t.keep_checkpoints)
     if writer is not None:
         writer.close()
 

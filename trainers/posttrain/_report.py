@@ -10,7 +10,7 @@ from trainers import read_metrics
 from trainers.posttrain._config import PostTrainConfig
 from vibe.core.render import plot
 
-__all__ = ["write_posttrain_report"]
+__all__ = ["REPORT_FILES", "write_posttrain_report"]
 
 # plot file -> (title, metric keys or key prefixes)
 _PLOTS: dict[str, dict[str, tuple[str, tuple[str, ...]]]] = {
@@ -24,6 +24,14 @@ _PLOTS: dict[str, dict[str, tuple[str, tuple[str, ...]]]] = {
         "kl.png": ("KL to the base, entropy, trainer/generator ratio", ("kl", "entropy", "ratio_mean")),
         "seconds.png": ("seconds per step", ("generate_s", "reward_s", "train_s", "sync_s")),
     },
+}
+
+
+# What a run's MLflow entry carries as artifacts (those that exist): report, plots, config, metrics.
+REPORT_FILES: dict[str, tuple[str, ...]] = {
+    method: ("report.md", *plots, "posttrain.yaml", "config.yaml", "metrics.jsonl")
+    + (("alignment.json",) if method == "rl" else ())
+    for method, plots in _PLOTS.items()
 }
 
 

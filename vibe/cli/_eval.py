@@ -31,7 +31,21 @@ def eval_run(
     ] = None,
     served_model: Annotated[str, typer.Option(help="The served model's name (with --served).")] = "vibe",
     hf_model: Annotated[
-        Path | None, typer.Option(help="HF model directory for --suite tasks (default RUN_DIR/export).")
+        Path | None,
+        typer.Option(
+            help="HF model directory for --suite tasks (default RUN_DIR/export); with --served, its tokenizer."
+        ),
+    ] = None,
+    policy: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--policy",
+            help="--suite policy: judge by these files' alignment rules (repeatable; needs --prompts).",
+        ),
+    ] = None,
+    prompts: Annotated[
+        Path | None,
+        typer.Option(help="--suite policy with --policy: JSONL prompt records in RL's format."),
     ] = None,
     data: Annotated[
         list[Path] | None,
@@ -46,6 +60,8 @@ def eval_run(
         from tools.eval import OpenAIGenerator, evaluate, parse_suites
 
         generator = OpenAIGenerator(served, model=served_model) if served else None
+        rules = {"policies": [str(p) for p in policy or ()], "prompts_file": prompts}
+        options = {"policy": rules} if policy or prompts else {}
         result = evaluate(
             run_dir,
             texts=text or (),
@@ -53,6 +69,7 @@ def eval_run(
             generator=generator,
             hf_model=hf_model,
             data=data or (),
+            options=options,
         )
         typer.echo(f"{result.run_dir} @ step {result.step}")
         for score in [result.valid, *result.texts]:

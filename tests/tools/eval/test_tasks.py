@@ -36,3 +36,19 @@ def test_lm_eval_runs_the_shipped_task_offline_on_the_local_hf_model() -> None:
     assert report["tasks"] == ["vibe_python_mc"] and report["harness"].startswith("lm_eval 0.4")
     assert 0.0 <= report["task_vibe_python_mc_acc"] <= 1.0
     assert report["task_vibe_python_mc_acc"] > 0.25  # better than chance on 4 choices (0.58 measured)
+
+
+@pytest.mark.llm
+def test_lm_eval_runs_the_shipped_task_against_the_served_model(llm_server: object) -> None:
+    """The same rows scored through vLLM's OpenAI API (log-likelihoods from /v1/completions) and in process
+    on the HF directory it serves give the same accuracy."""
+    from vibe.llm import default_model_dir
+
+    url, served_model = llm_server.url.rstrip("/"), llm_server.model  # type: ignore[attr-defined]  # .../v1
+    model = default_model_dir()
+    served = tasks_suite(model, served=url, served_model=served_model, limit=8)
+    assert served["model"] == f"{served_model} at {url}"
+    local = tasks_suite(model, limit=8)
+    assert served["task_vibe_python_mc_acc"] == pytest.approx(local["task_vibe_python_mc_acc"], abs=0.125)
+    with pytest.raises(UserError, match=r"serves .*, not 'nope'"):
+        tasks_suite(model, served=url, served_model="nope")

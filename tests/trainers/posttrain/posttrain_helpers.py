@@ -11,15 +11,16 @@ sys.path.insert(0, str(Path(__file__).parents[1]))  # tiny_dataset lives with th
 from tiny_dataset import tiny_config
 
 
-def make_base_run(data: Path, out: Path, *, seed: int = 1234) -> Path:
-    """A base run directory (config.yaml + checkpoint step 1) holding a freshly initialised tiny model."""
+def make_base_run(data: Path, out: Path, *, seed: int = 1234, model: dict[str, Any] | None = None) -> Path:
+    """A base run directory (config.yaml + checkpoint step 1) holding a freshly initialised tiny model
+    (``model``: ModelConfig fields over the tiny preset)."""
     import torch.distributed as dist
     from megatron.core import parallel_state
 
     from trainers import build_model, build_optimizer, initialize_parallel, read_dataset_dir, save_checkpoint
     from vibe.core.config import dump_yaml
 
-    config = tiny_config(data, out, training={"seed": seed})
+    config = tiny_config(data, out, training={"seed": seed}, model=model or {})
     out.mkdir(parents=True, exist_ok=True)
     dump_yaml(config, out / "config.yaml")
     created = not dist.is_initialized()
