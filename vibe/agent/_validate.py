@@ -11,14 +11,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from vibe.agent._goal import parse_size
 from vibe.agent._intent import Intent, Reading
-from vibe.agent._rules import TEMPLATE_NAMES, find_paths, kind_evidence, normalize, tune_negated, wants_tuning
+from vibe.agent._rules import TEMPLATE_NAMES, kind_evidence, normalize, tune_negated, wants_tuning
+from vibe.agent._text import LR_WORDS, find_paths, moe_named, numbers_in, sizes_in
 
 __all__ = ["IntentError", "validate_intent", "validate_reading"]
-
-_SIZES = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s*(k|m|b|t|thousand|million|billion|trillion|bn|mrd)\b", re.I)
-_NUMBERS = re.compile(r"(?<![\d.])(\d+(?:[.,]\d+)?)\s*(k\b)?", re.I)
 
 
 class IntentError(ValueError):
@@ -27,15 +24,6 @@ class IntentError(ValueError):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("; ".join(problems))
         self.problems = problems
-
-
-def _numbers(text: str) -> set[float]:
-    out: set[float] = set()
-    for value, k in _NUMBERS.findall(text):
-        number = float(value.replace(",", "")) if value.count(",") != 1 or len(value.split(",")[1]) == 3 \
-            else float(value.replace(",", "."))  # fmt: skip
-        out |= {number, number * 1e3} if k else {number}
-    return out
 
 
 def _written(value: float, numbers: set[float], *, scales: tuple[float, ...] = (1.0,)) -> bool:
@@ -51,7 +39,7 @@ def validate_intent(request: str, intent: Intent) -> list[str]:
     """The problems of ``intent`` as a reading of ``request`` (empty: it is backed by the text)."""
     text = normalize(request)
     problems: list[str] = []
-    numbers = _numbers(text)
+    numbers = numbers_in(text)
     named_paths, urls = find_paths(request)
     kind = intent.kind
     if kind != "unclear":
@@ -59,14 +47,11 @@ def validate_intent(request: str, intent: Intent) -> list[str]:
     fields: dict[str, Any] = intent.model_dump()
 
     if fields.get("parameters") is not None:
-        sizes = {
-            parse_size(f"{a}{'b' if u.lower() in ('bn', 'mrd') else u}") for a, u in _SIZES.findall(text)
-        }
-        _check("size", fields["parameters"] in sizes, "the request names no such size", problems)
+        _check("size", fields["parameters"] in sizes_in(text), "the request names no such size", problems)
     if "architecture" in fields:
-        moe_named = bool(re.search(r"\bmoe\b|mixture[- ]of[- ]experts|\bexperts?\b|\bsparse\b", text))
-        _check("moe", (fields["architecture"] == "moe") == moe_named,
-               "mixture of experts is " + ("named" if moe_named else "not named"), problems)  # fmt: skip
+        moe = moe_named(text)
+        _check("moe", (fields["architecture"] == "moe") == moe,
+               "mixture of experts is " + ("named" if moe else "not named"), problems)  # fmt: skip
     data = list(fields.get("data") or [])
     for path in data:
         _check("data", path.startswith("/"), f"{path!r} is not an absolute path", problems)
@@ -109,10 +94,12 @@ def validate_intent(request: str, intent: Intent) -> list[str]:
             )
     if fields.get("lr_factor") is not None:
         factor = fields["lr_factor"]
-        words = {0.5: r"half|halve", 2.0: r"double|twice", 0.333: r"third", 0.25: r"quarter", 0.1: r"tenth"}
-        backed = _written(factor, numbers) or _written(1 / factor, numbers) or bool(
-            re.search(words.get(round(factor, 3), r"(?!)"), text))  # fmt: skip
+        backed = _written(factor, numbers) or _written(1 / factor, numbers) or _written(factor * 100, numbers) \
+            or bool(re.search(LR_WORDS.get(round(factor, 3), r"(?!)"), text))  # fmt: skip
         _check("lr", backed, f"the request names no learning-rate factor {factor:g}", problems)
+    if fields.get("steps_factor") is not None:
+        _check("steps", _written(fields["steps_factor"], numbers) or (fields["steps_factor"] == 2 and bool(
+            re.search(r"twice|double", text))), "the request names no such multiple of the steps", problems)  # fmt: skip
     if fields.get("search"):
         _check("tune", wants_tuning(text), "the request asks for no search"
                + (" (it says not to tune)" if tune_negated(text) else ""), problems)  # fmt: skip
