@@ -13,7 +13,16 @@ from typing import Any
 
 from vibe.agent._intent import Intent, Reading
 from vibe.agent._rules import TEMPLATE_NAMES, kind_evidence, normalize, tune_negated, wants_tuning
-from vibe.agent._text import LR_WORDS, find_paths, moe_named, numbers_in, sizes_in
+from vibe.agent._text import (
+    LR_WORDS,
+    find_gpu_hours,
+    find_hours,
+    find_money,
+    find_paths,
+    moe_named,
+    numbers_in,
+    sizes_in,
+)
 
 __all__ = ["IntentError", "validate_intent", "validate_reading"]
 
@@ -64,11 +73,14 @@ def validate_intent(request: str, intent: Intent) -> list[str]:
         used = set(data) | ({run} if run else set())
         missing = [p for p in named_paths if p not in used and not any(p.startswith(u) for u in used if u)]
         _check("data", not missing, f"paths named but not used: {', '.join(missing)}", problems)
+    read_value = {"hours": find_hours, "gpu_hours": find_gpu_hours, "money": find_money}
     for name, scales in (("gpu_hours", (1.0,)), ("money", (1.0,)), ("hours", (1.0, 24.0, 168.0, 1 / 60)),
                          ("samples", (1.0,)), ("more_steps", (1.0,))):  # fmt: skip
         if fields.get(name) is not None:
-            _check(name, _written(fields[name], numbers, scales=scales), "the request names no such number",
-                   problems)  # fmt: skip
+            read = read_value[name](text) if name in read_value else None  # "within a week": no digit, 168 h
+            backed = _written(fields[name], numbers, scales=scales) or (read is not None and _written(
+                fields[name], {read}))  # fmt: skip
+            _check(name, backed, "the request names no such number", problems)
     if fields.get("num_experts") not in (None, 8):
         _check("experts", _written(fields["num_experts"], numbers), "no such expert count", problems)
     if fields.get("until"):
