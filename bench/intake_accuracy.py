@@ -1,7 +1,9 @@
 """Intake accuracy: how well requests become typed intents, by the rules, by the LLM's drafts, and by both.
 
-Over ``bench/data/intake_requests.jsonl`` (test-visible; ``--set heldout`` for ``intake_heldout.jsonl``, kept
-apart for the fine-tune of issue #16). Each line is a request and the fields its intent must have (``kind``
+Over three splits of ``bench/data``: ``visible`` (``intake_requests.jsonl``, the one tests and reader changes
+may look at), ``heldout`` (``intake_heldout.jsonl``, kept apart for the fine-tune of issue #16) and ``blind2``
+(``intake_blind2.jsonl``, written before the reader's generalisation and never read case by case while
+changing it). ``--set all`` (the default) reports each split. Each line is a request and the fields its intent must have (``kind``
 plus the fields that matter; keys starting with ``_`` are the side notes: refusals, policy override, URLs,
 directories needing confirmation). Reported: intent (kind) accuracy and field accuracy (every expected field
 right) for
@@ -13,7 +15,8 @@ right) for
 plus LLM calls, tokens and seconds per request. The LLM is ``--url`` (default ``$VIBE_LLM_URL``, else the
 local server on port 8011 or 8000 if one answers); ``--no-llm`` for the rules only.
 
-    python bench/intake_accuracy.py --no-llm
+    python bench/intake_accuracy.py --no-llm            # every split, rules and combined
+    python bench/intake_accuracy.py --no-llm --set blind2 -v
     python bench/intake_accuracy.py --url http://127.0.0.1:8011/v1 [--limit 20]
 """
 
@@ -28,7 +31,11 @@ from typing import Any
 
 DATA = Path(__file__).parent / "data"
 RESULTS = Path(__file__).parent / "results"
-SETS = {"visible": DATA / "intake_requests.jsonl", "heldout": DATA / "intake_heldout.jsonl"}
+SETS = {
+    "visible": DATA / "intake_requests.jsonl",
+    "heldout": DATA / "intake_heldout.jsonl",
+    "blind2": DATA / "intake_blind2.jsonl",
+}
 
 
 def load(path: Path) -> list[dict[str, Any]]:
@@ -204,35 +211,45 @@ def run(cases: list[dict[str, Any]], *, llm: Any, verbose: bool, progress: Any =
     return summary
 
 
+def _one(name: str, args: argparse.Namespace, llm: Any) -> dict[str, Any]:
+    cases = load(SETS[name])[:: args.every][: args.limit]
+    partial = RESULTS / f"intake_accuracy_{name}.partial.jsonl"
+    partial.write_text("")
+
+    def progress(done: int, row: dict[str, Any]) -> None:
+        with partial.open("a") as f:
+            f.write(json.dumps(row) + "\n")
+        if llm is not None:
+            print(f"{name} {done}/{len(cases)}", flush=True)
+
+    summary = run(cases, llm=llm, verbose=args.verbose, progress=progress)
+    out = RESULTS / f"intake_accuracy_{name}{'_llm' if llm else ''}.json"
+    out.write_text(json.dumps(summary, indent=2))
+    print(f"== {name} ({out})")
+    print(json.dumps({k: v for k, v in summary.items() if k != "rows"}, indent=2))
+    return summary
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--set", choices=sorted(SETS), default="visible")
+    parser.add_argument("--set", choices=[*sorted(SETS), "all"], default="all")
     parser.add_argument("--url", default=None, help="OpenAI-compatible endpoint (default: a local one)")
     parser.add_argument("--no-llm", action="store_true")
     parser.add_argument("--limit", type=int, default=None, help="only the first N requests")
     parser.add_argument("--every", type=int, default=1, help="only every N-th request (a spread-out sample)")
     parser.add_argument("-v", "--verbose", action="store_true", help="print every wrong field")
     args = parser.parse_args()
-    cases = load(SETS[args.set])[:: args.every][: args.limit]
     llm = None if args.no_llm else _llm(args.url)
     if llm is None and not args.no_llm:
         print("no LLM answers (tried --url, $VIBE_LLM_URL, :8011, :8000): rules only")
-    partial = RESULTS / f"intake_accuracy_{args.set}.partial.jsonl"
     RESULTS.mkdir(exist_ok=True)
-    partial.write_text("")
-
-    def progress(done: int, row: dict[str, Any]) -> None:
-        with partial.open("a") as f:
-            f.write(json.dumps(row) + "\n")
-        print(f"{done}/{len(cases)}", flush=True)
-
-    summary = run(cases, llm=llm, verbose=args.verbose, progress=progress)
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"intake_accuracy_{args.set}{'_llm' if llm else ''}.json"
-    out.write_text(json.dumps(summary, indent=2))
-    printable = {k: v for k, v in summary.items() if k != "rows"}
-    print(json.dumps(printable, indent=2))
-    print(f"written: {out}")
+    names = list(SETS) if args.set == "all" else [args.set]
+    table = {name: _one(name, args, llm) for name in names}
+    print("\nsplit      requests  " + "  ".join(f"{m + ' intent/fields':>22}" for m in ("rules", "combined")))
+    for name, summary in table.items():
+        cells = [f"{summary[m]['intent_accuracy']:>10.1%} / {summary[m]['field_accuracy']:>7.1%}"
+                 for m in ("rules", "combined")]  # fmt: skip
+        print(f"{name:<10} {summary['requests']:>8}  " + "  ".join(f"{c:>22}" for c in cells))
 
 
 if __name__ == "__main__":

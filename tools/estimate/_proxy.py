@@ -47,8 +47,10 @@ def plan_proxy(
     seq_length: int = 256,
     global_batch_size: int = 16,
     max_steps: int | None = None,
+    max_params: int | None = None,
 ) -> ProxyPlan:
-    """The largest ladder shape whose compute-optimal run (capped by available data) fits ``time_budget_s``.
+    """The largest ladder shape whose compute-optimal run (capped by available data) fits ``time_budget_s``,
+    and no larger than ``max_params`` (a proxy is never bigger than the model it stands for).
 
     ``flops_per_second`` is what this machine sustains in training (measured peak times measured MFU).
     """
@@ -69,6 +71,8 @@ def plan_proxy(
             num_experts=experts,
             moe_router_topk=2,
         )
+        if chosen is not None and max_params is not None and shape.total_params > max_params:
+            break
         tokens = min(int(20 * shape.active_params), tokens_available * 4)
         steps = max(1, tokens // tokens_per_step)
         if max_steps is not None:

@@ -10,7 +10,7 @@ from vibe.agent._agent import Agent, AgentSettings, Outcome, continue_thread
 from vibe.agent._approval import gate_node
 from vibe.agent._draft import FEW_SHOT, SYSTEM_PROMPT, Draft, build_prompt, draft_of, intent_from_draft
 from vibe.agent._followup import follow_up
-from vibe.agent._goal import GoalDraft, TrainingGoal, goal_from_draft, parse_request, parse_size
+from vibe.agent._goal import GoalDraft, TrainingGoal, goal_from_draft, parse_request
 from vibe.agent._hpo import ClearedSearchGate
 from vibe.agent._intent import (
     INTENT_KINDS,
@@ -37,6 +37,7 @@ from vibe.agent._record import Recorder
 from vibe.agent._release import ReleaseDenied, ReleaseResult, find_export, release_model
 from vibe.agent._rules import read_rules
 from vibe.agent._search import SearchSettings, transfer_into
+from vibe.agent._text import parse_size
 from vibe.agent._validate import IntentError, validate_intent, validate_reading
 
 __all__ = [

@@ -13,7 +13,6 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from vibe.agent._goal import parse_size
 from vibe.agent._intent import (
     Cluster,
     ContinueIntent,
@@ -29,6 +28,7 @@ from vibe.agent._intent import (
     TuneIntent,
     UnclearIntent,
 )
+from vibe.agent._text import parse_size
 
 __all__ = ["FEW_SHOT", "SYSTEM_PROMPT", "Draft", "build_prompt", "draft_of", "intent_from_draft"]
 

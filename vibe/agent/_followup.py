@@ -10,16 +10,19 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from vibe.agent._goal import parse_size
 from vibe.agent._intent import Reading
-from vibe.agent._rules import (
+from vibe.agent._rules import normalize, read_rules, tune_negated, wants_tuning
+from vibe.agent._text import (
+    experts_named,
     find_cluster,
     find_paths,
     find_until,
-    normalize,
-    read_rules,
-    tune_negated,
-    wants_tuning,
+    lr_factor,
+    moe_named,
+    more_steps,
+    parse_size,
+    steps_factor,
+    system_dirs,
 )
 from vibe.agent._validate import validate_intent
 
@@ -28,17 +31,7 @@ __all__ = ["follow_up"]
 _CANCEL = re.compile(
     r"^\s*(?:no,?\s+)?(?:cancel|never ?mind|forget (?:it|that)|abort|scrap (?:it|that)|drop it)\b", re.I
 )
-_LR = ((r"\bhalf (?:the )?(?:learning rate|lr)|\bhalve", 0.5), (r"\bdouble (?:the )?(?:learning rate|lr)", 2.0),
-       (r"\ba (?:third) of the (?:learning rate|lr)", 1 / 3), (r"\ba quarter of the (?:learning rate|lr)", 0.25))  # fmt: skip
 _BUDGETED = ("train", "estimate", "tune")
-
-
-def _lr_factor(text: str) -> float | None:
-    for pattern, factor in _LR:
-        if re.search(pattern, text):
-            return factor
-    match = re.search(r"\b(?:learning rate|lr)\s*(?:x|\*|times)\s*(\d*\.?\d+)", text)
-    return float(match.group(1)) if match else None
 
 
 def follow_up(previous: Reading, text: str) -> Reading | Literal["cancel"] | None:
@@ -61,10 +54,9 @@ def follow_up(previous: Reading, text: str) -> Reading | Literal["cancel"] | Non
     elif re.search(r"\b(?:go ahead and train|train it|actually train)", said) and kind in _BUDGETED:
         intent["kind"], kind = "train", "train"
         changed.append("kind")
-    if re.search(r"\bmoe\b|mixture[- ]of[- ]experts|\bexperts?\b", said):
-        experts = re.search(r"(\d+)\s*experts?", said)
+    if moe_named(said):
         edit("architecture", "moe")
-        edit("num_experts", int(experts.group(1)) if experts else intent.get("num_experts") or 8)
+        edit("num_experts", experts_named(said) or intent.get("num_experts") or 8)
     elif re.search(r"\bdense\b", said):
         edit("architecture", "dense")
         edit("num_experts", None)
@@ -75,12 +67,15 @@ def follow_up(previous: Reading, text: str) -> Reading | Literal["cancel"] | Non
     if paths and "data" in intent:
         replace = re.search(r"\binstead\b|\bonly\b", said)
         edit("data", paths if replace else list(dict.fromkeys([*intent["data"], *paths])))
-    factor = _lr_factor(said)
+    factor = lr_factor(said)
     if factor is not None and "lr_factor" in intent:
         edit("lr_factor", factor * (intent["lr_factor"] or 1.0) if kind == "continue" else factor)
-    more = re.search(r"(\d[\d,]*)\s*(?:more|extra|additional) steps", said)
+    more = more_steps(said)
     if more and "more_steps" in intent:
-        edit("more_steps", int(more.group(1).replace(",", "")))
+        edit("more_steps", more)
+    times = steps_factor(said)
+    if times and "steps_factor" in intent:
+        edit("steps_factor", times)
     if "search" in intent and (wants_tuning(said) or tune_negated(said)):
         edit("search", wants_tuning(said))
     cluster = find_cluster(said)
@@ -106,8 +101,6 @@ def follow_up(previous: Reading, text: str) -> Reading | Literal["cancel"] | Non
             "urls": [*previous.urls, *fresh.urls],
         }
     )
-    from vibe.agent._rules import system_dirs
-
     edited = edited.model_copy(update={"confirm_dirs": system_dirs(list(getattr(edited.intent, "data", [])))})
     problems = validate_intent(request, edited.intent)
     if problems:

@@ -122,6 +122,10 @@ def asked_line(reading: Reading, settings: PlanSettings) -> str:
     parts: list[str] = []
     if getattr(intent, "parameters", None):
         parts.append(f"{count(intent.parameters)} parameters")  # type: ignore[union-attr]
+    elif intent.kind in TRAINING_KINDS and not getattr(intent, "base_model", None):
+        parts.append("no size (sized for the data)")
+    if getattr(intent, "data", None):
+        parts.append(f"data {', '.join(intent.data)}")  # type: ignore[union-attr]
     if getattr(intent, "architecture", "dense") == "moe":
         parts.append(f"MoE with {intent.num_experts} experts")  # type: ignore[union-attr]
     if getattr(intent, "gpu_hours", None):

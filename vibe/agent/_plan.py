@@ -148,30 +148,77 @@ def data_dir_for(goal: TrainingGoal, settings: PlanSettings) -> str:
     return f"{settings.workdir}/data/{key[:12]}"
 
 
+LOCAL_SEQ_LENGTH = 256  # the local runs' (tools.estimate.plan_proxy's) sequence length
+_SMALL = 20e6  # below this a model is the local runs' family: trained at their sequence length, not 4096
+
+
+def _sized_for_data(
+    tokens_available: int | None, *, experts: int | None, settings: PlanSettings
+) -> tuple[ModelShape, int | None, str]:
+    """No size named: the model the data trains compute-optimally (20 tokens per parameter, repeating the
+    data up to :data:`MAX_USEFUL_EPOCHS` passes when it is smaller than even the smallest shape needs), the
+    tokens to plan for it, and the sentence that says so with the numbers the plan then shows."""
+    data = tokens_available or 20_000_000
+    shape = shape_for_params(
+        data / TOKENS_PER_PARAM, num_experts=experts, vocab_size=settings.local_vocab_size
+    )
+    if shape.total_params < _SMALL:
+        shape = shape.model_copy(update={"seq_length": LOCAL_SEQ_LENGTH})
+    optimal = int(TOKENS_PER_PARAM * shape.active_params)
+    named = f"{count(shape.total_params)} parameters ({shape.num_layers} layers x {shape.hidden_size})"
+    if tokens_available is None:
+        return shape, None, (f"no model size named and the data's size is unknown: chose {named}, "
+                             f"compute-optimal for {count(optimal)} tokens")  # fmt: skip
+    tokens = min(optimal, int(MAX_USEFUL_EPOCHS * data))
+    passes = tokens / data
+    head = f"no model size named: sized for {count(data)} tokens of data: {named}"
+    if optimal <= data * 1.05:
+        return (
+            shape,
+            tokens,
+            f"{head}, trained compute-optimally on {count(tokens)} tokens (20 per parameter)",
+        )
+    if tokens == optimal:
+        return shape, tokens, (f"{head}, the nearest model shape; its compute-optimal {count(tokens)} tokens (20 "
+                               f"per parameter) are {passes:.1f} passes over the data (up to "
+                               f"{MAX_USEFUL_EPOCHS:g} still help)")  # fmt: skip
+    return shape, tokens, (f"{head}, the smallest model shape; it would want {count(optimal)} tokens (20 per "
+                           f"parameter), the data gives {count(tokens)} in {MAX_USEFUL_EPOCHS:g} passes (more "
+                           "stop helping): it will be under-trained; add data for a better model")  # fmt: skip
+
+
+def _gpu_time(gpu_hours: float) -> str:
+    seconds = gpu_hours * 3600
+    if seconds < 1:
+        return "under a second"
+    return (
+        f"{seconds:.0f} s"
+        if seconds < 120
+        else f"{seconds / 60:.0f} min"
+        if seconds < 7200
+        else f"{gpu_hours:.1f} h"
+    )
+
+
+def _no_cluster(full: ComputeEstimate, goal: TrainingGoal) -> bool:
+    """A run too small for a cluster plan: under one GPU-hour, and no cluster named in the request."""
+    return full.gpu_hours < 1 and goal.target_cluster is None
+
+
 def make_plan(
     goal: TrainingGoal, *, tokens_available: int | None, settings: PlanSettings, thread_id: str
 ) -> Plan:
     """Work out the full-size plan, the local run (full or proxy) and the gated steps to run it."""
     notes: list[str] = []
     experts = goal.num_experts if goal.architecture == "moe" else None
+    tokens = None
     if goal.parameters is None:
-        # No size named: the compute-optimal size for the data there is (20 tokens per parameter), with the
-        # vocabulary it is tokenized with here, so the count is the model's and not its embeddings'.
-        optimal = (tokens_available or 2e7) / 20
-        shape = shape_for_params(max(1e6, optimal), num_experts=experts, vocab_size=settings.local_vocab_size)
-        data = f"{count(tokens_available)} tokens of data" if tokens_available else "the data (size unknown)"
-        notes.append(
-            f"no model size named: chose {count(shape.total_params)} parameters, compute-optimal for {data}"
-            if shape.total_params <= 1.5 * optimal
-            else f"no model size named: {data} is compute-optimal for ~{count(optimal)} parameters; the smallest "
-            f"model shape has {count(shape.total_params)}, trained on at most {MAX_USEFUL_EPOCHS:g} passes over the data"
-        )
+        shape, tokens, note = _sized_for_data(tokens_available, experts=experts, settings=settings)
+        notes.append(note)
     else:
         shape = shape_for_params(goal.parameters, num_experts=experts)
-    tokens = None
-    if goal.parameters is None and tokens_available:
-        # sized for the data: never plan more passes over it than help (the compute-optimal count otherwise)
-        tokens = min(int(TOKENS_PER_PARAM * shape.active_params), int(MAX_USEFUL_EPOCHS * tokens_available))
+        if shape.total_params < _SMALL:  # a model this small trains at the local sequence length
+            shape = shape.model_copy(update={"seq_length": LOCAL_SEQ_LENGTH})
     full = estimate_compute(
         shape,
         settings.cluster,
@@ -179,12 +226,8 @@ def make_plan(
         tokens=tokens,
         gpu_hour_budget=goal.gpu_hour_budget,
     )
-    if full.gpu_hours < 1 and settings.cluster.num_gpus > 1 and goal.target_cluster is None:
-        one = settings.cluster.model_copy(update={"nodes": 1, "gpus_per_node": 1})
-        notes.append(
-            f"the full run needs under one GPU-hour: planned on one {one.spec.name}, not the "
-            f"{settings.cluster.num_gpus} GPUs of {settings.cluster.name}"
-        )
+    if _no_cluster(full, goal) and settings.cluster.num_gpus > 1:
+        one = settings.cluster.model_copy(update={"nodes": 1, "gpus_per_node": 1})  # said in the summary
         settings = settings.model_copy(update={"cluster": one})
         full = estimate_compute(
             shape, one, tokens_available=tokens_available, tokens=tokens, gpu_hour_budget=goal.gpu_hour_budget
@@ -233,8 +276,20 @@ def make_plan(
                 tokens_available=tokens_available or 1_000_000,
                 num_experts=experts,
                 max_steps=settings.proxy_max_steps,
+                max_params=full.total_params,
             )
-            if not runs_locally:
+            if not runs_locally and _no_cluster(full, goal):
+                notes.append(
+                    f"the whole run ({count(full.total_params)} parameters on {count(full.tokens_planned)} tokens) "
+                    f"would take ~{local_seconds / 3600:,.1f} h on this machine, over the "
+                    f"{settings.proxy_time_budget_s:.0f} s budget of a local run: here it trains "
+                    + ("the same model" if proxy.shape.total_params == full.total_params else
+                       f"a {count(proxy.shape.total_params)}-parameter model of the same family")
+                    + f" on {count(proxy.tokens)} tokens, and the whole run needs one {full.cluster.spec.name} for "
+                    + _gpu_time(full.gpu_hours)
+                    + (f" (or proxy_time_budget_s={local_seconds:.0f} here)" if local_seconds <= 12 * 3600 else "")
+                )  # fmt: skip
+            elif not runs_locally:
                 notes.append(
                     f"the full run ({count(full.total_params)} parameters on {count(full.tokens_planned)} tokens) "
                     f"would take ~{local_seconds / 3600:,.1f} h on this machine, over its "
@@ -337,14 +392,23 @@ def summarize_plan(result: Plan) -> str:
     full = result.full
     asked = [n for n in result.notes if n.startswith("asked: ")]
     notes = [f"note: {n}" for n in result.notes if not n.startswith("asked: ")]
-    if result.runs_locally and result.steps and result.proxy is not None:  # fits here: no cluster plan
-        p = result.proxy
+    if result.steps and result.proxy is not None and (result.runs_locally or _no_cluster(full, result.goal)):
+        p = result.proxy  # fits here, or needs under one GPU-hour: no cluster plan, one line saying so
+        passes = f" ({full.epochs:.1f} passes over {count(full.tokens_available)})" if full.epochs else ""
+        here = (
+            f"it trains on this machine: {p.steps} steps, ~{p.expected_seconds:.0f} s"
+            if result.runs_locally
+            else f"the whole run is {_gpu_time(full.gpu_hours)} on one {full.cluster.spec.name}"
+        )
         return "\n".join([
             *asked,
             f"model: {count(full.total_params)} parameters ({count(full.active_params)} active), "
-            f"{full.shape.num_layers} layers x {full.shape.hidden_size}, on "
-            + (f"{count(full.tokens_available)} tokens of data" if full.tokens_available else "the data"),
-            f"cluster: none needed, it trains on this machine: {p.steps} steps, ~{p.expected_seconds:.0f} s",
+            f"{full.shape.num_layers} layers x {full.shape.hidden_size}, sequence length {full.shape.seq_length}",
+            f"tokens: {count(full.tokens_planned)} planned{passes}",
+            f"cluster: none needed, {here}",
+            *([] if result.runs_locally else
+              [f"local run: {count(p.shape.total_params)} parameters, {p.steps} steps ({count(p.tokens)} tokens), "
+               f"~{p.expected_seconds:.0f} s"]),
             *notes,
         ])  # fmt: skip
     lines = [

@@ -8,19 +8,19 @@ It backs up the LLM (and is what the validator checks the LLM's fields against).
 3. the kind is decided (status questions, post-training, eval, release, continue, synth, estimate, tune,
    train, in that order; a refusal with nothing else left is ``refuse``; nothing readable is ``unclear``);
 4. that kind's fields are read: sizes, paths, budgets, clock times, the cluster, runs, factors, counts.
+
+The words that decide a kind are one lexicon per intent (``_TRAIN``, ``_ESTIMATE``, ``_TUNE``, ...) below;
+every value (number, unit, size, duration, clock time, money, cluster, path, factor) is read by
+:mod:`vibe.agent._text`, the one place the validation reads them too.
 """
 
 from __future__ import annotations
 
 import difflib
 import re
-import sysconfig
-from pathlib import Path
 from typing import Any, Literal
 
-from vibe.agent._goal import parse_size
 from vibe.agent._intent import (
-    Cluster,
     ContinueIntent,
     EstimateIntent,
     EvalIntent,
@@ -36,18 +36,33 @@ from vibe.agent._intent import (
     TuneIntent,
     UnclearIntent,
 )
+from vibe.agent._text import (
+    experts_named,
+    find_cluster,
+    find_gpu_hours,
+    find_hours,
+    find_money,
+    find_paths,
+    find_until,
+    lr_factor,
+    moe_named,
+    more_steps,
+    number,
+    parse_size,
+    steps_factor,
+    system_dirs,
+    urls_in,
+    without_clusters,
+    without_urls,
+)
 
 __all__ = [
     "QUESTION",
     "TEMPLATE_NAMES",
-    "find_cluster",
-    "find_paths",
     "find_run",
-    "find_until",
     "kind_evidence",
     "normalize",
     "read_rules",
-    "system_dirs",
     "tune_negated",
     "wants_tuning",
 ]
@@ -99,9 +114,26 @@ _VOCAB = [
     "gates",
     "budget",
     "would",
+    "assess",
+    "expensive",
+    "parameters",
+    "benchmark",
+    "register",
+    "registry",
+    "checkpoint",
+    "previous",
+    "latest",
+    "synthesize",
+    "synthesise",
+    "produce",
+    "hyperparameter",
+    "warmup",
+    "minutes",
+    "finish",
+    "deadline",
 ]
 _KEEP = set(
-    ["python", "stdlib", "standard", "library", "files", "tokens", "cluster", "nodes", "gpus", "hours", "minutes", "steps", "rate", "about", "after", "before", "should", "their", "there", "these", "those", "which", "while", "where", "what", "when", "with", "without", "again", "other", "another", "first", "large", "small", "tiny", "little", "quick", "night", "around", "using", "times", "twice", "third", "quarter", "tenth"]
+    ["python", "stdlib", "standard", "library", "files", "tokens", "cluster", "nodes", "gpus", "hours", "minutes", "steps", "rate", "about", "after", "before", "should", "their", "there", "these", "those", "which", "while", "where", "what", "when", "with", "without", "again", "other", "another", "first", "large", "small", "tiny", "little", "quick", "night", "around", "using", "times", "twice", "third", "quarter", "tenth", "weight", "decay", "width", "depth", "layers", "batch", "instruction", "instruct", "preferences", "pairs", "latest", "later", "letter", "scratch", "search", "should", "could", "model", "models", "modes", "runs", "tests", "testing"]
 )  # fmt: skip
 _WORD = re.compile(r"(?<![/\w.-])[A-Za-z]{5,}(?![/\w])")
 
@@ -118,46 +150,7 @@ def normalize(request: str) -> str:
 
     text = _WORD.sub(fix, request)
     text = re.sub(r"\bfine[ -]?tun", "finetun", text, flags=re.I)
-    text = re.sub(r"(\d)\s*(?:bn|mrd|milliards?|milliarden)\b", r"\1b", text, flags=re.I)
-    text = re.sub(r"(\d)\s*(?:mio|millionen)\b", r"\1m", text, flags=re.I)
-    return text.lower().replace("’", "'")
-
-
-# ------------------------------------------------------------------------------------------------ paths
-_PATH = re.compile(r"(?<![\w:/.])(~?/[^\s,;'\"()]+)")
-_URL = re.compile(r"\b((?:https?|s3|gs|ftp|hf|az)://[^\s,;'\"()]+)", re.I)
-_STDLIB = ("python standard library", "python stdlib", "standard library", "stdlib")
-_SYSTEM = ("/etc", "/root", "/proc", "/sys", "/boot", "/dev", "/var/lib", "/var/log")
-
-
-def _stdlib() -> str:
-    return sysconfig.get_paths()["stdlib"]
-
-
-def find_paths(request: str) -> tuple[list[str], list[str]]:
-    """(absolute paths, URLs) the request names; '~' expands to the home directory; the standard library by
-    its name. URLs are returned apart: they are never data sources."""
-    urls = [u.rstrip(".:!?") for u in _URL.findall(request)]
-    rest = _URL.sub(" ", request)
-    paths = [str(Path(p.rstrip(".:!?")).expanduser()) if p.startswith("~") else p.rstrip(".:!?") for p in
-             _PATH.findall(rest)]  # fmt: skip
-    paths = [p.rstrip("/") or "/" for p in paths]
-    if any(alias in rest.lower() for alias in _STDLIB):
-        paths.append(_stdlib())
-    return list(dict.fromkeys(paths)), list(dict.fromkeys(urls))
-
-
-def system_dirs(paths: list[str]) -> list[str]:
-    """Those of ``paths`` in a system directory (or the home directory of the user running Vibe)."""
-    home = str(Path.home())
-    stdlib = _stdlib()
-    out = []
-    for path in paths:
-        if path == stdlib or path.startswith(stdlib + "/"):
-            continue  # named as "the Python standard library", wherever it is installed
-        if path in ("/", home) or any(path == d or path.startswith(d + "/") for d in (*_SYSTEM, home)):
-            out.append(path)
-    return out
+    return re.sub(r"\s+", " ", text.lower().replace("’", "'").replace("‘", "'"))
 
 
 # ------------------------------------------------------------------------------------------- refusals
@@ -166,14 +159,22 @@ _HUB = (
     r"hugging ?face|\bhf\b|\bthe hub\b|model hub|\bhub\b|s3|\bgcs\b|google cloud|azure|dropbox|google drive|"
     r"github|gitlab|wandb|weights (?:&|and) biases|bucket|external server|the internet|public|outside|cloud"
 )
-_SEND = r"upload|push|send|e-?mail|mail|post|share|publish|export|copy|sync|put|ship|release|transfer"
+_SEND = (
+    r"upload|push|send|e-?mail|mail|post|share|publish|export|copy|sync|put|ship|release|transfer|forward|"
+    r"back ?up|mirror|deploy"
+)
 _EXFIL = re.compile(rf"\b(?:{_SEND})\w*\b[^.;]*?(?:{_HUB})", re.I)
 _OVERRIDE = re.compile(
-    r"\b(?:ignore|bypass|override|skip|disable|forget|circumvent)\s+(?:the\s+|our\s+|all\s+|any\s+)?"
-    r"(?:polic(?:y|ies)|rules|approvals?|guardrails|restrictions|checks)\b|\bwithout (?:any )?policy checks\b",
+    r"\b(?:ignore|bypass|override|skip|disable|forget|circumvent|disregard|turn off|switch off|get around|"
+    r"never ?mind|don'?t (?:worry|care) about|pay no attention to)\s+(?:the\s+|our\s+|all\s+|any\s+|your\s+)?"
+    r"(?:(?:data|security|sovereignty|company)\s+)?(?:polic(?:y|ies)|rules|approvals?|guardrails|restrictions|"
+    r"checks)\b|\bwithout (?:any )?(?:policy|approval)(?: checks)?\b|\bpretend (?:there is|there's) no policy\b",
     re.I,
 )
-_CLAUSE = re.compile(r"\s*(?:,?\s+and then\s+|,?\s+then\s+|,?\s+and\s+|;\s*|,\s*|\.\s+|\s+also\s+)", re.I)
+_CLAUSE = re.compile(
+    r"\s*(?:,?\s+and then\s+|,?\s+then\s+|,?\s+and\s+|;\s*|,(?!\d)\s*|\.\s+|\s+also\s+|\s+afterwards\s+)",
+    re.I,
+)
 
 
 def _side_notes(request: str) -> tuple[str, list[str], bool]:
@@ -184,7 +185,7 @@ def _side_notes(request: str) -> tuple[str, list[str], bool]:
     for clause in _CLAUSE.split(request):
         if not clause.strip():
             continue
-        urls = [u for u in _URL.findall(clause) if not re.match(r"https?://(127\.0\.0\.1|localhost)", u)]
+        urls = [u for u in urls_in(clause) if not re.match(r"https?://(127\.0\.0\.1|localhost)", u)]
         sends = re.search(rf"\b(?:{_SEND})\w*\b", clause, re.I)
         emails = _EMAIL.findall(clause)
         hub = _EXFIL.search(clause)
@@ -201,53 +202,64 @@ def _side_notes(request: str) -> tuple[str, list[str], bool]:
 
 # ---------------------------------------------------------------------------------------------- kinds
 _TRAIN = re.compile(
-    r"\b(?:re-?train|pre-?train|train|finetun)\w*|\b(?:build|make|create)\b(?=[^.?!]*\b(?:model|gpt|llm|\d+(?:\.\d+)?\s*[mb]\b))",
+    r"\b(?:re-?train|pre-?train|train|finetun)\w*|\b(?:build|make|create|fit|grow)\b(?=[^.?!]*\b(?:model|gpt|llm|"
+    r"\d+(?:[.,]\d+)?\s*(?:[mb]|bn|mio|mrd|million|billion)\b))",
     re.I,
 )
 _TUNE_WORD = r"(?:tun(?:e|ed|es|ing)\b|hyper-?param\w*|search\w*|sweep\w*|hpo\b|optimi[sz]\w*)"
 _TUNE = re.compile(
-    rf"(?<!finetun)(?<!fine-)(?<!fine )\b{_TUNE_WORD}|\bfind (?:the )?best|\bbest (?:settings|lr|learning rate|hyper)"
-    r"|\b(?:lowest|minimi[sz]e|minimum)\s+(?:the\s+)?(?:validation|val|held-out|eval)",
+    rf"(?<!finetun)(?<!fine-)(?<!fine )\b{_TUNE_WORD}|\bfind (?:the |a )?(?:best|good|optimal|right)\b"
+    r"|\bbest (?:settings|lr|learning rate|hyper|config)|\b(?:lowest|minimi[sz]e|minimum)\s+(?:the\s+)?"
+    r"(?:validation|val|held-out|eval)",
     re.I,
 )
 _NEGATED_TUNE = re.compile(
-    r"\b(?:don'?t|do not|no|skip|without|never|not|nor|bother)\b(?:\s+\w+){0,3}?\s*"
+    r"\b(?:don'?t|do not|no|skip|without|never|not|nor|bother|leave out|forget)\b(?:\s+\w+){0,3}?\s*"
     rf"(?:the\s+|a\s+|any\s+)?(?:hyper-?parameter\s+)?{_TUNE_WORD}",
     re.I,
 )
 _ESTIMATE = re.compile(
-    r"how much|how long|\bcost\w*|\bestimat\w*|what would it take|\bprice\b|how many gpu|\bafford|\bfeasible"
-    r"|\bbudget for\b|\bwould it take\b",
+    r"how much|how long|\bcost\w*|\bestimat\w*|what would it take|\bprice\w*|\bpricing\b|how many (?:gpu|days|"
+    r"hours|weeks|months|nodes)|\bafford|\bfeasib\w*|\bbudget for\b|\bwould it take\b|\bexpensive\b|\bballpark\b"
+    r"|\bquote\b|\bwhat would (?:a|an|it)\b[^.?!]*\b(?:take|need|run|be)\b|\bhow fast\b|\bthe bill\b",
     re.I,
 )
 _STATUS_Q = re.compile(
-    r"^\s*(?:how(?:'s| is| are| did| far)|what(?:'s| is| are| did| has| have| happened)|is |are |did |has |"
-    r"any |show|list|status|where|which|tell me)",
+    r"^\s*(?:how(?:'s| is| are| did| far| goes| does)|what(?:'s| is| are| did| has| have| happened| runs)|is |"
+    r"are |did |has |have |any |anything|show|list|status|where|which|tell me|give me)",
     re.I,
 )
 _STATUS_W = re.compile(
     r"\b(?:doing|going|progress|status|waiting|pending|approv\w*|find|found|running|finished|done|loss|runs?|"
-    r"loop|queue|happened|stuck|far along|converg\w*|results?)\b",
+    r"loop|queue|happened|stuck|far along|converg\w*|results?|still|left|remaining)\b",
     re.I,
 )
 _POST = re.compile(
-    r"\b(?:sft|dpo|rlhf|rlaif|grpo|ppo|orpo|post-?train\w*|instruction[- ]?tun\w*|instruct-?tun\w*|"
-    r"align\w*|preference (?:tuning|optimi[sz]ation|data|pairs)|reinforcement learning|chat[- ]?tun\w*)\b",
+    r"\b(?:sft|dpo|rlhf|rlaif|grpo|ppo|orpo|kto|post-?train\w*|instruction[- ]?tun\w*|instruct-?tun\w*|"
+    r"align\w*|preference (?:tuning|optimi[sz]ation|data|pairs)|reinforcement learning|chat[- ]?tun\w*|"
+    r"supervised finetun\w*)\b",
     re.I,
 )
-_RELEASE = re.compile(r"\b(?:release|publish|promote|register)\w*\b(?!\s+gates?)(?!\s+criteria)", re.I)
+_RELEASE = re.compile(
+    r"\b(?:release|publish|promote|register|ship)\w*\b(?!\s+gates?)(?!\s+criteria)(?!\s+bar)", re.I
+)
 _EVAL = re.compile(
-    r"\b(?:evaluat\w*|eval|evals|benchmark\w*|score|assess\w*|measure|test (?:the|run|it|model))\b|"
-    r"\bpass(?:es)? (?:our |the )?(?:release )?(?:gates?|bar|criteria)|\bgates?\b",
+    r"\b(?:evaluat\w*|eval|evals|benchmark\w*|score|assess\w*|measure|test (?:the|run|it|model|checkpoint))\b|"
+    r"\b(?:pass(?:es)?|meets?|clears?|satisf(?:y|ies)) (?:our |the |all )?(?:release )?(?:gates?|bar|criteria)"
+    r"|\bgates?\b|\bhow good is\b|\bhow well does\b|\brelease (?:criteria|bar)\b",
     re.I,
 )
 _CONTINUE = re.compile(
-    r"\b(?:continue|continuing|resume|pick up|keep training|carry on|extend|branch|fork|restart from|"
-    r"train (?:it |that |the (?:last|previous) run )?(?:for )?longer|more steps)\b",
+    r"\b(?:continue|continuing|resume|resuming|pick up|keep (?:training|going)|carry on|extend|branch|fork|"
+    r"restart from|start again from|train (?:it |that |the (?:last|previous) run )?(?:for )?(?:longer|further)|"
+    r"more steps|where (?:it|we|you) left off)\b",
     re.I,
 )
-_SAMPLES = r"\b(?:samples?|examples?|pairs|data|docstrings?|questions|tests|summaries|explanations|items)\b"
-_SYNTH = re.compile(r"\b(?:synthetic|synthesi[sz]\w*|augment\w*|generate)\b", re.I)
+_SAMPLES = (
+    r"\b(?:samples?|examples?|pairs|data|docstrings?|questions|tests?|test cases|summaries|explanations|items|"
+    r"records|instances)\b"
+)
+_SYNTH = re.compile(r"\b(?:synthetic|synthesi[sz]\w*|augment\w*|generate|fabricate)\b", re.I)
 
 
 def tune_negated(text: str) -> bool:
@@ -273,7 +285,9 @@ def _kind(text: str, paths: list[str]) -> str:
         _RUN_REF.search(text) and re.search(r"\bhalf|halve|double|more (?:steps|data)|lr\s*[x*/]", text)
     ):
         return "continue"
-    if _SYNTH.search(text) and re.search(_SAMPLES, text):
+    if _SYNTH.search(text) and (
+        re.search(_SAMPLES, text) or any(re.search(t, text) for t in _TEMPLATES.values())
+    ):
         return "synth"
     if _ESTIMATE.search(text):
         return "estimate"
@@ -291,31 +305,11 @@ def _kind(text: str, paths: list[str]) -> str:
 
 
 # --------------------------------------------------------------------------------------------- fields
-_EXPERTS = re.compile(r"(\d+)\s*experts?", re.I)
-_MOE = re.compile(r"\bmoe\b|mixture[- ]of[- ]experts|\bexperts?\b|\bsparse\b", re.I)
-_NUM = r"(\d+(?:[.,]\d+)?)\s*(k|thousand)?"
-_GPU_HOURS = re.compile(rf"{_NUM}\s*(?:gpu|h100|a100)[- ]?(?:h\b|hrs?\b|hours?\b|stunden\b|heures\b)", re.I)
-_MONEY = re.compile(rf"(?:[$€£]\s*{_NUM}|{_NUM}\s*(?:\$|€|£|usd|eur|euros?|dollars?|gbp|chf)\b)", re.I)
-_HOURS = re.compile(
-    r"(?:within|in|under|for|max(?:imum)?|at most|no more than|less than)\s+(?:a\s+)?(\d+(?:[.,]\d+)?)?\s*"
-    r"(hours?|hrs?|h|days?|d|minutes?|mins?|stunden|heures?|tage?|jours?|weeks?)\b",
-    re.I,
-)
-_CLOCK = re.compile(
-    r"\b(?:by|until|till|til|before|at|stop(?:s|ping)? at|finish(?:ed)? by|done by|ends? at)\s+"
-    r"(\d{1,2})(?::|h|\.)?(\d{2})?\s*(am|pm|a\.m\.|p\.m\.|o'?clock|uhr)?",
-    re.I,
-)
 _OVERNIGHT = re.compile(
-    r"\bover ?night\b|\btonight\b|\bwhile i sleep\b|\bnight'?s work\b|\ball night\b", re.I
-)
-_GPUS = "b200|gh200|h200|h100|a100|l40s|a10|l4"
-_CLUSTER_GPUS = re.compile(rf"(\d+)\s*(?:x\s*|×\s*)?(?:nvidia\s+)?({_GPUS})s?\b(?:[\s-]*(40|80)\s*gb)?", re.I)
-_CLUSTER_NODES = re.compile(
-    rf"(\d+)\s*nodes?\s*(?:of|with|x|×|,)\s*(\d+)\s*(?:x\s*)?(?:({_GPUS})s?|gpus?)(?:[\s-]*(40|80)\s*gb)?",
+    r"\bover ?night\b|\btonight\b|\bwhile i(?:'m| am)? (?:sleep|asleep)\w*\b|\bnight'?s work\b|\ball night\b|"
+    r"\bby (?:the )?morning\b|\bfor the morning\b|\bwhile we sleep\b",
     re.I,
 )
-_BARE_GPUS = re.compile(r"\bon\s+(\d+)\s+gpus?\b", re.I)
 _RUN_ID = re.compile(r"\b(t-[0-9a-z]{3,}|run[-_][\w-]+|loop-[\w-]+)\b", re.I)
 _RUN_REF = re.compile(
     r"\b(?:the )?(?:last|latest|most recent|previous|yesterday'?s?|last night'?s?|that|my)\s+(?:\w+\s+)?"
@@ -354,53 +348,6 @@ _TEMPLATES = {
 }
 
 
-def _number(value: str, k: str | None = None) -> float:
-    return float(value.replace(",", "")) * (1e3 if k else 1)
-
-
-def find_until(text: str) -> str | None:
-    """A clock-time deadline as HH:MM (24 h): 'stop at 6am' -> '06:00', 'by 07:00 tomorrow' -> '07:00'."""
-    for match in _CLOCK.finditer(text):
-        hour, minute, suffix = int(match.group(1)), int(match.group(2) or 0), (match.group(3) or "").lower()
-        if not (match.group(2) or suffix):
-            if not re.search(r"\b(?:by|until|till|before)\s+\d", match.group(0)):
-                continue  # "at 8" alone could be anything
-            if not re.search(r"tomorrow|morning|tonight|overnight|am\b", text):
-                continue
-        if suffix.startswith("p") and hour < 12:
-            hour += 12
-        if suffix.startswith("a") and hour == 12:
-            hour = 0
-        if hour <= 23 and minute <= 59:
-            return f"{hour:02d}:{minute:02d}"
-    return None
-
-
-def find_cluster(text: str) -> Cluster | None:
-    """The cluster a request names: 'on 256 H100s', 'on 64 A100s 80GB', 'with 8 nodes of 8 GPUs'."""
-
-    def gpu_name(name: str | None, memory: str | None) -> str | None:
-        if name is None:
-            return None
-        name = name.upper().replace("L40S", "L40S")
-        if name == "A100":
-            return f"A100-{memory or '80'}GB"
-        return name
-
-    nodes = _CLUSTER_NODES.search(text)
-    if nodes:
-        per = int(nodes.group(2))
-        return Cluster(gpu=gpu_name(nodes.group(3), nodes.group(4)), gpus=int(nodes.group(1)) * per,
-                       gpus_per_node=per)  # fmt: skip
-    gpus = _CLUSTER_GPUS.search(text)
-    if gpus:
-        return Cluster(gpu=gpu_name(gpus.group(2), gpus.group(3)), gpus=int(gpus.group(1)))
-    bare = _BARE_GPUS.search(text)
-    if bare:
-        return Cluster(gpus=int(bare.group(1)))
-    return None
-
-
 def find_run(text: str) -> str | None:
     """Which earlier run a request means: an id, a path under a run, 'last' or 'yesterday'."""
     ident = _RUN_ID.search(text)
@@ -420,31 +367,18 @@ def find_run(text: str) -> str | None:
 
 
 def _budgets(text: str, paths: list[str]) -> dict[str, Any]:
-    size = None if re.search(r"\b\d+(?:\.\d+)?\s*(?:k|thousand)?\s*(?:samples|examples|steps)", text) and \
-        not re.search(r"\d\s*(?:m|b|million|billion)\b", text) else parse_size(_CLUSTER_GPUS.sub(" ", text))  # fmt: skip
-    experts = _EXPERTS.search(text)
-    moe = bool(_MOE.search(text))
-    gpu_hours = _GPU_HOURS.search(text)
-    money = _MONEY.search(text)
-    out: dict[str, Any] = {
-        "parameters": size,
+    moe = moe_named(text)
+    return {
+        "parameters": parse_size(without_clusters(text)),
         "architecture": "moe" if moe else "dense",
-        "num_experts": (int(experts.group(1)) if experts else 8) if moe else None,
+        "num_experts": (experts_named(text) or 8) if moe else None,
         "data": paths,
-        "gpu_hours": _number(gpu_hours.group(1), gpu_hours.group(2)) if gpu_hours else None,
+        "gpu_hours": find_gpu_hours(text),
+        "money": find_money(text),
+        "hours": find_hours(text),
         "until": find_until(text),
         "cluster": find_cluster(text),
     }
-    if money:
-        value, k = (money.group(1), money.group(2)) if money.group(1) else (money.group(3), money.group(4))
-        out["money"] = _number(value, k)
-    for match in _HOURS.finditer(_GPU_HOURS.sub(" ", text)):
-        unit = match.group(2).lower()
-        amount = _number(match.group(1)) if match.group(1) else 1.0
-        scale = 24 if unit[0] in "dtj" else 168 if unit[0] == "w" else 1 / 60 if unit.startswith("min") else 1
-        out["hours"] = amount * scale
-        break
-    return out
 
 
 def _objective(text: str) -> Literal["val_bpb", "val_loss"]:
@@ -511,40 +445,20 @@ def _intent(kind: str, text: str, paths: list[str], request: str) -> Intent:
 
 
 def _continue(text: str, paths: list[str]) -> ContinueIntent:
-    lr: float | None = None
-    if re.search(r"\bhalf (?:the )?(?:learning rate|lr)|\bhalve|\blr\s*(?:x|\*|times)\s*0?\.5\b|"
-                 r"(?:learning rate|lr) (?:by|in) half", text):  # fmt: skip
-        lr = 0.5
-    elif re.search(r"\bdouble (?:the )?(?:learning rate|lr)|\blr\s*(?:x|\*|times)\s*2\b", text):
-        lr = 2.0
-    elif match := re.search(r"\b(?:learning rate|lr)\s*(?:x|\*|times)\s*(\d*\.?\d+)", text):
-        lr = float(match.group(1))
-    elif match := re.search(
-        r"\b(?:learning rate|lr)\s*/\s*(\d+)|divide the (?:learning rate|lr) by (\d+)", text
-    ):
-        lr = 1 / float(match.group(1) or match.group(2))
-    elif match := re.search(r"\ba (third|quarter|tenth) of the (?:learning rate|lr)", text):
-        lr = {"third": 1 / 3, "quarter": 0.25, "tenth": 0.1}[match.group(1)]
-    more = re.search(r"(?:another\s+|\+)?(\d[\d,]*)\s*(k)?\s*(?:more|extra|additional)?\s*steps", text)
-    more_steps = None
-    if more and re.search(r"more|extra|additional|another|\+", more.group(0)):
-        more_steps = int(_number(more.group(1), more.group(2)))
-    factor = 2.0 if re.search(r"twice as (?:many|long)|double the steps|2x (?:the )?steps", text) else None
-    branch = bool(re.search(r"\bbranch|\bfork|as a new run|new run|separate run|\bcopy\b", text))
-    run = find_run(text) or "last"
-    return ContinueIntent(run=run, lr_factor=lr, more_steps=more_steps, steps_factor=factor, data=paths,
-                          branch=branch)  # fmt: skip
+    branch = bool(re.search(r"\bbranch|\bfork|as a new run|new run|separate run|\bcopy\b|side by side", text))
+    return ContinueIntent(run=find_run(text) or "last", lr_factor=lr_factor(text), more_steps=more_steps(text),
+                          steps_factor=steps_factor(text), data=paths, branch=branch)  # fmt: skip
 
 
 def _synth(text: str, paths: list[str]) -> SynthIntent:
-    count = re.search(rf"(\d[\d,]*)\s*(k)?\s+(?:[\w&-]+\s+){{0,3}}?{_SAMPLES}", text)
+    count = re.search(rf"(\d[\d,]*)\s*(k\b|thousand\b)?\s*(?:[\w&-]+\s+){{0,3}}?{_SAMPLES}", text)
     if count is None:
-        count = re.search(r"generate\s+(\d[\d,]*)\s*(k)?", text)
+        count = re.search(r"(?:generate|produce|make|create|synthesi[sz]e)\s+(\d[\d,]*)\s*(k\b)?", text)
     templates = [name for name, pattern in _TEMPLATES.items() if re.search(pattern, text)]
     share = re.search(r"(\d+(?:\.\d+)?)\s*%", text)
     blend = bool(re.search(r"\bblend|\bmix\b|training mix|add (?:them|it|those) to|into the training", text))
     return SynthIntent(
-        samples=int(_number(count.group(1), count.group(2))) if count else None,
+        samples=int(number(count.group(1), count.group(2))) if count else None,
         templates=templates,
         data=paths,
         blend=blend or share is not None,
@@ -575,7 +489,7 @@ def read_rules(request: str) -> Reading:
     """The rules' :class:`Reading` of ``request`` (never raises: an unreadable request is ``unclear``)."""
     rest, destinations, override = _side_notes(request)
     paths, urls = find_paths(rest)
-    text = normalize(_URL.sub(" ", rest))
+    text = normalize(without_urls(rest))
     kind = _kind(text, paths)
     if kind == "unclear" and destinations:
         intent: Intent = RefuseIntent(destinations=destinations)

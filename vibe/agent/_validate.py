@@ -11,14 +11,20 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from vibe.agent._goal import parse_size
 from vibe.agent._intent import Intent, Reading
-from vibe.agent._rules import TEMPLATE_NAMES, find_paths, kind_evidence, normalize, tune_negated, wants_tuning
+from vibe.agent._rules import TEMPLATE_NAMES, kind_evidence, normalize, tune_negated, wants_tuning
+from vibe.agent._text import (
+    LR_WORDS,
+    find_gpu_hours,
+    find_hours,
+    find_money,
+    find_paths,
+    moe_named,
+    numbers_in,
+    sizes_in,
+)
 
 __all__ = ["IntentError", "validate_intent", "validate_reading"]
-
-_SIZES = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s*(k|m|b|t|thousand|million|billion|trillion|bn|mrd)\b", re.I)
-_NUMBERS = re.compile(r"(?<![\d.])(\d+(?:[.,]\d+)?)\s*(k\b)?", re.I)
 
 
 class IntentError(ValueError):
@@ -27,15 +33,6 @@ class IntentError(ValueError):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("; ".join(problems))
         self.problems = problems
-
-
-def _numbers(text: str) -> set[float]:
-    out: set[float] = set()
-    for value, k in _NUMBERS.findall(text):
-        number = float(value.replace(",", "")) if value.count(",") != 1 or len(value.split(",")[1]) == 3 \
-            else float(value.replace(",", "."))  # fmt: skip
-        out |= {number, number * 1e3} if k else {number}
-    return out
 
 
 def _written(value: float, numbers: set[float], *, scales: tuple[float, ...] = (1.0,)) -> bool:
@@ -51,7 +48,7 @@ def validate_intent(request: str, intent: Intent) -> list[str]:
     """The problems of ``intent`` as a reading of ``request`` (empty: it is backed by the text)."""
     text = normalize(request)
     problems: list[str] = []
-    numbers = _numbers(text)
+    numbers = numbers_in(text)
     named_paths, urls = find_paths(request)
     kind = intent.kind
     if kind != "unclear":
@@ -59,14 +56,11 @@ def validate_intent(request: str, intent: Intent) -> list[str]:
     fields: dict[str, Any] = intent.model_dump()
 
     if fields.get("parameters") is not None:
-        sizes = {
-            parse_size(f"{a}{'b' if u.lower() in ('bn', 'mrd') else u}") for a, u in _SIZES.findall(text)
-        }
-        _check("size", fields["parameters"] in sizes, "the request names no such size", problems)
+        _check("size", fields["parameters"] in sizes_in(text), "the request names no such size", problems)
     if "architecture" in fields:
-        moe_named = bool(re.search(r"\bmoe\b|mixture[- ]of[- ]experts|\bexperts?\b|\bsparse\b", text))
-        _check("moe", (fields["architecture"] == "moe") == moe_named,
-               "mixture of experts is " + ("named" if moe_named else "not named"), problems)  # fmt: skip
+        moe = moe_named(text)
+        _check("moe", (fields["architecture"] == "moe") == moe,
+               "mixture of experts is " + ("named" if moe else "not named"), problems)  # fmt: skip
     data = list(fields.get("data") or [])
     for path in data:
         _check("data", path.startswith("/"), f"{path!r} is not an absolute path", problems)
@@ -79,11 +73,14 @@ def validate_intent(request: str, intent: Intent) -> list[str]:
         used = set(data) | ({run} if run else set())
         missing = [p for p in named_paths if p not in used and not any(p.startswith(u) for u in used if u)]
         _check("data", not missing, f"paths named but not used: {', '.join(missing)}", problems)
+    read_value = {"hours": find_hours, "gpu_hours": find_gpu_hours, "money": find_money}
     for name, scales in (("gpu_hours", (1.0,)), ("money", (1.0,)), ("hours", (1.0, 24.0, 168.0, 1 / 60)),
                          ("samples", (1.0,)), ("more_steps", (1.0,))):  # fmt: skip
         if fields.get(name) is not None:
-            _check(name, _written(fields[name], numbers, scales=scales), "the request names no such number",
-                   problems)  # fmt: skip
+            read = read_value[name](text) if name in read_value else None  # "within a week": no digit, 168 h
+            backed = _written(fields[name], numbers, scales=scales) or (read is not None and _written(
+                fields[name], {read}))  # fmt: skip
+            _check(name, backed, "the request names no such number", problems)
     if fields.get("num_experts") not in (None, 8):
         _check("experts", _written(fields["num_experts"], numbers), "no such expert count", problems)
     if fields.get("until"):
@@ -109,10 +106,12 @@ def validate_intent(request: str, intent: Intent) -> list[str]:
             )
     if fields.get("lr_factor") is not None:
         factor = fields["lr_factor"]
-        words = {0.5: r"half|halve", 2.0: r"double|twice", 0.333: r"third", 0.25: r"quarter", 0.1: r"tenth"}
-        backed = _written(factor, numbers) or _written(1 / factor, numbers) or bool(
-            re.search(words.get(round(factor, 3), r"(?!)"), text))  # fmt: skip
+        backed = _written(factor, numbers) or _written(1 / factor, numbers) or _written(factor * 100, numbers) \
+            or bool(re.search(LR_WORDS.get(round(factor, 3), r"(?!)"), text))  # fmt: skip
         _check("lr", backed, f"the request names no learning-rate factor {factor:g}", problems)
+    if fields.get("steps_factor") is not None:
+        _check("steps", _written(fields["steps_factor"], numbers) or (fields["steps_factor"] == 2 and bool(
+            re.search(r"twice|double", text))), "the request names no such multiple of the steps", problems)  # fmt: skip
     if fields.get("search"):
         _check("tune", wants_tuning(text), "the request asks for no search"
                + (" (it says not to tune)" if tune_negated(text) else ""), problems)  # fmt: skip

@@ -45,3 +45,33 @@ def test_proposal_out_of_bounds_is_rejected_with_the_reason() -> None:
     updated, verdict, why = apply_proposal(plan, Proposal(max_steps=10 * steps))
     assert verdict == "rejected" and "outside" in why
     assert updated == plan
+
+
+def test_the_demo_request_is_sized_for_its_data_consistently_and_gets_no_cluster_plan() -> None:
+    # `vibe demo`: the standard library is ~9.1M tokens here; a size "for the data" must be the one planned
+    from vibe.agent import summarize_plan
+
+    def count(n: float) -> str:  # how the planner writes counts: 1.2M, 23.6M
+        return f"{n / 1e6:.1f}M"
+
+    plan = _plan("train a small GPT on the Python standard library", tokens=9_100_000)
+    full = plan.full
+    assert full.tokens_planned == min(20 * full.active_params, 4 * 9_100_000)  # never more passes than help
+    note = next(n for n in plan.notes if n.startswith("no model size named"))
+    assert count(full.total_params) in note and count(full.tokens_planned) in note  # the numbers it plans
+    assert "compute-optimal for ~" not in note  # no second, different size
+    summary = summarize_plan(plan)
+    assert "cluster: none needed" in summary and "TP=" not in summary and "full-size model" not in summary
+    assert full.shape.seq_length == 256  # a model this small trains at the local runs' sequence length
+    assert plan.proxy is not None and plan.proxy.shape.total_params <= full.total_params
+
+
+def test_too_little_data_for_the_smallest_shape_says_it_will_be_under_trained() -> None:
+    plan = _plan("train a model on /data/code", tokens=500_000)
+    assert plan.full.tokens_planned == 4 * 500_000
+    assert any("under-trained" in n and "add data" in n for n in plan.notes)
+
+
+def test_a_proxy_is_never_bigger_than_the_model_it_stands_for() -> None:
+    plan = _plan("train a 2M model on /data/code", tokens=2_000_000)
+    assert plan.proxy is not None and plan.proxy.shape.total_params <= plan.full.total_params * 1.01

@@ -1,0 +1,314 @@
+"""What a request's text says, in values: one place for every number, unit, clock time, path and factor.
+
+The rules reader, the validation, the chat follow-ups and the goal parser all read through these helpers, so a
+value the reader finds is a value the validation finds in the same words:
+
+    number("1,200") = 1200      number("1,5") = 1.5       number("20.5") = 20.5
+    parse_size("7 bn") = 7e9    parse_size("400 Mio") = 4e8    parse_size("1,5 Mrd") = 1.5e9
+    find_hours("within a week") = 168    find_hours("for 30 minutes") = 0.5    find_hours("in 12 Stunden") = 12
+    find_until("done by 8 pm") = "20:00"  find_money("€20,000") = 20000    find_gpu_hours("200k GPU-hours") = 2e5
+    find_cluster("4 nodes with 8 A100s each") = 32 A100-80GB, 8 a node
+    lr_factor("a quarter of the learning rate") = 0.25    more_steps("another 500 steps") = 500
+    find_paths("train on /data/a and https://x/y") = (["/data/a"], ["https://x/y"])
+"""
+
+from __future__ import annotations
+
+import re
+import sysconfig
+from pathlib import Path
+
+from vibe.agent._intent import Cluster
+
+__all__ = [
+    "LR_WORDS",
+    "NUMBER",
+    "STDLIB_ALIASES",
+    "experts_named",
+    "find_cluster",
+    "find_gpu_hours",
+    "find_hours",
+    "find_money",
+    "find_paths",
+    "find_until",
+    "lr_factor",
+    "moe_named",
+    "more_steps",
+    "number",
+    "numbers_in",
+    "parse_size",
+    "sizes_in",
+    "stdlib_path",
+    "steps_factor",
+    "system_dirs",
+    "urls_in",
+    "without_clusters",
+    "without_urls",
+]
+
+# ------------------------------------------------------------------------------------------- numbers
+NUMBER = r"\d+(?:[.,]\d+)*"  # 7, 1.5, 1,200, 20,000, 1,5 (a decimal comma)
+_K = r"(k\b|thousand\b|tausend\b)?"
+
+
+def number(text: str, k: str | None = None) -> float:
+    """``text`` (an :data:`NUMBER` match) as a float: a comma before three digits groups thousands, any other
+    comma is a decimal one ('1,5' = 1.5); ``k`` (a 'k' or 'thousand' after it) multiplies by 1000."""
+    if "," in text:
+        groups = text.split(",")
+        text = text.replace(",", "") if all(len(g) == 3 for g in groups[1:]) else text.replace(",", ".", 1)
+    value = float(text.replace(",", "")) if text.count(".") <= 1 else float(text.replace(".", ""))
+    return value * (1e3 if k else 1.0)
+
+
+def numbers_in(text: str) -> set[float]:
+    """Every number ``text`` writes, with and without a 'k' after it."""
+    out: set[float] = set()
+    for value, k in re.findall(rf"(?<![\d.,])({NUMBER})\s*{_K}", text, flags=re.I):
+        out |= {number(value), number(value, k)}
+    return out
+
+
+# --------------------------------------------------------------------------------------------- sizes
+_SCALE = {"k": 1e3, "thousand": 1e3, "m": 1e6, "mn": 1e6, "mio": 1e6, "million": 1e6, "millionen": 1e6,
+          "millions": 1e6, "b": 1e9, "bn": 1e9, "billion": 1e9, "billions": 1e9, "mrd": 1e9, "milliard": 1e9,
+          "milliards": 1e9, "milliarden": 1e9, "t": 1e12, "trillion": 1e12}  # fmt: skip
+_NOT_A_SIZE = (
+    r"(?:tokens?|samples?|examples?|steps?|pairs|docs?|documents?|rows|lines|files|words|items|gpu|"
+    r"dollars?|euros?|usd|eur|gbp|chf|docstrings?|questions?|summaries|explanations?|tests?)\b"
+)
+_SIZE = re.compile(
+    rf"(?<![\w.,$€£])({NUMBER})\s*({'|'.join(sorted(_SCALE, key=len, reverse=True))})\b"
+    rf"(?!\s*(?:[a-z&-]+\s+){{0,2}}{_NOT_A_SIZE})",
+    re.I,
+)
+
+
+def sizes_in(text: str) -> list[float]:
+    """Every model size ``text`` names, in order ('7B', '125M', '1.3 billion', '400 Mio', '1,5 Mrd')."""
+    return [number(value) * _SCALE[unit.lower()] for value, unit in _SIZE.findall(text)]
+
+
+def parse_size(text: str) -> float | None:
+    """'7B' -> 7e9, '125M' -> 1.25e8, '1.3 billion' -> 1.3e9; None when no size is named (a count of samples,
+    steps or tokens is not a size)."""
+    sizes = sizes_in(text)
+    return sizes[0] if sizes else None
+
+
+_EXPERTS = re.compile(r"(\d+)[\s-]*experts?\b", re.I)
+_MOE = re.compile(r"\bmoe\b|mixture[- ]of[- ]experts|\bexperts?\b|\bsparse\b", re.I)
+
+
+def moe_named(text: str) -> bool:
+    return bool(_MOE.search(text))
+
+
+def experts_named(text: str) -> int | None:
+    match = _EXPERTS.search(text)
+    return int(match.group(1)) if match else None
+
+
+# ------------------------------------------------------------------------------------------ budgets
+_HOUR_UNITS = r"hours?|hrs?|h|std|stunden|heures?"
+_GPU_HOURS = re.compile(
+    rf"({NUMBER})\s*{_K}\s*(?:gpu|h100|a100|h200|b200)s?[- ]?(?:{_HOUR_UNITS}|gpuh)\b|({NUMBER})\s*{_K}\s*gpuh\b",
+    re.I,
+)
+_MONEY = re.compile(
+    rf"(?:[$€£]\s*({NUMBER})\s*{_K}|({NUMBER})\s*{_K}\s*(?:\$|€|£|usd|eur|euros?|dollars?|gbp|pounds|chf)(?!\w))",
+    re.I,
+)
+_DURATION = re.compile(
+    r"(?:within|in|under|for|max(?:imum)?|at most|no more than|less than|not more than|innerhalb|en)\s+"
+    rf"(?:(?:a|an|one)\s+|({NUMBER})\s*)?"
+    r"(hours?|hrs?|h|days?|d|minutes?|mins?|weeks?|stunden|std|heures?|tage?n?|jours?|wochen?|semaines?)\b",
+    re.I,
+)
+
+
+def find_gpu_hours(text: str) -> float | None:
+    """A GPU-hour budget: '500 GPU-hours', '200k GPU hours', '10 GPUh'."""
+    match = _GPU_HOURS.search(text)
+    if not match:
+        return None
+    value, k = (match.group(1), match.group(2)) if match.group(1) else (match.group(3), match.group(4))
+    return number(value, k)
+
+
+def find_money(text: str) -> float | None:
+    """A cost ceiling: '$5k', '€20,000', '3000 euros', '5k USD'."""
+    match = _MONEY.search(text)
+    if not match:
+        return None
+    value, k = (match.group(1), match.group(2)) if match.group(1) else (match.group(3), match.group(4))
+    return number(value, k)
+
+
+def find_hours(text: str) -> float | None:
+    """A wall-clock limit in hours (GPU-hours are not one): 'within 2 days' 48, 'in under a week' 168."""
+    for match in _DURATION.finditer(_GPU_HOURS.sub(" ", text)):
+        unit = match.group(2).lower()
+        amount = number(match.group(1)) if match.group(1) else 1.0
+        if unit.startswith(("min",)):
+            return amount / 60
+        if unit[0] in "dtj":
+            return amount * 24
+        if unit[0] in "ws":
+            return amount * 168
+        return amount
+    return None
+
+
+_CLOCK = re.compile(
+    r"\b(?:by|until|till|til|before|at|stop(?:s|ping)?(?: at| by)?|finish(?:ed)?(?: by)?|done by|ends? at|"
+    r"bis|avant)\s+(\d{1,2})(?:[:h.](\d{2}))?\s*(am\b|pm\b|a\.m\.|p\.m\.|o'?clock|uhr)?",
+    re.I,
+)
+
+
+def find_until(text: str) -> str | None:
+    """A clock-time deadline as HH:MM (24 h): 'stop at 6am' -> '06:00', 'done by 8 pm' -> '20:00'."""
+    for match in _CLOCK.finditer(text):
+        hour, minute = int(match.group(1)), int(match.group(2) or 0)
+        suffix = (match.group(3) or "").lower()
+        if not (match.group(2) or suffix):
+            if not re.search(r"\b(?:by|until|till|before|bis)\s+\d", match.group(0)):
+                continue  # "at 8" alone could be anything
+            if not re.search(r"tomorrow|morning|tonight|overnight|am\b", text):
+                continue
+        if suffix.startswith("p") and hour < 12:
+            hour += 12
+        if suffix.startswith("a") and hour == 12:
+            hour = 0
+        if hour <= 23 and minute <= 59:
+            return f"{hour:02d}:{minute:02d}"
+    return None
+
+
+# ------------------------------------------------------------------------------------------ clusters
+_GPUS = "b200|gh200|h200|h100|a100|l40s|a10|l4"
+_MEM = r"(?:[\s-]*(40|80)\s*gb)?"
+_CLUSTER_NODES = re.compile(
+    rf"(\d+)\s*(?:nodes?|machines|servers|hosts)\s*(?:of|with|x|×|,|each with)\s*(\d+)\s*(?:x\s*)?"
+    rf"(?:(?:nvidia\s+)?({_GPUS})s?{_MEM}|gpus?)",
+    re.I,
+)
+_CLUSTER_GPUS = re.compile(rf"(\d+)\s*(?:x\s*|×\s*)?(?:nvidia\s+)?({_GPUS})s?\b{_MEM}", re.I)
+_BARE_GPUS = re.compile(r"\b(?:on|with|using|across)\s+(\d+)\s+gpus?\b", re.I)
+
+
+def _gpu_name(name: str | None, memory: str | None) -> str | None:
+    if name is None:
+        return None
+    name = name.upper()
+    return f"A100-{memory or '80'}GB" if name == "A100" else name
+
+
+def find_cluster(text: str) -> Cluster | None:
+    """The cluster a request names: 'on 256 H100s', 'on 64 A100s 80GB', 'with 8 nodes of 8 GPUs'."""
+    nodes = _CLUSTER_NODES.search(text)
+    if nodes:
+        per = int(nodes.group(2))
+        return Cluster(gpu=_gpu_name(nodes.group(3), nodes.group(4)), gpus=int(nodes.group(1)) * per,
+                       gpus_per_node=per)  # fmt: skip
+    gpus = _CLUSTER_GPUS.search(text)
+    if gpus:
+        return Cluster(gpu=_gpu_name(gpus.group(2), gpus.group(3)), gpus=int(gpus.group(1)))
+    bare = _BARE_GPUS.search(text)
+    return Cluster(gpus=int(bare.group(1))) if bare else None
+
+
+def without_clusters(text: str) -> str:
+    """``text`` with the clusters cut out (so '8 A100' is not read as a count of anything else)."""
+    return _CLUSTER_GPUS.sub(" ", _CLUSTER_NODES.sub(" ", text))
+
+
+# ----------------------------------------------------------------------------------- continue factors
+_LR = r"(?:learning[- ]rates?|\blr\b)"
+_FRACTIONS = {"half": 0.5, "third": 1 / 3, "quarter": 0.25, "fifth": 0.2, "tenth": 0.1}
+LR_WORDS = {0.5: r"half|halve|50 ?%", 2.0: r"double|twice", 0.333: r"third", 0.25: r"quarter", 0.2: r"fifth",
+            0.1: r"tenth"}  # fmt: skip
+
+
+def lr_factor(text: str) -> float | None:
+    """The learning-rate factor a request asks for: 'half the lr' 0.5, 'lr x0.3', 'lr / 4', 'a tenth of the
+    learning rate', 'double the learning rate' 2; None when it names none."""
+    if re.search(rf"\b(?:half|halve|halving)\b[^.,;]{{0,20}}{_LR}|{_LR}[^.,;]{{0,12}}\b(?:by|in) half\b|"
+                 rf"{_LR}[^.,;]{{0,12}}\bhalved\b", text):  # fmt: skip
+        return 0.5
+    if re.search(rf"\b(?:double|doubling|twice)\b[^.,;]{{0,20}}{_LR}|{_LR}[^.,;]{{0,12}}\bdoubled\b", text):
+        return 2.0
+    if match := re.search(rf"\ba (third|quarter|fifth|tenth) of (?:the |its )?{_LR}", text):
+        return _FRACTIONS[match.group(1)]
+    if match := re.search(rf"{_LR}\s*(?:x|\*|×|times)\s*(\d*\.?\d+)|(\d*\.?\d+)\s*(?:x|×)\s*(?:the\s+)?{_LR}",
+                          text):  # fmt: skip
+        return float(match.group(1) or match.group(2))
+    if match := re.search(rf"{_LR}\s*/\s*(\d+)|divide (?:the )?{_LR} by (\d+)", text):
+        return 1 / float(match.group(1) or match.group(2))
+    if match := re.search(rf"{_LR}[^.,;]{{0,12}}\b(?:by|to) (\d+) ?%", text):
+        return float(match.group(1)) / 100
+    return None
+
+
+def more_steps(text: str) -> int | None:
+    """Steps asked for on top: 'for 1000 more steps', 'another 500 steps', '+2k steps', '5k extra steps'."""
+    for match in re.finditer(rf"(another\s+|\+\s*)?({NUMBER})\s*{_K}\s*(more|extra|additional|further)?\s*steps",
+                             text, flags=re.I):  # fmt: skip
+        if match.group(1) or match.group(4):
+            return int(number(match.group(2), match.group(3)))
+    return None
+
+
+def steps_factor(text: str) -> float | None:
+    """A multiple of the steps: 'twice as many steps', 'double the steps', '3x the steps', 'twice as long'."""
+    if re.search(r"twice as (?:many|long)|double the (?:steps|training|number of steps)|\b2\s*x (?:the )?steps",
+                 text):  # fmt: skip
+        return 2.0
+    match = re.search(r"\b(\d+(?:\.\d+)?)\s*(?:x|times) (?:the |as many |more )?steps", text)
+    return float(match.group(1)) if match and float(match.group(1)) > 1 else None
+
+
+# --------------------------------------------------------------------------------------------- paths
+_PATH = re.compile(r"(?<![\w:/.~])(~?/[^\s,;'\"()]+)")
+_URL = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s,;'\"()]*", re.I)
+STDLIB_ALIASES = ("python standard library", "python stdlib", "standard library", "stdlib")
+_SYSTEM = ("/etc", "/root", "/proc", "/sys", "/boot", "/dev", "/var/lib", "/var/log")
+
+
+def stdlib_path() -> str:
+    return sysconfig.get_paths()["stdlib"]
+
+
+def urls_in(text: str) -> list[str]:
+    return list(dict.fromkeys(u.rstrip(".:!?") for u in _URL.findall(text)))
+
+
+def without_urls(text: str) -> str:
+    return _URL.sub(" ", text)
+
+
+def find_paths(request: str) -> tuple[list[str], list[str]]:
+    """(absolute paths, URLs) the request names; '~' expands to the home directory; the standard library by
+    its name. URLs are returned apart: they are never data sources (nor is the path-like part of one)."""
+    urls = urls_in(request)
+    rest = without_urls(request)
+    paths = [p.rstrip(".:!?") for p in _PATH.findall(rest) if not p.startswith("//")]
+    paths = [str(Path(p).expanduser()) if p.startswith("~") else p for p in paths]
+    paths = [p.rstrip("/") or "/" for p in paths]
+    if any(alias in rest.lower() for alias in STDLIB_ALIASES):
+        paths.append(stdlib_path())
+    return list(dict.fromkeys(paths)), urls
+
+
+def system_dirs(paths: list[str]) -> list[str]:
+    """Those of ``paths`` in a system directory (or the home directory of the user running Vibe)."""
+    home = str(Path.home())
+    stdlib = stdlib_path()
+    out = []
+    for path in paths:
+        if path == stdlib or path.startswith(stdlib + "/"):
+            continue  # named as "the Python standard library", wherever it is installed
+        if path in ("/", home) or any(path == d or path.startswith(d + "/") for d in (*_SYSTEM, home)):
+            out.append(path)
+    return out
