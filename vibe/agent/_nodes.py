@@ -20,9 +20,10 @@ from langgraph.types import interrupt
 from tools import ToolContext, ToolError, profile, registered
 from tools.data import load_dataset_info
 from trainers import read_metrics
+from vibe.agent._actions import STEP_KINDS, describe_step
 from vibe.agent._deps import AgentDeps
 from vibe.agent._goal import TrainingGoal
-from vibe.agent._hpo import run_search_step, transfer_best
+from vibe.agent._hpo import ClearedGate, transfer_best
 from vibe.agent._plan import (
     Plan,
     PlanSettings,
@@ -275,17 +276,19 @@ def execute(state: AgentState, deps: AgentDeps) -> AgentState:
         return finished(result, [])
     record(kind="tool_called", actor="planner", outputs={}, reason=step["why"])
     events = deps.say(f"running {step['id']}: {step['why']}")
+    cleared = describe_step(
+        step, plan=state["plan"], local_flops_per_second=deps.settings.local_flops_per_second
+    )
     context = ToolContext(
         workdir=Path(deps.settings.workdir) / thread,
         thread_id=thread,
-        gate=deps.gate,
+        gate=ClearedGate(deps.gate, kind=STEP_KINDS.get(step["tool"], step["tool"]), cleared=cleared,
+                         workdir=deps.settings.workdir),
         ledger=deps.record.ledger,
-    )
+        progress=deps.on_event,
+    )  # fmt: skip
     try:
-        if step["tool"] == "hpo":  # run_search itself, so the gate also judges every trial
-            result = run_search_step(step, plan=state["plan"], deps=deps)
-        else:
-            result = registered()[step["tool"]](step["args"], context)
+        result = registered()[step["tool"]](step["args"], context)
     except (ToolError, UserError) as error:
         retryable = getattr(error, "retryable", False)
         record(kind="error", actor="tool", outputs={"error": str(error)},
