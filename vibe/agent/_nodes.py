@@ -24,6 +24,7 @@ from vibe.agent._actions import STEP_KINDS, describe_step
 from vibe.agent._deps import AgentDeps
 from vibe.agent._goal import TrainingGoal
 from vibe.agent._hpo import ClearedGate, transfer_best
+from vibe.agent._lifecycle import COMPARE_STEPS, compare_line
 from vibe.agent._plan import (
     Plan,
     PlanSettings,
@@ -306,7 +307,12 @@ def execute(state: AgentState, deps: AgentDeps) -> AgentState:
     tmp.write_text(json.dumps(payload, indent=2))
     tmp.replace(done)
     record(kind="tool_result", actor="tool", outputs=payload, reason="finished")
-    return finished(payload, events)
+    said = [payload["summary"]] if isinstance(payload.get("summary"), str) else []
+    compared = compare_line({**state.get("results", {}), step["id"]: payload})
+    if compared and step["id"] in COMPARE_STEPS:
+        said.append(compared)
+        record(kind="note", actor="planner", outputs={"compare": compared}, reason=compared)
+    return finished(payload, [*events, *[line for text in said for line in deps.say(text)]])
 
 
 # --------------------------------------------------------------------------------------------------- observe
