@@ -31,7 +31,7 @@ force; both answer a :class:`GateDecision`.
 from policies._action import ACTION_KINDS, TRAINING_KINDS, Action, TeamUsage, Usage, parse_count
 from policies._alignment import AlignmentRule, AlignmentRules
 from policies._engine import GOVERNS, Decision, Finding, PolicySet, PolicySource
-from policies._gate import AllowAll, ApprovalNeed, Gate, GateDecision, PolicyGate
+from policies._gate import AllowAll, ApprovalNeed, ApprovedGate, Gate, GateDecision, PolicyGate
 from policies._load import PolicyCheck, PolicyError, check_policies, load_policies
 from policies._match import Endpoint, compile_glob, normalize_path, under_root
 from policies._schema import ApproverGroup, Effect, PolicyFile, Retention, Rule
@@ -45,6 +45,7 @@ __all__ = [
     "AlignmentRules",
     "AllowAll",
     "ApprovalNeed",
+    "ApprovedGate",
     "ApproverGroup",
     "Decision",
     "Effect",

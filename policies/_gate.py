@@ -22,7 +22,7 @@ from policies._engine import Decision, Finding, PolicySet
 from policies._load import load_policies
 from vibe.core.config import load_yaml
 
-__all__ = ["AllowAll", "ApprovalNeed", "Gate", "GateDecision", "PolicyGate"]
+__all__ = ["AllowAll", "ApprovalNeed", "ApprovedGate", "Gate", "GateDecision", "PolicyGate"]
 
 
 class ApprovalNeed(BaseModel):
@@ -148,6 +148,26 @@ class PolicyGate(Gate):
             obligations=dict(decision.obligations),
             labels=list(decision.labels),
         )
+
+
+class ApprovedGate(Gate):
+    """``gate``, with one action's approval already given (request ``request_id``, its signatures verified by
+    whoever holds the approvals store): a ``require_approval`` for exactly ``action`` (the judged action as
+    JSON, ``GateDecision.action``) is ``allow``, naming the request; every deny, and any other action, stands."""
+
+    def __init__(self, gate: Gate, *, action: dict[str, Any], request_id: str) -> None:
+        self.gate, self.approved, self.request_id = gate, action, request_id
+
+    def check(self, *, kind: str, attributes: dict[str, Any]) -> GateDecision:
+        decision = self.gate.check(kind=kind, attributes=attributes)
+        if decision.outcome == "require_approval" and decision.action == self.approved:
+            return decision.model_copy(
+                update={
+                    "outcome": "allow",
+                    "reason": f"approved (request {self.request_id}): {decision.reason}",
+                }
+            )
+        return decision
 
 
 def _usage_reader(path: Path) -> Callable[[], Usage]:

@@ -81,6 +81,11 @@ class IngestArgs(ToolArgs):
     paths: list[str] = Field(min_length=1)
     out: str
     vocab_size: int = Field(default=8192, ge=300)
+    tokenizer: str | None = Field(
+        default=None,
+        description="reuse this tokenizer (a tokenizer.json, or a dataset / imported model directory holding "
+        "one) instead of training one: a fine-tune tokenizes with its base model's",
+    )
 
 
 class IngestResult(BaseModel):
@@ -125,7 +130,7 @@ def _ingest(args: IngestArgs, context: ToolContext) -> IngestResult:
         IngestConfig(
             inputs=[Path(p) for p in args.paths],
             out=Path(args.out),
-            tokenizer={"vocab_size": args.vocab_size},
+            tokenizer={"vocab_size": args.vocab_size, "path": args.tokenizer},
             actions=actions,
         ),
         progress=context.show_progress,
@@ -288,6 +293,11 @@ register(
 class EvalArgs(ToolArgs):
     run_dir: str
     texts: list[str] = Field(default_factory=list)
+    data: list[str] = Field(
+        default_factory=list,
+        description="dataset directories whose valid split is scored instead of the run's own (an imported "
+        "base model has none: score it on its fine-tune's held-out split)",
+    )
     suites: list[str] = Field(default_factory=lambda: ["heldout"], description="see tools.eval.SUITES")
 
 
@@ -302,7 +312,12 @@ class EvalToolResult(BaseModel):
 def _eval(args: EvalArgs, context: ToolContext) -> EvalToolResult:
     from tools.eval import evaluate
 
-    result = evaluate(Path(args.run_dir), texts=[Path(t) for t in args.texts], suites=args.suites)
+    result = evaluate(
+        Path(args.run_dir),
+        texts=[Path(t) for t in args.texts],
+        data=[Path(d) for d in args.data],
+        suites=args.suites,
+    )
     return EvalToolResult(
         metrics=result.metrics,
         run_dir=args.run_dir,

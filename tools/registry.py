@@ -43,13 +43,15 @@ class ToolContext:
     """What every tool call gets besides its arguments: where to work, whether to show progress, and the
     gate that judged the call (None: no policy is in force), for the checks a tool makes while it runs, and
     the ledger the agent records into (None: nothing is recorded), which tools that decide as they run
-    (a generator's batches) record into."""
+    (a generator's batches) record into; ``progress`` takes the lines a long tool tells as it goes (a
+    search's finished trials; None: not told)."""
 
     workdir: Path
     thread_id: str = "cli"
     show_progress: bool = True
     gate: Gate | None = None
     ledger: Ledger | None = None
+    progress: Callable[[str], None] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

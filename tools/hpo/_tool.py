@@ -5,7 +5,10 @@ tool again with the same study continues it (the study is in storage), so a rest
 The gate that judged the call (``context.gate``) is asked again by the search before it starts and before
 every trial; the policy files in ``policy_files`` (and ``team``), if any, are asked as well (the stricter
 answer stands).
-With ``target_model`` the result carries the best settings transferred to that model (``tools.hpo.transfer``),
+The search is given either as fields (``base``, ``study_name``, budget, ...) or whole (``config``: a
+``tools.hpo.HPOConfig`` as data, which is how the agent's plan steps carry it). Each trial is told to
+``context.progress`` as it ends. The result holds the search's own summary (``best``, ``trials``) beside the
+flat fields. With ``target_model`` the result carries the best settings transferred to that model (``tools.hpo.transfer``),
 ready to be proposed as a ``train.run``.
 """
 
@@ -14,9 +17,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from policies import Gate, GateDecision, PolicyGate
+from tools.hpo._config import SearchSpace, TrialSummary
 from tools.registry import Tool, ToolArgs, ToolContext, ToolError, register
 from vibe.core.errors import UserError
 
@@ -24,8 +28,18 @@ __all__ = ["HPOArgs", "HPOToolResult"]
 
 
 class HPOArgs(ToolArgs):
-    base: dict[str, Any] = Field(description="the proxy trainers.RunConfig every trial starts from, as data")
-    study_name: str = Field(min_length=1)
+    config: dict[str, Any] | None = Field(
+        default=None,
+        description="the whole search, a tools.hpo.HPOConfig as data (instead of the fields below)",
+    )
+    beat: float | None = Field(
+        default=None,
+        description="the value a result must beat to be used (read by the caller, not the search)",
+    )
+    base: dict[str, Any] | None = Field(
+        default=None, description="the proxy trainers.RunConfig every trial starts from, as data"
+    )
+    study_name: str | None = Field(default=None, min_length=1)
     out: str | None = Field(default=None, description="study directory; None: WORKDIR/hpo/STUDY_NAME")
     space: list[dict[str, Any]] | None = Field(
         default=None,
@@ -49,6 +63,12 @@ class HPOArgs(ToolArgs):
         default=None, description="a trainers.ModelConfig as data: transfer the best settings to it"
     )
 
+    @model_validator(mode="after")
+    def _one_form(self) -> HPOArgs:
+        if self.config is None and (self.base is None or self.study_name is None):
+            raise ValueError("hpo: give either config (a whole HPOConfig) or base and study_name")
+        return self
+
 
 class HPOToolResult(BaseModel):
     study_name: str
@@ -67,6 +87,10 @@ class HPOToolResult(BaseModel):
     best_params: dict[str, Any]
     best_run_dir: str | None
     transferred: dict[str, Any] | None = None
+    best: TrialSummary | None = None
+    trials: list[TrialSummary] = Field(default_factory=list)
+    wall_s: float = 0.0
+    space: SearchSpace | None = None
 
 
 class _Stricter(Gate):
@@ -86,8 +110,61 @@ def _hpo(args: HPOArgs, context: ToolContext) -> HPOToolResult:
     from tools.hpo._config import HPOConfig
     from tools.hpo._search import run_search
     from tools.hpo._transfer import transfer
-    from trainers import ModelConfig, RunConfig
+    from trainers import ModelConfig
 
+    try:
+        config = HPOConfig.model_validate(args.config if args.config is not None else _fields(args, context))
+    except ValueError as error:
+        raise ToolError(f"hpo: invalid search: {error}") from None
+    gate = context.gate
+    if args.policy_files:
+        files = PolicyGate.from_files(args.policy_files, team=args.team)
+        gate = files if gate is None else _Stricter(gate, files)
+
+    def on_trial(trial: TrialSummary) -> None:
+        if context.progress is not None:
+            value = f"{trial.value:.4f}" if trial.value is not None else "-"
+            context.progress(
+                f"trial {trial.number}: {trial.state}, {config.objective} {value}, {trial.steps} steps, "
+                f"{trial.wall_s:.0f} s"
+            )
+
+    try:
+        result = run_search(config, gate=gate, on_trial=on_trial)
+    except UserError as error:  # a configuration, data or policy problem: a retry cannot fix it
+        raise ToolError(f"hpo: {error}") from None
+    best = result.best
+    transferred = None
+    if best is not None and args.target_model is not None:
+        proxy = config.base.model
+        transferred = transfer(best.params, proxy=proxy, target=ModelConfig.model_validate(args.target_model))
+    return HPOToolResult(
+        study_name=result.study_name,
+        storage=result.storage,
+        out=str(result.out),
+        report=str(result.report),
+        stopped_by=result.stopped_by,
+        stop_reason=result.stop_reason,
+        n_complete=result.n_complete,
+        n_pruned=result.n_pruned,
+        n_failed=result.n_failed,
+        cpu_hours=result.cpu_hours,
+        gpu_hours=result.gpu_hours,
+        flops=result.flops,
+        best_value=best.value if best else None,
+        best_params=best.params if best else {},
+        best_run_dir=str(best.run_dir) if best else None,
+        transferred=transferred,
+        best=best,
+        trials=result.trials,
+        wall_s=result.wall_s,
+        space=result.space,
+    )
+
+
+def _fields(args: HPOArgs, context: ToolContext) -> dict[str, Any]:
+    """The search given as fields, as HPOConfig data."""
+    assert args.study_name is not None
     out = Path(args.out) if args.out else context.workdir / "hpo" / args.study_name
     data: dict[str, Any] = {
         "out": str(out),
@@ -109,41 +186,7 @@ def _hpo(args: HPOArgs, context: ToolContext) -> HPOToolResult:
     }
     if args.space is not None:
         data["space"] = {"params": args.space}
-    try:
-        config = HPOConfig.model_validate(data)
-    except ValueError as error:
-        raise ToolError(f"hpo: invalid search: {error}") from None
-    gate = context.gate
-    if args.policy_files:
-        files = PolicyGate.from_files(args.policy_files, team=args.team)
-        gate = files if gate is None else _Stricter(gate, files)
-    try:
-        result = run_search(config, gate=gate)
-    except UserError as error:  # a configuration, data or policy problem: a retry cannot fix it
-        raise ToolError(f"hpo: {error}") from None
-    best = result.best
-    transferred = None
-    if best is not None and args.target_model is not None:
-        proxy = RunConfig.model_validate(args.base).model
-        transferred = transfer(best.params, proxy=proxy, target=ModelConfig.model_validate(args.target_model))
-    return HPOToolResult(
-        study_name=result.study_name,
-        storage=result.storage,
-        out=str(result.out),
-        report=str(result.report),
-        stopped_by=result.stopped_by,
-        stop_reason=result.stop_reason,
-        n_complete=result.n_complete,
-        n_pruned=result.n_pruned,
-        n_failed=result.n_failed,
-        cpu_hours=result.cpu_hours,
-        gpu_hours=result.gpu_hours,
-        flops=result.flops,
-        best_value=best.value if best else None,
-        best_params=best.params if best else {},
-        best_run_dir=str(best.run_dir) if best else None,
-        transferred=transferred,
-    )
+    return data
 
 
 register(

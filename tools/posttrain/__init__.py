@@ -30,6 +30,7 @@ from tools.posttrain._rewards import (
 )
 from tools.posttrain._rl import RLResult, run_rl
 from tools.posttrain._run import gate_attributes, run_posttrain
+from tools.posttrain._tool import PostTrainArgs, PostTrainToolResult, posttrain_config
 
 __all__ = [
     "AlignmentPolicy",
@@ -37,6 +38,8 @@ __all__ = [
     "Generator",
     "GeneratorError",
     "MegatronGenerator",
+    "PostTrainArgs",
+    "PostTrainToolResult",
     "RLResult",
     "RewardRuleError",
     "Sample",
@@ -47,6 +50,7 @@ __all__ = [
     "chat_from_synth",
     "gate_attributes",
     "load_alignment",
+    "posttrain_config",
     "run_posttrain",
     "run_rl",
     "sample_preference_pairs",

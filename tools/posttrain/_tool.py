@@ -9,13 +9,13 @@ arguments resumes the run from its last checkpoint.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 from tools.registry import Tool, ToolArgs, ToolContext, ToolError, register
 
-__all__ = ["PostTrainArgs", "PostTrainToolResult"]
+__all__ = ["PostTrainArgs", "PostTrainToolResult", "posttrain_config"]
 
 
 class PostTrainArgs(ToolArgs):
@@ -49,27 +49,33 @@ class PostTrainToolResult(BaseModel):
     resumed: bool
 
 
+def posttrain_config(args: PostTrainArgs) -> Any:
+    """The ``trainers.posttrain.PostTrainConfig`` the tool runs for ``args`` (a ValueError if it is invalid)."""
+    from trainers.posttrain import PostTrainConfig
+
+    return PostTrainConfig.model_validate(
+        {
+            "method": args.method, "base": args.base, "data": args.data, "out": args.out,
+            "parallel": {"dp": args.dp, "tp": args.tp},
+            "optimizer": {"lr": args.lr, "min_lr": args.lr / 10, "warmup_steps": 0, "weight_decay": 0.0},
+            "training": {"max_steps": args.max_steps, "global_batch_size": args.global_batch_size, "micro_batch_size": args.micro_batch_size},
+            "dpo": {"beta": args.beta},
+            "rl": {"policies": args.policies, "group_size": args.group_size, "max_new_tokens": args.max_new_tokens, "kl_coef": args.kl_coef},
+        }
+    )  # fmt: skip
+
+
 def _posttrain(args: PostTrainArgs, context: ToolContext) -> PostTrainToolResult:
     from tools.posttrain._run import run_posttrain
-    from trainers.posttrain import PostTrainConfig
     from vibe.core.errors import UserError
 
     out = Path(args.out)
     resume = (out / "metrics.jsonl").is_file() or (out / "checkpoints").is_dir()
     try:
-        config = PostTrainConfig.model_validate(
-            {
-                "method": args.method, "base": args.base, "data": args.data, "out": args.out,
-                "parallel": {"dp": args.dp, "tp": args.tp},
-                "optimizer": {"lr": args.lr, "min_lr": args.lr / 10, "warmup_steps": 0, "weight_decay": 0.0},
-                "training": {"max_steps": args.max_steps, "global_batch_size": args.global_batch_size, "micro_batch_size": args.micro_batch_size},
-                "dpo": {"beta": args.beta},
-                "rl": {"policies": args.policies, "group_size": args.group_size, "max_new_tokens": args.max_new_tokens, "kl_coef": args.kl_coef},
-            }
-        )  # fmt: skip
         result = run_posttrain(
-            config, resume=resume, gate=context.gate, ledger=context.ledger, thread_id=context.thread_id
-        )
+            posttrain_config(args), resume=resume, gate=context.gate, ledger=context.ledger,
+            thread_id=context.thread_id,
+        )  # fmt: skip
     except (UserError, ValueError) as error:
         raise ToolError(f"posttrain: {error}") from None
     return PostTrainToolResult(

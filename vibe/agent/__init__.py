@@ -5,13 +5,15 @@ with Agent.open(AgentSettings(workdir="runs")) as agent:
     outcome = agent.run("train a small model on the Python standard library", yes=True)
 """
 
+from tools.eval import find_export
+from tools.release import ReleaseDenied, ReleaseResult
 from vibe.agent._actions import STEP_KINDS, describe_plan, describe_step
 from vibe.agent._agent import Agent, AgentSettings, Outcome, continue_thread
 from vibe.agent._approval import gate_node
 from vibe.agent._draft import FEW_SHOT, SYSTEM_PROMPT, Draft, build_prompt, draft_of, intent_from_draft
 from vibe.agent._followup import follow_up
 from vibe.agent._goal import GoalDraft, TrainingGoal, goal_from_draft, parse_request
-from vibe.agent._hpo import ClearedSearchGate
+from vibe.agent._hpo import ClearedGate, ClearedSearchGate
 from vibe.agent._intent import (
     INTENT_KINDS,
     Cluster,
@@ -34,7 +36,7 @@ from vibe.agent._nodes import MAX_ATTEMPTS, AgentDeps, diagnose, execute, observ
 from vibe.agent._plan import Plan, PlanSettings, PlanStep, Proposal, apply_proposal, make_plan, summarize_plan
 from vibe.agent._read import ReadOutcome, read_request
 from vibe.agent._record import Recorder
-from vibe.agent._release import ReleaseDenied, ReleaseResult, find_export, release_model
+from vibe.agent._release import release_model
 from vibe.agent._rules import read_rules
 from vibe.agent._search import SearchSettings, transfer_into
 from vibe.agent._text import parse_size
@@ -49,6 +51,7 @@ __all__ = [
     "Agent",
     "AgentDeps",
     "AgentSettings",
+    "ClearedGate",
     "ClearedSearchGate",
     "Cluster",
     "ContinueIntent",

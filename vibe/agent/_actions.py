@@ -13,6 +13,16 @@ train       ``train.run``    ``paths`` (the sources the data came from, so their
 eval        ``eval.run``     ``paths``, ``parameters``, ``architecture``, ``cpu_hours`` or ``gpu_hours``
 hpo         ``hpo.search``   ``paths``, ``parameters`` (the largest model its space allows), ``architecture``,
                              ``cpu_hours`` or ``gpu_hours`` (the search's whole budget)
+model_      ``model.import`` ``paths``: the source (checked against the policy's model roots),
+import                       ``source_architecture`` (its ``config.json``'s, or ``gguf``)
+model_      ``model.convert`` ``paths``: the run and the HF directory it writes (inside the network)
+export
+posttrain   ``train.run``    as ``tools.posttrain.gate_attributes`` (data, base size, CPU-hours); the data only
+                             while the base does not exist yet
+release     ``model.release`` ``paths``, ``metrics`` (the run's eval.json): judged when the step is reached,
+                             after the evaluation before it (:func:`judged_when_reached`)
+release_    ``eval.run``     ``paths``: a judgement of the gates that registers nothing
+check
 (plan)      ``train.run``    the full-size cluster run: ``gpu_hours``, ``parameters``, ``architecture``, ``paths``
 ==========  ===============  ==================================================================================
 
@@ -35,6 +45,7 @@ __all__ = [
     "STEP_KINDS",
     "describe_plan",
     "describe_step",
+    "judged_when_reached",
     "shrink_train_step",
 ]
 
@@ -45,6 +56,11 @@ STEP_KINDS: dict[str, str] = {
     "train": "train.run",
     "eval": "eval.run",
     "hpo": "hpo.search",
+    "model_import": "model.import",
+    "model_export": "model.convert",
+    "posttrain": "train.run",
+    "release": "model.release",
+    "release_check": "eval.run",
 }
 EVAL_FRACTION = 0.05  # share of the tokens held out for validation (the ingest's default valid_fraction)
 
@@ -129,6 +145,22 @@ def describe_step(
             "architecture": "moe" if config["base"]["model"].get("num_experts") else "dense",
             **hours,
         }
+    if step["tool"] == "model_import":
+        return {"paths": _absolute([args["src"]]), "source_architecture": _architecture(Path(args["src"]))}
+    if step["tool"] == "model_export":
+        return {"paths": _absolute([args["src"], *([args["out"]] if args.get("out") else [])])}
+    if step["tool"] == "posttrain":
+        return _posttrain_attributes(args)
+    if step["tool"] == "release":
+        from tools.release import release_attributes
+        from vibe.core.errors import UserError
+
+        try:
+            return release_attributes(args["run_dir"])
+        except (UserError, OSError, ValueError, KeyError):  # not evaluated yet: judged when reached
+            return {"paths": _sources(plan)}
+    if step["tool"] == "release_check":
+        return {"paths": _sources(plan)}
     if step["tool"] == "eval":
         train = next((s for s in plan.get("steps", []) if s["tool"] == "train"), None)
         if train is None:
@@ -147,6 +179,37 @@ def describe_step(
             **_hours(config, wall_hours),
         }
     return {}
+
+
+def judged_when_reached(step: dict[str, Any]) -> bool:
+    """Whether ``step`` can only be judged once the steps before it ran (a release reads their evaluation):
+    the check of the whole plan before the first step leaves it to the gate node at the step."""
+    return step["tool"] == "release"
+
+
+def _architecture(src: Path) -> str | None:
+    """The HF architecture an import would read (``gguf`` for a GGUF file; None: unreadable)."""
+    if src.suffix == ".gguf":
+        return "gguf"
+    try:
+        architectures = json.loads((src / "config.json").read_text(encoding="utf-8")).get("architectures")
+    except (OSError, ValueError):
+        return None
+    return architectures[0] if architectures else None
+
+
+def _posttrain_attributes(args: dict[str, Any]) -> dict[str, Any]:
+    """A post-training step as ``tools.posttrain.gate_attributes`` judges it (what its tool asks again)."""
+    data = _absolute([args["data"]])
+    if not (Path(args["base"]) / "config.yaml").is_file():
+        return {"paths": data}
+    from tools.posttrain import PostTrainArgs, gate_attributes, posttrain_config
+    from vibe.core.errors import UserError
+
+    try:
+        return gate_attributes(posttrain_config(PostTrainArgs.model_validate(args)))
+    except (UserError, OSError, ValueError):
+        return {"paths": data}
 
 
 def describe_plan(plan: dict[str, Any]) -> dict[str, Any]:

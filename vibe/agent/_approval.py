@@ -30,7 +30,13 @@ from typing import TYPE_CHECKING, Any
 from langgraph.types import interrupt
 
 from policies import Action, AllowAll, GateDecision, PolicyGate, PolicySet
-from vibe.agent._actions import STEP_KINDS, describe_plan, describe_step, shrink_train_step
+from vibe.agent._actions import (
+    STEP_KINDS,
+    describe_plan,
+    describe_step,
+    judged_when_reached,
+    shrink_train_step,
+)
 from vibe.agent._plan import Plan, summarize_plan
 from vibe.agent._search import shrink_search_step
 from vibe.approvals import (
@@ -256,6 +262,8 @@ def _preflight(
         return None, False
     replanned = False
     for i, step in enumerate(plan["steps"]):
+        if judged_when_reached(step):
+            continue
         _, verdict = _check(step, plan, deps)
         if verdict.outcome != "deny":
             continue

@@ -1,11 +1,13 @@
-"""Running the search step and handing its best settings to the training step after it.
+"""The gate a step's tool sees once the gate node cleared the step, and the search step's hand-over.
 
-The ``hpo`` step calls :func:`tools.hpo.run_search` directly rather than through the tool registry: the
-registered ``hpo`` tool runs the same function, but a tool call receives no gate, and here every trial
-is judged as well (``hpo.search`` with the hours spent so far and the trial's estimate), by the same gate
-that cleared the step. The step itself was judged on its whole budget by the gate node; a
-``require_approval`` on a later per-trial check therefore stands for work inside the budget already
-cleared (approved or allowed) and is let through, while a ``deny`` stops the search (``stopped_by="policy"``).
+Every step's tool runs through the registry with :class:`ClearedGate` as its context's gate: the gate node
+judged the step on its whole estimate (and, where the policy asked, an approver approved exactly that
+action), so a ``require_approval`` the tool meets again for the step's own kind, within what was cleared
+(hours and parameters at most those of the step's action), stands for that approved work and is let
+through; anything larger, and every deny, stands. The search step is the case that asks most: every trial
+is judged as well (``hpo.search`` with the hours spent so far and the trial's estimate), and a ``deny`` stops
+the search (``stopped_by="policy"``). :func:`transfer_best` moves the best trial's settings onto the
+training step after the search.
 """
 
 from __future__ import annotations
@@ -15,25 +17,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from policies import Gate, GateDecision
-from vibe.agent._actions import describe_step
 from vibe.agent._search import TRANSFER_RULE, transfer_into
 
 if TYPE_CHECKING:
-    from pydantic import BaseModel
-
     from vibe.agent._deps import AgentDeps
     from vibe.agent._state import AgentState
 
-__all__ = ["ClearedSearchGate", "run_search_step", "transfer_best"]
+__all__ = ["ClearedGate", "ClearedSearchGate", "transfer_best"]
 
 
-class ClearedSearchGate(Gate):
-    """``gate`` for the checks a running search makes after the gate node cleared it: a ``require_approval``
-    for an ``hpo.search`` within what was cleared (hours and parameters at most those of ``cleared``) is
-    let through; anything larger, and every deny, stands."""
+class ClearedGate(Gate):
+    """``gate`` for the checks a step's tool makes after the gate node cleared the step (action ``kind`` with
+    the attributes ``cleared``): a ``require_approval`` for ``kind`` within what was cleared is let through;
+    anything larger, any other kind, and every deny, stand. Checks of ``kind`` are judged on the sources the
+    data came from (the agent's own derived data in ``workdir`` left out), as the step was."""
 
-    def __init__(self, gate: Gate, *, cleared: dict[str, Any], workdir: str) -> None:
-        self.gate, self.cleared, self.workdir = gate, cleared, Path(workdir).resolve()
+    def __init__(self, gate: Gate, *, kind: str, cleared: dict[str, Any], workdir: str) -> None:
+        self.gate, self.kind, self.cleared, self.workdir = gate, kind, cleared, Path(workdir).resolve()
 
     def _sources(self, attributes: dict[str, Any]) -> dict[str, Any]:
         """Without the agent's own derived data (the ingested dataset in its workdir): the gate judges the
@@ -52,37 +52,25 @@ class ClearedSearchGate(Gate):
         return True
 
     def check(self, *, kind: str, attributes: dict[str, Any]) -> GateDecision:
+        if kind != self.kind:
+            return self.gate.check(kind=kind, attributes=attributes)
         attributes = self._sources(attributes)
         decision = self.gate.check(kind=kind, attributes=attributes)
-        if kind == "hpo.search" and decision.outcome == "require_approval" and self._within(attributes):
+        if decision.outcome == "require_approval" and self._within(attributes):
             return decision.model_copy(
                 update={
                     "outcome": "allow",
-                    "reason": f"within the search budget the gate cleared before it started ({decision.reason})",
+                    "reason": f"within what the gate cleared before the step started ({decision.reason})",
                 }
             )
         return decision
 
 
-def run_search_step(step: dict[str, Any], *, plan: dict[str, Any], deps: AgentDeps) -> BaseModel:
-    """Run the search step (``args["config"]``: an HPOConfig as data) under the agent's gate; its SearchResult."""
-    from tools.hpo import HPOConfig, TrialSummary, run_search
+class ClearedSearchGate(ClearedGate):
+    """:class:`ClearedGate` for a search step (``hpo.search``)."""
 
-    config = HPOConfig.model_validate(step["args"]["config"])
-    cleared = describe_step(step, plan=plan, local_flops_per_second=deps.settings.local_flops_per_second)
-
-    def on_trial(trial: TrialSummary) -> None:
-        value = f"{trial.value:.4f}" if trial.value is not None else "-"
-        deps.on_event(
-            f"trial {trial.number}: {trial.state}, {config.objective} {value}, {trial.steps} steps, "
-            f"{trial.wall_s:.0f} s"
-        )
-
-    return run_search(
-        config,
-        gate=ClearedSearchGate(deps.gate, cleared=cleared, workdir=deps.settings.workdir),
-        on_trial=on_trial,
-    )
+    def __init__(self, gate: Gate, *, cleared: dict[str, Any], workdir: str) -> None:
+        super().__init__(gate, kind="hpo.search", cleared=cleared, workdir=workdir)
 
 
 def transfer_best(state: AgentState, deps: AgentDeps) -> dict[str, Any]:

@@ -3,12 +3,14 @@
 ``intake``: both readers (:func:`vibe.agent._read.read_request`), every refusal, policy-override request and
 ignored URL on the record; an unreadable request stops with a question (status ``question``), a refused one
 with the reason (``refused``). ``plan_request``: training kinds go to the planner with what the request named
-(cluster, budgets, deadline, search space); the others get their own plan or an answer (``answered``).
+(cluster, budgets, deadline, search space), a fine-tune of a named base model its own plan; eval, post-train
+and release plan on an earlier run (:mod:`vibe.agent._lifecycle`); status gets an answer (``answered``).
 ``confirm_system_dirs``: without a policy, reading a system directory needs a confirmation naming it.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,8 +31,10 @@ from vibe.agent._intent_plan import (
     settings_for,
     status_answer,
 )
+from vibe.agent._lifecycle import find_base_model, finetune_plan, model_roots, posttrain_step, release_steps
 from vibe.agent._plan import Plan, PlanSettings, data_dir_for
 from vibe.agent._read import read_request
+from vibe.core.errors import UserError
 
 if TYPE_CHECKING:
     from vibe.agent._deps import AgentDeps
@@ -161,8 +165,9 @@ def plan_request(state: AgentState, deps: AgentDeps, *, plan_training: PlanTrain
     intent = reading.intent
     inputs = {"intent": intent.model_dump(mode="json")}
     if intent.kind in TRAINING_KINDS:
-        if intent.kind == "train" and intent.base_model:
-            return _answer(deps, thread, not_yet_available(intent, reading), inputs=inputs)
+        base = _base_of(intent, deps)
+        if base is not None:
+            return _finetune(state, deps, reading, base, inputs=inputs)
         settings = settings_for(intent, deps.settings)
         asked = asked_line(reading, settings)
 
@@ -184,13 +189,15 @@ def plan_request(state: AgentState, deps: AgentDeps, *, plan_training: PlanTrain
     if intent.kind == "status":
         return _answer(deps, thread, status_answer(intent, deps, current=thread), inputs=inputs)
     branch = intent.kind == "continue" and (intent.branch or intent.lr_factor or intent.data)
-    if intent.kind in ("post_train", "release") or branch:
+    if branch:
         return _answer(deps, thread, not_yet_available(intent, reading), inputs=inputs)
-    if intent.kind in ("eval", "continue"):
-        run = earlier_run(intent.run, deps, current=thread)
+    if intent.kind in ("eval", "continue", "post_train", "release"):
+        run = earlier_run(intent.run or "last", deps, current=thread)
         if run is None:
             return _stop(deps, thread, f"no earlier training run matches {intent.run!r} in the ledger "
                          f"({deps.settings.workdir}); name a thread id (see `vibe audit show`)", inputs=inputs)  # fmt: skip
+        if intent.kind in ("post_train", "release"):
+            return _lifecycle_plan(deps, thread, reading, run, inputs=inputs)
         if intent.kind == "continue":
             plan, _ = continue_plan(intent, run, deps.settings)
             lines = [asked_line(reading, deps.settings), *[f"{s['id']}: {s['why']}" for s in plan["steps"]]]
@@ -201,19 +208,102 @@ def plan_request(state: AgentState, deps: AgentDeps, *, plan_training: PlanTrain
         )
         texts = _texts(intent.data)
         notes = [f"evaluates thread {run['thread']} ({run_dir})"]
-        if intent.gates:
-            notes.append("release gates are not yet available: the evaluation runs and its numbers are "
-                         "reported, but nothing is judged against the policy's gates")  # fmt: skip
         why = "held-out loss and bits per byte" + (f", and on {len(texts)} text(s) of {', '.join(intent.data)}"
                                                     if texts else "")  # fmt: skip
         plan["steps"] = [
             {"id": "eval", "tool": "eval", "args": {"run_dir": run_dir, "texts": texts}, "why": why}
         ]
+        if intent.gates:  # the suites the gates read, then the gates' verdict (nothing registered)
+            plan["steps"], more = release_steps(
+                run_dir=run_dir, name=None, deps=deps, register=False, texts=texts
+            )
+            notes += more
         plan["notes"] = notes
-        return _planned(deps, thread, plan, why=f"evaluate thread {run['thread']}", lines=[*notes, why])
+        lines = [*notes, *[f"{s['id']}: {s['why']}" for s in plan["steps"]]]
+        return _planned(deps, thread, plan, why=f"evaluate thread {run['thread']}", lines=lines)
     if intent.kind == "synth":
         return _synth_plan(state, deps, reading, plan_training=plan_training)
     return _answer(deps, thread, f"nothing to plan for a {intent.kind} request", inputs=inputs)
+
+
+def _run_dir(run: dict[str, Any]) -> str:
+    return (run["train"] or {}).get("run_dir") or next(
+        s["args"]["config"]["out"] for s in run["plan"]["steps"] if s["tool"] == "train"
+    )
+
+
+def _lifecycle_plan(
+    deps: AgentDeps, thread: str, reading: Reading, run: dict[str, Any], *, inputs: dict[str, Any]
+) -> AgentState:
+    """Post-train or release the earlier run ``run`` (its plan, with these steps)."""
+    intent = reading.intent
+    plan = dict(run["plan"])
+    run_dir = _run_dir(run)
+    if intent.kind == "post_train":
+        try:
+            step, notes = posttrain_step(method=intent.method, base=run_dir, data=intent.data, deps=deps,
+                                         thread_id=thread)  # fmt: skip
+        except UserError as error:
+            return _stop(deps, thread, str(error), inputs=inputs)
+        steps = [step]
+        what = f"{intent.method} post-training of thread {run['thread']}"
+    else:
+        steps, notes = release_steps(run_dir=run_dir, name=None, deps=deps, register=True)
+        what = f"release of thread {run['thread']}"
+    plan["steps"] = steps
+    plan["notes"] = [f"{what} ({run_dir})", *notes]
+    lines = [*plan["notes"], *[f"{s['id']}: {s['why']}" for s in steps]]
+    return _planned(deps, thread, plan, why=what, lines=lines)
+
+
+def _base_of(intent: Any, deps: AgentDeps) -> Path | None:
+    """The base model a train intent fine-tunes: the one it names, or a named data path that is a model
+    directory (an HF ``config.json`` with ``architectures``); None: train from scratch."""
+    if intent.kind != "train":
+        return None
+    if intent.base_model:
+        return find_base_model(intent.base_model, model_roots(deps)) or Path(
+            f"/nonexistent/{intent.base_model}"
+        )
+    for path in map(Path, intent.data):
+        config = path / "config.json"
+        try:
+            if config.is_file() and json.loads(config.read_text()).get("architectures"):
+                return path.resolve()
+        except (OSError, ValueError):
+            continue
+    return None
+
+
+def _finetune(
+    state: AgentState, deps: AgentDeps, reading: Reading, base: Path, *, inputs: dict[str, Any]
+) -> AgentState:
+    from tools import profile
+
+    thread = state["thread_id"]
+    intent = reading.intent
+    assert intent.kind == "train"
+    if not base.exists():
+        roots = ", ".join(str(r) for r in model_roots(deps))
+        return _stop(deps, thread, f"no base model {intent.base_model!r} in the local models ({roots}): name its "
+                     "directory (an HF model with config.json), or import it with `vibe model import`", inputs=inputs)  # fmt: skip
+    data = [d for d in intent.data if Path(d).resolve() != base]
+    prof = profile(data) if data else None
+    if prof is not None and prof.missing:
+        return _stop(deps, thread, f"data source not found: {', '.join(prof.missing)}; check the path in the "
+                     "request", inputs=inputs)  # fmt: skip
+    settings = settings_for(intent, deps.settings)
+    try:
+        plan = finetune_plan(request=state["request"], base=base, data=data, settings=settings, thread_id=thread,
+                             tokens_available=prof.estimated_tokens if prof else None,
+                             lr_factor=intent.lr_factor)  # fmt: skip
+    except UserError as error:
+        return _stop(deps, thread, str(error), inputs=inputs)
+    data_ = plan.model_dump(mode="json")
+    data_["notes"] = [asked_line(reading, settings), *data_["notes"]]
+    lines = [*data_["notes"], *[f"{s['id']}: {s['why']}" for s in data_["steps"]]]
+    update = _planned(deps, thread, data_, why=f"fine-tune {base.name}", lines=lines)
+    return {**update, "goal": data_["goal"]}
 
 
 def _synth_plan(

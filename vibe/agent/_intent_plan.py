@@ -7,8 +7,8 @@
   place from its last checkpoint;
 - eval plans the ``eval`` tool on an earlier run; synth plans ingest then ``synth``;
 - status is answered from the ledger, the run's metrics, the approvals store and the loop's state;
-- post_train, release, branching and fine-tuning from a base model are answered "not yet available",
-  naming what would run;
+- post_train, release and fine-tuning from a base model are planned in :mod:`vibe.agent._lifecycle`;
+  branching a run is answered "not yet available", naming what would run;
 - refuse and unclear stop with the reason or the question.
 
 Every plan says what it was asked next to what it chose (:func:`asked_line`).
@@ -269,17 +269,6 @@ def continue_plan(
 # --------------------------------------------------------------------------------------------- answers
 def not_yet_available(intent: Intent, reading: Reading) -> str:
     """What a request for a feature that has not landed would run, in words."""
-    if intent.kind == "post_train":
-        on = f" on {', '.join(intent.data)}" if intent.data else ""
-        return (f"post-training is not yet available: this would run {intent.method.upper()} on "
-                f"{intent.run or 'the last run'}{on}, each step gated and recorded")  # fmt: skip
-    if intent.kind == "release":
-        return (f"release is not yet available: this would evaluate {intent.run} against the policy's release "
-                "gates and, if it passes, register it in the organisation's model registry (never outside)")  # fmt: skip
-    if intent.kind == "train" and intent.base_model:
-        return (f"fine-tuning a base model is not yet available: this would import {intent.base_model} "
-                f"(`vibe model import`) and train it on {', '.join(intent.data) or 'the named data'} "
-                "(`train --init-from`)")  # fmt: skip
     if intent.kind == "continue":
         changes = [c for c, on in (("a new learning rate", intent.lr_factor), ("more data", intent.data),
                                    ("a new run", intent.branch)) if on]  # fmt: skip

@@ -20,10 +20,12 @@ from langgraph.types import interrupt
 from tools import ToolContext, ToolError, profile, registered, start_training_ahead
 from tools.data import load_dataset_info
 from trainers import read_metrics
+from vibe.agent._actions import STEP_KINDS, describe_step
 from vibe.agent._approval import allowed_now
 from vibe.agent._deps import AgentDeps
 from vibe.agent._goal import TrainingGoal
-from vibe.agent._hpo import run_search_step, transfer_best
+from vibe.agent._hpo import ClearedGate, transfer_best
+from vibe.agent._lifecycle import COMPARE_STEPS, compare_line
 from vibe.agent._plan import (
     Plan,
     PlanSettings,
@@ -276,19 +278,21 @@ def execute(state: AgentState, deps: AgentDeps) -> AgentState:
         return finished(result, [])
     record(kind="tool_called", actor="planner", outputs={}, reason=step["why"])
     events = deps.say(f"running {step['id']}: {step['why']}")
+    cleared = describe_step(
+        step, plan=state["plan"], local_flops_per_second=deps.settings.local_flops_per_second
+    )
     context = ToolContext(
         workdir=Path(deps.settings.workdir) / thread,
         thread_id=thread,
-        gate=deps.gate,
+        gate=ClearedGate(deps.gate, kind=STEP_KINDS.get(step["tool"], step["tool"]), cleared=cleared,
+                         workdir=deps.settings.workdir),
         ledger=deps.record.ledger,
-    )
+        progress=deps.on_event,
+    )  # fmt: skip
     if deps.train_ahead and step["tool"] != "train":
         _start_training_ahead(state, context, deps)
     try:
-        if step["tool"] == "hpo":  # run_search itself, so the gate also judges every trial
-            result = run_search_step(step, plan=state["plan"], deps=deps)
-        else:
-            result = registered()[step["tool"]](step["args"], context)
+        result = registered()[step["tool"]](step["args"], context)
     except (ToolError, UserError) as error:
         retryable = getattr(error, "retryable", False)
         record(kind="error", actor="tool", outputs={"error": str(error)},
@@ -306,7 +310,12 @@ def execute(state: AgentState, deps: AgentDeps) -> AgentState:
     tmp.write_text(json.dumps(payload, indent=2))
     tmp.replace(done)
     record(kind="tool_result", actor="tool", outputs=payload, reason="finished")
-    return finished(payload, events)
+    said = [payload["summary"]] if isinstance(payload.get("summary"), str) else []
+    compared = compare_line({**state.get("results", {}), step["id"]: payload})
+    if compared and step["id"] in COMPARE_STEPS:
+        said.append(compared)
+        record(kind="note", actor="planner", outputs={"compare": compared}, reason=compared)
+    return finished(payload, [*events, *[line for text in said for line in deps.say(text)]])
 
 
 def _start_training_ahead(state: AgentState, context: ToolContext, deps: AgentDeps) -> None:

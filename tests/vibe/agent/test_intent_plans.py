@@ -89,11 +89,14 @@ def test_eval_and_continue_plan_on_the_last_run(tmp_path: Path, corpus: Path) ->
         ev = agent.run("evaluate the last run and tell me if it passes the release gates", thread_id="ev")
         cont = agent.run("continue the last run for 100 more steps", thread_id="c")
         slower = agent.run("continue the last run with half the learning rate", thread_id="h")
+    run_dir = train["args"]["config"]["out"]
     assert ev.values["plan"]["steps"] == [
-        {"id": "eval", "tool": "eval", "args": {"run_dir": train["args"]["config"]["out"], "texts": []},
-         "why": "held-out loss and bits per byte"}
+        {"id": "eval", "tool": "eval", "args": {"run_dir": run_dir, "texts": [], "suites": ["heldout"]},
+         "why": "held-out loss and bits per byte"},
+        {"id": "release-gates", "tool": "release_check", "args": {"run_dir": run_dir},
+         "why": "judge the evaluation against the policy's release gates (nothing is registered)"},
     ]  # fmt: skip
-    assert any("release gates are not yet available" in n for n in ev.values["plan"]["notes"])
+    assert any("no policy release gates in force" in n for n in ev.values["plan"]["notes"])
     (again,) = [s for s in cont.values["plan"]["steps"] if s["tool"] == "train"]
     config, before = again["args"]["config"], train["args"]["config"]
     assert config["out"] == before["out"]  # resumed in place, from its last checkpoint
@@ -117,7 +120,7 @@ def test_synth_blends_into_the_training_mix(tmp_path: Path, corpus: Path) -> Non
     assert weights == [0.8, 0.2]
 
 
-def test_status_post_training_and_release_answer_and_run_nothing(tmp_path: Path) -> None:
+def test_status_answers_and_post_training_and_release_need_a_trained_run(tmp_path: Path) -> None:
     with _open(tmp_path, yes=True) as agent:
         agent.run("how much would a 1B cost?", thread_id="est")
         runs = agent.run("list the runs", thread_id="q1")
@@ -126,8 +129,9 @@ def test_status_post_training_and_release_answer_and_run_nothing(tmp_path: Path)
         release = agent.run("release the last run to the registry", thread_id="q4")
     assert runs.status == "answered" and "est" in runs.reason and "plan" not in runs.values
     assert "nothing waits for approval" in approvals.reason
-    assert dpo.status == "answered" and "not yet available: this would run DPO on last" in dpo.reason
-    assert release.status == "answered" and "release is not yet available" in release.reason
+    # post-training and release plan on an earlier training run: an estimate is none
+    assert dpo.status == "stopped" and "no earlier training run matches 'last'" in dpo.reason
+    assert release.status == "stopped" and "no earlier training run matches 'last'" in release.reason
     assert not list(tmp_path.glob("*/steps"))
 
 
