@@ -21,6 +21,7 @@ from tools.posttrain._generate import (
 from tools.posttrain._pairs import sample_preference_pairs
 from tools.posttrain._rewards import (
     AlignmentPolicy,
+    FunctionReward,
     RewardRuleError,
     Sample,
     Scores,
@@ -34,6 +35,7 @@ from tools.posttrain._run import gate_attributes, run_posttrain
 __all__ = [
     "AlignmentPolicy",
     "Completion",
+    "FunctionReward",
     "Generator",
     "GeneratorError",
     "MegatronGenerator",

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tools.posttrain._generate import Generator, MegatronGenerator, VLLMGenerator
-from tools.posttrain._rewards import AlignmentPolicy, RewardRuleError, Sample, load_alignment
+from tools.posttrain._rewards import AlignmentPolicy, FunctionReward, RewardRuleError, Sample, load_alignment
 from vibe.core.errors import UserError
 from vibe.core.log import setup_logging
 
@@ -68,7 +68,7 @@ class _Handle:
         return lambda *args, **kwargs: ray.get(method.remote(*args, **kwargs))
 
 
-def _score(policy: AlignmentPolicy, samples: list[Sample], workers: int) -> Any:
+def _score(policy: AlignmentPolicy | FunctionReward, samples: list[Sample], workers: int) -> Any:
     return policy.score(samples, workers=workers)
 
 
@@ -173,7 +173,7 @@ def _ledger_record(
     thread_id: str,
     kind: str,
     outputs: dict[str, Any],
-    policy: AlignmentPolicy,
+    policy: AlignmentPolicy | FunctionReward,
     *,
     outcome: str,
     reason: str = "",
@@ -208,10 +208,12 @@ def run_rl(
     ledger: Ledger | None = None,
     thread_id: str = "cli",
     generator: Callable[[Any], Generator] | None = None,
+    reward: AlignmentPolicy | FunctionReward | None = None,
 ) -> RLResult:
     """Run (or with ``resume`` continue) the RL run ``config`` (a ``trainers.posttrain.PostTrainConfig``).
 
     ``generator``: builds the :class:`Generator` from the trainer handle (default: from ``rl.generator``).
+    ``reward``: what scores the completions (default: the alignment rules of ``rl.policies``).
     """
     import torch
 
@@ -233,7 +235,7 @@ def run_rl(
         )
     started = time.perf_counter()
     config = resolve_paths(config)
-    policy = load_alignment(config.rl.policies)
+    policy = reward if reward is not None else load_alignment(config.rl.policies)
     base = read_base_run(config.base)
     rl, t = config.rl, config.training
     seq = t.seq_length or base.config.model.seq_length
@@ -251,7 +253,7 @@ def run_rl(
     alignment = {
         "policy_hashes": policy.policy_hashes,
         "rules_hash": policy.rules_hash,
-        "rules": [r.model_dump(mode="json") for r in policy.rules],
+        "rules": policy.describe(),
     }
     (config.out / "alignment.json").write_text(json.dumps(alignment, indent=2) + "\n")
     summary = {
@@ -290,7 +292,7 @@ def run_rl(
         "rl %s: %d prompts, %d rules, steps %d..%d, generator %s",
         config.out,
         len(prompts),
-        len(policy.rules),
+        len(policy.rule_ids),
         start + 1,
         t.max_steps,
         generator.name,
