@@ -29,7 +29,9 @@ _Policy = Annotated[
     list[Path] | None, typer.Option("--policy", help="Policy file (repeat: organisation first).")
 ]
 _Team = Annotated[str | None, typer.Option(help="The team it works for (team policy).")]
-_Workdir = Annotated[Path, typer.Option(help="Where the ledger lives (WORKDIR/ledger.sqlite).")]
+_Workdir = Annotated[
+    Path, typer.Option(help="Where the ledger lives ($VIBE_LEDGER, else WORKDIR/ledger.sqlite).")
+]
 
 
 def _gate(policy: list[Path] | None, team: str | None) -> Gate | None:
@@ -70,11 +72,11 @@ def import_(
     with user_errors(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         from tools.model import import_base_model
-        from vibe.ledger import SqliteLedger
+        from vibe.ledger import SqliteLedger, default_ledger_path
 
         gate = _gate(policy, team)
         workdir.mkdir(parents=True, exist_ok=True)
-        with SqliteLedger(workdir / "ledger.sqlite") as ledger:
+        with SqliteLedger(default_ledger_path(workdir)) as ledger:
             _say(import_base_model(src, out, seq_length=seq_len, gate=gate, ledger=ledger))
 
 
@@ -90,11 +92,11 @@ def export(
     with user_errors(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         from tools.model import export_model
-        from vibe.ledger import SqliteLedger
+        from vibe.ledger import SqliteLedger, default_ledger_path
 
         gate = _gate(policy, team)
         workdir.mkdir(parents=True, exist_ok=True)
-        with SqliteLedger(workdir / "ledger.sqlite") as ledger:
+        with SqliteLedger(default_ledger_path(workdir)) as ledger:
             _say(export_model(run, out, gate=gate, ledger=ledger))
 
 

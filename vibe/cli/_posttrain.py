@@ -39,7 +39,9 @@ Tp = Annotated[int | None, typer.Option("--tp")]
 InProcess = Annotated[bool, typer.Option("--in-process", help="No Ray: run in this process (one worker).")]
 Resume = Annotated[bool, typer.Option("--resume", help="Continue from the last checkpoint.")]
 Team = Annotated[str | None, typer.Option(help="The team it works for (team policy and budget).")]
-Workdir = Annotated[Path, typer.Option(help="Where the ledger lives (WORKDIR/ledger.sqlite).")]
+Workdir = Annotated[
+    Path, typer.Option(help="Where the ledger lives ($VIBE_LEDGER, else WORKDIR/ledger.sqlite).")
+]
 
 
 def _run(
@@ -57,7 +59,7 @@ def _run(
         warnings.simplefilter("ignore")
         from tools.posttrain import run_posttrain
         from trainers.posttrain import load_posttrain_config
-        from vibe.ledger import SqliteLedger
+        from vibe.ledger import SqliteLedger, default_ledger_path
 
         overrides = {k: (str(v) if isinstance(v, Path) else v) for k, v in flags.items() if v is not None}
         overrides["method"] = method
@@ -73,7 +75,7 @@ def _run(
 
             gate = PolicyGate.from_files([p.resolve() for p in policy], team=team)
         workdir.mkdir(parents=True, exist_ok=True)
-        with SqliteLedger(workdir / "ledger.sqlite") as ledger:
+        with SqliteLedger(default_ledger_path(workdir)) as ledger:
             result = run_posttrain(
                 run_config, resume=resume, gate=gate, ledger=ledger, thread_id=f"cli-posttrain-{method}"
             )

@@ -40,9 +40,9 @@ def synth(
         list[Path] | None, typer.Option("--policy", help="Policy file (repeat: organisation first).")
     ] = None,
     team: Annotated[str | None, typer.Option(help="The team it works for (team policy and budget).")] = None,
-    workdir: Annotated[Path, typer.Option(help="Where the ledger lives (WORKDIR/ledger.sqlite).")] = Path(
-        "runs"
-    ),
+    workdir: Annotated[
+        Path, typer.Option(help="Where the ledger lives ($VIBE_LEDGER, else WORKDIR/ledger.sqlite).")
+    ] = Path("runs"),
     no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bars.")] = False,
 ) -> None:
     """Generate verified synthetic samples from DATASET's chunks with the served LLM into OUT."""
@@ -51,7 +51,7 @@ def synth(
     from tools.synth import SynthConfig, synthesize
     from vibe.core.config import load_config
     from vibe.core.log import setup_logging
-    from vibe.ledger import SqliteLedger
+    from vibe.ledger import SqliteLedger, default_ledger_path
 
     flags: dict[str, Any] = {
         "dataset": str(dataset) if dataset is not None else None,
@@ -73,7 +73,7 @@ def synth(
         synth_config.out.mkdir(parents=True, exist_ok=True)
         setup_logging(log_file=synth_config.out / "synth.log")
         workdir.mkdir(parents=True, exist_ok=True)
-        with SqliteLedger(workdir / "ledger.sqlite") as ledger:
+        with SqliteLedger(default_ledger_path(workdir)) as ledger:
             result = synthesize(
                 synth_config, gate=gate, ledger=ledger, thread_id="cli-synth", progress_bar=not no_progress
             )
