@@ -169,6 +169,15 @@ def tune_agent(
     console.print(f"report: {result.report}")
 
 
+@app.command("use-base")
+def use_base() -> None:
+    """Forget the tuned agent model: `vibe llm serve` serves the base SmolLM2 again (the export is kept)."""
+    from vibe.llm import unregister_agent_model
+
+    was = unregister_agent_model()
+    typer.echo("the agent's model is the base SmolLM2-135M-Instruct" + ("" if was else " (it already was)"))
+
+
 def _duration(seconds: float | None) -> str:
     total = int(seconds or 0)
     hours, rest = divmod(total, 3600)

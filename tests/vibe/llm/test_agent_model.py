@@ -60,3 +60,10 @@ def test_status_says_which_model_the_agent_uses(tmp_cache: Path, tmp_path: Path,
     result = CliRunner().invoke(app, ["status", "--port", str(closed_port)])
     assert f"agent model: tuned {tmp_path / 'export'} as 'vibe-agent'" in result.output
     assert "not what this server serves" in result.output
+
+
+def test_use_base_forgets_the_tuned_model(tmp_cache: Path, tmp_path: Path) -> None:
+    register_agent_model(_model_dir(tmp_path / "export"), base="b")
+    result = CliRunner().invoke(app, ["use-base"])
+    assert result.exit_code == 0 and registered_agent_model() is None
+    assert (tmp_path / "export" / "config.json").is_file()  # the export is kept
