@@ -115,7 +115,7 @@ def serve(config: ServerConfig | None = None) -> ServerStatus:
             f"port {config.port} on {config.host} is taken by a program that is not an LLM server; "
             f"stop it or choose another port (vibe llm serve --port N)"
         )
-    model_dir = check_model_dir(config.model) if config.model else None
+    model_dir = check_model_dir(config.model.resolve()) if config.model else None  # vLLM runs elsewhere
     with file_lock(vllm_root() / f"server-{config.port}.lock"):  # a second caller waits, then finds it up
         existing = server_status(port=config.port, host=config.host)
         if existing.answering:
