@@ -12,12 +12,17 @@ right) for
 - **llm**: the LLM's draft alone, counted right only if it was accepted by the validation *and* correct;
 - **combined**: :func:`vibe.agent.read_request` (what the agent uses);
 
-plus LLM calls, tokens and seconds per request. The LLM is ``--url`` (default ``$VIBE_LLM_URL``, else the
-local server on port 8011 or 8000 if one answers); ``--no-llm`` for the rules only.
+- **tuned** / **combined_tuned**: the same two with the agent's own tuned model (``vibe llm tune-agent``,
+  issue #16), asked zero-shot as the agent asks it (``--tuned-url``, a server with the served name vibe-agent);
+
+plus LLM calls, tokens and seconds per request (and of the first draft alone). The LLM is ``--url`` (default
+``$VIBE_LLM_URL``, else the local server on port 8011 or 8000 if one answers); ``--no-llm`` for no base model.
 
     python bench/intake_accuracy.py --no-llm            # every split, rules and combined
     python bench/intake_accuracy.py --no-llm --set blind2 -v
     python bench/intake_accuracy.py --url http://127.0.0.1:8011/v1 [--limit 20]
+    vibe llm serve --port 8013 --model runs/agent-model/export --served-model-name vibe-agent
+    python bench/intake_accuracy.py --set heldout --no-llm --tuned-url http://127.0.0.1:8013/v1
 """
 
 from __future__ import annotations
@@ -130,51 +135,72 @@ def _llm(url: str | None) -> Any:
     return None
 
 
-def run(cases: list[dict[str, Any]], *, llm: Any, verbose: bool, progress: Any = None) -> dict[str, Any]:
-    from vibe.agent import read_request, read_rules
-    from vibe.agent._draft import Draft, build_prompt, intent_from_draft  # the bench measures the parts
+def _llm_column(request: str, rules: Any, llm: Any, stats: dict[str, Any]) -> tuple[Any, Any, dict[str, Any]]:
+    """(the draft alone if accepted, the combined reading, usage) of one LLM on one request."""
+    from vibe.agent import read_request
+    from vibe.agent._draft import (
+        Draft,
+        build_prompt,
+        intent_from_draft,
+        prompt_examples,
+    )  # the bench measures the parts
     from vibe.agent._validate import validate_intent
 
-    tally = {
-        m: {"kinds": 0, "fields": 0, "expected": 0, "all_fields": 0} for m in ("rules", "llm", "combined")
-    }
-    llm_stats = {"calls": 0, "tokens": 0, "seconds": 0.0, "accepted": 0, "merged": 0, "rejected": 0}
+    before = llm.inner.usage
+    started = time.perf_counter()
+    # the LLM alone: one draft (the prompt its model is asked with), accepted only if it validates
+    answer = llm.structured(build_prompt(request, examples=prompt_examples(llm.model)), Draft)
+    alone = None
+    if answer.value is not None:
+        try:
+            intent = intent_from_draft(answer.value, destinations=[r.destination for r in rules.refused])
+            if not validate_intent(request, intent):
+                alone = rules.model_copy(update={"intent": intent, "reader": "llm"})
+        except ValueError:
+            pass
+    first_s = time.perf_counter() - started
+    combined = read_request(request, llm=llm)
+    spent = llm.inner.usage
+    usage = {"calls": spent.calls - before.calls, "tokens": spent.total_tokens - before.total_tokens,
+             "seconds": round(time.perf_counter() - started, 1), "draft_seconds": round(first_s, 1),
+             "draft_tokens": answer.usage.total_tokens, "combined": combined.llm}  # fmt: skip
+    stats["calls"] += usage["calls"]
+    stats["tokens"] += usage["tokens"]
+    stats["seconds"] += time.perf_counter() - started
+    stats["draft_seconds"] += first_s
+    stats["draft_tokens"] += answer.usage.total_tokens
+    stats["accepted" if alone is not None else "rejected"] += 1
+    stats["merged"] += combined.llm in ("merged", "accepted")
+    return alone, combined.reading, usage
+
+
+def run(
+    cases: list[dict[str, Any]], *, llm: Any, verbose: bool, progress: Any = None, tuned: Any = None
+) -> dict[str, Any]:
+    """Score every reader. ``llm``: the base model's server (columns llm, combined); ``tuned``: the tuned agent
+    model's (columns tuned, combined_tuned: issue #16)."""
+    from vibe.agent import read_request, read_rules
+
+    llms = {name: model for name, model in (("llm", llm), ("tuned", tuned)) if model is not None}
+    combined_of = {"llm": "combined", "tuned": "combined_tuned"}
+    modes = ["rules", *(m for name in llms for m in (name, combined_of[name]))]
+    if not llms:
+        modes.append("combined")
+    tally = {m: {"kinds": 0, "fields": 0, "expected": 0, "all_fields": 0} for m in modes}
+    stats = {name: {"calls": 0, "tokens": 0, "seconds": 0.0, "draft_seconds": 0.0, "draft_tokens": 0,
+                    "accepted": 0, "merged": 0, "rejected": 0} for name in llms}  # fmt: skip
     rows = []
     for case in cases:
         request, expected = case["request"], case["expected"]
         rules = read_rules(request)
         results = {"rules": rules}
-        if llm is not None:
-            before = llm.inner.usage
-            started = time.perf_counter()
-            # the LLM alone: one draft, accepted only if it validates
-            answer = llm.structured(build_prompt(request), Draft)
-            alone = None
-            if answer.value is not None:
-                try:
-                    intent = intent_from_draft(
-                        answer.value, destinations=[r.destination for r in rules.refused]
-                    )
-                    if not validate_intent(request, intent):
-                        alone = rules.model_copy(update={"intent": intent, "reader": "llm"})
-                except ValueError:
-                    pass
-            results["llm"] = alone
-            combined = read_request(request, llm=llm)
-            results["combined"] = combined.reading
-            spent = llm.inner.usage
-            llm_stats["calls"] += spent.calls - before.calls
-            llm_stats["tokens"] += spent.total_tokens - before.total_tokens
-            llm_stats["seconds"] += time.perf_counter() - started
-            llm_stats["accepted" if alone is not None else "rejected"] += 1
-            llm_stats["merged"] += combined.llm in ("merged", "accepted")
-            row_usage = {"calls": spent.calls - before.calls, "tokens": spent.total_tokens - before.total_tokens,
-                         "seconds": round(time.perf_counter() - started, 1), "combined": combined.llm}  # fmt: skip
-        else:
-            results["combined"] = read_request(request).reading
         row: dict[str, Any] = {"request": request}
-        if llm is not None:
-            row["llm_usage"] = row_usage
+        for name, model in llms.items():
+            results[name], results[combined_of[name]], row[f"{name}_usage"] = _llm_column(
+                request, rules, model, stats[name]
+            )
+        if not llms:
+            results["combined"] = read_request(request).reading
         for mode, reading in results.items():
             kind_ok, right, total, wrong = score(expected, reading)
             t = tally[mode]
@@ -183,7 +209,7 @@ def run(cases: list[dict[str, Any]], *, llm: Any, verbose: bool, progress: Any =
             t["expected"] += total
             t["all_fields"] += right == total and not wrong
             row[mode] = wrong
-            if verbose and wrong and mode != "llm":
+            if verbose and wrong and mode not in llms:
                 print(f"[{mode}] {request!r}: {'; '.join(wrong)}")
         rows.append(row)
         if progress is not None:
@@ -191,27 +217,28 @@ def run(cases: list[dict[str, Any]], *, llm: Any, verbose: bool, progress: Any =
     n = len(cases)
     summary: dict[str, Any] = {"requests": n}
     for mode, t in tally.items():
-        if mode == "llm" and llm is None:
-            continue
         summary[mode] = {
             "intent_accuracy": round(t["kinds"] / n, 4),
             "field_accuracy": round(t["fields"] / max(1, t["expected"]), 4),
             "exact": round(t["all_fields"] / n, 4),
         }
-    if llm is not None:
-        summary["llm_usage"] = {
-            "calls_per_request": round(llm_stats["calls"] / n, 2),
-            "tokens_per_request": round(llm_stats["tokens"] / n, 1),
-            "seconds_per_request": round(llm_stats["seconds"] / n, 2),
-            "drafts_accepted_alone": llm_stats["accepted"],
-            "combined_used_the_draft": llm_stats["merged"],
-            "model": llm.model,
+    for name, model in llms.items():
+        st = stats[name]
+        summary[f"{name}_usage" if name == "tuned" else "llm_usage"] = {
+            "calls_per_request": round(st["calls"] / n, 2),
+            "tokens_per_request": round(st["tokens"] / n, 1),
+            "seconds_per_request": round(st["seconds"] / n, 2),
+            "draft_tokens_per_request": round(st["draft_tokens"] / n, 1),
+            "draft_seconds_per_request": round(st["draft_seconds"] / n, 2),
+            "drafts_accepted_alone": st["accepted"],
+            "combined_used_the_draft": st["merged"],
+            "model": model.model,
         }
     summary["rows"] = rows
     return summary
 
 
-def _one(name: str, args: argparse.Namespace, llm: Any) -> dict[str, Any]:
+def _one(name: str, args: argparse.Namespace, llm: Any, tuned: Any) -> dict[str, Any]:
     cases = load(SETS[name])[:: args.every][: args.limit]
     partial = RESULTS / f"intake_accuracy_{name}.partial.jsonl"
     partial.write_text("")
@@ -219,11 +246,11 @@ def _one(name: str, args: argparse.Namespace, llm: Any) -> dict[str, Any]:
     def progress(done: int, row: dict[str, Any]) -> None:
         with partial.open("a") as f:
             f.write(json.dumps(row) + "\n")
-        if llm is not None:
+        if llm is not None or tuned is not None:
             print(f"{name} {done}/{len(cases)}", flush=True)
 
-    summary = run(cases, llm=llm, verbose=args.verbose, progress=progress)
-    out = RESULTS / f"intake_accuracy_{name}{'_llm' if llm else ''}.json"
+    summary = run(cases, llm=llm, tuned=tuned, verbose=args.verbose, progress=progress)
+    out = RESULTS / f"intake_accuracy_{name}{'_llm' if llm else ''}{'_tuned' if tuned else ''}.json"
     out.write_text(json.dumps(summary, indent=2))
     print(f"== {name} ({out})")
     print(json.dumps({k: v for k, v in summary.items() if k != "rows"}, indent=2))
@@ -234,7 +261,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--set", choices=[*sorted(SETS), "all"], default="all")
     parser.add_argument("--url", default=None, help="OpenAI-compatible endpoint (default: a local one)")
-    parser.add_argument("--no-llm", action="store_true")
+    parser.add_argument("--no-llm", action="store_true", help="no base-model column")
+    parser.add_argument(
+        "--tuned-url",
+        default=None,
+        help="the tuned agent model's endpoint (served as vibe-agent): its columns",
+    )
     parser.add_argument("--limit", type=int, default=None, help="only the first N requests")
     parser.add_argument("--every", type=int, default=1, help="only every N-th request (a spread-out sample)")
     parser.add_argument("-v", "--verbose", action="store_true", help="print every wrong field")
@@ -243,12 +275,19 @@ def main() -> None:
     if llm is None and not args.no_llm:
         print("no LLM answers (tried --url, $VIBE_LLM_URL, :8011, :8000): rules only")
     RESULTS.mkdir(exist_ok=True)
+    tuned = None
+    if args.tuned_url:
+        tuned = _llm(args.tuned_url)
+        if tuned is None:
+            raise SystemExit(f"--tuned-url {args.tuned_url}: nothing answers there")
     names = list(SETS) if args.set == "all" else [args.set]
-    table = {name: _one(name, args, llm) for name in names}
-    print("\nsplit      requests  " + "  ".join(f"{m + ' intent/fields':>22}" for m in ("rules", "combined")))
+    table = {name: _one(name, args, llm, tuned) for name in names}
+    first = next(iter(table.values()))
+    columns = [m for m in ("rules", "llm", "combined", "tuned", "combined_tuned") if m in first]
+    print("\nsplit      requests  " + "  ".join(f"{m + ' intent/fields':>22}" for m in columns))
     for name, summary in table.items():
         cells = [f"{summary[m]['intent_accuracy']:>10.1%} / {summary[m]['field_accuracy']:>7.1%}"
-                 for m in ("rules", "combined")]  # fmt: skip
+                 for m in columns]  # fmt: skip
         print(f"{name:<10} {summary['requests']:>8}  " + "  ".join(f"{c:>22}" for c in cells))
 
 

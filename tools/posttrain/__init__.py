@@ -21,6 +21,7 @@ from tools.posttrain._generate import (
 from tools.posttrain._pairs import sample_preference_pairs
 from tools.posttrain._rewards import (
     AlignmentPolicy,
+    FunctionReward,
     RewardRuleError,
     Sample,
     Scores,
@@ -35,6 +36,7 @@ from tools.posttrain._tool import PostTrainArgs, PostTrainToolResult, posttrain_
 __all__ = [
     "AlignmentPolicy",
     "Completion",
+    "FunctionReward",
     "Generator",
     "GeneratorError",
     "MegatronGenerator",

@@ -28,6 +28,7 @@ from vibe.core.errors import UserError
 
 __all__ = [
     "AlignmentPolicy",
+    "FunctionReward",
     "RewardRuleError",
     "Sample",
     "Scores",
@@ -173,6 +174,10 @@ class AlignmentPolicy:
     def rule_ids(self) -> list[str]:
         return [r.id for r in self.rules]
 
+    def describe(self) -> list[dict[str, Any]]:
+        """The rules as JSON (for the run's ``alignment.json``)."""
+        return [r.model_dump(mode="json") for r in self.rules]
+
     def score(self, samples: Sequence[Sample], *, workers: int = 2) -> Scores:
         """Every rule over ``samples``, each bounded by its ``timeout_s``; RewardRuleError if one fails."""
         import time
@@ -202,6 +207,64 @@ class AlignmentPolicy:
         norm = sum(weights.values())
         total = [sum(weights[k] * per_rule[k][i] for k in per_rule) / norm for i in range(len(samples))]
         return Scores(per_rule, total, seconds)
+
+
+@dataclass(frozen=True)
+class FunctionReward:
+    """A reward written as code rather than policy rules: ``components(samples)`` returns, per named component,
+    one score in [0, 1] per sample; the total is the ``weights``-normalised mean (as for policy rules).
+
+    Same face as :class:`AlignmentPolicy` for the RL loop (``score``, ``rule_ids``, the hashes it records):
+    ``name`` and ``version`` stand for the code that defines the reward in the ledger.
+    """
+
+    name: str
+    version: str
+    components: Any  # Callable[[Sequence[Sample]], dict[str, list[float]]]
+    weights: dict[str, float]
+
+    @property
+    def rules(self) -> tuple[Any, ...]:
+        return ()
+
+    @property
+    def rule_ids(self) -> list[str]:
+        return list(self.weights)
+
+    @property
+    def policy_hashes(self) -> dict[str, str]:
+        return {}
+
+    @property
+    def rules_hash(self) -> str:
+        canonical = json.dumps(
+            {"name": self.name, "version": self.version, "weights": self.weights}, sort_keys=True
+        )
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+    def describe(self) -> list[dict[str, Any]]:
+        return [
+            {"id": k, "weight": w, "type": f"code:{self.name}@{self.version}"}
+            for k, w in self.weights.items()
+        ]
+
+    def score(self, samples: Sequence[Sample], *, workers: int = 2) -> Scores:
+        import time
+
+        started = time.perf_counter()
+        try:
+            per_rule = self.components(samples)
+        except Exception as error:
+            raise RewardRuleError(self.name, "code", f"failed: {type(error).__name__}: {error}") from None
+        missing = set(self.weights) - set(per_rule)
+        if missing or any(len(v) != len(samples) for v in per_rule.values()):
+            raise RewardRuleError(
+                self.name, "code", f"components {sorted(missing)} missing or of the wrong length"
+            )
+        norm = sum(self.weights.values())
+        total = [sum(w * per_rule[k][i] for k, w in self.weights.items()) / norm for i in range(len(samples))]
+        spent = time.perf_counter() - started
+        return Scores({k: per_rule[k] for k in self.weights}, total, {k: spent for k in self.weights})
 
 
 def load_alignment(paths: Sequence[str | Path]) -> AlignmentPolicy:

@@ -37,9 +37,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tools.posttrain._generate import Generator, MegatronGenerator, VLLMGenerator
-from tools.posttrain._rewards import AlignmentPolicy, RewardRuleError, Sample, load_alignment
+from tools.posttrain._rewards import AlignmentPolicy, FunctionReward, RewardRuleError, Sample, load_alignment
 from vibe.core.errors import UserError
 from vibe.core.log import setup_logging
+
+Reward = AlignmentPolicy | FunctionReward  # what scores completions: the policy's rules, or a function
 
 if TYPE_CHECKING:
     from vibe.ledger import Ledger
@@ -74,7 +76,7 @@ class _Handle:
         return lambda *args, **kwargs: ray.get(method.remote(*args, **kwargs))
 
 
-def _score(policy: AlignmentPolicy, samples: list[Sample], workers: int) -> Any:
+def _score(policy: Reward, samples: list[Sample], workers: int) -> Any:
     return policy.score(samples, workers=workers)
 
 
@@ -179,7 +181,7 @@ def _ledger_record(
     thread_id: str,
     kind: str,
     outputs: dict[str, Any],
-    policy: AlignmentPolicy,
+    policy: Reward,
     *,
     outcome: str,
     reason: str = "",
@@ -213,13 +215,13 @@ class _Session:
     :func:`_step`."""
 
     config: Any  # PostTrainConfig, paths resolved
-    policy: AlignmentPolicy
+    policy: Reward
     prompts: list[Any]  # trainers.posttrain.PromptExample
     tokenizer: Any
     stop_texts: list[str]
     trainer: _Handle
     generator: Generator
-    score: Callable[[AlignmentPolicy, list[Sample], int], Any]
+    score: Callable[[Reward, list[Sample], int], Any]
     attempt: str
 
 
@@ -230,10 +232,12 @@ def run_rl(
     ledger: Ledger | None = None,
     thread_id: str = "cli",
     generator: Callable[[Any], Generator] | None = None,
+    reward: Reward | None = None,
 ) -> RLResult:
     """Run (or with ``resume`` continue) the RL run ``config`` (a ``trainers.posttrain.PostTrainConfig``).
 
     ``generator``: builds the :class:`Generator` from the trainer handle (default: from ``rl.generator``).
+    ``reward``: what scores the completions (default: the alignment rules of ``rl.policies``).
     Sets the run up (rules, base, prompts, run directory, ledger), runs :func:`_loop`, and records the end.
     """
     from trainers.posttrain import prepare_run_dir, read_base_run, read_prompt_data, resolve_paths
@@ -244,7 +248,7 @@ def run_rl(
         )
     started = time.perf_counter()
     config = resolve_paths(config)
-    policy = load_alignment(config.rl.policies)
+    policy = reward if reward is not None else load_alignment(config.rl.policies)
     base = read_base_run(config.base)
     prompts = read_prompt_data(
         config.data,
@@ -300,7 +304,7 @@ def run_rl(
     return result
 
 
-def _write_alignment(path: Path, policy: AlignmentPolicy) -> None:
+def _write_alignment(path: Path, policy: Reward) -> None:
     """The rules in force, the policy files' sha256 and the rule set's hash (what the ledger records)."""
     alignment = {
         "policy_hashes": policy.policy_hashes,
@@ -313,7 +317,7 @@ def _write_alignment(path: Path, policy: AlignmentPolicy) -> None:
 def _open_session(
     config: Any,
     base: Any,
-    policy: AlignmentPolicy,
+    policy: Reward,
     prompts: list[Any],
     *,
     start: int,
@@ -448,7 +452,7 @@ def _completion_text(session: _Session, ids: list[int]) -> str:
     return text
 
 
-def _remote_score(policy: AlignmentPolicy, samples: list[Sample], workers: int) -> Any:
+def _remote_score(policy: Reward, samples: list[Sample], workers: int) -> Any:
     """The step's rewards as a Ray task (the same code scores on a cluster node)."""
     import ray
 
@@ -466,7 +470,7 @@ def _stop_trainer(trainer: _Handle) -> None:
         ray.kill(trainer.target)
 
 
-def _start_tracking(config: Any, start: int, policy: AlignmentPolicy) -> Any:
+def _start_tracking(config: Any, start: int, policy: Reward) -> Any:
     from trainers.posttrain import start_tracking
 
     return start_tracking(

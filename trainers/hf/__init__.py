@@ -17,9 +17,9 @@ refused with a ``UserError`` naming the field.
 from trainers.hf._config import ARCHITECTURES, HFModel, hf_config_dict, read_hf_config
 from trainers.hf._export import export_run, run_tokenizer
 from trainers.hf._import import ConversionResult, import_model, write_record
-from trainers.hf._megatron import load_state, loss_of, megatron_model
+from trainers.hf._megatron import load_state, loss_of, megatron_model, state_of
 from trainers.hf._verify import MAX_ABS_DIFF, compare_logits, held_out_sequences, sha256_file
-from trainers.hf._weights import hf_to_megatron, read_safetensors
+from trainers.hf._weights import hf_to_megatron, megatron_to_hf, read_safetensors
 
 __all__ = [
     "ARCHITECTURES",
@@ -35,9 +35,11 @@ __all__ = [
     "load_state",
     "loss_of",
     "megatron_model",
+    "megatron_to_hf",
     "read_hf_config",
     "read_safetensors",
     "run_tokenizer",
     "sha256_file",
+    "state_of",
     "write_record",
 ]

@@ -10,9 +10,18 @@ from tools.release import ReleaseDenied, ReleaseResult
 from vibe.agent._actions import STEP_KINDS, describe_plan, describe_step
 from vibe.agent._agent import Agent, AgentSettings, Outcome, continue_thread
 from vibe.agent._approval import gate_node
-from vibe.agent._draft import FEW_SHOT, SYSTEM_PROMPT, Draft, build_prompt, draft_of, intent_from_draft
+from vibe.agent._draft import (
+    FEW_SHOT,
+    SYSTEM_PROMPT,
+    Draft,
+    build_prompt,
+    draft_of,
+    intent_from_draft,
+    prompt_examples,
+)
 from vibe.agent._followup import follow_up
 from vibe.agent._goal import GoalDraft, TrainingGoal, goal_from_draft, parse_request
+from vibe.agent._grammar import DraftExample, grammar_examples, intake_dataset, skeleton
 from vibe.agent._hpo import ClearedGate, ClearedSearchGate
 from vibe.agent._intent import (
     INTENT_KINDS,
@@ -40,12 +49,14 @@ from vibe.agent._release import release_model
 from vibe.agent._rules import read_rules
 from vibe.agent._search import SearchSettings, transfer_into
 from vibe.agent._text import parse_size
+from vibe.agent._tune import REWARD_WEIGHTS, default_held_out, draft_reward, intake_task
 from vibe.agent._validate import IntentError, validate_intent, validate_reading
 
 __all__ = [
     "FEW_SHOT",
     "INTENT_KINDS",
     "MAX_ATTEMPTS",
+    "REWARD_WEIGHTS",
     "STEP_KINDS",
     "SYSTEM_PROMPT",
     "Agent",
@@ -56,6 +67,7 @@ __all__ = [
     "Cluster",
     "ContinueIntent",
     "Draft",
+    "DraftExample",
     "EstimateIntent",
     "EvalIntent",
     "GoalDraft",
@@ -85,23 +97,30 @@ __all__ = [
     "apply_proposal",
     "build_prompt",
     "continue_thread",
+    "default_held_out",
     "describe_plan",
     "describe_step",
     "diagnose",
     "draft_of",
+    "draft_reward",
     "execute",
     "find_export",
     "follow_up",
     "gate_node",
     "goal_from_draft",
+    "grammar_examples",
+    "intake_dataset",
+    "intake_task",
     "intent_from_draft",
     "make_plan",
     "observe",
     "parse_request",
     "parse_size",
+    "prompt_examples",
     "read_request",
     "read_rules",
     "release_model",
+    "skeleton",
     "summarize_plan",
     "transfer_into",
     "validate_intent",

@@ -30,7 +30,15 @@ from vibe.agent._intent import (
 )
 from vibe.agent._text import parse_size
 
-__all__ = ["FEW_SHOT", "SYSTEM_PROMPT", "Draft", "build_prompt", "draft_of", "intent_from_draft"]
+__all__ = [
+    "FEW_SHOT",
+    "SYSTEM_PROMPT",
+    "Draft",
+    "build_prompt",
+    "draft_of",
+    "intent_from_draft",
+    "prompt_examples",
+]
 
 Kind = Literal[
     "train", "estimate", "tune", "synth", "eval", "continue", "status", "post_train", "release", "refuse",
@@ -95,6 +103,14 @@ def build_prompt(request: str, *, examples: tuple[tuple[str, str], ...] = FEW_SH
     return [*messages, {"role": "user", "content": request}]
 
 
+def prompt_examples(model: str | None) -> tuple[tuple[str, str], ...]:
+    """The few-shot turns to send ``model`` (a served name): none for the tuned agent model, which was trained
+    on the zero-shot prompt (``vibe llm tune-agent``), the :data:`FEW_SHOT` turns for any other."""
+    from vibe.llm import AGENT_MODEL_NAME
+
+    return () if model == AGENT_MODEL_NAME else FEW_SHOT
+
+
 def _factor_hours(hours: float) -> float | None:
     return hours if hours > 0 else None
 
@@ -129,7 +145,7 @@ def intent_from_draft(draft: Draft, *, destinations: list[str] | None = None) ->
             case "synth":
                 return SynthIntent(samples=draft.n or None, data=draft.data)
             case "eval":
-                return EvalIntent(run=draft.run or "last", gates=draft.gates)
+                return EvalIntent(run=draft.run or "last", data=draft.data, gates=draft.gates)
             case "continue":
                 return ContinueIntent(run=draft.run or "last", lr_factor=draft.lr or None,
                                       more_steps=draft.n or None, data=draft.data)  # fmt: skip

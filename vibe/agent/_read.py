@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from vibe.agent._draft import Draft, build_prompt, intent_from_draft
+from vibe.agent._draft import Draft, build_prompt, intent_from_draft, prompt_examples
 from vibe.agent._intent import Reading, UnclearIntent
 from vibe.agent._rules import QUESTION, read_rules
 from vibe.agent._validate import validate_intent
@@ -63,7 +63,9 @@ def read_request(request: str, *, llm: ChatModel | None = None, attempts: int = 
     if llm is None:
         return outcome
     destinations = [r.destination for r in rules.refused]
-    messages: list[dict[str, str]] = build_prompt(request)
+    messages: list[dict[str, str]] = build_prompt(
+        request, examples=prompt_examples(getattr(llm, "model", None))
+    )
     drafted = None
     for _ in range(attempts):
         try:

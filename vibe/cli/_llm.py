@@ -1,7 +1,9 @@
-"""``vibe llm install | serve | status | stop``: the local vLLM server the agent talks to (vibe/llm)."""
+"""``vibe llm install | serve | status | stop | tune-agent``: the local vLLM server the agent talks to
+(vibe/llm), and the agent's own model tuned here (tools/agentmodel with the intake task of vibe.agent)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -77,11 +79,22 @@ def serve(
 @app.command()
 def status(port: Port = None) -> None:
     """Whether the server answers, which model, its pid and uptime. Exits 1 if nothing answers."""
-    from vibe.llm import server_status
+    from vibe.llm import registered_agent_model, server_status
 
     info = server_status(port=_port(port))
     state = "answering" if info.answering else "not answering"
     typer.echo(f"{info.url}: {state}")
+    tuned = registered_agent_model()
+    if tuned is None:
+        typer.echo("agent model: the base SmolLM2-135M-Instruct (no tuned model registered)")
+    else:
+        served = info.model_dir is not None and Path(info.model_dir).resolve() == tuned.path.resolve()
+        where = (
+            "served here"
+            if served
+            else "registered, not what this server serves (restart it: vibe llm stop; vibe llm serve)"
+        )
+        typer.echo(f"agent model: tuned {tuned.path} as {tuned.name!r} ({where}; from {tuned.base})")
     if info.models:
         typer.echo(f"model: {', '.join(info.models)}")
     if info.model_dir is not None:
@@ -110,6 +123,59 @@ def stop(
     typer.echo(
         f"stopped vLLM (pid {pid})" if pid is not None else f"no vLLM server of Vibe's runs on port {port}"
     )
+
+
+@app.command("tune-agent")
+def tune_agent(
+    out: Annotated[Path, typer.Option(help="work directory: every stage's output, kept and reused")] = Path(
+        "runs/agent-model"
+    ),
+    base: Annotated[
+        Path | None, typer.Option(help="HF directory of the base model (default: SmolLM2)")
+    ] = None,
+    examples: Annotated[int | None, typer.Option(help="labelled requests for SFT")] = None,
+    sft_steps: Annotated[int | None, typer.Option(help="SFT optimizer steps (0: none)")] = None,
+    rl_steps: Annotated[int | None, typer.Option(help="RL steps (0: none)")] = None,
+    held_out: Annotated[
+        list[Path] | None,
+        typer.Option(help="evaluation sets to keep out (default: bench/data's held-out/blind)"),
+    ] = None,
+    register: Annotated[bool, typer.Option(help="make the result the agent's model")] = True,
+) -> None:
+    """Post-train the agent's model on its intake task: import, data, SFT, RL, export, register (resumable)."""
+    from tools.agentmodel import TuneConfig, tune_model
+    from vibe.agent import intake_task
+    from vibe.core.log import console, setup_logging
+
+    setup_logging()
+    config = TuneConfig(out=out, base_model=base, held_out=held_out or [], register=register)
+    updates: dict[str, object] = {}
+    if examples is not None:
+        updates["examples"] = examples
+    config = config.model_copy(update=updates)
+    if sft_steps is not None:
+        config = config.model_copy(update={"sft": config.sft.model_copy(update={"steps": sft_steps})})
+    if rl_steps is not None:
+        config = config.model_copy(update={"rl": config.rl.model_copy(update={"steps": rl_steps})})
+    with user_errors():
+        result = tune_model(config, task=intake_task())
+    stages = result.summary["stages"]
+    data = stages.get("data", {})
+    console.print(f"data: {data.get('sft_records')} SFT / {data.get('rl_records')} RL examples, "
+                  f"overlap with the held-out sets {data.get('overlap')}")  # fmt: skip
+    console.print(
+        f"export: {result.export} (parity: logits max abs diff {stages['export'].get('logits_max_abs_diff')})"
+    )
+    console.print(f"report: {result.report}")
+
+
+@app.command("use-base")
+def use_base() -> None:
+    """Forget the tuned agent model: `vibe llm serve` serves the base SmolLM2 again (the export is kept)."""
+    from vibe.llm import unregister_agent_model
+
+    was = unregister_agent_model()
+    typer.echo("the agent's model is the base SmolLM2-135M-Instruct" + ("" if was else " (it already was)"))
 
 
 def _duration(seconds: float | None) -> str:

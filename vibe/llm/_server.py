@@ -9,7 +9,6 @@ Per port, the cache dir ``cache_dir("vllm")`` holds ``server-PORT.pid`` (the pro
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import os
@@ -31,7 +30,7 @@ from vibe.core.procs import pid_alive
 from vibe.llm._client import DEFAULT_URL, list_models
 from vibe.llm._errors import LLMUnavailable
 from vibe.llm._install import VllmEnv, has_gpu, install_vllm, vllm_root
-from vibe.llm._model import DEFAULT_MODEL_NAME, check_model_dir, prepare_default_model
+from vibe.llm._model import DEFAULT_MODEL_NAME, check_model_dir, model_digest, prepare_default_model
 from vibe.llm._steps import file_lock, log_tail
 
 __all__ = [
@@ -43,6 +42,7 @@ __all__ = [
     "serve",
     "server_status",
     "stop_server",
+    "with_agent_model",
 ]
 
 log = logging.getLogger(__name__)
@@ -105,7 +105,7 @@ class Endpoint(BaseModel):
 
 def serve(config: ServerConfig | None = None) -> ServerStatus:
     """Install vLLM and the default model if needed, start the server unless it already answers, wait for it."""
-    config = config or ServerConfig()
+    config = with_agent_model(config or ServerConfig())
     existing = server_status(port=config.port, host=config.host)
     if existing.answering:
         log.info("an LLM server already answers at %s (models: %s)", config.url, ", ".join(existing.models))
@@ -115,7 +115,7 @@ def serve(config: ServerConfig | None = None) -> ServerStatus:
             f"port {config.port} on {config.host} is taken by a program that is not an LLM server; "
             f"stop it or choose another port (vibe llm serve --port N)"
         )
-    model_dir = check_model_dir(config.model) if config.model else None
+    model_dir = check_model_dir(config.model.resolve()) if config.model else None  # vLLM runs elsewhere
     with file_lock(vllm_root() / f"server-{config.port}.lock"):  # a second caller waits, then finds it up
         existing = server_status(port=config.port, host=config.host)
         if existing.answering:
@@ -123,6 +123,21 @@ def serve(config: ServerConfig | None = None) -> ServerStatus:
         env = install_vllm()
         model_dir = model_dir or prepare_default_model(python=env.python)
         return start_process(config, env=env, model_dir=model_dir)
+
+
+def with_agent_model(config: ServerConfig) -> ServerConfig:
+    """``config`` with the agent's model filled in when it names none: the tuned model if one is registered
+    (served as its registered name), else unchanged (the base SmolLM2)."""
+    if config.model is not None:
+        return config
+    from vibe.llm._agent_model import registered_agent_model
+
+    tuned = registered_agent_model()
+    if tuned is None:
+        return config
+    return config.model_copy(
+        update={"model": tuned.path, "served_model_name": config.served_model_name or tuned.name}
+    )
 
 
 def ensure_server(*, url: str | None = None, config: ServerConfig | None = None) -> Endpoint:
@@ -212,18 +227,6 @@ def start_process(config: ServerConfig, *, env: VllmEnv, model_dir: Path) -> Ser
         log.info("vLLM (pid %d) is already starting on port %d; waiting for it", pid, config.port)
     _wait_ready(config, pid=pid, files=files)
     return server_status(port=config.port, host=config.host)
-
-
-def model_digest(model_dir: Path) -> str:
-    """sha256 over the sorted ``name:sha256`` lines of a model directory's weight files (*.safetensors)."""
-    lines = []
-    for file in sorted(Path(model_dir).glob("*.safetensors")):
-        digest = hashlib.sha256()
-        with file.open("rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
-        lines.append(f"{file.name}:{digest.hexdigest()}\n")
-    return hashlib.sha256("".join(lines).encode()).hexdigest()
 
 
 def _spawn(config: ServerConfig, *, env: VllmEnv, model_dir: Path, files: _Files) -> int:
