@@ -27,7 +27,7 @@ RSS before the model was built: weights, gradients, optimizer state and activati
     python bench/trainer_throughput.py                          # the reference configuration
     python bench/trainer_throughput.py --layers 12 --hidden 768 --heads 12 --tag large
     python bench/trainer_throughput.py --experts 4 --topk 2 --tag moe
-    python bench/trainer_throughput.py --threads 1              # the load-robust ratio on a busy machine
+    python bench/trainer_throughput.py --threads 1 --rounds 30  # the load-robust ratio on a busy machine
     python bench/trainer_throughput.py --profile megatron       # torch.profiler table of one system
     python bench/trainer_throughput.py --layers 2 --hidden 128 --seq 128 --rounds 3   # a quick look
 
