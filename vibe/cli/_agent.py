@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import sys
 from pathlib import Path
@@ -262,10 +263,8 @@ def _keep_undecodable_lines() -> None:
     otherwise raise while decoding a whole buffered chunk, losing the lines after it (piped input then ends
     the chat as aborted); kept, each such line is said and asked again by :func:`request_text`."""
     if isinstance(sys.stdin, io.TextIOWrapper) and sys.stdin.errors == "strict":
-        try:
+        with contextlib.suppress(io.UnsupportedOperation, ValueError):  # already read from: left as it is
             sys.stdin.reconfigure(errors="surrogateescape")
-        except (io.UnsupportedOperation, ValueError):  # already read from: keep it as it is
-            pass
 
 
 def _input(prompt: str) -> str | None:

@@ -20,9 +20,7 @@ from vibe.core.errors import UserError
 TEXT = "".join(f"def handler_{i}(request):\n    return respond(request, code={i})\n\n" for i in range(60))
 
 
-def _policy(
-    tmp_path: Path, root: Path, *, secrets: str = "redact", personal_data: str = "redact"
-) -> Path:
+def _policy(tmp_path: Path, root: Path, *, secrets: str = "redact", personal_data: str = "redact") -> Path:
     path = tmp_path / "bank.yaml"
     path.write_text(
         f"""
@@ -107,7 +105,7 @@ def test_secrets_block_stops_the_ingest_naming_the_finding(tmp_path: Path) -> No
 
 def test_personal_data_block_stops_the_ingest_naming_the_finding(tmp_path: Path) -> None:
     root, public = _tree(tmp_path)
-    (public / "contacts.py").write_text(TEXT + '# support: call +44 20 7946 0958\n', encoding="utf-8")
+    (public / "contacts.py").write_text(TEXT + "# support: call +44 20 7946 0958\n", encoding="utf-8")
     policy = _policy(tmp_path, root, personal_data="block")
     with pytest.raises(UserError, match=r"public/contacts\.py: line 181: found phone \(personal data\)"):
         _ingest(tmp_path, policy, public)

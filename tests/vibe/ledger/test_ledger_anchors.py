@@ -128,6 +128,8 @@ def test_a_finished_thread_anchors_its_head_and_verify_reads_the_policy_anchor_f
     conn.close()
     code, output = _verify(ledger_path, elsewhere, "--policy", str(policy))
     assert code == 1
-    assert f"missing: the ledger ends at entry {head.seq - 2} but the anchor records entry {head.seq}" in output
+    assert (
+        f"missing: the ledger ends at entry {head.seq - 2} but the anchor records entry {head.seq}" in output
+    )
     assert _verify(ledger_path, elsewhere)[0] == 0  # without the policy (and its anchor file) it goes unseen
     assert _verify(ledger_path, store_path)[0] == 1  # the store's anchor catches it too
