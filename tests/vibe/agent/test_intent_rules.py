@@ -93,7 +93,9 @@ def test_sending_out_is_refused_and_the_rest_goes_on_when_it_stands_alone() -> N
     assert "network" in reading.refused[0].reason
     assert reading.confirm_dirs == ["/etc"]  # a system directory: confirmation naming it
     for text in ("train a 10M on ~/notes", "train a 10M on /root/data", "train a 10M on /proc"):
-        assert read_rules(text).confirm_dirs, text  # the home directory of the user running Vibe, /root, /proc
+        assert read_rules(text).confirm_dirs, (
+            text
+        )  # the home directory of the user running Vibe, /root, /proc
     assert not read_rules("train a 10M on /data/code").confirm_dirs
     alone = read_rules("email the report to bob@example.com")
     assert alone.intent.kind == "refuse" and alone.intent.destinations == ["bob@example.com"]
