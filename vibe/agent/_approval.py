@@ -24,6 +24,7 @@ unattended with the step skipped — also from a new process (the checkpointer h
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -347,7 +348,7 @@ def _approval(
 ) -> tuple[str, dict[str, Any] | None, str]:
     """File (once) or find the request for this exact step, wait for it, and spend its approval once."""
     assert isinstance(deps.gate, PolicyGate)  # (_judge sends only a PolicyGate's decisions here)
-    store, policies = deps.approvals, deps.gate.policies
+    store = deps.approvals
     if store is None:
         why = f"{step['id']} needs approval ({', '.join(decision.rule_ids)}) but no approvals store is open"
         return "stop", None, why
@@ -355,31 +356,68 @@ def _approval(
     action = Action.model_validate(decision.action)
 
     def file(expired: ApprovalRequest | None) -> ApprovalRequest:
-        if expired is not None:
-            events.extend(deps.say(f"approval request {expired.id} expired unanswered; asking again"))
-        filed = store.request(
-            action=action,
-            decision=decision.policy_decision(),
-            thread_id=thread,
-            summary=_summary(step, plan),
-            cost=_cost(action, plan),
-            ttl=timedelta(hours=deps.approval_ttl_hours),
-            ledger=deps.record.ledger,
-            arguments={"step": step, "run": run},  # this exact step, for this run of the thread only
-        )
-        events.extend(
-            deps.say(
-                f"{step['id']} needs approval ({decision.reason}): filed request {filed.id}; a lead approves "
-                f"it with `vibe approvals approve {filed.id}` or on the approvals page"
-            )
-        )
-        return filed
+        return _file(store, step, action, decision, plan, deps, thread, events, run=run, expired=expired)
 
     request = find_request(
         store, thread_id=thread, action=action, step=step, run=run
     )  # filed before a re-run?
     if request is None or request.status == "expired":
         request = file(request)
+    waited = _wait(store, request, file, step, kind, deps, thread, events)
+    if isinstance(waited, tuple):
+        return waited
+    if waited.status == "approved":
+        return _spend(store, waited, step, deps, events, run=run)
+    return _rejected(waited, step, plan, deps, thread, events, run=run)
+
+
+def _file(
+    store: ApprovalStore,
+    step: dict[str, Any],
+    action: Action,
+    decision: GateDecision,
+    plan: dict[str, Any],
+    deps: AgentDeps,
+    thread: str,
+    events: list[str],
+    *,
+    run: str,
+    expired: ApprovalRequest | None,
+) -> ApprovalRequest:
+    """A new request for this exact step, for this run of the thread only (``expired``: the one it replaces)."""
+    if expired is not None:
+        events.extend(deps.say(f"approval request {expired.id} expired unanswered; asking again"))
+    filed = store.request(
+        action=action,
+        decision=decision.policy_decision(),
+        thread_id=thread,
+        summary=_summary(step, plan),
+        cost=_cost(action, plan),
+        ttl=timedelta(hours=deps.approval_ttl_hours),
+        ledger=deps.record.ledger,
+        arguments={"step": step, "run": run},
+    )
+    events.extend(
+        deps.say(
+            f"{step['id']} needs approval ({decision.reason}): filed request {filed.id}; a lead approves "
+            f"it with `vibe approvals approve {filed.id}` or on the approvals page"
+        )
+    )
+    return filed
+
+
+def _wait(
+    store: ApprovalStore,
+    request: ApprovalRequest,
+    file: Callable[[ApprovalRequest | None], ApprovalRequest],
+    step: dict[str, Any],
+    kind: str,
+    deps: AgentDeps,
+    thread: str,
+    events: list[str],
+) -> ApprovalRequest | tuple[str, dict[str, Any] | None, str]:
+    """The request once decided (an expired one filed again), or the verdict when the thread does not wait:
+    unattended ("skip"), or cancelled by the user ("stop"). The store decides, never the interrupt's answer."""
     while request.status == "pending":
         if deps.unattended:
             _record_once(
@@ -409,22 +447,50 @@ def _approval(
         if answer in (False, "no", "n"):
             why = f"cancelled by the user while {step['id']} waited for approval ({request.id})"
             return "stop", None, why
-        request = store.get(request.id)  # the store decides, never the answer
+        request = store.get(request.id)
         if request.status == "expired":
             request = file(request)
-    if request.status == "approved":
-        problem = verify_approval(request, policies)
-        if problem:
-            return "stop", None, f"{step['id']}: request {request.id} is marked approved but {problem}"
-        try:
-            store.use(request.id, by=run)  # an approval is spent once, by this run of the thread
-        except ApprovalError as error:
-            return "stop", None, f"{step['id']}: {error}"
-        _record_approvals(deps, request, policies)
-        approvers = ", ".join(d.signed.approver for d in request.decisions if d.signed.decision == "approve")
-        events += deps.say(f"{step['id']} approved by {approvers} (request {request.id})")
-        return "run", None, ""
-    _record_approvals(deps, request, policies)  # rejected: the signed rejection goes on record too
+    return request
+
+
+def _spend(
+    store: ApprovalStore,
+    request: ApprovalRequest,
+    step: dict[str, Any],
+    deps: AgentDeps,
+    events: list[str],
+    *,
+    run: str,
+) -> tuple[str, dict[str, Any] | None, str]:
+    """An approved request, verified against the policy's approver groups and spent once, by this run."""
+    assert isinstance(deps.gate, PolicyGate)
+    policies = deps.gate.policies
+    problem = verify_approval(request, policies)
+    if problem:
+        return "stop", None, f"{step['id']}: request {request.id} is marked approved but {problem}"
+    try:
+        store.use(request.id, by=run)
+    except ApprovalError as error:
+        return "stop", None, f"{step['id']}: {error}"
+    _record_approvals(deps, request, policies)
+    approvers = ", ".join(d.signed.approver for d in request.decisions if d.signed.decision == "approve")
+    events += deps.say(f"{step['id']} approved by {approvers} (request {request.id})")
+    return "run", None, ""
+
+
+def _rejected(
+    request: ApprovalRequest,
+    step: dict[str, Any],
+    plan: dict[str, Any],
+    deps: AgentDeps,
+    thread: str,
+    events: list[str],
+    *,
+    run: str,
+) -> tuple[str, dict[str, Any] | None, str]:
+    """A rejected request on record (signed rejections too), then a smaller step needing no approval, or stop."""
+    assert isinstance(deps.gate, PolicyGate)
+    _record_approvals(deps, request, deps.gate.policies)
     who = "; ".join(
         f"{d.signed.approver}: {d.signed.reason or 'no reason given'}"
         for d in request.decisions
