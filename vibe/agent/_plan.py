@@ -8,10 +8,12 @@ The LLM never decides these numbers; it may propose bounded changes that :func:`
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import itertools
 import json
 import math
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -29,6 +31,7 @@ from tools.estimate import (
 )
 from vibe.agent._goal import TrainingGoal
 from vibe.agent._search import SearchSettings, search_step
+from vibe.agent._step import PlanStep
 from vibe.core.config import VibeConfig
 
 __all__ = [
@@ -40,6 +43,7 @@ __all__ = [
     "count",
     "data_dir_for",
     "make_plan",
+    "plan_of",
     "summarize_plan",
 ]
 
@@ -56,15 +60,6 @@ class PlanSettings(VibeConfig):
     search: SearchSettings = Field(
         default_factory=SearchSettings, description="the search added when a goal asks for one"
     )
-
-
-class PlanStep(VibeConfig):
-    """One gated tool call. ``id`` is stable, so a resumed thread finds the result of a step already done."""
-
-    id: str
-    tool: str
-    args: dict[str, Any]
-    why: str
 
 
 class Plan(VibeConfig):
@@ -84,6 +79,12 @@ class Proposal(BaseModel):
     learning_rate: float | None = Field(default=None, description="between 1e-5 and 1e-2")
     max_steps: int | None = Field(default=None, description="at most twice the planned steps")
     reason: str = Field(default="", max_length=200)
+
+
+def plan_of(state: Mapping[str, Any]) -> Plan:
+    """The thread's plan, typed, as a private copy a node may edit: the state holds it serialised (plain
+    JSON is what LangGraph checkpoints), and a node returns ``plan.model_dump(mode="json")``."""
+    return Plan.model_validate(copy.deepcopy(state["plan"]))
 
 
 def count(n: float) -> str:
