@@ -16,16 +16,25 @@ from vibe.ledger import SqliteLedger
 
 def _vibe(*args: str, stdin: str = "", cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "VIBE_NO_PROGRESS": "1", "COLUMNS": "200"}
+    env.pop("VIBE_LEDGER", None)
     return subprocess.run([sys.executable, "-m", "vibe", *args], input=stdin, capture_output=True, text=True,
                           cwd=cwd, env=env, timeout=300)  # fmt: skip
 
 
-def test_chat_answers_a_cost_question_then_exits(tmp_path: Path, corpus: Path) -> None:
-    done = _vibe("chat", "--no-llm", "--workdir", "w", stdin=f"how much would a 7B on {corpus} cost?\nexit\n",
-                 cwd=tmp_path)  # fmt: skip
+def test_chat_answers_a_cost_question_then_exits_and_audit_finds_its_ledger(
+    tmp_path: Path, corpus: Path
+) -> None:
+    done = _vibe("chat", "--no-llm", stdin=f"how much would a 7B on {corpus} cost?\nexit\n", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     out = done.stdout + done.stderr
     assert "GPU-hours" in out and "status: estimated" in out
+    # one default ledger for every command: `vibe audit` looks where `vibe chat` / `vibe run` recorded
+    shown = _vibe("audit", "show", cwd=tmp_path)
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    assert (
+        "no ledger there" not in shown.stdout + shown.stderr
+        and (tmp_path / "runs" / "ledger.sqlite").is_file()
+    )
 
 
 def test_chat_shows_the_plan_and_cancel_runs_nothing(tmp_path: Path, corpus: Path) -> None:
