@@ -18,8 +18,14 @@ from vibe.llm._agent_model import (
 from vibe.llm._chat import ChatModel, Completion, Message, ScriptedChatModel, StructuredResult, Usage
 from vibe.llm._client import DEFAULT_URL, LLMConfig, OpenAIChatModel, ToolTurn, list_models, request_json
 from vibe.llm._errors import LLMError, LLMResponseError, LLMUnavailable
-from vibe.llm._install import VllmEnv, install_state, install_vllm
-from vibe.llm._model import DEFAULT_MODEL_NAME, convert_gguf, default_model_dir, prepare_default_model
+from vibe.llm._install import VllmEnv, has_gpu, install_state, install_vllm
+from vibe.llm._model import (
+    DEFAULT_MODEL_NAME,
+    check_cpu_servable,
+    convert_gguf,
+    default_model_dir,
+    prepare_default_model,
+)
 from vibe.llm._server import (
     Endpoint,
     ServerConfig,
@@ -56,10 +62,12 @@ __all__ = [
     "Usage",
     "VllmEnv",
     "agent_model_file",
+    "check_cpu_servable",
     "configured_port",
     "convert_gguf",
     "default_model_dir",
     "ensure_server",
+    "has_gpu",
     "install_state",
     "install_vllm",
     "list_models",

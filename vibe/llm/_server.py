@@ -30,7 +30,13 @@ from vibe.core.procs import pid_alive
 from vibe.llm._client import DEFAULT_URL, list_models
 from vibe.llm._errors import LLMUnavailable
 from vibe.llm._install import VllmEnv, has_gpu, install_vllm, vllm_root
-from vibe.llm._model import DEFAULT_MODEL_NAME, check_model_dir, model_digest, prepare_default_model
+from vibe.llm._model import (
+    DEFAULT_MODEL_NAME,
+    check_cpu_servable,
+    check_model_dir,
+    model_digest,
+    prepare_default_model,
+)
 from vibe.llm._steps import file_lock, log_tail
 
 __all__ = [
@@ -116,6 +122,8 @@ def serve(config: ServerConfig | None = None) -> ServerStatus:
             f"stop it or choose another port (vibe llm serve --port N)"
         )
     model_dir = check_model_dir(config.model.resolve()) if config.model else None  # vLLM runs elsewhere
+    if model_dir is not None and not has_gpu():
+        check_cpu_servable(model_dir)  # before any install or start-up: vLLM itself fails only on a request
     with file_lock(vllm_root() / f"server-{config.port}.lock"):  # a second caller waits, then finds it up
         existing = server_status(port=config.port, host=config.host)
         if existing.answering:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import threading
@@ -14,7 +15,17 @@ from typing import TYPE_CHECKING
 import pytest
 
 from vibe.core.errors import UserError
-from vibe.llm import ServerConfig, VllmEnv, ensure_server, serve, server_status, start_process, stop_server
+from vibe.llm import (
+    ServerConfig,
+    VllmEnv,
+    check_cpu_servable,
+    ensure_server,
+    has_gpu,
+    serve,
+    server_status,
+    start_process,
+    stop_server,
+)
 
 if TYPE_CHECKING:
     from tests.vibe.llm.conftest import StubLLM
@@ -76,6 +87,20 @@ def test_serve_rejects_a_model_directory_without_config(
     with pytest.raises(UserError, match=r"no config\.json"):
         serve(ServerConfig(port=closed_port, model=tmp_path))
     assert not (tmp_cache / "vllm" / "venv").exists()
+
+
+@pytest.mark.skipif(has_gpu(), reason="the check is vLLM CPU's; a GPU machine serves these head sizes")
+def test_serve_on_cpu_refuses_a_head_size_vllm_cpu_attention_lacks(
+    tmp_cache: Path, closed_port: int, tmp_path: Path
+) -> None:
+    """vLLM CPU would start this model, then die on the first request; serve refuses it before any install."""
+    config = {"architectures": ["MixtralForCausalLM"], "hidden_size": 64, "num_attention_heads": 4}
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(UserError, match=r"head size 16 .* CPU attention supports \(32, 64, .*GPU"):
+        serve(ServerConfig(port=closed_port, model=tmp_path))
+    assert not (tmp_cache / "vllm" / "venv").exists()
+    (tmp_path / "config.json").write_text(json.dumps({**config, "head_dim": 32}))  # head_dim wins
+    assert check_cpu_servable(tmp_path) == tmp_path
 
 
 def test_a_server_that_dies_while_starting_shows_its_log(
