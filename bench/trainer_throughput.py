@@ -5,6 +5,8 @@ token batches and the same AdamW settings with gradient clipping, in one process
 
 - ``megatron``: Vibe's trainer model (``trainers.build_model``: Megatron-core ``GPTModel``, local spec, the
   CPU fast path of ``trainers.cpu_compat``);
+- ``megatron_ref``: the same model with the CPU fast path off (Megatron's own unfused RoPE and SwiGLU), so
+  ``megatron / megatron_ref`` is what the fast path gains;
 - ``eager``: a minimal plain-PyTorch GPT (nanoGPT style, below);
 - ``compiled``: the same plain GPT under ``torch.compile``;
 - ``hf``: Hugging Face ``transformers``' ``LlamaForCausalLM`` (``MixtralForCausalLM`` with ``--experts``),
@@ -14,12 +16,18 @@ Timing is interleaved: every round runs a short block of steps of each system in
 each round) and one fp32 matmul peak measurement, so a burst of other work lands on every system alike. Each
 round gives a ratio per pair (Megatron / peer) and an MFU against that round's own peak; the report is the
 median over rounds with the spread (min, max, and the interquartile range relative to the median), next to
-the load average seen in each round. Peak memory is measured afterwards, one child process per system
-(``--memory-of NAME``): the peak RSS during a few steps minus the RSS before the model was built.
+the load average seen in each round. Every figure comes twice: per wall second, and per second of this
+process's CPU time (divided by the threads). On a machine shared with many other runnable threads, wall time
+also counts the time the scheduler gave to others, and with 2 threads every OpenMP barrier waits for the
+descheduled one, which penalises the system with more, smaller ops; CPU time counts only what the cores
+did for us, so with ``--threads 1`` (no barriers, no spinning) its ratio is the load-robust figure. Peak memory is measured afterwards, one child process per system
+(``--memory-of NAME``): the peak RSS (``VmHWM``, reset after the imports) during a few steps minus the
+RSS before the model was built: weights, gradients, optimizer state and activations.
 
     python bench/trainer_throughput.py                          # the reference configuration
     python bench/trainer_throughput.py --layers 12 --hidden 768 --heads 12 --tag large
     python bench/trainer_throughput.py --experts 4 --topk 2 --tag moe
+    python bench/trainer_throughput.py --threads 1 --rounds 30  # the load-robust ratio on a busy machine
     python bench/trainer_throughput.py --profile megatron       # torch.profiler table of one system
     python bench/trainer_throughput.py --layers 2 --hidden 128 --seq 128 --rounds 3   # a quick look
 
@@ -32,7 +40,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import socket
 import statistics
 import subprocess
@@ -48,18 +55,22 @@ from torch import nn
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
-SYSTEMS = ("megatron", "eager", "compiled", "hf")
+SYSTEMS = ("megatron", "megatron_ref", "eager", "compiled", "hf")
 Step = Callable[[torch.Tensor, torch.Tensor], float]
 
 
-def measure_peak(*, n: int = 2048, repeats: int = 3) -> float:
-    """fp32 matmul FLOP/s: ``repeats`` timed n x n x n products after one warm-up."""
+def measure_peak(*, n: int = 2048, repeats: int = 3) -> tuple[float, float]:
+    """fp32 matmul FLOP/s of ``repeats`` n x n x n products after one warm-up: per wall second, and per
+    second of this process's CPU time divided by the threads (what the cores gave us, busy neighbours aside)."""
     a, b = torch.randn(n, n), torch.randn(n, n)
     a @ b
-    start = time.perf_counter()
+    wall, cpu = time.perf_counter(), time.process_time()
     for _ in range(repeats):
         a @ b
-    return 2 * n**3 * repeats / (time.perf_counter() - start)
+    flops = 2 * n**3 * repeats
+    return flops / (time.perf_counter() - wall), flops / (
+        (time.process_time() - cpu) / torch.get_num_threads()
+    )
 
 
 # ------------------------------------------------------------------------------------- the plain PyTorch GPT
@@ -218,16 +229,27 @@ def build_system(name: str, args: argparse.Namespace) -> tuple[Step, int]:
     )
     torch.manual_seed(0)
     model: nn.Module
-    if name == "megatron":
+    if name in ("megatron", "megatron_ref"):
+        from megatron.core.transformer import attention
+
         from trainers import build_model, causal_mask
 
         _init_megatron()
         model = build_model(config, vocab_size=args.vocab, tp=1, ep=1)
         mask = causal_mask(args.seq, "cpu")
         positions = torch.arange(args.seq)[None].expand(args.micro_batch, -1)
+        rope = attention.apply_rotary_pos_emb
+        if name == "megatron_ref":  # the CPU fast path off: Megatron's own unfused RoPE and SwiGLU
+            model.config.bias_activation_fusion = False
+            rope = getattr(rope, "__wrapped__", rope)
 
         def loss_of(tokens: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-            loss = model(tokens, positions, mask, labels=labels).mean()  # per-token losses [b, s]
+            fast = attention.apply_rotary_pos_emb
+            attention.apply_rotary_pos_emb = rope  # forward only: backward needs no module global
+            try:
+                loss = model(tokens, positions, mask, labels=labels).mean()  # per-token losses [b, s]
+            finally:
+                attention.apply_rotary_pos_emb = fast
             if args.experts:  # the router's aux loss enters through MoEAuxLossAutoScaler in backward
                 from megatron.core.transformer.moe.moe_utils import MoEAuxLossAutoScaler
 
@@ -334,7 +356,14 @@ def interleaved(args: argparse.Namespace, systems: list[str]) -> dict[str, Any]:
     rounds = []
     for r in range(args.rounds):
         order = systems[r % len(systems) :] + systems[: r % len(systems)]
-        row: dict[str, Any] = {"load_1min": os.getloadavg()[0], "peak_flops": measure_peak(), "tps": {}}
+        peak_wall, peak_cpu = measure_peak()
+        row: dict[str, Any] = {
+            "load_1min": os.getloadavg()[0],
+            "peak_flops": peak_wall,
+            "peak_flops_cpu": peak_cpu,
+            "tps": {},
+            "tps_cpu": {},
+        }
         chunk = batches[args.warmup + r * args.block : args.warmup + (r + 1) * args.block]
         for name in order:
             wall, cpu = time.perf_counter(), time.process_time()
@@ -342,32 +371,43 @@ def interleaved(args: argparse.Namespace, systems: list[str]) -> dict[str, Any]:
                 info[name]["losses"].append(steps[name](tokens_, labels))
             wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
             row["tps"][name] = tokens * len(chunk) / wall
+            row["tps_cpu"][name] = tokens * len(chunk) / (cpu / args.threads)
             row.setdefault("cpu_per_wall", {})[name] = cpu / wall
         row["ratio"] = {p: row["tps"]["megatron"] / row["tps"][p] for p in systems if p != "megatron"}
+        row["ratio_cpu"] = {
+            p: row["tps_cpu"]["megatron"] / row["tps_cpu"][p] for p in systems if p != "megatron"
+        }
         rounds.append(row)
         print(
             f"round {r + 1}/{args.rounds}: load {row['load_1min']:.1f}  peak "
             f"{row['peak_flops'] / 1e9:.0f} GF/s  "
             + "  ".join(f"{n} {row['tps'][n]:.0f}" for n in systems)
             + "  ratios "
-            + " ".join(f"{p} {v:.3f}" for p, v in row["ratio"].items()),
+            + " ".join(f"{p} {v:.3f}" for p, v in row["ratio"].items())
+            + "  by CPU time "
+            + " ".join(f"{p} {v:.3f}" for p, v in row["ratio_cpu"].items()),
             flush=True,
         )
     summary: dict[str, Any] = {}
     for name in systems:
         tps = [row["tps"][name] for row in rounds]
         mfu = [row["tps"][name] * fpt / row["peak_flops"] for row in rounds]
+        mfu_cpu = [row["tps_cpu"][name] * fpt / row["peak_flops_cpu"] for row in rounds]
         summary[name] = {
             **info[name],
             "tokens_per_s": _spread(tps),
+            "tokens_per_cpu_s": _spread([row["tps_cpu"][name] for row in rounds]),
             "mfu": _spread(mfu),
+            "mfu_cpu": _spread(mfu_cpu),
             "cpu_per_wall": statistics.median(row["cpu_per_wall"][name] for row in rounds),
         }
         if name != "megatron":
             summary[name]["ratio"] = _spread([row["ratio"][name] for row in rounds])
+            summary[name]["ratio_cpu"] = _spread([row["ratio_cpu"][name] for row in rounds])
     return {
         "flops_per_token": fpt,
         "peak_flops": _spread([row["peak_flops"] for row in rounds]),
+        "peak_flops_cpu": _spread([row["peak_flops_cpu"] for row in rounds]),
         "load_1min": _spread([row["load_1min"] for row in rounds]),
         "systems": summary,
         "rounds": rounds,
@@ -380,13 +420,19 @@ def memory_of(name: str, args: argparse.Namespace) -> None:
     import transformers  # noqa: F401
 
     batches = _batches(args, 3)
-    page = os.sysconf("SC_PAGE_SIZE")
-    base = int(Path("/proc/self/statm").read_text().split()[1]) * page
+    base = _status_kb("VmRSS")
+    Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM: the imports' own peak is not the model's
     step, _ = build_system(name, args)
     for b in batches:
         step(*b)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    print(json.dumps({"peak_rss_mb": (peak - base) / 2**20}))
+    print(json.dumps({"peak_rss_mb": (_status_kb("VmHWM") - base) / 1024}))
+
+
+def _status_kb(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise RuntimeError(f"/proc/self/status has no {field}")
 
 
 def measure_memory(args: argparse.Namespace, systems: list[str]) -> dict[str, float]:
@@ -489,20 +535,20 @@ def main() -> None:
     )
     for name in systems:
         r = result["systems"][name]
-        ratio = r.get("ratio")
-        ratio_s = (
-            (
-                f"  megatron/{name} {ratio['median']:.3f} [{ratio['min']:.3f}, {ratio['max']:.3f}] "
-                f"IQR {ratio['iqr_rel']:.1%}"
-            )
-            if ratio
-            else ""
+        line = (
+            f"{name:>9}: {r['tokens_per_s']['median']:7.1f} tokens/s, MFU {r['mfu']['median']:.1%}; by CPU "
+            f"time {r['tokens_per_cpu_s']['median']:.1f} tokens/s, MFU {r['mfu_cpu']['median']:.1%}"
         )
-        mem = f"  RSS {r['peak_rss_mb']:.0f} MB" if "peak_rss_mb" in r else ""
-        print(
-            f"{name:>9}: {r['tokens_per_s']['median']:7.1f} tokens/s  MFU {r['mfu']['median']:.1%}{mem}"
-            f"{ratio_s}"
-        )
+        if "peak_rss_mb" in r:
+            line += f"; peak RSS {r['peak_rss_mb']:.0f} MB"
+        for key, label in (("ratio", "wall"), ("ratio_cpu", "CPU")):
+            if key in r:
+                x = r[key]
+                line += (
+                    f"\n           megatron/{name} ({label}) {x['median']:.3f} [{x['min']:.3f}, "
+                    f"{x['max']:.3f}] IQR {x['iqr_rel']:.1%}"
+                )
+        print(line)
     print(f"written: {out}")
 
 

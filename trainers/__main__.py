@@ -67,7 +67,7 @@ def _wait_ahead(config: Path, go: Path, *, timeout_s: float) -> dict[str, object
     from trainers import init_ray, load_run_config
 
     threading.Thread(target=_die_with_parent, args=(os.getppid(),), daemon=True).start()
-    init_ray(load_run_config(config))
+    init_ray(load_run_config(config).ray)
     import ray
     import ray.train.torch
 

@@ -12,7 +12,7 @@ fills in the one name MoE needs when TransformerEngine is absent (a GPU machine 
 | ``torch.cuda.synchronize()`` (checkpoint saving)   | a no-op: there is no device stream to wait for              |
 | ``CudaRNGStatesTracker`` (``cuda.get_rng_state``)  | use the inference tracker: dropout draws from the CPU RNG   |
 | weights allocated on the GPU                       | ``use_cpu_initialization=True``                            |
-| fused kernels (apex / TransformerEngine)           | all fusions off, fp32                                      |
+| fused kernels (apex / TransformerEngine)           | all fusions off, fp32 (SwiGLU: ours, below)                |
 | ``te_general_gemm`` referenced without TE (MoE)    | define the module attribute as ``None`` (on GPU too)       |
 | MoE ``alltoall`` dispatcher creates a CUDA stream  | ``moe_token_dispatcher_type="allgather"``                  |
 | MoE + linear biases: in-place add on a view        | ``add_bias_linear=False`` (the trainer never uses biases)  |
@@ -27,7 +27,11 @@ the input for backward. :class:`FusedRope` computes the same numbers (``t * cos 
 from cos/sin computed once per forward, writes each half once, and keeps only cos/sin for backward (the
 gradient is the transposed rotation). :func:`apply` installs it on CPU for the plain case (no packed
 sequences, no interleaving, no MLA, ``mscale == 1``, rotary dim == head dim); anything else goes to
-Megatron's own function. RMSNorm needs nothing: Megatron's local spec uses ``torch.nn.RMSNorm``, whose CPU
+Megatron's own function. SwiGLU (dense models): Megatron's unfused MLP computes ``silu(a) * (b + 0.0)`` and
+concatenates the halves' gradients in backward; :func:`transformer_overrides` turns ``bias_activation_fusion``
+on for a dense SwiGLU model, and :func:`apply` replaces the ``bias_swiglu_impl`` that Megatron's MLP then
+calls (a ``torch.compile`` function, seconds of compilation at start-up) by :class:`FusedSwiGLU`: two ops
+forward, three backward, into one buffer. RMSNorm needs nothing: Megatron's local spec uses ``torch.nn.RMSNorm``, whose CPU
 kernel is fused already; bias-dropout-add with no bias and ``p = 0`` is one add.
 """
 
@@ -37,7 +41,15 @@ from typing import Any
 
 import torch
 
-__all__ = ["FusedRope", "apply", "cuda_available", "fused_rope", "transformer_overrides"]
+__all__ = [
+    "FusedRope",
+    "FusedSwiGLU",
+    "apply",
+    "cuda_available",
+    "fused_rope",
+    "fused_swiglu",
+    "transformer_overrides",
+]
 
 _applied = False
 
@@ -63,18 +75,24 @@ def apply() -> None:
 
         tp_random.initialize_rng_tracker(inference_rng_tracker=True, force_reset=True)
         _install_fused_rope()
+        _install_fused_swiglu()
     _applied = True
 
 
-def transformer_overrides() -> dict[str, Any]:
-    """``TransformerConfig`` fields that must be set this way on CPU (empty on GPU)."""
+def transformer_overrides(*, dense_swiglu: bool = False) -> dict[str, Any]:
+    """``TransformerConfig`` fields that must be set this way on CPU (empty on GPU).
+
+    ``dense_swiglu``: the model is dense (no experts) with a SwiGLU MLP; then ``bias_activation_fusion`` is
+    on, which routes Megatron's MLP through ``bias_swiglu_impl``, replaced on CPU by :func:`fused_swiglu`
+    (Megatron's own is a ``torch.compile`` function: seconds of compilation at start-up).
+    """
     if cuda_available():
         return {}
     return {
         "use_cpu_initialization": True,
         "gradient_accumulation_fusion": False,
         "masked_softmax_fusion": False,
-        "bias_activation_fusion": False,
+        "bias_activation_fusion": dense_swiglu,
         "bias_dropout_fusion": False,
         "apply_rope_fusion": False,
         "persist_layer_norm": False,
@@ -156,3 +174,55 @@ def _install_fused_rope() -> None:
 
     apply_rotary_pos_emb.__wrapped__ = unfused  # type: ignore[attr-defined]  # Megatron's own, for tests
     attention.apply_rotary_pos_emb = apply_rotary_pos_emb  # type: ignore[assignment]
+
+
+# -- the CPU fast path: fused SwiGLU -----------------------------------------------------------------------
+class FusedSwiGLU(torch.autograd.Function):
+    """``silu(a) * b`` for ``y = [a, b]`` (halves of the last dim); backward writes both halves of one buffer.
+
+    Megatron's unfused MLP computes ``silu(a) * (b + glu_linear_offset)`` (an extra add of 0.0), and its
+    backward concatenates the two halves' gradients; here the forward is two ops and the backward three
+    (``g * b``, ``silu_backward`` into the first half, ``g * silu(a)`` into the second), keeping the same
+    tensors for backward as the unfused graph (the input and ``silu(a)``).
+    """
+
+    @staticmethod
+    def forward(ctx: Any, y: torch.Tensor) -> torch.Tensor:
+        a, b = y.chunk(2, dim=-1)
+        s = torch.nn.functional.silu(a)
+        ctx.save_for_backward(y, s)
+        return s * b
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
+        y, s = ctx.saved_tensors
+        a, b = y.chunk(2, dim=-1)
+        out = torch.empty(y.shape, dtype=y.dtype, device=y.device)
+        ga, gb = out.chunk(2, dim=-1)
+        torch.ops.aten.silu_backward.grad_input(grad * b, a, grad_input=ga)
+        torch.mul(grad, s, out=gb)
+        return out
+
+
+def fused_swiglu(y: torch.Tensor) -> torch.Tensor:
+    """SwiGLU of ``y`` ([..., 2 * ffn]): ``silu(y[..., :ffn]) * y[..., ffn:]``, fused (see :class:`FusedSwiGLU`)."""
+    return FusedSwiGLU.apply(y)
+
+
+def _install_fused_swiglu() -> None:
+    from megatron.core.transformer import mlp
+
+    compiled = mlp.bias_swiglu_impl
+
+    def bias_swiglu_impl(
+        input: torch.Tensor,
+        bias: torch.Tensor | None,
+        fp8_input_store: bool = False,
+        cpu_offload_input: bool = False,
+    ) -> torch.Tensor:
+        if bias is None and not fp8_input_store and not cpu_offload_input:
+            return fused_swiglu(input)
+        return compiled(input, bias, fp8_input_store, cpu_offload_input)
+
+    bias_swiglu_impl.__wrapped__ = compiled  # type: ignore[attr-defined]
+    mlp.bias_swiglu_impl = bias_swiglu_impl  # type: ignore[assignment]

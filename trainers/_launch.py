@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from trainers._checkpoint import latest_checkpoint
-from trainers._config import RunConfig
+from trainers._config import RayConfig, RunConfig
 from trainers._data import read_sources
 from trainers._init import check_init_from, copy_init_tokenizer
 from trainers._metrics import cpu_peak_flops, read_metrics, truncate_metrics
@@ -126,9 +126,10 @@ def _prepare_run_dir(config: RunConfig, *, resume: bool, attempt: str) -> int:
     return step
 
 
-def init_ray(config: RunConfig) -> None:
-    """Start or join Ray for ``config``: the running instance, ``ray.address`` / ``$RAY_ADDRESS``, or an
-    embedded local one (what training and the search's trials share)."""
+def init_ray(config: RayConfig) -> None:
+    """Start or join Ray for ``config`` (a run's ``ray`` section): the running instance, ``ray.address`` /
+    ``$RAY_ADDRESS``, or an embedded local one listening on loopback only. The one way every part of Vibe
+    starts Ray (pre- and post-training, the search's trials, a child started ahead)."""
     import ray
 
     if not ray.is_initialized():
@@ -151,12 +152,12 @@ def _loopback_only() -> None:
     ray_constants.ENABLE_RAY_CLUSTER = False
 
 
-def _init_ray(config: RunConfig) -> None:
+def _init_ray(config: RayConfig) -> None:
     import ray
 
     if ray.is_initialized():
         return
-    address = config.ray.resolved_address()
+    address = config.resolved_address()
     if address:
         log.info("connecting to the Ray cluster at %s", address)
         try:
@@ -246,7 +247,7 @@ def launch(config: RunConfig, *, resume: bool = False) -> RunResult:
             vocab_size=sources[0].vocab_size,
         )
 
-    _init_ray(config)
+    _init_ray(config.ray)
     import ray.train
     from ray.train.torch import TorchConfig, TorchTrainer
 

@@ -61,7 +61,9 @@ def transformer_config(model: ModelConfig, *, tp: int, ep: int) -> TransformerCo
         init_method_std=model.init_method_std,
         params_dtype=torch.float32,  # fp32 master weights; bf16 on GPU comes from autocast
     )
-    return TransformerConfig(**{**fields, **moe, **_cpu_compat.transformer_overrides()})
+    return TransformerConfig(
+        **{**fields, **moe, **_cpu_compat.transformer_overrides(dense_swiglu=model.swiglu and not moe)}
+    )
 
 
 def _layer_spec(model: ModelConfig) -> Any:

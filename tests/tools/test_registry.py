@@ -37,7 +37,8 @@ def test_tool_arguments_refuse_unknown_keys(tmp_path) -> None:
 
     from tools import ToolContext, registered
 
-    for name in ("profile", "estimate", "ingest", "train", "eval", "hpo", "synth"):
+    assert {"profile", "estimate", "ingest", "train", "eval", "hpo", "synth", "release"} <= set(registered())
+    for name in registered():  # every registered tool, the lifecycle ones (model_*, posttrain, release*) too
         with pytest.raises(ValidationError, match="Extra inputs are not permitted"):
             registered()[name].args.model_validate({"no_such_argument": 1})
     with pytest.raises(ValidationError, match="vocab_sise"):

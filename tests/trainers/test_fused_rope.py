@@ -1,4 +1,4 @@
-"""The CPU fast path's fused RoPE computes what Megatron's unfused RoPE computes, forward and backward."""
+"""The CPU fast path's fused RoPE and SwiGLU compute what Megatron's unfused ones compute, forward and backward."""
 
 from __future__ import annotations
 
@@ -41,13 +41,30 @@ def test_fused_rope_equals_megatrons_unfused_rope_and_its_gradient() -> None:
     )
 
 
+def test_fused_swiglu_equals_the_unfused_swiglu_and_its_gradient() -> None:
+    torch.manual_seed(0)
+    y = torch.randn(6, 2, 10, requires_grad=True)
+    u = y.detach().clone().requires_grad_()
+    upstream = torch.randn(6, 2, 5)
+    ours = cpu_compat.fused_swiglu(y)
+    a, b = u.chunk(2, dim=-1)
+    theirs = torch.nn.functional.silu(a) * b
+    torch.testing.assert_close(ours, theirs, rtol=1e-6, atol=1e-6)
+    (ours * upstream).sum().backward()
+    (theirs * upstream).sum().backward()
+    torch.testing.assert_close(y.grad, u.grad, rtol=1e-6, atol=1e-6)
+    assert torch.autograd.gradcheck(
+        cpu_compat.FusedSwiGLU.apply, (torch.randn(3, 8, dtype=torch.float64, requires_grad=True),)
+    )
+
+
 _SCRIPT = r"""
 import json, os, torch, torch.distributed as dist
 os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=os.environ["PORT"])
 dist.init_process_group("gloo", rank=0, world_size=1)
 from megatron.core import parallel_state
 parallel_state.initialize_model_parallel(1, 1)
-from megatron.core.transformer import attention
+from megatron.core.transformer import attention, mlp
 from trainers import ModelConfig, build_model, causal_mask
 
 config = ModelConfig(preset=None, num_layers=2, hidden_size=64, num_attention_heads=4, seq_length=32)
@@ -64,18 +81,21 @@ def loss_and_grads():
     return loss.item(), [p.grad.clone() for p in model.parameters()]
 
 fused_fn = attention.apply_rotary_pos_emb
+swiglu_fn = mlp.bias_swiglu_impl
+fusion_on = model.config.bias_activation_fusion  # routes the MLP through the fused SwiGLU
 fused = loss_and_grads()
 attention.apply_rotary_pos_emb = fused_fn.__wrapped__  # Megatron's own unfused RoPE
+model.config.bias_activation_fusion = False  # Megatron's own unfused SwiGLU: silu(a) * (b + 0.0)
 unfused = loss_and_grads()
 print(json.dumps({
-    "installed": fused_fn is not fused_fn.__wrapped__,
+    "installed": fused_fn is not fused_fn.__wrapped__ and swiglu_fn is not swiglu_fn.__wrapped__ and fusion_on,
     "loss": abs(fused[0] - unfused[0]),
     "grad": max((a - b).abs().max().item() for a, b in zip(fused[1], unfused[1])),
 }))
 """
 
 
-def test_gpt_model_with_fused_rope_has_the_unfused_models_loss_and_gradients() -> None:
+def test_gpt_model_with_fused_rope_and_swiglu_has_the_unfused_models_loss_and_gradients() -> None:
     with socket.socket() as free:
         free.bind(("127.0.0.1", 0))
         port = free.getsockname()[1]

@@ -1,11 +1,13 @@
 """The embedded Ray a local run starts listens on loopback only (issue #10, medium 10).
 
-A fresh process starts Ray the way ``vibe train`` does (``trainers._launch._init_ray``, no cluster address)
-and lists every listening socket of itself and the Ray processes it started.
+A fresh process starts Ray the way every part of Vibe does (``trainers.init_ray``, no cluster address) and
+lists every listening socket of itself and the Ray processes it started; and no module of the product starts
+Ray any other way (post-training once did, listening on the machine's address).
 """
 
 from __future__ import annotations
 
+import ast
 import ipaddress
 import json
 import os
@@ -16,10 +18,9 @@ from pathlib import Path
 PROBE = """
 import json, time
 import psutil, ray
-from trainers import RunConfig
-from trainers._launch import _init_ray
+from trainers import RunConfig, init_ray
 
-_init_ray(RunConfig())
+init_ray(RunConfig().ray)
 time.sleep(2)  # the agents bind their ports while the node comes up
 me = psutil.Process()
 ours = {me.pid} | {p.pid for p in me.children(recursive=True)}
@@ -47,3 +48,19 @@ def test_no_vibe_started_listener_is_on_a_non_loopback_address(tmp_path: Path) -
         entry for entry in listening if not ipaddress.ip_address(entry[0].removeprefix("::ffff:")).is_loopback
     ]
     assert outside == [], f"listening beyond loopback: {outside}"
+
+
+def test_every_ray_start_of_the_product_goes_through_init_ray() -> None:
+    root = Path(__file__).resolve().parents[2]
+    starts = []
+    for package in ("vibe", "tools", "trainers", "sandbox", "policies"):
+        for path in sorted((root / package).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+                call = node.func if isinstance(node, ast.Call) else None
+                if (
+                    isinstance(call, ast.Attribute)
+                    and call.attr == "init"
+                    and ast.unparse(call.value) == "ray"
+                ):
+                    starts.append(f"{path.relative_to(root)}:{node.lineno}")
+    assert starts and all(s.startswith("trainers/_launch.py:") for s in starts), starts

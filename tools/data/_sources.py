@@ -81,15 +81,19 @@ def _excluded(name: str, exclude: list[str]) -> bool:
 
 def _walk(top: Path, shown: str, exclude: list[str], skip: str | None) -> Iterator[tuple[Path, str]]:
     """(path, display path) of every file under ``top``: a directory's files, then its subdirectories (both
-    sorted); excluded names and the directory ``skip`` (the ingest's own output) are pruned."""
+    sorted); excluded names and the directory ``skip`` (the ingest's own output) are pruned.
+
+    Symlinked directories are not walked into; they are yielded like files, so the caller judges where they
+    lead (one leaving the input is recorded, one inside it is walked under its real name anyway)."""
     for dirpath, dirnames, filenames in os.walk(top, followlinks=False):
         dirnames[:] = sorted(
             d
             for d in dirnames
             if not _excluded(d, exclude) and os.path.realpath(os.path.join(dirpath, d)) != skip
         )
+        linked = [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]
         rel = os.path.relpath(dirpath, top)
-        for name in sorted(filenames):
+        for name in sorted([*filenames, *linked]):
             if _excluded(name, exclude):
                 continue
             yield Path(dirpath, name), _shown(f"{shown}/{name}" if rel == "." else f"{shown}/{rel}/{name}")
@@ -147,6 +151,10 @@ def iter_files(
         if real != inside and not real.startswith(inside.rstrip("/") + "/"):
             detail = f"a symlink to {_shown(real)}, outside the input {_shown(str(top))}: not read"
             yield RawFile(shown, 0, "", problem="outside_input", detail=detail)
+            continue
+        if os.path.isdir(
+            real
+        ):  # a symlinked directory inside the input: its files are read under their real names
             continue
         why = admit(real) if admit is not None else None
         if why:

@@ -94,7 +94,7 @@ def optimize(
     from trainers import init_ray
 
     if not ray.is_initialized():
-        init_ray(config.base)  # one way to start or join Ray, shared with training
+        init_ray(config.base.ray)  # one way to start or join Ray, shared with training
     in_process = config.base.parallel.world_size == 1 and config.resources.gpus == 0
     driver = Driver(
         study,

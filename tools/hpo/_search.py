@@ -198,7 +198,10 @@ def _finish(
     notes: list[str] | None = None,
     tracker: Tracker | None = None,
 ) -> SearchResult:
-    trials = [summarize(t, out=config.out) for t in study.get_trials(deepcopy=False)]
+    from optuna.trial import TrialState
+
+    ran = [t for t in study.get_trials(deepcopy=False) if t.state != TrialState.WAITING]  # not the queue
+    trials = [summarize(t, out=config.out) for t in ran]
     complete = [t for t in trials if t.state == "COMPLETE" and t.value is not None]
     best = min(complete, key=lambda t: t.value or math.inf) if complete else None
     study.set_user_attr(

@@ -86,16 +86,11 @@ def _start_trainer(config: Any, start: int, *, remote: bool) -> _Handle:
     payload = config.model_dump(mode="json")
     if not remote:
         return _Handle(PolicyTrainer(payload, start_step=start), remote=False)
-    import os
-
     import ray
 
-    if not ray.is_initialized():
-        address = config.ray.resolved_address()
-        if address:
-            ray.init(address=address, log_to_driver=False)
-        else:
-            ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, log_to_driver=False)
+    from trainers import init_ray
+
+    init_ray(config.ray)  # the one way to start or join Ray: an embedded one listens on loopback only
     cpus = config.ray.cpus_per_worker or 1.0
     actor = ray.remote(num_cpus=cpus)(PolicyTrainer).remote(
         payload, start_step=start, threads=max(1, int(cpus))

@@ -244,6 +244,55 @@ def check_release(
     )
 
 
+def _refuse_unless_allowed(decision: GateDecision | None, *, run_dir: Path, name: str) -> None:
+    """A denied release names each failed gate (metric, value, threshold); one needing approval says whose."""
+    if decision is not None and decision.outcome == "deny":
+        failures = _failures(decision)
+        raise ReleaseDenied(
+            f"release of {run_dir} as {name} denied: " + "; ".join(failures) + "; nothing was registered",
+            failures,
+        )
+    if decision is not None and decision.outcome == "require_approval":
+        raise ReleaseNeedsApproval(
+            f"release of {run_dir} as {name} needs approval ({', '.join(decision.rule_ids)}): {decision.reason}",
+            decision,
+        )
+
+
+def _tags(
+    run_dir: Path, lineage: dict[str, Any], *, approval: str | None, metrics: dict[str, float]
+) -> dict[str, str]:
+    """The lineage as registry tags (empty values left out)."""
+    export = lineage["export"]
+    tags = {
+        "vibe.run_dir": str(run_dir),
+        "vibe.export_dir": export["dir"] if export else "",
+        "vibe.export_sha256": export["sha256"] if export else "",
+        "vibe.config_sha256": lineage["config_sha256"],
+        "vibe.eval_sha256": lineage["eval_sha256"],
+        "vibe.checkpoint_step": str(lineage["checkpoint_step"]),
+        "vibe.ledger_head": lineage["ledger_head"] or "",
+        "vibe.approval": approval or "",
+        **{f"vibe.data.{i}.manifest_sha256": d["manifest_sha256"] for i, d in enumerate(lineage["data"])},
+        **{f"vibe.data.{i}.tokenizer_sha256": d["tokenizer_sha256"] for i, d in enumerate(lineage["data"])},
+        **{f"vibe.policy.{Path(p).name}": h for p, h in lineage["policy_hashes"].items()},
+        **{f"vibe.metric.{k}": f"{v:.6g}" for k, v in metrics.items()},
+    }
+    return {k: v for k, v in tags.items() if v}
+
+
+def _artifacts(run_dir: Path, lineage: dict[str, Any], lineage_path: Path) -> dict[str, Path]:
+    """The files registered with the version: config, evaluation, lineage and each data manifest."""
+    files = {
+        "config.yaml": run_dir / "config.yaml",
+        "eval.json": run_dir / "eval.json",
+        "lineage.json": lineage_path,
+    }
+    for i, d in enumerate(lineage["data"]):
+        files[f"data/{i}/manifest.json"] = Path(d["path"]) / "manifest.json"
+    return files
+
+
 def release_run(
     run_dir: str | Path,
     *,
@@ -265,17 +314,7 @@ def release_run(
     lineage = _lineage(run_dir, evaluation, export)
     attributes = {"paths": [d["path"] for d in lineage["data"]], "metrics": metrics}
     decision = _judge(gate, attributes, ledger=ledger, thread_id=thread)
-    if decision is not None and decision.outcome == "deny":
-        failures = _failures(decision)
-        raise ReleaseDenied(
-            f"release of {run_dir} as {name} denied: " + "; ".join(failures) + "; nothing was registered",
-            failures,
-        )
-    if decision is not None and decision.outcome == "require_approval":
-        raise ReleaseNeedsApproval(
-            f"release of {run_dir} as {name} needs approval ({', '.join(decision.rule_ids)}): {decision.reason}",
-            decision,
-        )
+    _refuse_unless_allowed(decision, run_dir=run_dir, name=name)
     action = (decision.action if decision is not None else None) or {"kind": "model.release", **attributes}
     policy_hashes = dict(decision.policy_hashes) if decision is not None else {}
     head = ledger.head() if ledger is not None else None
@@ -290,31 +329,10 @@ def release_run(
     lineage_path = run_dir / "release" / f"{name}.lineage.json"
     lineage_path.parent.mkdir(parents=True, exist_ok=True)
     lineage_path.write_text(json.dumps(lineage, indent=2), encoding="utf-8")
-    tags = {
-        "vibe.run_dir": str(run_dir),
-        "vibe.export_dir": lineage["export"]["dir"] if lineage["export"] else "",
-        "vibe.export_sha256": lineage["export"]["sha256"] if lineage["export"] else "",
-        "vibe.config_sha256": lineage["config_sha256"],
-        "vibe.eval_sha256": lineage["eval_sha256"],
-        "vibe.checkpoint_step": str(lineage["checkpoint_step"]),
-        "vibe.ledger_head": lineage["ledger_head"] or "",
-        "vibe.approval": approval or "",
-        **{f"vibe.data.{i}.manifest_sha256": d["manifest_sha256"] for i, d in enumerate(lineage["data"])},
-        **{f"vibe.data.{i}.tokenizer_sha256": d["tokenizer_sha256"] for i, d in enumerate(lineage["data"])},
-        **{f"vibe.policy.{Path(p).name}": h for p, h in policy_hashes.items()},
-        **{f"vibe.metric.{k}": f"{v:.6g}" for k, v in metrics.items()},
-    }
-    files = {
-        "config.yaml": run_dir / "config.yaml",
-        "eval.json": run_dir / "eval.json",
-        "lineage.json": lineage_path,
-    }
-    for i, d in enumerate(lineage["data"]):
-        files[f"data/{i}/manifest.json"] = Path(d["path"]) / "manifest.json"
     version = register_model(
         name=name,
-        files=files,
-        tags={k: v for k, v in tags.items() if v},
+        files=_artifacts(run_dir, lineage, lineage_path),
+        tags=_tags(run_dir, lineage, approval=approval, metrics=metrics),
         aliases=aliases,
         description=f"Vibe release of {run_dir}",
         config=tracking,

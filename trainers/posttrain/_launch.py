@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from trainers import MetricsTail, finish_tracking, latest_checkpoint, read_metrics, truncate_metrics
+from trainers import MetricsTail, finish_tracking, init_ray, latest_checkpoint, read_metrics, truncate_metrics
 from trainers.posttrain._config import PostTrainConfig
 from trainers.posttrain._policy import BaseRun, read_base_run
 from trainers.posttrain._records import read_preference_data, read_prompt_data, read_sft_data
@@ -257,11 +257,7 @@ def _run_on_ray(config: PostTrainConfig, payload: dict[str, Any]) -> None:
     import ray.train
     from ray.train.torch import TorchConfig, TorchTrainer
 
-    if not ray.is_initialized():
-        address = config.ray.resolved_address()
-        ray.init(address=address, log_to_driver=False) if address else ray.init(
-            num_cpus=os.cpu_count() or 1, include_dashboard=False, log_to_driver=False
-        )
+    init_ray(config.ray)  # the one way to start or join Ray: an embedded one listens on loopback only
     world = config.parallel.world_size
     cpus = config.ray.cpus_per_worker or max(1.0, (os.cpu_count() or 1) // world)
     trainer = TorchTrainer(

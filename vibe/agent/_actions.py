@@ -33,13 +33,18 @@ CPU-hours are core-hours (wall time x this machine's cores), GPU-hours are wall 
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tools.estimate import ModelShape
+from vibe.agent._step import PlanStep
+
+if TYPE_CHECKING:
+    from vibe.agent._plan import Plan
 
 __all__ = [
     "STEP_KINDS",
@@ -70,16 +75,17 @@ def _absolute(paths: Sequence[str]) -> list[str]:
     return [str(Path(p).expanduser().resolve()) for p in paths]
 
 
-def _sources(plan: dict[str, Any]) -> list[str]:
-    return _absolute(plan.get("goal", {}).get("data_sources", []))
+def _sources(plan: Plan | None) -> list[str]:
+    return _absolute(plan.goal.data_sources) if plan is not None else []
 
 
-def _vocab_size(plan: dict[str, Any]) -> int:
-    for step in plan.get("steps", []):
-        if step["tool"] == "ingest":
-            return int(step["args"].get("vocab_size", 8192))
-    proxy = plan.get("proxy") or {}
-    return int(proxy.get("shape", {}).get("vocab_size", 8192))
+def _vocab_size(plan: Plan | None) -> int:
+    if plan is None:
+        return 8192
+    for step in plan.steps:
+        if step.tool == "ingest":
+            return int(step.args.get("vocab_size", 8192))
+    return plan.proxy.shape.vocab_size if plan.proxy is not None else 8192
 
 
 def _shape(config: dict[str, Any], vocab_size: int) -> ModelShape:
@@ -89,14 +95,13 @@ def _shape(config: dict[str, Any], vocab_size: int) -> ModelShape:
     return ModelShape.of_model(ModelConfig.model_validate(config.get("model", {})), vocab_size=vocab_size)
 
 
-def _plan_flops_per_second(plan: dict[str, Any], fallback: float) -> float:
+def _plan_flops_per_second(plan: Plan | None, fallback: float) -> float:
     """The FLOP/s the plan's local run was sized with (so estimates do not depend on who resumes the thread)."""
-    proxy = plan.get("proxy")
-    if not proxy or not proxy.get("expected_seconds"):
+    proxy = plan.proxy if plan is not None else None
+    if proxy is None or not proxy.expected_seconds:
         return fallback
-    shape = ModelShape.model_validate(proxy["shape"])
-    flops = proxy["steps"] * proxy["global_batch_size"] * shape.seq_length * shape.flops_per_token()
-    return flops / proxy["expected_seconds"]
+    flops = proxy.steps * proxy.global_batch_size * proxy.shape.seq_length * proxy.shape.flops_per_token()
+    return flops / proxy.expected_seconds
 
 
 def _hours(config: dict[str, Any], wall_hours: float) -> dict[str, float]:
@@ -121,59 +126,72 @@ def _train_estimate(config: dict[str, Any], *, vocab_size: int, flops_per_second
 
 
 def describe_step(
-    step: dict[str, Any], *, plan: dict[str, Any], local_flops_per_second: float
+    step: PlanStep | dict[str, Any],
+    *,
+    plan: Plan | dict[str, Any] | None,
+    local_flops_per_second: float,
+    sources: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """The action attributes of plan ``step``: what the policy reads (paths, size, hours), estimated from the plan."""
-    args = step["args"]
-    flops = _plan_flops_per_second(plan, local_flops_per_second)
-    if step["tool"] in ("ingest", "profile"):
+    """The action attributes of plan ``step``: what the policy reads (paths, size, hours), estimated from the plan.
+
+    ``step`` and ``plan`` are typed, or their serialised form (as the agent's state holds them); without a
+    plan (a tool the LLM calls itself) ``sources`` are the data the step reads."""
+    from vibe.agent._plan import Plan
+
+    step = PlanStep.model_validate(step)
+    plan = Plan.model_validate(plan) if plan is not None else None
+    return _attributes(step, plan, flops=_plan_flops_per_second(plan, local_flops_per_second),
+                       sources=_sources(plan) if plan is not None else _absolute(sources))  # fmt: skip
+
+
+def _attributes(step: PlanStep, plan: Plan | None, *, flops: float, sources: list[str]) -> dict[str, Any]:
+    args = step.args
+    if step.tool in ("ingest", "profile"):
         return {"paths": _absolute(args.get("paths", []))}
-    if step["tool"] == "train":
+    if step.tool == "train":
         return {
-            "paths": _sources(plan),
+            "paths": sources,
             **_train_estimate(args["config"], vocab_size=_vocab_size(plan), flops_per_second=flops),
         }
-    if step["tool"] == "hpo":
+    if step.tool == "hpo":
         from vibe.agent._search import search_parameters
 
         config = args["config"]
         budget = config.get("budget", {})
         hours = {k: budget[k] for k in ("cpu_hours", "gpu_hours") if budget.get(k) is not None}
         return {
-            "paths": _sources(plan),
+            "paths": sources,
             "parameters": search_parameters(config, vocab_size=_vocab_size(plan)),
             "architecture": "moe" if config["base"]["model"].get("num_experts") else "dense",
             **hours,
         }
-    if step["tool"] == "model_import":
+    if step.tool == "model_import":
         return {"paths": _absolute([args["src"]]), "source_architecture": _architecture(Path(args["src"]))}
-    if step["tool"] == "model_export":
+    if step.tool == "model_export":
         return {"paths": _absolute([args["src"], *([args["out"]] if args.get("out") else [])])}
-    if step["tool"] == "posttrain":
+    if step.tool == "posttrain":
         return _posttrain_attributes(args)
-    if step["tool"] == "release":
+    if step.tool == "release":
         from tools.release import release_attributes
         from vibe.core.errors import UserError
 
         try:
             return release_attributes(args["run_dir"])
         except (UserError, OSError, ValueError, KeyError):  # not evaluated yet: judged when reached
-            return {"paths": _sources(plan)}
-    if step["tool"] == "release_check":
-        return {"paths": _sources(plan)}
-    if step["tool"] == "eval":
-        train = next((s for s in plan.get("steps", []) if s["tool"] == "train"), None)
-        if train is None:
-            return {"paths": _sources(plan)}
-        config = train["args"]["config"]
+            return {"paths": sources}
+    if step.tool == "release_check":
+        return {"paths": sources}
+    if step.tool == "eval":
+        train = next((s for s in plan.steps if s.tool == "train"), None) if plan is not None else None
+        if plan is None or train is None:
+            return {"paths": sources}
+        config = train.args["config"]
         shape = _shape(config, _vocab_size(plan))
-        available = (plan.get("full") or {}).get("tokens_available") or (plan.get("proxy") or {}).get(
-            "tokens"
-        )
+        available = plan.full.tokens_available or (plan.proxy.tokens if plan.proxy is not None else None)
         held_out = EVAL_FRACTION * (available or 1_000_000)
         wall_hours = 2 * shape.active_params * held_out / flops / 3600  # forward passes only: 2N per token
         return {
-            "paths": _sources(plan),
+            "paths": sources,
             "parameters": shape.total_params,
             "architecture": "moe" if shape.num_experts else "dense",
             **_hours(config, wall_hours),
@@ -181,10 +199,10 @@ def describe_step(
     return {}
 
 
-def judged_when_reached(step: dict[str, Any]) -> bool:
+def judged_when_reached(step: PlanStep) -> bool:
     """Whether ``step`` can only be judged once the steps before it ran (a release reads their evaluation):
     the check of the whole plan before the first step leaves it to the gate node at the step."""
-    return step["tool"] == "release"
+    return step.tool == "release"
 
 
 def _architecture(src: Path) -> str | None:
@@ -212,14 +230,17 @@ def _posttrain_attributes(args: dict[str, Any]) -> dict[str, Any]:
         return {"paths": data}
 
 
-def describe_plan(plan: dict[str, Any]) -> dict[str, Any]:
-    """The action attributes of the full-size cluster run the plan describes (checked once, before any step)."""
-    full = plan["full"]
+def describe_plan(plan: Plan | dict[str, Any]) -> dict[str, Any]:
+    """The action attributes of the full-size cluster run the plan describes (checked once, before any step);
+    ``plan`` typed, or serialised as the agent's state holds it."""
+    from vibe.agent._plan import Plan
+
+    plan = Plan.model_validate(plan)
     return {
         "paths": _sources(plan),
-        "parameters": full["total_params"],
-        "architecture": "moe" if full["shape"].get("num_experts") else "dense",
-        "gpu_hours": full["gpu_hours"],
+        "parameters": plan.full.total_params,
+        "architecture": "moe" if plan.full.shape.num_experts else "dense",
+        "gpu_hours": plan.full.gpu_hours,
     }
 
 
@@ -249,16 +270,14 @@ def _smaller_models(model: dict[str, Any], *, tp: int) -> Iterator[dict[str, Any
         layers //= 2
 
 
-def shrink_train_step(
-    step: dict[str, Any], *, plan: dict[str, Any], accept: Callable[[dict[str, Any]], bool]
-) -> dict[str, Any] | None:
+def shrink_train_step(step: PlanStep, *, plan: Plan, accept: Callable[[PlanStep], bool]) -> PlanStep | None:
     """The largest smaller version of train ``step`` that ``accept`` takes, or None.
 
     Candidates cut ``training.max_steps`` (down to 1/64) and halve the model's depth and width; they are
     tried in order of training compute, largest first, so the run keeps as much of what was asked as the
     policy allows. ``accept`` receives a candidate step (the gate, in practice).
     """
-    config = step["args"]["config"]
+    config = step.args["config"]
     vocab = _vocab_size(plan)
     steps = config["training"]["max_steps"]
     original = _shape(config, vocab)
@@ -268,7 +287,7 @@ def shrink_train_step(
             max_steps = max(1, steps >> cut)
             if cut and max_steps == max(1, steps >> (cut - 1)):
                 break
-            new = json.loads(json.dumps(config))
+            new = copy.deepcopy(config)
             new["model"] = model
             training = new["training"]
             training["max_steps"] = max_steps
@@ -287,10 +306,10 @@ def shrink_train_step(
         shape = _shape(new, vocab)
         train = new["training"]
         why = (
-            f"{step['why']} (shrunk to fit the policy: {params / 1e6:.2f}M parameters, "
+            f"{step.why} (shrunk to fit the policy: {params / 1e6:.2f}M parameters, "
             f"{train['max_steps']} steps)"
         )
-        candidate = {**step, "args": {**step["args"], "config": new}, "why": why}
+        candidate = step.model_copy(update={"args": {**step.args, "config": new}, "why": why})
         if accept(candidate):
             return candidate
     return None

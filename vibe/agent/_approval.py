@@ -24,6 +24,7 @@ unattended with the step skipped — also from a new process (the checkpointer h
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -37,8 +38,9 @@ from vibe.agent._actions import (
     judged_when_reached,
     shrink_train_step,
 )
-from vibe.agent._plan import Plan, summarize_plan
+from vibe.agent._plan import Plan, plan_of, summarize_plan
 from vibe.agent._search import shrink_search_step
+from vibe.agent._step import PlanStep
 from vibe.approvals import (
     ApprovalError,
     ApprovalRequest,
@@ -63,8 +65,8 @@ verify_approved = verify_approval  # the one signature check lives in vibe.appro
 def gate_node(state: AgentState, deps: AgentDeps) -> AgentState:
     thread = state["thread_id"]
     run = state.get("run_id") or thread  # this run of the thread (an approval is spent by one run)
-    plan = json.loads(json.dumps(state["plan"]))  # a private copy: replanning edits it
-    steps: list[dict[str, Any]] = plan["steps"]
+    plan = plan_of(state)  # a private copy: replanning edits it
+    steps = plan.steps
     cursor = state["cursor"]
     results = state.get("results", {})
     events: list[str] = []
@@ -80,20 +82,20 @@ def gate_node(state: AgentState, deps: AgentDeps) -> AgentState:
         if stop:
             return _stop(deps, thread, stop, events, plan=plan if replanned else None)
 
-    skipped = [s["id"] for s in steps[:cursor] if s["id"] not in results]  # skipped earlier, unattended
+    skipped = [s.id for s in steps[:cursor] if s.id not in results]  # skipped earlier, unattended
     waiting = False  # a step was skipped for approval in this pass
     while cursor < len(steps):
         step = steps[cursor]
         blocked_by = [sid for sid in skipped if _depends(step, steps, sid)]
         if blocked_by:
-            skipped.append(step["id"])
-            line = f"{step['id']} skipped: it needs {', '.join(blocked_by)}, which waits for approval"
+            skipped.append(step.id)
+            line = f"{step.id} skipped: it needs {', '.join(blocked_by)}, which waits for approval"
             _record_once(
                 deps,
                 thread,
                 kind="note",
                 actor="planner",
-                action=step["tool"],
+                action=step.tool,
                 inputs=step,
                 outputs={},
                 reason=line,
@@ -109,19 +111,19 @@ def gate_node(state: AgentState, deps: AgentDeps) -> AgentState:
         if verdict == "run":
             update: dict[str, Any] = {"cursor": cursor, "events": events}
             if replanned:
-                update["plan"] = plan
+                update["plan"] = plan.model_dump(mode="json")
             if waiting:
                 update["reason"] = _waiting(deps, thread)
             return update  # type: ignore[return-value]
         if verdict == "stop":
             return _stop(deps, thread, why, events, plan=plan if replanned else None)
-        skipped.append(step["id"])  # "skip": unattended, waiting for approval
+        skipped.append(step.id)  # "skip": unattended, waiting for approval
         waiting = True
         cursor += 1
 
     update = {"cursor": cursor, "status": "stopped", "reason": _waiting(deps, thread), "events": events}
     if replanned:
-        update["plan"] = plan
+        update["plan"] = plan.model_dump(mode="json")
     return update  # type: ignore[return-value]
 
 
@@ -139,40 +141,40 @@ def _waiting(deps: AgentDeps, thread: str) -> str:
 
 
 def _stop(
-    deps: AgentDeps, thread: str, reason: str, events: list[str], *, plan: dict[str, Any] | None = None
+    deps: AgentDeps, thread: str, reason: str, events: list[str], *, plan: Plan | None = None
 ) -> AgentState:
     update: dict[str, Any] = {"status": "stopped", "reason": reason, "events": [*events, *deps.say(reason)]}
     if plan is not None:
-        update["plan"] = plan
+        update["plan"] = plan.model_dump(mode="json")
     return update  # type: ignore[return-value]
 
 
 # ------------------------------------------------------------------------------------------- judging a step
-def _check(step: dict[str, Any], plan: dict[str, Any], deps: AgentDeps) -> tuple[str, GateDecision]:
-    kind = STEP_KINDS.get(step["tool"], step["tool"])
+def _check(step: PlanStep, plan: Plan, deps: AgentDeps) -> tuple[str, GateDecision]:
+    kind = STEP_KINDS.get(step.tool, step.tool)
     attributes = {
-        "step": step["id"],
-        **step["args"],
+        "step": step.id,
+        **step.args,
         **describe_step(step, plan=plan, local_flops_per_second=deps.settings.local_flops_per_second),
     }
     return kind, deps.gate.check(kind=kind, attributes=attributes)
 
 
-def allowed_now(step: dict[str, Any], plan: dict[str, Any], deps: AgentDeps) -> bool:
+def allowed_now(step: PlanStep, plan: Plan, deps: AgentDeps) -> bool:
     """Whether the gate would allow ``step`` as planned, asked now and not recorded: what work started
     ahead of a step goes by (the step is judged again, and recorded, when its turn comes)."""
     return _check(step, plan, deps)[1].outcome == "allow"
 
 
 def _judge(
-    step: dict[str, Any],
-    plan: dict[str, Any],
+    step: PlanStep,
+    plan: Plan,
     deps: AgentDeps,
     thread: str,
     events: list[str],
     *,
     run: str,
-) -> tuple[str, dict[str, Any] | None, str]:
+) -> tuple[str, PlanStep | None, str]:
     """("run" | "stop" | "skip", a replacement step or None, why) for ``step``; records every decision."""
     kind, decision = _check(step, plan, deps)
     _record_gate(deps, thread, kind=kind, inputs=step, decision=decision)
@@ -184,7 +186,7 @@ def _judge(
         if smaller is not None:
             verdict, again, note = _judge(smaller, plan, deps, thread, events, run=run)
             return verdict, again or smaller, note
-        return "stop", None, f"{step['id']} denied by policy: {decision.reason} ({rules})"
+        return "stop", None, f"{step.id} denied by policy: {decision.reason} ({rules})"
     if not isinstance(deps.gate, PolicyGate) or not decision.approvals or decision.action is None:
         return _ask_in_thread(
             step, decision, deps, thread
@@ -193,38 +195,38 @@ def _judge(
 
 
 def _replan(
-    step: dict[str, Any],
-    plan: dict[str, Any],
+    step: PlanStep,
+    plan: Plan,
     deps: AgentDeps,
     thread: str,
     events: list[str],
     *,
     why: str,
     allow_approval: bool,
-) -> dict[str, Any] | None:
+) -> PlanStep | None:
     """A smaller train step (or search) within policy (not denied; with ``allow_approval`` False, needing
     no approval)."""
-    if step["tool"] not in ("train", "hpo"):
+    if step.tool not in ("train", "hpo"):
         return None
     ok = ("allow", "require_approval") if allow_approval else ("allow",)
 
-    def accept(candidate: dict[str, Any]) -> bool:
+    def accept(candidate: PlanStep) -> bool:
         return _check(candidate, plan, deps)[1].outcome in ok
 
-    if step["tool"] == "hpo":
+    if step.tool == "hpo":
         smaller = shrink_search_step(step, accept=accept)
         if smaller is None:
             return None
-        trials = smaller["args"]["config"]["budget"]["max_trials"]
-        line = f"{step['id']} {why}: planned again within policy with {trials} trial(s)"
+        trials = smaller.args["config"]["budget"]["max_trials"]
+        line = f"{step.id} {why}: planned again within policy with {trials} trial(s)"
     else:
         smaller = shrink_train_step(step, plan=plan, accept=accept)
         if smaller is None:
             return None
         size = describe_step(smaller, plan=plan, local_flops_per_second=deps.settings.local_flops_per_second)
-        max_steps = smaller["args"]["config"]["training"]["max_steps"]
+        max_steps = smaller.args["config"]["training"]["max_steps"]
         line = (
-            f"{step['id']} {why}: planned again within policy with {size['parameters'] / 1e6:.2f}M parameters "
+            f"{step.id} {why}: planned again within policy with {size['parameters'] / 1e6:.2f}M parameters "
             f"and {max_steps} steps"
         )
     _record_once(
@@ -232,7 +234,7 @@ def _replan(
         thread,
         kind="plan_chosen",
         actor="planner",
-        action=step["tool"],
+        action=step.tool,
         inputs=step,
         outputs=smaller,
         reason=line,
@@ -242,26 +244,26 @@ def _replan(
     return smaller
 
 
-def _depends(step: dict[str, Any], steps: list[dict[str, Any]], on: str) -> bool:
+def _depends(step: PlanStep, steps: list[PlanStep], on: str) -> bool:
     """Whether ``step`` reads what step ``on`` writes (its ``out`` or run directory appears in its arguments)."""
-    earlier = next((s for s in steps if s["id"] == on), None)
+    earlier = next((s for s in steps if s.id == on), None)
     if earlier is None:
         return False
-    args = earlier["args"]
+    args = earlier.args
     outputs = [str(o) for o in (args.get("out"), args.get("config", {}).get("out")) if o]
-    text = json.dumps(step["args"])
+    text = json.dumps(step.args)
     return any(o.rstrip("/") in text for o in outputs)
 
 
 # ------------------------------------------------------------------------------------------- whole plan
 def _preflight(
-    plan: dict[str, Any], deps: AgentDeps, thread: str, events: list[str], *, said: set[str]
+    plan: Plan, deps: AgentDeps, thread: str, events: list[str], *, said: set[str]
 ) -> tuple[str | None, bool]:
     """Check every local step, then the full-size run (advisory); (why to stop or None, whether replanned)."""
     if isinstance(deps.gate, AllowAll):
         return None, False
     replanned = False
-    for i, step in enumerate(plan["steps"]):
+    for i, step in enumerate(plan.steps):
         if judged_when_reached(step):
             continue
         _, verdict = _check(step, plan, deps)
@@ -270,13 +272,13 @@ def _preflight(
         rules = ", ".join(verdict.rule_ids)
         smaller = _replan(step, plan, deps, thread, events, why=f"denied ({rules})", allow_approval=True)
         if smaller is None:
-            kind = STEP_KINDS.get(step["tool"], step["tool"])
+            kind = STEP_KINDS.get(step.tool, step.tool)
             _record_gate(deps, thread, kind=kind, inputs=step, decision=verdict)
             return (
-                f"the plan cannot run within policy: {step['id']} denied by policy: {verdict.reason} ({rules})",
+                f"the plan cannot run within policy: {step.id} denied by policy: {verdict.reason} ({rules})",
                 replanned,
             )
-        plan["steps"][i] = smaller
+        plan.steps[i] = smaller
         replanned = True
     attributes = describe_plan(plan)
     decision = deps.gate.check(kind="train.run", attributes={"step": "plan", **attributes})
@@ -335,51 +337,88 @@ def policy_refusal(state: AgentState | dict[str, Any], deps: AgentDeps) -> str |
 
 # ------------------------------------------------------------------------------------------- approvals
 def _approval(
-    step: dict[str, Any],
+    step: PlanStep,
     kind: str,
     decision: GateDecision,
-    plan: dict[str, Any],
+    plan: Plan,
     deps: AgentDeps,
     thread: str,
     events: list[str],
     *,
     run: str,
-) -> tuple[str, dict[str, Any] | None, str]:
+) -> tuple[str, PlanStep | None, str]:
     """File (once) or find the request for this exact step, wait for it, and spend its approval once."""
     assert isinstance(deps.gate, PolicyGate)  # (_judge sends only a PolicyGate's decisions here)
-    store, policies = deps.approvals, deps.gate.policies
+    store = deps.approvals
     if store is None:
-        why = f"{step['id']} needs approval ({', '.join(decision.rule_ids)}) but no approvals store is open"
+        why = f"{step.id} needs approval ({', '.join(decision.rule_ids)}) but no approvals store is open"
         return "stop", None, why
     assert decision.action is not None
     action = Action.model_validate(decision.action)
 
     def file(expired: ApprovalRequest | None) -> ApprovalRequest:
-        if expired is not None:
-            events.extend(deps.say(f"approval request {expired.id} expired unanswered; asking again"))
-        filed = store.request(
-            action=action,
-            decision=decision.policy_decision(),
-            thread_id=thread,
-            summary=_summary(step, plan),
-            cost=_cost(action, plan),
-            ttl=timedelta(hours=deps.approval_ttl_hours),
-            ledger=deps.record.ledger,
-            arguments={"step": step, "run": run},  # this exact step, for this run of the thread only
-        )
-        events.extend(
-            deps.say(
-                f"{step['id']} needs approval ({decision.reason}): filed request {filed.id}; a lead approves "
-                f"it with `vibe approvals approve {filed.id}` or on the approvals page"
-            )
-        )
-        return filed
+        return _file(store, step, action, decision, plan, deps, thread, events, run=run, expired=expired)
 
     request = find_request(
         store, thread_id=thread, action=action, step=step, run=run
     )  # filed before a re-run?
     if request is None or request.status == "expired":
         request = file(request)
+    waited = _wait(store, request, file, step, kind, deps, thread, events)
+    if isinstance(waited, tuple):
+        return waited
+    if waited.status == "approved":
+        return _spend(store, waited, step, deps, events, run=run)
+    return _rejected(waited, step, plan, deps, thread, events, run=run)
+
+
+def _file(
+    store: ApprovalStore,
+    step: PlanStep,
+    action: Action,
+    decision: GateDecision,
+    plan: Plan,
+    deps: AgentDeps,
+    thread: str,
+    events: list[str],
+    *,
+    run: str,
+    expired: ApprovalRequest | None,
+) -> ApprovalRequest:
+    """A new request for this exact step, for this run of the thread only (``expired``: the one it replaces)."""
+    if expired is not None:
+        events.extend(deps.say(f"approval request {expired.id} expired unanswered; asking again"))
+    filed = store.request(
+        action=action,
+        decision=decision.policy_decision(),
+        thread_id=thread,
+        summary=_summary(step, plan),
+        cost=_cost(action, plan),
+        ttl=timedelta(hours=deps.approval_ttl_hours),
+        ledger=deps.record.ledger,
+        arguments={"step": step.model_dump(mode="json"), "run": run},  # this exact step, for this run only
+    )
+    events.extend(
+        deps.say(
+            f"{step.id} needs approval ({decision.reason}): filed request {filed.id}; a lead approves "
+            f"it with `vibe approvals approve {filed.id}` or on the approvals page"
+        )
+    )
+    return filed
+
+
+def _wait(
+    store: ApprovalStore,
+    request: ApprovalRequest,
+    file: Callable[[ApprovalRequest | None], ApprovalRequest],
+    step: PlanStep,
+    kind: str,
+    deps: AgentDeps,
+    thread: str,
+    events: list[str],
+) -> ApprovalRequest | tuple[str, PlanStep | None, str]:
+    """The request once decided (an expired one filed again), or the verdict when the thread does not wait:
+    unattended ("skip"), or cancelled by the user ("stop"). The store decides, never the interrupt's answer."""
     while request.status == "pending":
         if deps.unattended:
             _record_once(
@@ -387,19 +426,19 @@ def _approval(
                 thread,
                 kind="note",
                 actor="planner",
-                action=step["tool"],
+                action=step.tool,
                 inputs=step,
                 outputs={"request_id": request.id},
-                reason=f"unattended: {step['id']} skipped, waiting for approval",
+                reason=f"unattended: {step.id} skipped, waiting for approval",
                 outcome="skipped",
             )
-            events += deps.say(f"unattended: {step['id']} skipped until request {request.id} is approved")
-            return "skip", None, f"request {request.id} for {step['id']} ({kind})"
+            events += deps.say(f"unattended: {step.id} skipped until request {request.id} is approved")
+            return "skip", None, f"request {request.id} for {step.id} ({kind})"
         answer = interrupt(
             {
                 "kind": "approval",
                 "request_id": request.id,
-                "step": step,
+                "step": step.model_dump(mode="json"),
                 "rules": [r.model_dump() for r in request.rules],
                 "summary": request.summary,
                 "approve": f"vibe approvals approve {request.id}",
@@ -407,24 +446,52 @@ def _approval(
             }
         )
         if answer in (False, "no", "n"):
-            why = f"cancelled by the user while {step['id']} waited for approval ({request.id})"
+            why = f"cancelled by the user while {step.id} waited for approval ({request.id})"
             return "stop", None, why
-        request = store.get(request.id)  # the store decides, never the answer
+        request = store.get(request.id)
         if request.status == "expired":
             request = file(request)
-    if request.status == "approved":
-        problem = verify_approval(request, policies)
-        if problem:
-            return "stop", None, f"{step['id']}: request {request.id} is marked approved but {problem}"
-        try:
-            store.use(request.id, by=run)  # an approval is spent once, by this run of the thread
-        except ApprovalError as error:
-            return "stop", None, f"{step['id']}: {error}"
-        _record_approvals(deps, request, policies)
-        approvers = ", ".join(d.signed.approver for d in request.decisions if d.signed.decision == "approve")
-        events += deps.say(f"{step['id']} approved by {approvers} (request {request.id})")
-        return "run", None, ""
-    _record_approvals(deps, request, policies)  # rejected: the signed rejection goes on record too
+    return request
+
+
+def _spend(
+    store: ApprovalStore,
+    request: ApprovalRequest,
+    step: PlanStep,
+    deps: AgentDeps,
+    events: list[str],
+    *,
+    run: str,
+) -> tuple[str, PlanStep | None, str]:
+    """An approved request, verified against the policy's approver groups and spent once, by this run."""
+    assert isinstance(deps.gate, PolicyGate)
+    policies = deps.gate.policies
+    problem = verify_approval(request, policies)
+    if problem:
+        return "stop", None, f"{step.id}: request {request.id} is marked approved but {problem}"
+    try:
+        store.use(request.id, by=run)
+    except ApprovalError as error:
+        return "stop", None, f"{step.id}: {error}"
+    _record_approvals(deps, request, policies)
+    approvers = ", ".join(d.signed.approver for d in request.decisions if d.signed.decision == "approve")
+    events += deps.say(f"{step.id} approved by {approvers} (request {request.id})")
+    return "run", None, ""
+
+
+def _rejected(
+    request: ApprovalRequest,
+    step: PlanStep,
+    plan: Plan,
+    deps: AgentDeps,
+    thread: str,
+    events: list[str],
+    *,
+    run: str,
+) -> tuple[str, PlanStep | None, str]:
+    """A rejected request on record (signed rejections too), then a smaller step needing no approval, or stop."""
+    assert isinstance(deps.gate, PolicyGate)
+    _record_approvals(deps, request, deps.gate.policies)
     who = "; ".join(
         f"{d.signed.approver}: {d.signed.reason or 'no reason given'}"
         for d in request.decisions
@@ -434,20 +501,22 @@ def _approval(
     if smaller is not None:
         verdict, again, note = _judge(smaller, plan, deps, thread, events, run=run)
         return verdict, again or smaller, note
-    return "stop", None, f"{step['id']} was rejected (request {request.id}) by {who}"
+    return "stop", None, f"{step.id} was rejected (request {request.id}) by {who}"
 
 
 def _ask_in_thread(
-    step: dict[str, Any], decision: GateDecision, deps: AgentDeps, thread: str
-) -> tuple[str, dict[str, Any] | None, str]:
+    step: PlanStep, decision: GateDecision, deps: AgentDeps, thread: str
+) -> tuple[str, PlanStep | None, str]:
     """A gate that names no approvers: the thread pauses and the answer to ``resume`` decides."""
-    answer = interrupt({"kind": "approval", "step": step, "decision": decision.model_dump()})
+    answer = interrupt(
+        {"kind": "approval", "step": step.model_dump(mode="json"), "decision": decision.model_dump()}
+    )
     if isinstance(answer, dict) and answer.get("approved"):
         deps.record(
             thread,
             kind="approval",
             actor="user",
-            action=STEP_KINDS.get(step["tool"], step["tool"]),
+            action=STEP_KINDS.get(step.tool, step.tool),
             inputs=step,
             outputs=answer,
             reason=answer.get("reason", "approved"),
@@ -455,7 +524,7 @@ def _ask_in_thread(
         )
         return "run", None, ""
     why = answer.get("reason", "rejected") if isinstance(answer, dict) else "rejected"
-    return "stop", None, f"{step['id']} was not approved: {why}"
+    return "stop", None, f"{step.id} was not approved: {why}"
 
 
 def find_request(
@@ -463,12 +532,14 @@ def find_request(
     *,
     thread_id: str,
     action: Action,
-    step: dict[str, Any] | None = None,
+    step: PlanStep | dict[str, Any] | None = None,
     run: str | None = None,
 ) -> ApprovalRequest | None:
     """The newest request of ``thread_id`` for exactly ``action`` (and, when given, exactly ``step`` filed by
     ``run``) that no other run has spent: what makes filing idempotent for a node that re-runs, without
     letting a new run of the same thread id (another work directory, say) reuse an old approval."""
+    if isinstance(step, PlanStep):
+        step = step.model_dump(mode="json")
     arguments = digest({"step": step, "run": run}) if step is not None else None
     found = [
         r
@@ -495,17 +566,16 @@ def _record_approvals(deps: AgentDeps, request: ApprovalRequest, policies: Polic
             ledger.append(record)
 
 
-def _summary(step: dict[str, Any], plan: dict[str, Any]) -> str:
-    return f"step {step['id']}: {step['why']}\n{summarize_plan(Plan.model_validate(plan))}"
+def _summary(step: PlanStep, plan: Plan) -> str:
+    return f"step {step.id}: {step.why}\n{summarize_plan(plan)}"
 
 
-def _cost(action: Action, plan: dict[str, Any]) -> Cost:
-    full = plan["full"]
-    cluster = full["cluster"]
+def _cost(action: Action, plan: Plan) -> Cost:
+    full = plan.full
     note = (
         f"this step: {action.cpu_hours or 0:.3g} CPU core-hours, {action.gpu_hours or 0:.3g} GPU-hours here; "
-        f"the full-size run it stands for: {full['gpu_hours']:,.0f} GPU-hours, ~{full['cost']:,.0f} "
-        f"{cluster.get('currency', 'USD')}"
+        f"the full-size run it stands for: {full.gpu_hours:,.0f} GPU-hours, ~{full.cost:,.0f} "
+        f"{full.cluster.currency}"
     )
     return Cost(gpu_hours=action.gpu_hours, cpu_hours=action.cpu_hours, note=note)
 
@@ -520,7 +590,7 @@ def _record_gate(
     thread: str,
     *,
     kind: str,
-    inputs: dict[str, Any],
+    inputs: PlanStep | dict[str, Any],
     decision: GateDecision,
     about: str = "",
 ) -> bool:

@@ -12,11 +12,11 @@ training step after the search.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from policies import Gate, GateDecision
+from vibe.agent._plan import Plan, plan_of
 from vibe.agent._search import TRANSFER_RULE, transfer_into
 
 if TYPE_CHECKING:
@@ -77,31 +77,32 @@ def transfer_best(state: AgentState, deps: AgentDeps) -> dict[str, Any]:
     """After the search step at ``state["cursor"]``: the next training step with the best trial's settings
     transferred onto it (the gate judges that step next), recorded with where its settings came from."""
     thread = state["thread_id"]
-    plan = json.loads(json.dumps(state["plan"]))
-    steps = plan["steps"]
+    plan = plan_of(state)  # a private copy: the transfer edits it
+    steps = plan.steps
     cursor = state["cursor"]
     search_step = steps[cursor]
-    result = state.get("results", {}).get(search_step["id"], {})
-    index = next((i for i in range(cursor + 1, len(steps)) if steps[i]["tool"] == "train"), None)
+    search = search_step.args["config"]
+    result = state.get("results", {}).get(search_step.id, {})
+    index = next((i for i in range(cursor + 1, len(steps)) if steps[i].tool == "train"), None)
     if index is None:
         return {}
-    beat = search_step["args"].get("beat")
+    beat = search_step.args.get("beat")
     best = result.get("best") or {}
     if beat is not None and (best.get("value") is None or best["value"] >= beat):
         found = f"{best['value']:.4f}" if best.get("value") is not None else "no value"
         reason = (
             f"the search's best ({found}) does not beat {beat:.4f}, the best before it: no new run to train; "
-            f"{', '.join(s['id'] for s in steps[cursor + 1 :])} left out"
+            f"{', '.join(s.id for s in steps[cursor + 1 :])} left out"
         )
         deps.record.once(thread, kind="note", actor="planner", action="hpo", inputs=search_step,
                      outputs={"best": best, "beat": beat}, reason=reason, outcome="skipped")  # fmt: skip
-        plan["steps"] = steps[: cursor + 1]
-        return {"plan": plan, "events": deps.say(reason)}
-    moved = transfer_into(steps[index], search=search_step["args"]["config"], result=result)
+        plan.steps = steps[: cursor + 1]
+        return {"plan": plan.model_dump(mode="json"), "events": deps.say(reason)}
+    moved = transfer_into(steps[index], search=search, result=result)
     if moved is None:
         reason = (
             f"the search found no best trial ({result.get('n_failed', 0)} failed, stopped by "
-            f"{result.get('stopped_by', '?')}): {steps[index]['id']} keeps the planner's settings"
+            f"{result.get('stopped_by', '?')}): {steps[index].id} keeps the planner's settings"
         )
         deps.record.once(
             thread,
@@ -115,29 +116,31 @@ def transfer_best(state: AgentState, deps: AgentDeps) -> dict[str, Any]:
         return {"events": deps.say(reason)}
     new_step, overrides, reason = moved
     steps[index] = new_step
-    cluster = _transfer_to_cluster(plan, search=search_step["args"]["config"], best=result["best"])
+    cluster = _transfer_to_cluster(plan, search=search, best=result["best"])
     deps.record.once(  # once: observe runs again if the agent stopped before its update was checkpointed
         thread,
         kind="plan_chosen",
         actor="planner",
         action="train",
-        inputs={"search": search_step["id"], "best": result["best"]},
-        outputs={"step": new_step, "overrides": overrides, "cluster_overrides": cluster},
+        inputs={"search": search_step.id, "best": result["best"]},
+        outputs={
+            "step": new_step.model_dump(mode="json"),
+            "overrides": overrides,
+            "cluster_overrides": cluster,
+        },
         reason=reason,
         outcome="transferred",
     )
     best = result["best"]
     line = (
-        f"best trial {best['number']} ({search_step['args']['config'].get('objective', 'val_bpb')} "
-        f"{best['value']:.4f}); {new_step['id']} takes its settings by the µP-style rule: "
+        f"best trial {best['number']} ({search.get('objective', 'val_bpb')} "
+        f"{best['value']:.4f}); {new_step.id} takes its settings by the µP-style rule: "
         + ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in overrides.items())
     )
-    return {"plan": plan, "events": deps.say(line)}
+    return {"plan": plan.model_dump(mode="json"), "events": deps.say(line)}
 
 
-def _transfer_to_cluster(
-    plan: dict[str, Any], *, search: dict[str, Any], best: dict[str, Any]
-) -> dict[str, Any]:
+def _transfer_to_cluster(plan: Plan, *, search: dict[str, Any], best: dict[str, Any]) -> dict[str, Any]:
     """The optimizer settings of the best trial, transferred onto the full-size cluster config (advisory:
     the agent does not submit it); its batch and layout stay the planner's, sized for the cluster."""
     from tools.hpo import transfer
@@ -147,7 +150,7 @@ def _transfer_to_cluster(
     for name, value in best["params"].items():
         if name.startswith("model."):
             proxy_model[name.removeprefix("model.")] = value
-    megatron = plan["megatron_config"]
+    megatron = plan.megatron_config
     overrides = {
         k: v
         for k, v in transfer(
@@ -160,8 +163,8 @@ def _transfer_to_cluster(
     for dotted, value in overrides.items():
         megatron["optimizer"][dotted.removeprefix("optimizer.")] = value
     megatron["optimizer"]["min_lr"] = min(megatron["optimizer"]["min_lr"], megatron["optimizer"]["lr"])
-    plan["notes"] = [
-        *plan.get("notes", []),
+    plan.notes = [
+        *plan.notes,
         f"cluster run optimizer settings from the search, by {TRANSFER_RULE}",
     ]
     return overrides

@@ -26,7 +26,6 @@ from vibe.agent._intent_plan import (
     earlier_run,
     goal_of,
     narrow_space,
-    not_yet_available,
     scale_lr,
     settings_for,
     status_answer,
@@ -188,9 +187,6 @@ def plan_request(state: AgentState, deps: AgentDeps, *, plan_training: PlanTrain
         return plan_training(state, deps, settings=settings, adjust=adjust)
     if intent.kind == "status":
         return _answer(deps, thread, status_answer(intent, deps, current=thread), inputs=inputs)
-    branch = intent.kind == "continue" and (intent.branch or intent.lr_factor or intent.data)
-    if branch:
-        return _answer(deps, thread, not_yet_available(intent, reading), inputs=inputs)
     if intent.kind in ("eval", "continue", "post_train", "release"):
         run = earlier_run(intent.run or "last", deps, current=thread)
         if run is None:
@@ -199,7 +195,7 @@ def plan_request(state: AgentState, deps: AgentDeps, *, plan_training: PlanTrain
         if intent.kind in ("post_train", "release"):
             return _lifecycle_plan(deps, thread, reading, run, inputs=inputs)
         if intent.kind == "continue":
-            plan, _ = continue_plan(intent, run, deps.settings)
+            plan, _ = continue_plan(intent, run, deps.settings, thread_id=thread)
             lines = [asked_line(reading, deps.settings), *[f"{s['id']}: {s['why']}" for s in plan["steps"]]]
             return _planned(deps, thread, plan, why=f"continue thread {run['thread']}", lines=lines)
         plan = dict(run["plan"])

@@ -3,12 +3,12 @@
 - train / estimate / tune become a :class:`~vibe.agent._goal.TrainingGoal` for the planner (:func:`goal_of`),
   with the cluster the request names replacing the configured one (:func:`settings_for`), a money ceiling
   turned into GPU-hours, a clock time into hours from now, a tune's named parameters narrowing its space;
-- continue re-plans an earlier thread's training step (found in the ledger) with the changes, resumed in
-  place from its last checkpoint;
+- continue re-plans an earlier thread's training step (found in the ledger) with the changes: more steps
+  resume it in place from its last checkpoint; a new learning rate, more data or "as a new run" branch a new
+  run from its latest checkpoint (``init_from``: weights only, fresh optimizer and schedule);
 - eval plans the ``eval`` tool on an earlier run; synth plans ingest then ``synth``;
 - status is answered from the ledger, the run's metrics, the approvals store and the loop's state;
 - post_train, release and fine-tuning from a base model are planned in :mod:`vibe.agent._lifecycle`;
-  branching a run is answered "not yet available", naming what would run;
 - refuse and unclear stop with the reason or the question.
 
 Every plan says what it was asked next to what it chose (:func:`asked_line`).
@@ -35,7 +35,6 @@ __all__ = [
     "earlier_run",
     "goal_of",
     "hours_until",
-    "not_yet_available",
     "settings_for",
     "status_answer",
 ]
@@ -150,6 +149,18 @@ def asked_line(reading: Reading, settings: PlanSettings) -> str:
         parts.append("a night's work")
     if intent.kind == "train" and intent.search:
         parts.append("a search first")
+    if intent.kind == "continue":
+        parts.append(f"run {intent.run}")
+        if intent.lr_factor:
+            parts.append(f"learning rate x{intent.lr_factor:g}")
+        if intent.more_steps:
+            parts.append(f"{intent.more_steps} more steps")
+        if intent.steps_factor:
+            parts.append(f"{intent.steps_factor:g}x the steps")
+        if intent.data:
+            parts.append(f"more data {', '.join(intent.data)}")
+        if intent.branch:
+            parts.append("as a new run")
     if reading.refused:
         parts.append(f"refused: sending to {', '.join(r.destination for r in reading.refused)}")
     return "asked: " + (
@@ -225,59 +236,92 @@ def earlier_run(ref: str, deps: AgentDeps, *, current: str) -> dict[str, Any] | 
     return None
 
 
+def _branches(intent: Intent) -> bool:
+    """Whether a continue needs a new run: a new learning rate or more data change what the earlier run's
+    optimizer and data loader hold, so they start a new run from its weights; more steps alone resume it."""
+    return bool(intent.branch or intent.lr_factor or intent.data)  # type: ignore[union-attr]
+
+
 def continue_plan(
-    intent: Intent, run: dict[str, Any], settings: PlanSettings
+    intent: Intent, run: dict[str, Any], settings: PlanSettings, *, thread_id: str | None = None
 ) -> tuple[dict[str, Any], list[str]]:
-    """The earlier thread's plan, its training step changed as asked and resumed from its last checkpoint."""
+    """The earlier thread's plan with its training step changed as asked: resumed in place from its last
+    checkpoint when only the steps change; otherwise a new run (in ``thread_id``'s directory) started from
+    the earlier run's latest checkpoint (``init_from``: its weights, a fresh optimizer and schedule)."""
+    from trainers import latest_checkpoint
+
+    assert intent.kind == "continue"
     plan = json.loads(json.dumps(run["plan"]))
-    notes = [f"continues thread {run['thread']} ({run.get('request') or 'its request'})"]
     train = next(s for s in plan["steps"] if s["tool"] == "train")
     config = train["args"]["config"]
     if run["train"] and run["train"].get("run_dir"):
         config["out"] = run["train"]["run_dir"]  # where its checkpoints are (a retry may have moved it)
+    earlier = config["out"]
     training = config["training"]
     before = training["max_steps"]
-    if intent.more_steps:
-        training["max_steps"] = before + intent.more_steps
-    if intent.steps_factor:
-        training["max_steps"] = int(before * intent.steps_factor)
+    branch = _branches(intent)
+    changes: list[str] = []
+    if branch:
+        # a new run: its own schedule, so its steps are the steps asked for (the earlier run's count if none)
+        config["init_from"] = earlier
+        config["out"] = f"{settings.workdir}/{thread_id or 'branch'}/train"
+        steps = intent.more_steps or (
+            int(before * (intent.steps_factor - 1)) if intent.steps_factor else before
+        )
+        training["max_steps"] = max(1, steps)
+        training["eval_interval"] = max(25, training["max_steps"] // 5)
+        training["checkpoint_interval"] = max(10, training["max_steps"] // 10)
+        opt = config["optimizer"]
+        opt["warmup_steps"] = max(1, min(opt.get("warmup_steps", 1), training["max_steps"] // 10 or 1))
+        changes.append(f"a new run of {training['max_steps']} steps from {earlier}'s latest checkpoint")
+    else:
+        if intent.more_steps:
+            training["max_steps"] = before + intent.more_steps
+        if intent.steps_factor:
+            training["max_steps"] = int(before * intent.steps_factor)
+        if training["max_steps"] != before:
+            changes.append(f"steps {before} -> {training['max_steps']}")
     if intent.lr_factor:
-        config["optimizer"]["lr"] *= intent.lr_factor
-        config["optimizer"]["min_lr"] = min(config["optimizer"]["min_lr"], config["optimizer"]["lr"])
-    changes = [f"lr x{intent.lr_factor:g}"] if intent.lr_factor else []
-    if training["max_steps"] != before:
-        changes.append(f"steps {before} -> {training['max_steps']}")
+        opt = config["optimizer"]
+        lr = opt["lr"]
+        opt["lr"] = lr * intent.lr_factor
+        opt["min_lr"] = min(opt["min_lr"] * intent.lr_factor, opt["lr"])
+        changes.append(f"learning rate {lr:.3g} -> {opt['lr']:.3g} (x{intent.lr_factor:g})")
     steps = [train, *[s for s in plan["steps"] if s["tool"] == "eval"]]
+    for step in steps:
+        if step["tool"] == "eval":
+            step["args"]["run_dir"] = config["out"]
     if intent.data:
         sources = [*plan["goal"]["data_sources"], *intent.data]
         from vibe.agent._plan import data_dir_for
 
         goal = TrainingGoal.model_validate({**plan["goal"], "data_sources": sources})
         data_dir = data_dir_for(goal, settings)
+        old_data = next(iter((config.get("data") or {}).get("sources") or []), {}).get("path")
         plan["goal"] = goal.model_dump(mode="json")
-        steps.insert(0, {"id": "ingest", "tool": "ingest", "args": {"paths": sources, "out": data_dir,
-                         "vocab_size": settings.local_vocab_size},
-                         "why": "ingest the earlier sources with the added data"})  # fmt: skip
+        ingest = {"paths": sources, "out": data_dir, "vocab_size": settings.local_vocab_size}
+        if old_data:
+            ingest["tokenizer"] = old_data  # the earlier run's tokenizer: its weights read those token ids
+        steps.insert(0, {"id": "ingest", "tool": "ingest", "args": ingest,
+                         "why": "ingest the earlier sources with the added data, with the earlier run's tokenizer"})  # fmt: skip
         config["data"] = {"sources": [{"path": data_dir}]}
         changes.append(f"data + {', '.join(intent.data)}")
-    train["why"] = f"resume {config['out']} from its last checkpoint: " + (", ".join(changes) or "no changes")
+    notes = [f"continues thread {run['thread']} ({run.get('request') or 'its request'})"]
+    if branch:
+        train["why"] = (f"branch {earlier} into {config['out']}: weights from its latest checkpoint, a fresh "
+                        f"optimizer and schedule; " + ", ".join(changes[1:] or ["nothing else changed"]))  # fmt: skip
+        if latest_checkpoint(Path(earlier)) is None:
+            notes.append(
+                f"{earlier} has no complete checkpoint yet: the new run cannot start until it has one"
+            )
+    else:
+        train["why"] = f"resume {earlier} from its last checkpoint: " + (", ".join(changes) or "no changes")
     plan["steps"] = steps
     plan["notes"] = [*notes, *plan.get("notes", [])]
     return plan, changes
 
 
 # --------------------------------------------------------------------------------------------- answers
-def not_yet_available(intent: Intent, reading: Reading) -> str:
-    """What a request for a feature that has not landed would run, in words."""
-    if intent.kind == "continue":
-        changes = [c for c, on in (("a new learning rate", intent.lr_factor), ("more data", intent.data),
-                                   ("a new run", intent.branch)) if on]  # fmt: skip
-        return (f"branching a run is not yet available: {' and '.join(changes)} means a new run started from "
-                f"{intent.run}'s last checkpoint (a resumed run keeps its optimizer and data); resuming it in "
-                "place with more steps is available: 'continue the last run for 1000 more steps'")  # fmt: skip
-    return f"{intent.kind} is not yet available"
-
-
 def _metrics_line(run_dir: str) -> str:
     from trainers import read_metrics
 

@@ -33,9 +33,11 @@ from vibe.agent._plan import (
     apply_proposal,
     data_dir_for,
     make_plan,
+    plan_of,
     summarize_plan,
 )
 from vibe.agent._state import AgentState
+from vibe.agent._step import PlanStep
 from vibe.core.errors import UserError
 from vibe.llm import LLMError
 
@@ -261,14 +263,15 @@ def _result_path(deps: AgentDeps, thread: str, step_id: str) -> Path:
 def execute(state: AgentState, deps: AgentDeps) -> AgentState:
     """Runs the current step's tool. Idempotent: a finished step's saved result is reused, never rerun."""
     thread = state["thread_id"]
-    step = state["plan"]["steps"][state["cursor"]]
-    record = partial(deps.record, thread, action=step["tool"], inputs=step)
-    done = _result_path(deps, thread, step["id"])
+    plan = plan_of(state)
+    step = plan.steps[state["cursor"]]
+    record = partial(deps.record, thread, action=step.tool, inputs=step)
+    done = _result_path(deps, thread, step.id)
     attempts = dict(state.get("attempts", {}))
-    attempts[step["id"]] = attempts.get(step["id"], 0) + 1
+    attempts[step.id] = attempts.get(step.id, 0) + 1
 
     def finished(payload: dict[str, Any], events: list[str]) -> AgentState:
-        results = {**state.get("results", {}), step["id"]: payload}
+        results = {**state.get("results", {}), step.id: payload}
         return {"results": results, "attempts": attempts, "last_error": None, "events": events}
 
     if done.exists():
@@ -276,33 +279,31 @@ def execute(state: AgentState, deps: AgentDeps) -> AgentState:
         record(kind="tool_result", actor="tool", outputs=result,
                reason="already finished before a restart: result reused, not run again")  # fmt: skip
         return finished(result, [])
-    record(kind="tool_called", actor="planner", outputs={}, reason=step["why"])
-    events = deps.say(f"running {step['id']}: {step['why']}")
-    cleared = describe_step(
-        step, plan=state["plan"], local_flops_per_second=deps.settings.local_flops_per_second
-    )
+    record(kind="tool_called", actor="planner", outputs={}, reason=step.why)
+    events = deps.say(f"running {step.id}: {step.why}")
+    cleared = describe_step(step, plan=plan, local_flops_per_second=deps.settings.local_flops_per_second)
     context = ToolContext(
         workdir=Path(deps.settings.workdir) / thread,
         thread_id=thread,
-        gate=ClearedGate(deps.gate, kind=STEP_KINDS.get(step["tool"], step["tool"]), cleared=cleared,
+        gate=ClearedGate(deps.gate, kind=STEP_KINDS.get(step.tool, step.tool), cleared=cleared,
                          workdir=deps.settings.workdir),
         ledger=deps.record.ledger,
         progress=deps.on_event,
     )  # fmt: skip
-    if deps.train_ahead and step["tool"] != "train":
-        _start_training_ahead(state, context, deps)
+    if deps.train_ahead and step.tool != "train":
+        _start_training_ahead(plan, state["cursor"], context, deps)
     try:
-        result = registered()[step["tool"]](step["args"], context)
+        result = registered()[step.tool](step.args, context)
     except (ToolError, UserError) as error:
         retryable = getattr(error, "retryable", False)
         record(kind="error", actor="tool", outputs={"error": str(error)},
                reason="retryable" if retryable else "not retryable", outcome="error")  # fmt: skip
         if not retryable:  # a retry cannot fix it (bad config, bad data): spend no more attempts on it
-            attempts[step["id"]] = MAX_ATTEMPTS
+            attempts[step.id] = MAX_ATTEMPTS
         return {
             "attempts": attempts,
             "last_error": str(error),
-            "events": [*events, *deps.say(f"{step['id']} failed: {error}")],
+            "events": [*events, *deps.say(f"{step.id} failed: {error}")],
         }
     payload = result.model_dump(mode="json")
     done.parent.mkdir(parents=True, exist_ok=True)
@@ -311,24 +312,23 @@ def execute(state: AgentState, deps: AgentDeps) -> AgentState:
     tmp.replace(done)
     record(kind="tool_result", actor="tool", outputs=payload, reason="finished")
     said = [payload["summary"]] if isinstance(payload.get("summary"), str) else []
-    compared = compare_line({**state.get("results", {}), step["id"]: payload})
-    if compared and step["id"] in COMPARE_STEPS:
+    compared = compare_line({**state.get("results", {}), step.id: payload})
+    if compared and step.id in COMPARE_STEPS:
         said.append(compared)
         record(kind="note", actor="planner", outputs={"compare": compared}, reason=compared)
     return finished(payload, [*events, *[line for text in said for line in deps.say(text)]])
 
 
-def _start_training_ahead(state: AgentState, context: ToolContext, deps: AgentDeps) -> None:
+def _start_training_ahead(plan: Plan, cursor: int, context: ToolContext, deps: AgentDeps) -> None:
     """The plan's next train step gets its child process now (imports and Ray start-up overlap this step);
     it waits, touching no data, until that step has passed the gate and runs (``tools/_ahead.py``). Only
     for a step the gate would allow as planned: none for one that waits for approval or is denied."""
-    later = state["plan"]["steps"][state["cursor"] + 1 :]
-    train = next((s for s in later if s["tool"] == "train"), None)
-    if train is None or not allowed_now(train, state["plan"], deps):
+    train = next((s for s in plan.steps[cursor + 1 :] if s.tool == "train"), None)
+    if train is None or not allowed_now(train, plan, deps):
         return
-    if start_training_ahead(train["args"]["config"], context):
+    if start_training_ahead(train.args["config"], context):
         log.info("training child for step %s started ahead (Ray and imports while %s runs)",
-                 train["id"], state["plan"]["steps"][state["cursor"]]["id"])  # fmt: skip
+                 train.id, plan.steps[cursor].id)  # fmt: skip
 
 
 # --------------------------------------------------------------------------------------------------- observe
@@ -354,65 +354,65 @@ def observe(state: AgentState, deps: AgentDeps) -> AgentState:
        directory, the eval step pointed at it);
     4. anything else (a crash, a stall, a killed worker): run the step again, resuming where it stopped.
     """
-    steps = state["plan"]["steps"]
-    step = steps[state["cursor"]]
-    tries = state.get("attempts", {}).get(step["id"], 0)
+    plan = plan_of(state)
+    step = plan.steps[state["cursor"]]
+    tries = state.get("attempts", {}).get(step.id, 0)
     problem = _problem(state, step, deps)
     if problem is None:
-        return _succeeded(state, step, deps)
+        return _succeeded(state, plan, step, deps)
     if tries >= MAX_ATTEMPTS:
         return _give_up(state, step, problem, deps)
-    if step["tool"] == "train" and problem.startswith("diverged"):
-        return _replan_diverged(state, step, problem, tries, deps)
+    if step.tool == "train" and problem.startswith("diverged"):
+        return _replan_diverged(state, plan, step, problem, tries, deps)
     deps.record(
         state["thread_id"],
         kind="retry",
         actor="planner",
-        action=step["tool"],
+        action=step.tool,
         inputs={"problem": problem},
         outputs={},
         reason="resume the step from where it stopped",
     )
-    return {"last_error": None, "events": deps.say(f"{problem}; resuming {step['id']}")}
+    return {"last_error": None, "events": deps.say(f"{problem}; resuming {step.id}")}
 
 
-def _problem(state: AgentState, step: dict[str, Any], deps: AgentDeps) -> str | None:
+def _problem(state: AgentState, step: PlanStep, deps: AgentDeps) -> str | None:
     """The step's error, or for a training run whose metrics show divergence, that (its saved result is
     dropped, so the retried run is executed, not reused)."""
     problem = state.get("last_error")
-    if problem is None and step["tool"] == "train":
-        problem = diagnose(read_metrics(Path(step["args"]["config"]["out"]) / "metrics.jsonl"))
+    if problem is None and step.tool == "train":
+        problem = diagnose(read_metrics(Path(step.args["config"]["out"]) / "metrics.jsonl"))
         if problem:
-            _result_path(deps, state["thread_id"], step["id"]).unlink(missing_ok=True)
+            _result_path(deps, state["thread_id"], step.id).unlink(missing_ok=True)
     return problem
 
 
-def _succeeded(state: AgentState, step: dict[str, Any], deps: AgentDeps) -> AgentState:
+def _succeeded(state: AgentState, plan: Plan, step: PlanStep, deps: AgentDeps) -> AgentState:
     deps.record(
         state["thread_id"],
         kind="observed",
         actor="planner",
-        action=step["tool"],
-        inputs={"step": step["id"]},
-        outputs=state.get("results", {}).get(step["id"], {}),
+        action=step.tool,
+        inputs={"step": step.id},
+        outputs=state.get("results", {}).get(step.id, {}),
         reason="step succeeded",
     )
     cursor = state["cursor"] + 1
     update: AgentState = {"cursor": cursor}
-    if step["tool"] == "hpo":
+    if step.tool == "hpo":
         update.update(transfer_best(state, deps))  # type: ignore[typeddict-item]
-    if cursor >= len((update.get("plan") or state["plan"])["steps"]):
+    if cursor >= len(update["plan"]["steps"] if "plan" in update else plan.steps):
         update["status"] = "done"
     return update
 
 
-def _give_up(state: AgentState, step: dict[str, Any], problem: str, deps: AgentDeps) -> AgentState:
-    reason = f"{step['id']} failed, no retry left: {problem}"
+def _give_up(state: AgentState, step: PlanStep, problem: str, deps: AgentDeps) -> AgentState:
+    reason = f"{step.id} failed, no retry left: {problem}"
     deps.record(
         state["thread_id"],
         kind="run_finished",
         actor="planner",
-        inputs={"step": step["id"]},
+        inputs={"step": step.id},
         outputs={},
         reason=reason,
         outcome="failed",
@@ -421,25 +421,18 @@ def _give_up(state: AgentState, step: dict[str, Any], problem: str, deps: AgentD
 
 
 def _replan_diverged(
-    state: AgentState, step: dict[str, Any], problem: str, tries: int, deps: AgentDeps
+    state: AgentState, plan: Plan, step: PlanStep, problem: str, tries: int, deps: AgentDeps
 ) -> AgentState:
     """The replanning rule for a diverged training run: the same step with half the learning rate (and
     ``min_lr`` at most that), trained into a new run directory ``<out>-lr<N>``; the eval step reads it."""
-    config = json.loads(json.dumps(step["args"]["config"]))
+    config = step.args["config"]  # the plan is a private copy (plan_of): edited in place
     config["optimizer"]["lr"] /= 2
     config["optimizer"]["min_lr"] = min(config["optimizer"]["min_lr"], config["optimizer"]["lr"])
     config["out"] = f"{config['out'].rstrip('/').split('-lr')[0]}-lr{tries + 1}"
-    new_step = {
-        **step,
-        "args": {**step["args"], "config": config},
-        "why": f"retry with lr {config['optimizer']['lr']:.2e}",
-    }
-    plan_ = dict(state["plan"])
-    plan_["steps"] = [new_step if s["id"] == step["id"] else s for s in state["plan"]["steps"]]
-    plan_["steps"] = [
-        {**s, "args": {**s["args"], "run_dir": config["out"]}} if s["tool"] == "eval" else s
-        for s in plan_["steps"]
-    ]
+    step.why = f"retry with lr {config['optimizer']['lr']:.2e}"
+    for s in plan.steps:
+        if s.tool == "eval":
+            s.args["run_dir"] = config["out"]
     deps.record(
         state["thread_id"],
         kind="retry",
@@ -449,4 +442,8 @@ def _replan_diverged(
         outputs={"lr": config["optimizer"]["lr"]},
         reason="diverged: halve the learning rate",
     )
-    return {"plan": plan_, "last_error": None, "events": deps.say(f"{problem}; retrying with half the lr")}
+    return {
+        "plan": plan.model_dump(mode="json"),
+        "last_error": None,
+        "events": deps.say(f"{problem}; retrying with half the lr"),
+    }

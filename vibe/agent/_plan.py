@@ -8,10 +8,12 @@ The LLM never decides these numbers; it may propose bounded changes that :func:`
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import itertools
 import json
 import math
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -29,6 +31,7 @@ from tools.estimate import (
 )
 from vibe.agent._goal import TrainingGoal
 from vibe.agent._search import SearchSettings, search_step
+from vibe.agent._step import PlanStep
 from vibe.core.config import VibeConfig
 
 __all__ = [
@@ -40,6 +43,7 @@ __all__ = [
     "count",
     "data_dir_for",
     "make_plan",
+    "plan_of",
     "summarize_plan",
 ]
 
@@ -56,15 +60,6 @@ class PlanSettings(VibeConfig):
     search: SearchSettings = Field(
         default_factory=SearchSettings, description="the search added when a goal asks for one"
     )
-
-
-class PlanStep(VibeConfig):
-    """One gated tool call. ``id`` is stable, so a resumed thread finds the result of a step already done."""
-
-    id: str
-    tool: str
-    args: dict[str, Any]
-    why: str
 
 
 class Plan(VibeConfig):
@@ -84,6 +79,12 @@ class Proposal(BaseModel):
     learning_rate: float | None = Field(default=None, description="between 1e-5 and 1e-2")
     max_steps: int | None = Field(default=None, description="at most twice the planned steps")
     reason: str = Field(default="", max_length=200)
+
+
+def plan_of(state: Mapping[str, Any]) -> Plan:
+    """The thread's plan, typed, as a private copy a node may edit: the state holds it serialised (plain
+    JSON is what LangGraph checkpoints), and a node returns ``plan.model_dump(mode="json")``."""
+    return Plan.model_validate(copy.deepcopy(state["plan"]))
 
 
 def count(n: float) -> str:
@@ -211,14 +212,78 @@ def make_plan(
     """Work out the full-size plan, the local run (full or proxy) and the gated steps to run it."""
     notes: list[str] = []
     experts = goal.num_experts if goal.architecture == "moe" else None
-    tokens = None
+    shape, tokens = _model_shape(goal, tokens_available=tokens_available, experts=experts, settings=settings,
+                                 notes=notes)  # fmt: skip
+    full, settings = _full_run(
+        shape, goal, tokens_available=tokens_available, tokens=tokens, settings=settings
+    )
+    megatron, ray_job = _cluster_run(full, settings=settings, thread_id=thread_id)
+    if goal.deadline_hours is not None and full.hours > goal.deadline_hours:
+        notes.append(
+            f"the full run takes ~{full.hours:,.1f} h on {settings.cluster.num_gpus} GPUs, past the "
+            f"{goal.deadline_hours:g} h deadline: more GPUs or fewer tokens would be needed"
+        )
+    local_seconds = full.train_flops / settings.local_flops_per_second
+    runs_locally = local_seconds <= settings.proxy_time_budget_s
+    proxy: ProxyPlan | None = None
+    steps: list[PlanStep] = []
+    if goal.objective == "train" and not goal.data_sources:
+        notes.append("no data source named: nothing can be trained until one is given")
+    elif goal.objective == "train":
+        proxy = plan_proxy(
+            vocab_size=settings.local_vocab_size,
+            flops_per_second=settings.local_flops_per_second,
+            time_budget_s=settings.proxy_time_budget_s,
+            tokens_available=tokens_available or 1_000_000,
+            num_experts=experts,
+            max_steps=settings.proxy_max_steps,
+            max_params=full.total_params,
+        )
+        if not runs_locally:
+            notes.append(_proxy_note(full, proxy, goal, local_seconds=local_seconds, settings=settings))
+        steps = _local_steps(goal, proxy, runs_locally=runs_locally, settings=settings, thread_id=thread_id)
+    return Plan(
+        goal=goal,
+        full=full,
+        megatron_config=megatron,
+        ray_job=ray_job,
+        runs_locally=runs_locally,
+        proxy=proxy,
+        steps=steps,
+        notes=notes + full.warnings,
+    )
+
+
+def _model_shape(
+    goal: TrainingGoal,
+    *,
+    tokens_available: int | None,
+    experts: int | None,
+    settings: PlanSettings,
+    notes: list[str],
+) -> tuple[ModelShape, int | None]:
+    """The full-size model (the size asked, or the one the data trains compute-optimally, said in ``notes``)
+    and the tokens to plan for it (None: the estimate's compute-optimal count)."""
     if goal.parameters is None:
         shape, tokens, note = _sized_for_data(tokens_available, experts=experts, settings=settings)
         notes.append(note)
-    else:
-        shape = shape_for_params(goal.parameters, num_experts=experts)
-        if shape.total_params < _SMALL:  # a model this small trains at the local sequence length
-            shape = shape.model_copy(update={"seq_length": LOCAL_SEQ_LENGTH})
+        return shape, tokens
+    shape = shape_for_params(goal.parameters, num_experts=experts)
+    if shape.total_params < _SMALL:  # a model this small trains at the local sequence length
+        shape = shape.model_copy(update={"seq_length": LOCAL_SEQ_LENGTH})
+    return shape, None
+
+
+def _full_run(
+    shape: ModelShape,
+    goal: TrainingGoal,
+    *,
+    tokens_available: int | None,
+    tokens: int | None,
+    settings: PlanSettings,
+) -> tuple[ComputeEstimate, PlanSettings]:
+    """The full run's compute on the target cluster; a run too small for one is planned on a single GPU
+    (the settings returned say so, and the summary shows it)."""
     full = estimate_compute(
         shape,
         settings.cluster,
@@ -227,12 +292,19 @@ def make_plan(
         gpu_hour_budget=goal.gpu_hour_budget,
     )
     if _no_cluster(full, goal) and settings.cluster.num_gpus > 1:
-        one = settings.cluster.model_copy(update={"nodes": 1, "gpus_per_node": 1})  # said in the summary
+        one = settings.cluster.model_copy(update={"nodes": 1, "gpus_per_node": 1})
         settings = settings.model_copy(update={"cluster": one})
         full = estimate_compute(
             shape, one, tokens_available=tokens_available, tokens=tokens, gpu_hour_budget=goal.gpu_hour_budget
         )
-    layout = full.layout
+    return full, settings
+
+
+def _cluster_run(
+    full: ComputeEstimate, *, settings: PlanSettings, thread_id: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The full-size Megatron run config in the estimate's layout, and the Ray job that would run it."""
+    shape, layout = full.shape, full.layout
     steps_full = max(
         1, full.tokens_planned // ((layout.global_batch_size if layout else 1) * shape.seq_length)
     )
@@ -254,115 +326,91 @@ def make_plan(
         "resources_per_worker": {"GPU": 1, "CPU": 8},
         "runtime_env": {"env_vars": {"NCCL_DEBUG": "WARN"}},
     }
-    if goal.deadline_hours is not None and full.hours > goal.deadline_hours:
-        notes.append(
-            f"the full run takes ~{full.hours:,.1f} h on {settings.cluster.num_gpus} GPUs, past the "
-            f"{goal.deadline_hours:g} h deadline: more GPUs or fewer tokens would be needed"
-        )
+    return megatron, ray_job
 
-    local_seconds = full.train_flops / settings.local_flops_per_second
-    runs_locally = local_seconds <= settings.proxy_time_budget_s
-    proxy: ProxyPlan | None = None
-    steps: list[PlanStep] = []
-    data_dir = data_dir_for(goal, settings)
-    if goal.objective == "train":
-        if not goal.data_sources:
-            notes.append("no data source named: nothing can be trained until one is given")
-        else:
-            proxy = plan_proxy(
-                vocab_size=settings.local_vocab_size,
-                flops_per_second=settings.local_flops_per_second,
-                time_budget_s=settings.proxy_time_budget_s,
-                tokens_available=tokens_available or 1_000_000,
-                num_experts=experts,
-                max_steps=settings.proxy_max_steps,
-                max_params=full.total_params,
-            )
-            if not runs_locally and _no_cluster(full, goal):
-                notes.append(
-                    f"the whole run ({count(full.total_params)} parameters on {count(full.tokens_planned)} tokens) "
-                    f"would take ~{local_seconds / 3600:,.1f} h on this machine, over the "
-                    f"{settings.proxy_time_budget_s:.0f} s budget of a local run: here it trains "
-                    + ("the same model" if proxy.shape.total_params == full.total_params else
-                       f"a {count(proxy.shape.total_params)}-parameter model of the same family")
-                    + f" on {count(proxy.tokens)} tokens, and the whole run needs one {full.cluster.spec.name} for "
-                    + _gpu_time(full.gpu_hours)
-                    + (f" (or proxy_time_budget_s={local_seconds:.0f} here)" if local_seconds <= 12 * 3600 else "")
-                )  # fmt: skip
-            elif not runs_locally:
-                notes.append(
-                    f"the full run ({count(full.total_params)} parameters on {count(full.tokens_planned)} tokens) "
-                    f"would take ~{local_seconds / 3600:,.1f} h on this machine, over its "
-                    f"{settings.proxy_time_budget_s:.0f} s budget: the cluster plan above is for that, and a "
-                    f"{count(proxy.shape.total_params)}-parameter proxy of the same family runs here now"
-                )
-            run_dir = f"{settings.workdir}/{thread_id}/train"
-            local = _run_config(
-                proxy.shape,
-                steps=proxy.steps,
-                micro=proxy.micro_batch_size,
-                global_batch=proxy.global_batch_size,
-                dp=1,
-                tp=1,
-                ep=1,
-                out=run_dir,
-            )
-            local["optimizer"]["lr"] = 1e-3
-            local["optimizer"]["min_lr"] = 1e-4
-            local["data"] = {"sources": [{"path": data_dir}]}
-            steps = [
-                PlanStep(
-                    id="ingest",
-                    tool="ingest",
-                    args={
-                        "paths": goal.data_sources,
-                        "out": data_dir,
-                        "vocab_size": settings.local_vocab_size,
-                    },
-                    why="scan, deduplicate and tokenize the named data into Megatron indexed datasets",
-                ),
-                *(
-                    [
-                        PlanStep(
-                            id="hpo",
-                            tool="hpo",
-                            args=search_step(
-                                local,
-                                objective=goal.search_objective,
-                                settings=settings.search,
-                                vocab_size=settings.local_vocab_size,
-                                flops_per_second=settings.local_flops_per_second,
-                                out=f"{settings.workdir}/{thread_id}/hpo",
-                                study_name=f"{thread_id}-search",
-                            ),
-                            why=f"search the settings that minimise {goal.search_objective} on a narrower "
-                            "proxy; the best trial's settings carry over to the local run",
-                        )
-                    ]
-                    if goal.search
-                    else []
-                ),
-                PlanStep(
-                    id="train",
-                    tool="train",
-                    args={"config": local},
-                    why="the local run: "
-                    + (proxy.reason if not runs_locally else "the full model fits here"),
-                ),
-                PlanStep(
-                    id="eval", tool="eval", args={"run_dir": run_dir}, why="held-out loss and bits per byte"
-                ),
-            ]
-    return Plan(
-        goal=goal,
-        full=full,
-        megatron_config=megatron,
-        ray_job=ray_job,
-        runs_locally=runs_locally,
-        proxy=proxy,
-        steps=steps,
-        notes=notes + full.warnings,
+
+def _proxy_note(
+    full: ComputeEstimate,
+    proxy: ProxyPlan,
+    goal: TrainingGoal,
+    *,
+    local_seconds: float,
+    settings: PlanSettings,
+) -> str:
+    """Why the local run is a proxy: the whole run's time here, and what runs instead."""
+    if _no_cluster(full, goal):
+        return (
+            f"the whole run ({count(full.total_params)} parameters on {count(full.tokens_planned)} tokens) "
+            f"would take ~{local_seconds / 3600:,.1f} h on this machine, over the "
+            f"{settings.proxy_time_budget_s:.0f} s budget of a local run: here it trains "
+            + ("the same model" if proxy.shape.total_params == full.total_params else
+               f"a {count(proxy.shape.total_params)}-parameter model of the same family")
+            + f" on {count(proxy.tokens)} tokens, and the whole run needs one {full.cluster.spec.name} for "
+            + _gpu_time(full.gpu_hours)
+            + (f" (or proxy_time_budget_s={local_seconds:.0f} here)" if local_seconds <= 12 * 3600 else "")
+        )  # fmt: skip
+    return (
+        f"the full run ({count(full.total_params)} parameters on {count(full.tokens_planned)} tokens) "
+        f"would take ~{local_seconds / 3600:,.1f} h on this machine, over its "
+        f"{settings.proxy_time_budget_s:.0f} s budget: the cluster plan above is for that, and a "
+        f"{count(proxy.shape.total_params)}-parameter proxy of the same family runs here now"
     )
+
+
+def _local_steps(
+    goal: TrainingGoal, proxy: ProxyPlan, *, runs_locally: bool, settings: PlanSettings, thread_id: str
+) -> list[PlanStep]:
+    """The gated steps of the local run: ingest, the search when asked for, train, eval."""
+    data_dir = data_dir_for(goal, settings)
+    run_dir = f"{settings.workdir}/{thread_id}/train"
+    local = _run_config(
+        proxy.shape,
+        steps=proxy.steps,
+        micro=proxy.micro_batch_size,
+        global_batch=proxy.global_batch_size,
+        dp=1,
+        tp=1,
+        ep=1,
+        out=run_dir,
+    )
+    local["optimizer"]["lr"] = 1e-3
+    local["optimizer"]["min_lr"] = 1e-4
+    local["data"] = {"sources": [{"path": data_dir}]}
+    ingest = PlanStep(
+        id="ingest",
+        tool="ingest",
+        args={"paths": goal.data_sources, "out": data_dir, "vocab_size": settings.local_vocab_size},
+        why="scan, deduplicate and tokenize the named data into Megatron indexed datasets",
+    )
+    steps = [ingest]
+    if goal.search:
+        steps.append(
+            PlanStep(
+                id="hpo",
+                tool="hpo",
+                args=search_step(
+                    local,
+                    objective=goal.search_objective,
+                    settings=settings.search,
+                    vocab_size=settings.local_vocab_size,
+                    flops_per_second=settings.local_flops_per_second,
+                    out=f"{settings.workdir}/{thread_id}/hpo",
+                    study_name=f"{thread_id}-search",
+                ),
+                why=f"search the settings that minimise {goal.search_objective} on a narrower "
+                "proxy; the best trial's settings carry over to the local run",
+            )
+        )
+    train = PlanStep(
+        id="train",
+        tool="train",
+        args={"config": local},
+        why="the local run: " + (proxy.reason if not runs_locally else "the full model fits here"),
+    )
+    evaluate = PlanStep(
+        id="eval", tool="eval", args={"run_dir": run_dir}, why="held-out loss and bits per byte"
+    )
+    return [*steps, train, evaluate]
 
 
 def apply_proposal(plan: Plan, proposal: Proposal) -> tuple[Plan, Literal["accepted", "rejected"], str]:

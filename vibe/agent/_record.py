@@ -8,9 +8,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel
+
 from vibe.ledger import Ledger, Record, digest
 
 __all__ = ["Recorder"]
+
+
+def _plain(value: Any) -> Any:
+    """A typed value (a plan step, say) as the JSON data the ledger hashes and stores; data as it is."""
+    return value.model_dump(mode="json") if isinstance(value, BaseModel) else value
 
 
 class Recorder:
@@ -26,7 +33,7 @@ class Recorder:
         key = (
             record["kind"],
             record.get("action"),
-            digest(record["inputs"]),
+            digest(_plain(record["inputs"])),
             record.get("outcome") or "ok",
             record["reason"],
             list(record.get("rule_ids", ())),
@@ -61,8 +68,8 @@ class Recorder:
                 kind=kind,  # type: ignore[arg-type]
                 actor=actor,  # type: ignore[arg-type]
                 action=action,
-                inputs_hash=digest(inputs),
-                outputs={"value": outputs, "usage": usage} if usage else outputs,
+                inputs_hash=digest(_plain(inputs)),
+                outputs={"value": _plain(outputs), "usage": usage} if usage else _plain(outputs),
                 reason=reason,
                 outcome=outcome or "ok",
                 rule_ids=list(rule_ids),

@@ -131,6 +131,7 @@ _VOCAB = [
     "minutes",
     "finish",
     "deadline",
+    "finished",
 ]
 _KEEP = set(
     ["python", "stdlib", "standard", "library", "files", "tokens", "cluster", "nodes", "gpus", "hours", "minutes", "steps", "rate", "about", "after", "before", "should", "their", "there", "these", "those", "which", "while", "where", "what", "when", "with", "without", "again", "other", "another", "first", "large", "small", "tiny", "little", "quick", "night", "around", "using", "times", "twice", "third", "quarter", "tenth", "weight", "decay", "width", "depth", "layers", "batch", "instruction", "instruct", "preferences", "pairs", "latest", "later", "letter", "scratch", "search", "should", "could", "model", "models", "modes", "runs", "tests", "testing"]
@@ -221,17 +222,20 @@ _NEGATED_TUNE = re.compile(
 _ESTIMATE = re.compile(
     r"how much|how long|\bcost\w*|\bestimat\w*|what would it take|\bprice\w*|\bpricing\b|how many (?:gpu|days|"
     r"hours|weeks|months|nodes)|\bafford|\bfeasib\w*|\bbudget for\b|\bwould it take\b|\bexpensive\b|\bballpark\b"
-    r"|\bquote\b|\bwhat would (?:a|an|it)\b[^.?!]*\b(?:take|need|run|be)\b|\bhow fast\b|\bthe bill\b",
+    r"|\bquote\b|\bwhat would (?:a|an|it)\b[^.?!]*\b(?:take|need|run|be)\b|\bhow fast\b|\bthe bill\b"
+    r"|\b(?:enough|sufficient)\b[^.!]*\?|\bif (?:we|i) (?:only )?(?:have|had|get|got)\b|\bis it (?:possible|doable)\b"
+    r"|\bcan (?:we|i) (?:afford|fit|manage)\b",
     re.I,
 )
 _STATUS_Q = re.compile(
-    r"^\s*(?:how(?:'s| is| are| did| far| goes| does)|what(?:'s| is| are| did| has| have| happened| runs)|is |"
+    r"^\s*(?:(?:ok(?:ay)?|so|hey|hi|um+|well|and|right|quick question|btw)\b[,:]?\s*)*(?:how(?:'s| is| are| did| far| goes| does)|what(?:'s| is| are| did| has| have| happened| runs| came| come)|is |"
     r"are |did |has |have |any |anything|show|list|status|where|which|tell me|give me)",
     re.I,
 )
 _STATUS_W = re.compile(
     r"\b(?:doing|going|progress|status|waiting|pending|approv\w*|find|found|running|finished|done|loss|runs?|"
-    r"loop|queue|happened|stuck|far along|converg\w*|results?|still|left|remaining)\b",
+    r"loop|queue|happened|stuck|far along|converg\w*|results?|still|left|remaining|finish\w*|fail\w*|crash\w*|"
+    r"errors?|broke\w*|wrong|came out|come of|turned up|outcome|yet)\b|\bat\s*\??\s*$",
     re.I,
 )
 _POST = re.compile(
@@ -282,7 +286,8 @@ def _kind(text: str, paths: list[str]) -> str:
     if _RELEASE.search(text):
         return "release"
     if _CONTINUE.search(text) or (
-        _RUN_REF.search(text) and re.search(r"\bhalf|halve|double|more (?:steps|data)|lr\s*[x*/]", text)
+        (_RUN_REF.search(text) or _RUN_ID.search(text))
+        and (re.search(r"\bhalf|halve|double|more (?:steps|data)|lr\s*[x*/]", text) or steps_factor(text))
     ):
         return "continue"
     if _SYNTH.search(text) and (

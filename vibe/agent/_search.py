@@ -18,14 +18,16 @@ judges next, and the ledger records where it came from: "proposed from search tr
 
 from __future__ import annotations
 
-import json
+import copy
 import math
 import os
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import Field
 
+from vibe.agent._step import PlanStep
 from vibe.core.config import VibeConfig, set_dotted
 
 __all__ = [
@@ -120,7 +122,7 @@ def search_step(
     from tools.hpo import Budget, HPOConfig, SearchSpace, default_space
     from trainers import RunConfig
 
-    base = json.loads(json.dumps(train_config))
+    base = copy.deepcopy(train_config)
     base["model"] = _proxy_model(base["model"], settings.proxy_width)
     training = base["training"]
     steps = max(4, math.ceil(training["max_steps"] * settings.trial_fraction))
@@ -176,44 +178,46 @@ def search_parameters(config: dict[str, Any], *, vocab_size: int) -> int:
     )
 
 
-def shrink_search_step(step: dict[str, Any], *, accept: Any) -> dict[str, Any] | None:
+def shrink_search_step(step: PlanStep, *, accept: Callable[[PlanStep], bool]) -> PlanStep | None:
     """The search ``step`` with half, a quarter, ... of its trials and hours (down to one trial), the
     largest that ``accept`` (the gate, in practice) takes; None if not even one trial is accepted."""
-    config = step["args"]["config"]
-    budget = config["budget"]
+    budget = step.args["config"]["budget"]
     trials = budget.get("max_trials") or 1
     while trials > 1:
         trials //= 2
         share = trials / (budget.get("max_trials") or 1)
-        smaller = json.loads(json.dumps(step))
-        new = smaller["args"]["config"]["budget"]
+        args = copy.deepcopy(step.args)
+        new = args["config"]["budget"]
         new["max_trials"] = trials
         for key in ("cpu_hours", "gpu_hours", "max_wall_s"):
             if new.get(key) is not None:
                 new[key] = new[key] * share
-        smaller["why"] = f"{step['why']} (shrunk to fit the policy: {trials} trial(s))"
+        why = f"{step.why} (shrunk to fit the policy: {trials} trial(s))"
+        smaller = step.model_copy(update={"args": args, "why": why})
         if accept(smaller):
             return smaller
     return None
 
 
 def transfer_into(
-    train_step: dict[str, Any], *, search: dict[str, Any], result: dict[str, Any]
-) -> tuple[dict[str, Any], dict[str, Any], str] | None:
+    train_step: PlanStep | dict[str, Any], *, search: dict[str, Any], result: dict[str, Any]
+) -> tuple[PlanStep, dict[str, Any], str] | None:
     """The training step with the search's best settings transferred onto it, the overrides applied and the
-    reason to record; None when the search found no best trial."""
+    reason to record; None when the search found no best trial. ``train_step`` is typed, or serialised as
+    the agent's state holds it."""
     from tools.hpo import transfer
     from trainers import ModelConfig
 
+    train_step = PlanStep.model_validate(train_step)
     best = result.get("best")
     if not best:
         return None
-    proxy_model = json.loads(json.dumps(search["base"]["model"]))
+    proxy_model = copy.deepcopy(search["base"]["model"])
     for name, value in best["params"].items():
         if name.startswith("model."):
             proxy_model[name.removeprefix("model.")] = value
     proxy = ModelConfig.model_validate(proxy_model)
-    config = json.loads(json.dumps(train_step["args"]["config"]))
+    config = copy.deepcopy(train_step.args["config"])
     target = ModelConfig.model_validate(config["model"])
     overrides = transfer(best["params"], proxy=proxy, target=target)
     for dotted, value in overrides.items():
@@ -235,5 +239,6 @@ def transfer_into(
         if value is not None
         else f"proposed from search trial {best['number']}, transferred by rule {TRANSFER_RULE}: {shown}"
     )
-    why = f"{train_step['why']}; settings proposed from search trial {best['number']}, transferred by rule µP-style"
-    return {**train_step, "args": {**train_step["args"], "config": config}, "why": why}, overrides, reason
+    why = f"{train_step.why}; settings proposed from search trial {best['number']}, transferred by rule µP-style"
+    moved = train_step.model_copy(update={"args": {**train_step.args, "config": config}, "why": why})
+    return moved, overrides, reason

@@ -1,7 +1,9 @@
 """The agent's state: what flows through the graph, checkpointed after every node.
 
 Values are plain JSON data (the typed models are dumped with ``model_dump(mode="json")``), so any
-LangGraph checkpointer (SQLite here, PostgreSQL in production) stores and restores them exactly.
+LangGraph checkpointer (SQLite here, PostgreSQL in production) stores and restores them exactly. This is the
+one boundary where a plan is serialised: a node reads it typed with ``vibe.agent._plan.plan_of`` (a private
+copy it may edit) and returns ``plan.model_dump(mode="json")``.
 """
 
 from __future__ import annotations

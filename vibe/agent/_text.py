@@ -119,10 +119,13 @@ _MONEY = re.compile(
     rf"(?:[$€£]\s*({NUMBER})\s*{_K}|({NUMBER})\s*{_K}\s*(?:\$|€|£|usd|eur|euros?|dollars?|gbp|pounds|chf)(?!\w))",
     re.I,
 )
+_DURATION_UNITS = (
+    r"hours?|hrs?|h|days?|d|minutes?|mins?|weeks?|stunden|std|heures?|tage?n?|jours?|wochen?|semaines?"
+)
 _DURATION = re.compile(
     r"(?:within|in|under|for|max(?:imum)?|at most|no more than|less than|not more than|innerhalb|en)\s+"
     rf"(?:(?:a|an|one)\s+|({NUMBER})\s*)?"
-    r"(hours?|hrs?|h|days?|d|minutes?|mins?|weeks?|stunden|std|heures?|tage?n?|jours?|wochen?|semaines?)\b",
+    rf"({_DURATION_UNITS})\b",
     re.I,
 )
 
@@ -145,18 +148,33 @@ def find_money(text: str) -> float | None:
     return number(value, k)
 
 
-def find_hours(text: str) -> float | None:
-    """A wall-clock limit in hours (GPU-hours are not one): 'within 2 days' 48, 'in under a week' 168."""
-    for match in _DURATION.finditer(_GPU_HOURS.sub(" ", text)):
-        unit = match.group(2).lower()
-        amount = number(match.group(1)) if match.group(1) else 1.0
-        if unit.startswith(("min",)):
-            return amount / 60
-        if unit[0] in "dtj":
-            return amount * 24
-        if unit[0] in "ws":
-            return amount * 168
+_DURATION_AFTER = re.compile(  # the limit after the amount: '2 days max', '3 hours tops', '5 h or less'
+    rf"({NUMBER})\s*({_DURATION_UNITS})\s+(?:max(?:imum)?|at (?:the )?most|tops|or less|or under|or fewer)\b",
+    re.I,
+)
+
+
+def _in_hours(amount: float, unit: str) -> float:
+    unit = unit.lower()
+    if unit.startswith(("min",)):
+        return amount / 60
+    if unit.startswith(("std", "stunde", "h")):
         return amount
+    if unit[0] in "dtj":
+        return amount * 24
+    if unit[0] in "ws":
+        return amount * 168
+    return amount
+
+
+def find_hours(text: str) -> float | None:
+    """A wall-clock limit in hours (GPU-hours are not one): 'within 2 days' 48, 'in under a week' 168,
+    '2 days max' 48, 'in 12 Stunden' 12."""
+    text = _GPU_HOURS.sub(" ", text)
+    for match in _DURATION.finditer(text):
+        return _in_hours(number(match.group(1)) if match.group(1) else 1.0, match.group(2))
+    if match := _DURATION_AFTER.search(text):
+        return _in_hours(number(match.group(1)), match.group(2))
     return None
 
 
@@ -265,8 +283,15 @@ def steps_factor(text: str) -> float | None:
     if re.search(r"twice as (?:many|long)|double the (?:steps|training|number of steps)|\b2\s*x (?:the )?steps",
                  text):  # fmt: skip
         return 2.0
-    match = re.search(r"\b(\d+(?:\.\d+)?)\s*(?:x|times) (?:the |as many |more )?steps", text)
-    return float(match.group(1)) if match and float(match.group(1)) > 1 else None
+    words = "|".join(_TIMES)
+    match = re.search(rf"\b(\d+(?:\.\d+)?|{words})\s*(?:x|times) (?:the |as many |more )?steps", text)
+    if match is None:
+        return None
+    factor = _TIMES.get(match.group(1)) or float(match.group(1))
+    return factor if factor > 1 else None
+
+
+_TIMES = {"two": 2.0, "three": 3.0, "four": 4.0, "five": 5.0, "six": 6.0, "eight": 8.0, "ten": 10.0}
 
 
 # --------------------------------------------------------------------------------------------- paths

@@ -23,6 +23,7 @@ from pydantic import ValidationError
 
 from vibe.agent._actions import STEP_KINDS, describe_step
 from vibe.agent._rules import read_rules
+from vibe.agent._step import PlanStep
 from vibe.llm import LLMError
 
 if TYPE_CHECKING:
@@ -51,16 +52,17 @@ def tool_specs() -> list[dict[str, Any]]:
 
 
 def _judge(name: str, args: dict[str, Any], deps: AgentDeps, thread: str, n: int) -> tuple[bool, str]:
-    step = {"id": f"call{n}", "tool": name, "args": args, "why": "called by the model"}
+    step = PlanStep(id=f"call{n}", tool=name, args=args, why="called by the model")
     if name in _PURE:
         deps.record(thread, kind="gate", actor="policy", action=name, inputs=step, outputs={},
                     reason="computes numbers only: nothing to judge", outcome="allow")  # fmt: skip
         return True, ""
     paths = list(args.get("paths") or ([args["dataset"]] if args.get("dataset") else []))
-    plan = {"steps": [step], "goal": {"data_sources": paths}}
-    attributes = describe_step(step, plan=plan, local_flops_per_second=deps.settings.local_flops_per_second)
+    attributes = describe_step(
+        step, plan=None, local_flops_per_second=deps.settings.local_flops_per_second, sources=paths
+    )
     kind = STEP_KINDS.get(name, f"{name}.run")
-    decision = deps.gate.check(kind=kind, attributes={"step": step["id"], **attributes})
+    decision = deps.gate.check(kind=kind, attributes={"step": step.id, **attributes})
     deps.record(thread, kind="gate", actor="policy", action=kind, inputs=step, outputs=attributes,
                 reason=decision.reason, outcome=decision.outcome, rule_ids=decision.rule_ids,
                 policy_hashes=decision.policy_hashes)  # fmt: skip

@@ -22,6 +22,7 @@ from vibe.agent._text import (
     moe_named,
     numbers_in,
     sizes_in,
+    steps_factor,
 )
 
 __all__ = ["IntentError", "validate_intent", "validate_reading"]
@@ -110,8 +111,9 @@ def validate_intent(request: str, intent: Intent) -> list[str]:
             or bool(re.search(LR_WORDS.get(round(factor, 3), r"(?!)"), text))  # fmt: skip
         _check("lr", backed, f"the request names no learning-rate factor {factor:g}", problems)
     if fields.get("steps_factor") is not None:
-        _check("steps", _written(fields["steps_factor"], numbers) or (fields["steps_factor"] == 2 and bool(
-            re.search(r"twice|double", text))), "the request names no such multiple of the steps", problems)  # fmt: skip
+        _check("steps", _written(fields["steps_factor"], numbers) or steps_factor(text) == fields["steps_factor"]
+               or (fields["steps_factor"] == 2 and bool(re.search(r"twice|double", text))),
+               "the request names no such multiple of the steps", problems)  # fmt: skip
     if fields.get("search"):
         _check("tune", wants_tuning(text), "the request asks for no search"
                + (" (it says not to tune)" if tune_negated(text) else ""), problems)  # fmt: skip

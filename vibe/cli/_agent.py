@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -147,6 +150,7 @@ def chat(
     from vibe.agent import Agent
 
     setup_logging()
+    _keep_undecodable_lines()
     with user_errors():
         settings = settings_from(workdir=workdir, config=config, policy=policy, team=team, unattended=False)
         with Agent.open(settings, llm=chat_model(no_llm, required=False), on_event=_event) as agent:
@@ -252,6 +256,15 @@ def request_text(text: str) -> str:
     if any(not ch.isprintable() and ch not in "\n\t" for ch in text):
         raise UserError("the request holds control characters or binary data; type it as plain text")
     return text
+
+
+def _keep_undecodable_lines() -> None:
+    """Read standard input with ``surrogateescape``: under a strict UTF-8 locale one non-UTF-8 line would
+    otherwise raise while decoding a whole buffered chunk, losing the lines after it (piped input then ends
+    the chat as aborted); kept, each such line is said and asked again by :func:`request_text`."""
+    if isinstance(sys.stdin, io.TextIOWrapper) and sys.stdin.errors == "strict":
+        with contextlib.suppress(io.UnsupportedOperation, ValueError):  # already read from: left as it is
+            sys.stdin.reconfigure(errors="surrogateescape")
 
 
 def _input(prompt: str) -> str | None:

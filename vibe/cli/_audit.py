@@ -105,12 +105,12 @@ def _kept_anchors(ledger: Path, approvals: Path | None, policies) -> list:
             kept += store.anchors(ledger)
     anchor_file = policies.retention.anchor_file if policies is not None else None
     if anchor_file and Path(anchor_file).is_file():
-        me = str(ledger.resolve())
+        me = str(ledger.resolve()) + " "  # a line is "LEDGER SEQ:HASH THREAD"; the path may hold spaces
         for line in Path(anchor_file).read_text(encoding="utf-8").splitlines():
-            parts = line.split()
-            if len(parts) >= 2 and parts[0] == me:
+            parts = line[len(me) :].split() if line.startswith(me) else []
+            if parts:
                 try:
-                    kept.append(Anchor.parse(parts[1]))
+                    kept.append(Anchor.parse(parts[0]))
                 except ValueError:
                     continue
     return kept

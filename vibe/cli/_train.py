@@ -25,9 +25,10 @@ def _init_model(init_from: Path) -> dict[str, Any]:
         raise UserError(
             f"--init-from {init_from}: no config.yaml; give a `vibe train` or `vibe model import` --out"
         )
-    import yaml
+    from trainers import RunConfig
+    from vibe.core.config import load_yaml  # the one bounded YAML reader; a malformed file names its field
 
-    return dict(yaml.safe_load(path.read_text(encoding="utf-8"))["model"])
+    return load_yaml(path, RunConfig).model.model_dump(mode="json")
 
 
 def train(

@@ -20,7 +20,7 @@ from vibe.core.errors import UserError
 TEXT = "".join(f"def handler_{i}(request):\n    return respond(request, code={i})\n\n" for i in range(60))
 
 
-def _policy(tmp_path: Path, root: Path, *, secrets: str = "redact") -> Path:
+def _policy(tmp_path: Path, root: Path, *, secrets: str = "redact", personal_data: str = "redact") -> Path:
     path = tmp_path / "bank.yaml"
     path.write_text(
         f"""
@@ -37,6 +37,7 @@ data:
     - {{paths: "**/.env", label: secret}}
   forbidden_in_training: [customer, secret]
   secrets: {secrets}
+  personal_data: {personal_data}
 rules:
   - {{id: ok, kinds: ["data.*"], effect: allow, reason: data work inside the roots}}
 """,
@@ -100,3 +101,14 @@ def test_secrets_block_stops_the_ingest_naming_the_finding(tmp_path: Path) -> No
     (public / "deploy.py").write_text(TEXT + 'AWS_KEY = "AKIAIOSFODNN7EXAMPLE"\n', encoding="utf-8")
     with pytest.raises(UserError, match=r"public/deploy\.py: line \d+: found .*\(secret\)"):
         _ingest(tmp_path, _policy(tmp_path, root, secrets="block"), public)
+
+
+def test_personal_data_block_stops_the_ingest_naming_the_finding(tmp_path: Path) -> None:
+    root, public = _tree(tmp_path)
+    (public / "contacts.py").write_text(TEXT + "# support: call +44 20 7946 0958\n", encoding="utf-8")
+    policy = _policy(tmp_path, root, personal_data="block")
+    with pytest.raises(UserError, match=r"public/contacts\.py: line 181: found phone \(personal data\)"):
+        _ingest(tmp_path, policy, public)
+    assert not (tmp_path / "dataset" / "files.jsonl").exists()  # stopped: no dataset was written
+    _ingest(tmp_path, _policy(tmp_path, root), public)  # the same tree under redact goes through
+    assert b"7946 0958" not in _dataset_text(tmp_path)

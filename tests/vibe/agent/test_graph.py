@@ -142,7 +142,7 @@ def test_thread_ids_are_not_reused(tmp_path: Path) -> None:
 
 def test_a_finished_step_is_reused_after_a_restart_not_run_again(tmp_path: Path, corpus: Path) -> None:
     """The process died after the tool finished but before the graph checkpointed: the saved result is used."""
-    from vibe.agent import AgentDeps, PlanSettings, Recorder, execute
+    from vibe.agent import AgentDeps, PlanSettings, Recorder, execute, make_plan, parse_request
 
     saved = tmp_path / "t" / "steps" / "ingest.json"
     saved.parent.mkdir(parents=True)
@@ -150,7 +150,10 @@ def test_a_finished_step_is_reused_after_a_restart_not_run_again(tmp_path: Path,
     step = {"id": "ingest", "tool": "ingest", "args": {"paths": ["/nonexistent"], "out": "x"}, "why": "w"}
     with SqliteLedger(tmp_path / "ledger.sqlite") as ledger:
         deps = AgentDeps(record=Recorder(ledger), settings=PlanSettings(workdir=str(tmp_path)))
-        update = execute({"thread_id": "t", "plan": {"steps": [step]}, "cursor": 0, "results": {}}, deps)
+        base = make_plan(parse_request(f"train a 1M model on {corpus}"), tokens_available=1_000_000,
+                         settings=deps.settings, thread_id="t")  # fmt: skip
+        plan = {**base.model_dump(mode="json"), "steps": [step]}
+        update = execute({"thread_id": "t", "plan": plan, "cursor": 0, "results": {}}, deps)
         record = next(ledger.entries(thread_id="t")).record
     assert update["results"]["ingest"] == {"out": "x", "files_seen": 3}  # /nonexistent was never read
     assert "result reused" in record.reason

@@ -84,11 +84,12 @@ def test_dont_tune_plans_no_search(tmp_path: Path, corpus: Path) -> None:
 
 def test_eval_and_continue_plan_on_the_last_run(tmp_path: Path, corpus: Path) -> None:
     with _open(tmp_path) as agent:
-        first = agent.run(f"train a 2M on {corpus}", thread_id="first")
+        first = agent.run(f"train a 2M on {corpus}", thread_id="t-first")
         train = next(s for s in first.values["plan"]["steps"] if s["tool"] == "train")
         ev = agent.run("evaluate the last run and tell me if it passes the release gates", thread_id="ev")
         cont = agent.run("continue the last run for 100 more steps", thread_id="c")
-        slower = agent.run("continue the last run with half the learning rate", thread_id="h")
+        slower = agent.run("continue t-first with half the learning rate", thread_id="h")
+        more = agent.run(f"continue run t-first for 40 more steps on {corpus}/extra too", thread_id="m")
     run_dir = train["args"]["config"]["out"]
     assert ev.values["plan"]["steps"] == [
         {"id": "eval", "tool": "eval", "args": {"run_dir": run_dir, "texts": [], "suites": ["heldout"]},
@@ -102,8 +103,23 @@ def test_eval_and_continue_plan_on_the_last_run(tmp_path: Path, corpus: Path) ->
     assert config["out"] == before["out"]  # resumed in place, from its last checkpoint
     assert config["optimizer"] == before["optimizer"]  # a resumed run keeps its optimizer
     assert config["training"]["max_steps"] == before["training"]["max_steps"] + 100
-    # a new learning rate needs a new run from the checkpoint: not yet available, and it says what would run
-    assert slower.status == "answered" and "a new learning rate means a new run started from" in slower.reason
+    # a new learning rate: a new run from the earlier run's latest checkpoint (weights only), planned and shown
+    assert slower.waiting_for is not None  # the plan, before anything runs
+    (branch,) = [s for s in slower.values["plan"]["steps"] if s["tool"] == "train"]
+    latest, config = config, branch["args"]["config"]  # t-first's run dir, as thread c last planned it
+    assert config["init_from"] == before["out"] and config["out"] != before["out"]
+    assert config["optimizer"]["lr"] == before["optimizer"]["lr"] / 2
+    assert config["training"]["max_steps"] == latest["training"]["max_steps"]  # a new run of the same length
+    evals = [s for s in slower.values["plan"]["steps"] if s["tool"] == "eval"]
+    assert [s["args"]["run_dir"] for s in evals] == [config["out"]]  # the new run is the one evaluated
+    events = "\n".join(slower.values["events"])
+    assert "learning rate x0.5" in events and "fresh optimizer" in events
+    # more data: a new run too, its data ingested with the earlier run's tokenizer (the weights read its ids)
+    ingest, grown = [s for s in more.values["plan"]["steps"] if s["tool"] in ("ingest", "train")]
+    assert ingest["args"]["tokenizer"] == before["data"]["sources"][0]["path"]
+    assert ingest["args"]["paths"][-1] == f"{corpus}/extra"
+    assert grown["args"]["config"]["init_from"] == before["out"]
+    assert grown["args"]["config"]["training"]["max_steps"] == 40
 
 
 def test_synth_blends_into_the_training_mix(tmp_path: Path, corpus: Path) -> None:

@@ -92,6 +92,11 @@ def test_sending_out_is_refused_and_the_rest_goes_on_when_it_stands_alone() -> N
     assert [r.destination for r in reading.refused] == ["huggingface"]
     assert "network" in reading.refused[0].reason
     assert reading.confirm_dirs == ["/etc"]  # a system directory: confirmation naming it
+    for text in ("train a 10M on ~/notes", "train a 10M on /root/data", "train a 10M on /proc"):
+        assert read_rules(text).confirm_dirs, (
+            text
+        )  # the home directory of the user running Vibe, /root, /proc
+    assert not read_rules("train a 10M on /data/code").confirm_dirs
     alone = read_rules("email the report to bob@example.com")
     assert alone.intent.kind == "refuse" and alone.intent.destinations == ["bob@example.com"]
 
@@ -122,3 +127,20 @@ def test_the_benchmark_set_covers_every_intent() -> None:
         json.loads(line)["request"] for line in (BENCH / "intake_heldout.jsonl").read_text().splitlines()
     }
     assert held_out and not held_out & {c["request"] for c in cases}
+
+
+def test_feasibility_questions_status_follow_ups_and_word_multiples() -> None:
+    """Classes of phrasing the blind splits showed missing: a budget asked about is an estimate, a question
+    about failures or results is a status, a run named with a multiple of its steps is a continue, a limit
+    after its amount ('3 days max') and German hours are wall-clock hours."""
+    for text in ("would 800 GPU hours be enough for a 1B on /data/code?",
+                 "a 2B on /data/web, if we only had 300 GPU-hours"):  # fmt: skip
+        assert read_rules(text).intent.kind == "estimate"
+    for text, topic in (("did the last run crash?", "run"), ("so, what came out of the search last night?", "loop"),
+                        ("has run t-4242abcd finished?", "run"), ("where is the run at", "run")):  # fmt: skip
+        status = read_rules(text).intent
+        assert (status.kind, status.topic) == ("status", topic), text
+    cont = read_rules("take t-5150abcd and train it for four times as many steps").intent
+    assert (cont.kind, cont.run, cont.steps_factor) == ("continue", "t-5150abcd", 4.0)
+    assert read_rules("train a 10M on /data/a, 3 days max").intent.hours == 72
+    assert read_rules("train a 10M on /data/a in 6 Stunden").intent.hours == 6

@@ -6,7 +6,16 @@ import json
 from pathlib import Path
 from typing import Any
 
-from vibe.agent import MAX_ATTEMPTS, AgentDeps, PlanSettings, Recorder, diagnose, observe
+from vibe.agent import (
+    MAX_ATTEMPTS,
+    AgentDeps,
+    PlanSettings,
+    Recorder,
+    diagnose,
+    make_plan,
+    observe,
+    parse_request,
+)
 from vibe.ledger import SqliteLedger
 
 
@@ -16,8 +25,15 @@ def _state(tmp_path: Path, *, tries: int = 1, error: str | None = None) -> dict[
         {"id": "train", "tool": "train", "args": {"config": config, "stall_timeout_s": 60}, "why": "w"},
         {"id": "eval", "tool": "eval", "args": {"run_dir": config["out"]}, "why": "w"},
     ]
-    return {"thread_id": "t", "plan": {"steps": steps}, "cursor": 0, "attempts": {"train": tries},
+    return {"thread_id": "t", "plan": _plan(steps), "cursor": 0, "attempts": {"train": tries},
             "results": {}, "last_error": error}  # fmt: skip
+
+
+def _plan(steps: list[dict[str, Any]]) -> dict[str, Any]:
+    """A whole plan (the state holds a serialised ``Plan``) with these steps."""
+    base = make_plan(parse_request("train a 1M model on /data/x"), tokens_available=1_000_000,
+                     settings=PlanSettings(workdir="/tmp/w"), thread_id="t")  # fmt: skip
+    return {**base.model_dump(mode="json"), "steps": steps}
 
 
 def _metrics(tmp_path: Path, losses: list[float]) -> None:

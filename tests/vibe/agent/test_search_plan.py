@@ -71,13 +71,13 @@ def test_the_best_trial_is_transferred_onto_the_training_step_by_the_width_rule(
     moved = transfer_into(train, search=search["args"]["config"], result={"best": best, "study_name": "s"})
     assert moved is not None
     step, overrides, reason = moved
-    config = step["args"]["config"]
+    config = step.args["config"]  # a typed PlanStep
     assert config["optimizer"]["lr"] == overrides["optimizer.lr"] == 4e-3 * proxy_width / target_width
     assert config["optimizer"]["weight_decay"] == 0.05
     assert config["model"] == train["args"]["config"]["model"]  # the target keeps its shape
     assert config["out"] == train["args"]["config"]["out"]
     assert "proposed from search trial 3" in reason and "transferred by rule" in reason
-    assert "search trial 3" in step["why"]
+    assert "search trial 3" in step.why
 
 
 def test_no_best_trial_means_no_transfer() -> None:

@@ -65,7 +65,7 @@ class MlflowServer:
         self.proc = None
 
     def api(self, endpoint: str, /, **params: Any) -> dict[str, Any]:
-        response = httpx.get(f"{self.url}/api/2.0/mlflow/{endpoint}", params=params, timeout=10)
+        response = httpx.get(f"{self.url}/api/2.0/mlflow/{endpoint}", params=params, timeout=60)
         response.raise_for_status()
         return response.json()  # type: ignore[no-any-return]
 
@@ -74,7 +74,7 @@ class MlflowServer:
         response = httpx.post(
             f"{self.url}/api/2.0/mlflow/runs/search",
             json={"experiment_ids": [exp["experiment_id"]], "max_results": 1000},
-            timeout=10,
+            timeout=60,  # a loaded machine: the server answers slowly, not wrongly
         )
         response.raise_for_status()
         return response.json().get("runs", [])  # type: ignore[no-any-return]

@@ -22,7 +22,8 @@ CHROMIUM_ARGS = [
 ]
 
 
-def test_the_mlflow_ui_shows_a_tracked_run(mlflow_server: MlflowServer, tmp_path: Path) -> None:
+def test_the_mlflow_ui_shows_a_tracked_run(shared_mlflow: MlflowServer, tmp_path: Path) -> None:
+    mlflow_server = shared_mlflow
     from playwright.sync_api import sync_playwright
 
     tracker = start_run(

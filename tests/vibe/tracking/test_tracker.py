@@ -17,8 +17,9 @@ def _config(server: MlflowServer, **extra: object) -> TrackingConfig:
 
 
 def test_params_step_metrics_artifacts_and_nesting_reach_the_server(
-    mlflow_server: MlflowServer, tmp_path: Path
+    shared_mlflow: MlflowServer, tmp_path: Path
 ) -> None:
+    mlflow_server = shared_mlflow
     parent = start_run(_config(mlflow_server), experiment="t-basic", name="study")
     child = start_run(
         _config(mlflow_server), experiment="t-basic", name="trial-0", parent=parent,
@@ -65,16 +66,13 @@ def test_server_stopped_mid_run_the_run_goes_on_and_kept_logs_arrive_when_it_is_
 def test_server_that_never_comes_back_lists_what_was_not_logged(mlflow_server: MlflowServer) -> None:
     tracker = start_run(_config(mlflow_server), experiment="t-gone", name="run")
     assert tracker.wait_created(60) is not None
-    mlflow_server.stop()
-    try:
-        tracker.log_metrics({"loss": 2.0}, step=7)
-        unlogged = tracker.finish(timeout_s=3)
-        assert "metrics loss at step 7" in unlogged and "end of run (FINISHED)" in unlogged
-        lines = "\n".join(tracker.report_lines())
-        assert "not logged to MLflow: metrics loss at step 7" in lines
-        assert "unreachable 1 time(s)" in lines
-    finally:
-        mlflow_server.start()
+    mlflow_server.stop()  # for good: this module's server, and no later test of it needs one
+    tracker.log_metrics({"loss": 2.0}, step=7)
+    unlogged = tracker.finish(timeout_s=3)
+    assert "metrics loss at step 7" in unlogged and "end of run (FINISHED)" in unlogged
+    lines = "\n".join(tracker.report_lines())
+    assert "not logged to MLflow: metrics loss at step 7" in lines
+    assert "unreachable 1 time(s)" in lines
 
 
 def test_embedded_default_is_sqlite_in_the_cache_and_env_url_wins(
