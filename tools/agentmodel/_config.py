@@ -52,4 +52,4 @@ class TuneConfig(VibeConfig):
     )
     sft: SFTStage = Field(default_factory=SFTStage)
     rl: RLStage = Field(default_factory=RLStage)
-    register: bool = Field(default=True, description="make the result the agent's model")
+    make_agent_model: bool = Field(default=True, description="register the result as the agent's model")

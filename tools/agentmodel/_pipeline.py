@@ -327,7 +327,7 @@ def tune_model(config: TuneConfig, *, task: TuneTask) -> TuneResult:
     export = out / "export"
     if not report.data["stages"]["export"].get("ok"):
         raise UserError(f"{export}: exported, but the parity check failed (see {export}/export.json)")
-    if config.register:
+    if config.make_agent_model:
         from vibe.llm import register_agent_model
 
         data = report.data["stages"].get("data", {})

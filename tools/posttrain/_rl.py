@@ -304,7 +304,7 @@ def _write_alignment(path: Path, policy: Reward) -> None:
     alignment = {
         "policy_hashes": policy.policy_hashes,
         "rules_hash": policy.rules_hash,
-        "rules": [r.model_dump(mode="json") for r in policy.rules],
+        "rules": policy.describe(),
     }
     path.write_text(json.dumps(alignment, indent=2) + "\n")
 
@@ -353,7 +353,7 @@ def _loop(session: _Session, *, start: int, tracker: Any) -> None:
     config, t = session.config, session.config.training
     log.info(
         "rl %s: %d prompts, %d rules, steps %d..%d, generator %s",
-        config.out, len(session.prompts), len(session.policy.rules), start + 1, t.max_steps,
+        config.out, len(session.prompts), len(session.policy.rule_ids), start + 1, t.max_steps,
         session.generator.name,
     )  # fmt: skip
     writer = MetricsWriter(config.out / "metrics.jsonl")

@@ -148,7 +148,7 @@ def tune_agent(
     from vibe.core.log import console, setup_logging
 
     setup_logging()
-    config = TuneConfig(out=out, base_model=base, held_out=held_out or [], register=register)
+    config = TuneConfig(out=out, base_model=base, held_out=held_out or [], make_agent_model=register)
     updates: dict[str, object] = {}
     if examples is not None:
         updates["examples"] = examples

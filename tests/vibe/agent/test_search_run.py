@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tools import profile
 from vibe.agent import (
     Agent,
     AgentSettings,
@@ -57,10 +58,12 @@ def test_the_transferred_run_is_what_the_gate_judges_and_it_is_queued_for_approv
             max_trials=2, space=SPACE, proxy_width=0.125, trial_fraction=0.02, pruner="none"
         ),
     )
-    request = f"tune a small model on {corpus}"
-    # The hours the gate will see, from the same planner: the search is under the limit, the run over it.
+    request = f"tune a 1M model on {corpus}"  # a named size: "small" would be sized for this small corpus
+    # The hours the gate will see, from the same planner and the same data estimate as the agent's: the
+    # search is under the limit, the run over it.
+    tokens = profile([str(corpus)]).estimated_tokens
     plan = make_plan(
-        parse_request(request), tokens_available=None, settings=plan_settings, thread_id="t"
+        parse_request(request), tokens_available=tokens, settings=plan_settings, thread_id="t"
     ).model_dump(mode="json")
     search_h, train_h, eval_h = (
         describe_step(s, plan=plan, local_flops_per_second=20e9)["cpu_hours"] for s in plan["steps"][1:]
