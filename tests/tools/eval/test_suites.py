@@ -13,12 +13,14 @@ from typer.testing import CliRunner
 
 from tools.eval import (
     MegatronGenerator,
+    OpenAIGenerator,
     Sampling,
     code_suite,
     code_tasks,
     evaluate,
     parse_suites,
     policy_suite,
+    split_documents,
 )
 from trainers import open_run
 from vibe.cli import app
@@ -96,6 +98,26 @@ def test_code_suite_pass_and_fail_in_known_ways(suite_run: Path, suite_data: Pat
         model = code_suite(run, MegatronGenerator(run))  # the tiny model itself
         assert model["tasks"] == len(tasks) and "greedy" in model["sampling"]
         assert 0.0 <= model["code_pass_at_1"] <= model["code_parse_rate"] <= 1.0
+
+
+@pytest.mark.llm
+def test_the_code_suite_generates_through_the_served_model(suite_run: Path, llm_server: object) -> None:
+    """Generation for evaluation through vLLM's OpenAI API (the served model, here the local SmolLM2): the
+    suite's completions are what the server itself answers greedily to the same prompts."""
+    import httpx
+
+    url, model = llm_server.url.rstrip("/"), llm_server.model  # type: ignore[attr-defined]  # .../v1
+    with open_run(suite_run) as run:
+        tasks = code_tasks(split_documents(run, "valid"))
+        report = code_suite(run, OpenAIGenerator(url, model=model))
+    assert report["tasks"] == len(tasks) > 0 and "greedy" in report["sampling"]
+    assert 0.0 <= report["code_pass_at_1"] <= report["code_parse_rate"] <= 1.0
+    prompts = [t.prompt for t in tasks]  # the same request, sent directly
+    body = {"model": model, "prompt": prompts, "max_tokens": 128, "temperature": 0.0, "seed": 0}
+    choices = sorted(
+        httpx.post(f"{url}/completions", json=body, timeout=600).json()["choices"], key=lambda c: c["index"]
+    )
+    assert [r["completion"] for r in report["results"]] == [c["text"] for c in choices]
 
 
 def test_policy_suite_counts_leaked_secrets_and_personal_data(suite_run: Path) -> None:
