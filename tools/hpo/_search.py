@@ -145,7 +145,7 @@ def run_search(
         heartbeat.claim()
         recover(study, config)
         if config.sampler == "tpe" and config.start == "sobol":
-            enqueue_start(study, space, base, seed=config.seed)
+            enqueue_start(study, space, base, seed=config.seed, limit=budget.max_trials)
         stopped_by, reason = optimize(
             study,
             config,

@@ -74,9 +74,12 @@ def sobol_points(space: SearchSpace, *, n: int, seed: int) -> list[dict[str, Any
     return [{p.name: _from_unit(p, float(u)) for p, u in zip(space.params, row, strict=True)} for row in cube]
 
 
-def enqueue_start(study: optuna.Study, space: SearchSpace, base: RunConfig, *, seed: int) -> int:
-    """Seed a fresh study with the prior point and the Sobol points; returns how many were enqueued (0 for
-    a study that already holds trials)."""
+def enqueue_start(
+    study: optuna.Study, space: SearchSpace, base: RunConfig, *, seed: int, limit: int | None = None
+) -> int:
+    """Seed a fresh study with the prior point and the Sobol points, at most ``limit`` of them (the budget's
+    trial count: a 1-trial search leaves no queued point behind in its storage); returns how many were
+    enqueued (0 for a study that already holds trials)."""
     if study.get_trials(deepcopy=False):
         return 0
     points = [("prior", prior_point(space, base))]
@@ -84,6 +87,8 @@ def enqueue_start(study: optuna.Study, space: SearchSpace, base: RunConfig, *, s
     seen: set[str] = set()
     for origin, point in points:
         key = repr(sorted(point.items()))
+        if limit is not None and len(seen) >= limit:
+            break
         if point and key not in seen:
             seen.add(key)
             study.enqueue_trial(point, user_attrs={"start": origin})
