@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tools.posttrain import Completion, GeneratorError, SyncReport
+from tools.posttrain import Completion, GeneratorError, SyncReport, greedy_agrees
 
 __all__ = ["TransformersGenerator"]
 
@@ -100,13 +100,7 @@ class TransformersGenerator:
         return out[0, len(ids) :].tolist()
 
     def probe_matches(self) -> bool:
-        ids, k = self.probe
-        ours = self.trainer.sample([ids], n=1, max_new_tokens=k, temperature=1.0, seed=0, greedy=True)[0][0][
-            0
-        ]
-        theirs = self._greedy()
-        n = min(len(ours), len(theirs))
-        return n > 0 and ours[:n] == theirs[:n]
+        return greedy_agrees(self.trainer, self.probe, self._greedy())
 
     def sync(self, *, step: int) -> SyncReport:
         started = time.perf_counter()

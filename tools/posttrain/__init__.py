@@ -17,6 +17,7 @@ from tools.posttrain._generate import (
     MegatronGenerator,
     SyncReport,
     VLLMGenerator,
+    greedy_agrees,
 )
 from tools.posttrain._pairs import sample_preference_pairs
 from tools.posttrain._rewards import (
@@ -51,6 +52,7 @@ __all__ = [
     "ViolationReport",
     "chat_from_synth",
     "gate_attributes",
+    "greedy_agrees",
     "load_alignment",
     "posttrain_config",
     "run_posttrain",

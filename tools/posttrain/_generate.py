@@ -25,7 +25,15 @@ from typing import Any, Protocol
 
 from vibe.core.errors import UserError
 
-__all__ = ["Completion", "Generator", "GeneratorError", "MegatronGenerator", "SyncReport", "VLLMGenerator"]
+__all__ = [
+    "Completion",
+    "Generator",
+    "GeneratorError",
+    "MegatronGenerator",
+    "SyncReport",
+    "VLLMGenerator",
+    "greedy_agrees",
+]
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +105,15 @@ def _post(url: str, body: dict[str, Any], *, timeout: float) -> Any:
     return json.loads(text) if text.strip() else None
 
 
+def greedy_agrees(trainer: Any, probe: tuple[list[int], int], theirs: list[int]) -> bool:
+    """Whether the trainer's own greedy continuation of ``probe`` (ids, tokens) begins as a generator's ``theirs``
+    does: the check that new weights reached the generator."""
+    ids, k = probe
+    ours = trainer.sample([ids], n=1, max_new_tokens=k, temperature=1.0, seed=0, greedy=True)[0][0][0]
+    n = min(len(ours), len(theirs))
+    return n > 0 and ours[:n] == theirs[:n]
+
+
 class VLLMGenerator:
     """A vLLM server as the generator (see the module docstring).
 
@@ -166,13 +183,7 @@ class VLLMGenerator:
         return [int(str(t).split(":", 1)[1]) for t in answer["choices"][0]["logprobs"]["tokens"]]
 
     def probe_matches(self) -> bool:
-        ids, k = self.probe
-        ours = self.trainer.sample([ids], n=1, max_new_tokens=k, temperature=1.0, seed=0, greedy=True)[0][0][
-            0
-        ]
-        theirs = self._greedy()
-        n = min(len(ours), len(theirs))
-        return n > 0 and ours[:n] == theirs[:n]
+        return greedy_agrees(self.trainer, self.probe, self._greedy())
 
     def sync(self, *, step: int) -> SyncReport:
         started = time.perf_counter()
