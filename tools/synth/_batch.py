@@ -96,15 +96,21 @@ class BatchContext:
         (self.out / ".minhash.bin").unlink(missing_ok=True)
 
 
-def _payload(config: SynthConfig, unit: Unit) -> dict[str, Any]:
-    chunk, template = unit.chunk, unit.template
-    values = {
+def _values(unit: Unit) -> dict[str, str]:
+    """What a template's prompt and its output checks may name: the chunk, its place and the module."""
+    chunk = unit.chunk
+    return {
         "chunk": chunk.text,
         "path": chunk.path,
         "language": chunk.language,
         "symbol": chunk.symbol or "",
         "module": MODULE,
     }
+
+
+def _payload(config: SynthConfig, unit: Unit) -> dict[str, Any]:
+    template = unit.template
+    values = _values(unit)
     s = config.sampling
     payload: dict[str, Any] = {
         "messages": [
@@ -135,14 +141,8 @@ def _payload(config: SynthConfig, unit: Unit) -> dict[str, Any]:
 def _parse(candidate: Candidate) -> None:
     """Fill the candidate's output and training document from its raw answer, or set why it is dropped."""
     unit, raw = candidate.unit, candidate.raw
-    chunk, template = unit.chunk, unit.template
-    values = {
-        "chunk": chunk.text,
-        "path": chunk.path,
-        "language": chunk.language,
-        "symbol": chunk.symbol or "",
-        "module": MODULE,
-    }
+    template = unit.template
+    values = _values(unit)
     if template.output == "python":
         code = extract_python(raw)
         if code is None:
