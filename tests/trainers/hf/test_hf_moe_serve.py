@@ -9,29 +9,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import httpx
 import pytest
 import torch
-from tiny_hf import tiny_config, write_model
+from tiny_hf import tiny_config, vllm_greedy, write_model
 
 pytestmark = pytest.mark.llm
 
 _PORT = 8031  # its own port: not the llm tier's (8011), nor SmolLM2's export test (8017), nor a user's
 _PROMPTS = ("def add(a, b):", "The quick brown", "class Stack:")
-
-
-def _vllm_greedy(model: str, prompt_ids: list[int], n: int) -> list[int]:
-    body = {
-        "model": model,
-        "prompt": prompt_ids,
-        "max_tokens": n,
-        "temperature": 0.0,
-        "return_token_ids": True,
-        "ignore_eos": True,
-    }
-    answer = httpx.post(f"http://127.0.0.1:{_PORT}/v1/completions", json=body, timeout=120).json()
-    assert "choices" in answer, answer  # an engine failure answers 500 with an error object
-    return list(answer["choices"][0]["token_ids"])
 
 
 def test_a_moe_export_is_served_by_vllm_with_greedy_parity(tmp_path: Path) -> None:
@@ -54,6 +39,6 @@ def test_a_moe_export_is_served_by_vllm_with_greedy_parity(tmp_path: Path) -> No
         for prompt in _PROMPTS:  # float32: ServerConfig's default dtype on CPU
             ids = tokenizer(prompt)["input_ids"]
             expected = hf.generate(torch.tensor([ids]), max_new_tokens=16, do_sample=False, min_new_tokens=16)
-            assert _vllm_greedy("vibe-moe", ids, 16) == expected[0, len(ids) :].tolist(), prompt
+            assert vllm_greedy(_PORT, "vibe-moe", ids, 16) == expected[0, len(ids) :].tolist(), prompt
     finally:
         stop_server(port=_PORT)

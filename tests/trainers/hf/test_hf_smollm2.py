@@ -12,9 +12,9 @@ import shutil
 import sysconfig
 from pathlib import Path
 
-import httpx
 import pytest
 import torch
+from tiny_hf import vllm_greedy
 
 pytestmark = pytest.mark.llm
 
@@ -74,19 +74,6 @@ def _transformers_valid_loss(hf_dir: Path, base: Path, data: Path) -> tuple[floa
     return megatron, total / count
 
 
-def _vllm_greedy(model: str, prompt_ids: list[int], n: int) -> list[int]:
-    body = {
-        "model": model,
-        "prompt": prompt_ids,
-        "max_tokens": n,
-        "temperature": 0.0,
-        "return_token_ids": True,
-        "ignore_eos": True,
-    }
-    answer = httpx.post(f"http://127.0.0.1:{_PORT}/v1/completions", json=body, timeout=120).json()
-    return list(answer["choices"][0]["token_ids"])
-
-
 @pytest.mark.slow
 def test_smollm2_imported_fine_tuned_exported_and_served(
     smollm2: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -141,6 +128,6 @@ def test_smollm2_imported_fine_tuned_exported_and_served(
         for prompt in _PROMPTS:  # vLLM serves float32 on CPU (ServerConfig's default dtype there)
             ids = tokenizer(prompt)["input_ids"]
             expected = hf.generate(torch.tensor([ids]), max_new_tokens=16, do_sample=False, min_new_tokens=16)
-            assert _vllm_greedy("vibe-export", ids, 16) == expected[0, len(ids) :].tolist(), prompt
+            assert vllm_greedy(_PORT, "vibe-export", ids, 16) == expected[0, len(ids) :].tolist(), prompt
     finally:
         stop_server(port=_PORT)

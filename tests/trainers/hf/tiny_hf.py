@@ -1,4 +1,5 @@
-"""Tiny random Hugging Face models built in the test (nothing downloaded): Llama, Qwen2, Mixtral."""
+"""Tiny random Hugging Face models built in the test (nothing downloaded): Llama, Qwen2, Mixtral; and the greedy
+continuation a served model answers (the serve tests' parity check)."""
 
 from __future__ import annotations
 
@@ -87,3 +88,20 @@ def write_model(out: Path, config: Any, *, seed: int = 0, shard: str | None = No
     model.save_pretrained(out, **kwargs)
     write_tokenizer(out)
     return out
+
+
+def vllm_greedy(port: int, model: str, prompt_ids: list[int], n: int) -> list[int]:
+    """The ``n`` token ids a vLLM server on ``port`` continues ``prompt_ids`` with, greedily."""
+    import httpx
+
+    body = {
+        "model": model,
+        "prompt": prompt_ids,
+        "max_tokens": n,
+        "temperature": 0.0,
+        "return_token_ids": True,
+        "ignore_eos": True,
+    }
+    answer = httpx.post(f"http://127.0.0.1:{port}/v1/completions", json=body, timeout=120).json()
+    assert "choices" in answer, answer  # an engine failure answers 500 with an error object
+    return list(answer["choices"][0]["token_ids"])
