@@ -37,11 +37,13 @@ from typing import Any
 
 DATA = Path(__file__).parent / "data"
 RESULTS = Path(__file__).parent / "results"
-SETS = {
+SETS = {  # every intake_*.jsonl split: one added later (intake_blind4.jsonl) is a --set of its own
     "visible": DATA / "intake_requests.jsonl",
-    "heldout": DATA / "intake_heldout.jsonl",
-    "blind2": DATA / "intake_blind2.jsonl",
-    "blind3": DATA / "intake_blind3.jsonl",
+    **{
+        p.stem.removeprefix("intake_"): p
+        for p in sorted(DATA.glob("intake_*.jsonl"))
+        if p.stem != "intake_requests"
+    },
 }
 
 
