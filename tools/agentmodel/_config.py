@@ -58,7 +58,9 @@ class TuneConfig(VibeConfig):
         "bench/data/intake_*.jsonl",
     )
     paraphrases: int = Field(
-        default=60, ge=0, description="grammar requests the served LLM is asked to reword (0: none)"
+        default=24,
+        ge=0,
+        description="grammar requests the served LLM is asked to reword (0: none; ~5 s each)",
     )
     paraphrase_url: str | None = Field(
         default=None, description="the LLM that rewords them; None: $VIBE_LLM_URL, else the default server"

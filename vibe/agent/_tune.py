@@ -153,7 +153,7 @@ def _paraphraser(config: TuneConfig) -> ChatModel | None:
     if not models:
         log.warning("paraphrases: no LLM answers at %s; none made", url)
         return None
-    return OpenAIChatModel(LLMConfig(url=url, model=models[0], temperature=0.8, max_tokens=80, max_retries=0))
+    return OpenAIChatModel(LLMConfig(url=url, model=models[0], temperature=0.8, max_tokens=48, max_retries=0))
 
 
 def _make_data(config: TuneConfig) -> TaskData:
