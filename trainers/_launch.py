@@ -41,7 +41,7 @@ from trainers._report import write_report
 from trainers._tracking import MetricsTail, finish_tracking
 from vibe.core.config import dump_yaml, load_yaml
 from vibe.core.errors import UserError
-from vibe.core.log import setup_logging
+from vibe.core.log import run_log
 from vibe.tracking import start_run
 
 __all__ = ["RunResult", "init_ray", "launch"]
@@ -229,105 +229,105 @@ def launch(config: RunConfig, *, resume: bool = False) -> RunResult:
         raise UserError(f"{error}; the dataset {sources[0].path} was tokenized for another model") from None
     run_dir = config.out
     run_dir.mkdir(parents=True, exist_ok=True)
-    setup_logging(log_file=run_dir / "logs" / "driver.log")
-    attempt = uuid.uuid4().hex
-    start_step = _prepare_run_dir(config, resume=resume, attempt=attempt)
-    if init_checkpoint is not None and start_step == 0:
-        copy_init_tokenizer(config)
-    t = config.training
-    if start_step >= t.max_steps:
-        log.info("%s: already complete at step %d", run_dir, start_step)
-        return _result(
+    with run_log(run_dir / "logs" / "driver.log"):
+        attempt = uuid.uuid4().hex
+        start_step = _prepare_run_dir(config, resume=resume, attempt=attempt)
+        if init_checkpoint is not None and start_step == 0:
+            copy_init_tokenizer(config)
+        t = config.training
+        if start_step >= t.max_steps:
+            log.info("%s: already complete at step %d", run_dir, start_step)
+            return _result(
+                config,
+                started,
+                startup_s=0.0,
+                device="-",
+                precision="-",
+                peak=None,
+                vocab_size=sources[0].vocab_size,
+            )
+
+        _init_ray(config.ray)
+        import ray.train
+        from ray.train.torch import TorchConfig, TorchTrainer
+
+        use_gpu, precision = _resolve_device(config)
+        world = config.parallel.world_size
+        local = config.ray.resolved_address() is None
+        cores = os.cpu_count() or 1
+        cpus = config.ray.cpus_per_worker or (max(1.0, cores // world) if local else 1.0)
+        threads = max(1, int(cpus))
+        peak = config.peak_flops
+        if peak is None and not use_gpu:
+            peak = cpu_peak_flops(cores) * threads / cores  # per worker: its share of the measured cores
+        payload = {
+            "config": config.model_dump(mode="json"),
+            "start_step": start_step,
+            "init_checkpoint": str(init_checkpoint.path) if init_checkpoint and start_step == 0 else None,
+            "attempt": attempt,
+            "threads": threads,
+            "precision": precision,
+            "peak_flops_per_worker": peak,
+        }
+        log.info(
+            "run %s (driver pid %d): %d workers (%s, %s, %d threads each), steps %d..%d",
+            run_dir,
+            os.getpid(),
+            world,
+            "gpu" if use_gpu else "cpu",
+            precision,
+            threads,
+            start_step + 1,
+            t.max_steps,
+        )
+        trainer = TorchTrainer(
+            _train_loop_entry,
+            train_loop_config=payload,
+            scaling_config=ray.train.ScalingConfig(
+                num_workers=world,
+                use_gpu=use_gpu,
+                resources_per_worker={"CPU": cpus, **({"GPU": 1} if use_gpu else {})},
+            ),
+            torch_config=TorchConfig(backend="nccl" if use_gpu else "gloo"),
+            run_config=ray.train.RunConfig(
+                name=f"train-{int(time.time() * 1000)}",
+                storage_path=str(run_dir / "ray"),
+                failure_config=ray.train.FailureConfig(max_failures=0),
+            ),
+        )
+        tracker = start_run(
+            config.tracking,
+            experiment="vibe-train",
+            name=run_dir.name,
+            params=config.model_dump(mode="json", exclude={"tracking"}),
+            tags={"vibe.run_dir": str(run_dir), "vibe.kind": "train", "vibe.start_step": str(start_step)},
+        )
+        tail = MetricsTail(
+            run_dir / "metrics.jsonl", first_step=start_step, max_steps=t.max_steps, tracker=tracker
+        ).start()
+        fit_start = time.perf_counter()
+        try:
+            trainer.fit()
+        except Exception as error:
+            tail.close()
+            tracker.finish(status="FAILED")
+            raise UserError(_failure_message(run_dir, error)) from None
+        finally:
+            tail.close()
+        fit_s = time.perf_counter() - fit_start
+        records = read_metrics(run_dir / "metrics.jsonl")
+        train_s = records[-1].get("train_s", 0.0) if records else 0.0
+        result = _result(
             config,
             started,
-            startup_s=0.0,
-            device="-",
-            precision="-",
-            peak=None,
+            startup_s=max(0.0, fit_s - train_s),
+            device="gpu" if use_gpu else "cpu",
+            precision=precision,
+            peak=peak,
             vocab_size=sources[0].vocab_size,
         )
-
-    _init_ray(config.ray)
-    import ray.train
-    from ray.train.torch import TorchConfig, TorchTrainer
-
-    use_gpu, precision = _resolve_device(config)
-    world = config.parallel.world_size
-    local = config.ray.resolved_address() is None
-    cores = os.cpu_count() or 1
-    cpus = config.ray.cpus_per_worker or (max(1.0, cores // world) if local else 1.0)
-    threads = max(1, int(cpus))
-    peak = config.peak_flops
-    if peak is None and not use_gpu:
-        peak = cpu_peak_flops(cores) * threads / cores  # per worker: its share of the measured cores
-    payload = {
-        "config": config.model_dump(mode="json"),
-        "start_step": start_step,
-        "init_checkpoint": str(init_checkpoint.path) if init_checkpoint and start_step == 0 else None,
-        "attempt": attempt,
-        "threads": threads,
-        "precision": precision,
-        "peak_flops_per_worker": peak,
-    }
-    log.info(
-        "run %s (driver pid %d): %d workers (%s, %s, %d threads each), steps %d..%d",
-        run_dir,
-        os.getpid(),
-        world,
-        "gpu" if use_gpu else "cpu",
-        precision,
-        threads,
-        start_step + 1,
-        t.max_steps,
-    )
-    trainer = TorchTrainer(
-        _train_loop_entry,
-        train_loop_config=payload,
-        scaling_config=ray.train.ScalingConfig(
-            num_workers=world,
-            use_gpu=use_gpu,
-            resources_per_worker={"CPU": cpus, **({"GPU": 1} if use_gpu else {})},
-        ),
-        torch_config=TorchConfig(backend="nccl" if use_gpu else "gloo"),
-        run_config=ray.train.RunConfig(
-            name=f"train-{int(time.time() * 1000)}",
-            storage_path=str(run_dir / "ray"),
-            failure_config=ray.train.FailureConfig(max_failures=0),
-        ),
-    )
-    tracker = start_run(
-        config.tracking,
-        experiment="vibe-train",
-        name=run_dir.name,
-        params=config.model_dump(mode="json", exclude={"tracking"}),
-        tags={"vibe.run_dir": str(run_dir), "vibe.kind": "train", "vibe.start_step": str(start_step)},
-    )
-    tail = MetricsTail(
-        run_dir / "metrics.jsonl", first_step=start_step, max_steps=t.max_steps, tracker=tracker
-    ).start()
-    fit_start = time.perf_counter()
-    try:
-        trainer.fit()
-    except Exception as error:
-        tail.close()
-        tracker.finish(status="FAILED")
-        raise UserError(_failure_message(run_dir, error)) from None
-    finally:
-        tail.close()
-    fit_s = time.perf_counter() - fit_start
-    records = read_metrics(run_dir / "metrics.jsonl")
-    train_s = records[-1].get("train_s", 0.0) if records else 0.0
-    result = _result(
-        config,
-        started,
-        startup_s=max(0.0, fit_s - train_s),
-        device="gpu" if use_gpu else "cpu",
-        precision=precision,
-        peak=peak,
-        vocab_size=sources[0].vocab_size,
-    )
-    finish_tracking(tracker, run_dir, files=("report.md", "loss.png", "config.yaml", "metrics.jsonl"))
-    return result
+        finish_tracking(tracker, run_dir, files=("report.md", "loss.png", "config.yaml", "metrics.jsonl"))
+        return result
 
 
 def _train_loop_entry(payload: dict[str, Any]) -> None:

@@ -48,7 +48,7 @@ from tools.hpo._space import SearchSpace, bound_by_policy, max_space_parameters
 from tools.hpo._start import enqueue_start
 from tools.hpo._storage import Heartbeat, open_study, recover, summarize
 from vibe.core.errors import UserError
-from vibe.core.log import setup_logging
+from vibe.core.log import run_log
 from vibe.tracking import Tracker, start_run
 
 if TYPE_CHECKING:
@@ -87,82 +87,82 @@ def run_search(
     config = config.model_copy(update={"out": out, "base": base})
     out.mkdir(parents=True, exist_ok=True)
     (out / "trials").mkdir(exist_ok=True)
-    setup_logging(log_file=out / "hpo.log")
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    vocab = read_sources(base)[0].vocab_size
-    budget = config.budget
-    architecture = "moe" if base.model.num_experts else "dense"
-    paths = data_paths(base)
+    with run_log(out / "hpo.log"):
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        vocab = read_sources(base)[0].vocab_size
+        budget = config.budget
+        architecture = "moe" if base.model.num_experts else "dense"
+        paths = data_paths(base)
 
-    # --- the space, bounded by policy; the search as a whole through the gate
-    space, notes = config.space, []
-    if gate is not None:
-        upper = max_space_parameters(space, base, vocab_size=vocab)
-        limit = policy_max_parameters(
+        # --- the space, bounded by policy; the search as a whole through the gate
+        space, notes = config.space, []
+        if gate is not None:
+            upper = max_space_parameters(space, base, vocab_size=vocab)
+            limit = policy_max_parameters(
+                gate,
+                attributes={
+                    "cpu_hours": budget.cpu_hours,
+                    "gpu_hours": budget.gpu_hours,
+                    "architecture": architecture,
+                    "paths": paths,
+                },
+                upper=upper,
+            )
+            space, notes = bound_by_policy(space, base, vocab_size=vocab, limit=limit)
+            for note in notes:
+                log.info("space bounded by policy: %s", note)
+        largest = max_space_parameters(space, base, vocab_size=vocab)
+        whole = search_hours(config, space, vocab=vocab) if gate is not None else {}
+        decision = ask_gate(
             gate,
-            attributes={
-                "cpu_hours": budget.cpu_hours,
-                "gpu_hours": budget.gpu_hours,
+            {
+                "cpu_hours": whole.get("cpu_hours"),
+                "gpu_hours": whole.get("gpu_hours"),
+                "parameters": largest,
                 "architecture": architecture,
                 "paths": paths,
             },
-            upper=upper,
         )
-        space, notes = bound_by_policy(space, base, vocab_size=vocab, limit=limit)
-        for note in notes:
-            log.info("space bounded by policy: %s", note)
-    largest = max_space_parameters(space, base, vocab_size=vocab)
-    whole = search_hours(config, space, vocab=vocab) if gate is not None else {}
-    decision = ask_gate(
-        gate,
-        {
-            "cpu_hours": whole.get("cpu_hours"),
-            "gpu_hours": whole.get("gpu_hours"),
-            "parameters": largest,
-            "architecture": architecture,
-            "paths": paths,
-        },
-    )
-    study = open_study(config)
-    study.set_user_attr("space", space.model_dump(mode="json"))
-    study.set_user_attr("objective", config.objective)
-    if decision is not None and decision.outcome == "require_approval":
-        raise UserError(
-            f"hpo.search needs approval under rule(s) {', '.join(decision.rule_ids)}: {decision.reason}; "
-            "file an approval request for this search (the agent does), then run it again"
-        )
-    tracker = _study_tracker(config, space)
-    if decision is not None and decision.outcome == "deny":
-        log.warning("hpo.search denied: %s", decision.reason)
-        reason = f"denied before the search: {decision.reason}"
-        return _finish(config, study, started, "policy", reason, space, tracker=tracker)
+        study = open_study(config)
+        study.set_user_attr("space", space.model_dump(mode="json"))
+        study.set_user_attr("objective", config.objective)
+        if decision is not None and decision.outcome == "require_approval":
+            raise UserError(
+                f"hpo.search needs approval under rule(s) {', '.join(decision.rule_ids)}: {decision.reason}; "
+                "file an approval request for this search (the agent does), then run it again"
+            )
+        tracker = _study_tracker(config, space)
+        if decision is not None and decision.outcome == "deny":
+            log.warning("hpo.search denied: %s", decision.reason)
+            reason = f"denied before the search: {decision.reason}"
+            return _finish(config, study, started, "policy", reason, space, tracker=tracker)
 
-    deadline = budget.deadline.timestamp() if budget.deadline else math.inf
-    if budget.max_wall_s is not None:
-        deadline = min(deadline, started + budget.max_wall_s)
-    try:  # the study's run ends FAILED if the study is held elsewhere or the driver raises
-        heartbeat = Heartbeat(study)
-        heartbeat.claim()
-        recover(study, config)
-        if config.sampler == "tpe" and config.start == "sobol":
-            enqueue_start(study, space, base, seed=config.seed, limit=budget.max_trials)
-        stopped_by, reason = optimize(
-            study,
-            config,
-            space,
-            gate=gate,
-            heartbeat=heartbeat,
-            deadline=deadline,
-            vocab=vocab,
-            architecture=architecture,
-            paths=paths,
-            on_trial=on_trial,
-            tracker=tracker,
-        )
-    except BaseException:
-        tracker.finish(status="FAILED", timeout_s=5)
-        raise
-    return _finish(config, study, started, stopped_by, reason, space, notes=notes, tracker=tracker)
+        deadline = budget.deadline.timestamp() if budget.deadline else math.inf
+        if budget.max_wall_s is not None:
+            deadline = min(deadline, started + budget.max_wall_s)
+        try:  # the study's run ends FAILED if the study is held elsewhere or the driver raises
+            heartbeat = Heartbeat(study)
+            heartbeat.claim()
+            recover(study, config)
+            if config.sampler == "tpe" and config.start == "sobol":
+                enqueue_start(study, space, base, seed=config.seed, limit=budget.max_trials)
+            stopped_by, reason = optimize(
+                study,
+                config,
+                space,
+                gate=gate,
+                heartbeat=heartbeat,
+                deadline=deadline,
+                vocab=vocab,
+                architecture=architecture,
+                paths=paths,
+                on_trial=on_trial,
+                tracker=tracker,
+            )
+        except BaseException:
+            tracker.finish(status="FAILED", timeout_s=5)
+            raise
+        return _finish(config, study, started, stopped_by, reason, space, notes=notes, tracker=tracker)
 
 
 def _study_tracker(config: HPOConfig, space: SearchSpace) -> Tracker:
