@@ -1,6 +1,6 @@
 """Intake accuracy: how well requests become typed intents, by the rules, by the LLM's drafts, and by both.
 
-Over three splits of ``bench/data``: ``visible`` (``intake_requests.jsonl``, the one tests and reader changes
+Over the splits of ``bench/data``: ``visible`` (``intake_requests.jsonl``, the one tests and reader changes
 may look at), ``heldout`` (``intake_heldout.jsonl``, kept apart for the fine-tune of issue #16) and ``blind2``
 (``intake_blind2.jsonl``, written before the reader's generalisation; its failures were then seen, so it
 is no longer blind), ``blind3`` (``intake_blind3.jsonl``, 52 requests written after that, before the last

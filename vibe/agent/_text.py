@@ -7,7 +7,7 @@ value the reader finds is a value the validation finds in the same words:
     parse_size("7 bn") = 7e9    parse_size("400 Mio") = 4e8    parse_size("1,5 Mrd") = 1.5e9
     find_hours("within a week") = 168    find_hours("for 30 minutes") = 0.5    find_hours("in 12 Stunden") = 12
     find_until("done by 8 pm") = "20:00"  find_money("€20,000") = 20000    find_gpu_hours("200k GPU-hours") = 2e5
-    find_cluster("4 nodes with 8 A100s each") = 32 A100-80GB, 8 a node
+    find_cluster("4 nodes with 8 A100s each") = 32 A100-80GB, 8 a node   find_samples("400 docstrings + 1.5k QA") = 1900
     lr_factor("a quarter of the learning rate") = 0.25    more_steps("another 500 steps") = 500
     find_paths("train on /data/a and https://x/y") = (["/data/a"], ["https://x/y"])
 """
