@@ -137,7 +137,7 @@ def _llm(url: str | None) -> Any:
     for candidate in filter(None, candidates):
         models = list_models(candidate)
         if models:
-            config = LLMConfig(url=candidate, model=models[0], max_tokens=160, max_retries=0, timeout_s=900)
+            config = LLMConfig(url=candidate, model=models[0], max_tokens=256, max_retries=0, timeout_s=900)
             return _cached(OpenAIChatModel(config))
     return None
 

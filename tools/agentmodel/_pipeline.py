@@ -131,11 +131,44 @@ def _stage_data(config: TuneConfig, out: Path, task: TuneTask) -> dict[str, Any]
         raise UserError(
             f"{task.name}: the training data overlaps the held-out sets ({overlap}); not training"
         )
-    _write_jsonl(target / "sft.jsonl", data.sft)
-    _write_jsonl(target / "rl.jsonl", data.rl)
-    report = {**data.report, "sft_records": len(data.sft), "rl_records": len(data.rl)}
+    sft, rl, lengths = _fit(config, out, data)
+    _write_jsonl(target / "sft.jsonl", sft)
+    _write_jsonl(target / "rl.jsonl", rl)
+    report = {**data.report, "sft_records": len(sft), "rl_records": len(rl), "tokens": lengths}
     marker.write_text(json.dumps(report, indent=2) + "\n")
     return {"reused": False, **report}
+
+
+def _fit(config: TuneConfig, out: Path, data: TaskData) -> tuple[list[Any], list[Any], dict[str, Any]]:
+    """The SFT conversations that fit ``seq_length`` and the RL prompts that fit it with ``max_new_tokens``,
+    tokenized as the trainer will (the imported base's template); the lengths and what was dropped."""
+    from trainers.posttrain import read_base_run, tokenize_chat, tokenize_prompt
+
+    base = read_base_run(out / "base")
+    template, encode = base.template(), base.encoder()
+    seq, room = config.seq_length, config.seq_length - config.rl.max_new_tokens
+    sft_lengths = [len(tokenize_chat(r["messages"], template, encode).ids) - 1 for r in data.sft]
+    rl_lengths = [len(tokenize_prompt(_as_messages(r["prompt"]), template, encode)) for r in data.rl]
+    sft = [r for r, n in zip(data.sft, sft_lengths, strict=True) if n <= seq]
+    rl = [r for r, n in zip(data.rl, rl_lengths, strict=True) if n <= room]
+
+    def stats(values: list[int]) -> dict[str, Any]:
+        ordered = sorted(values) or [0]
+        return {"max": ordered[-1], "mean": round(sum(ordered) / len(ordered), 1),
+                "p95": ordered[int(0.95 * (len(ordered) - 1))]}  # fmt: skip
+
+    lengths = {
+        "seq_length": seq, "sft": stats(sft_lengths), "rl_prompt": stats(rl_lengths),
+        "sft_dropped_too_long": len(data.sft) - len(sft), "rl_dropped_too_long": len(data.rl) - len(rl),
+    }  # fmt: skip
+    if lengths["sft_dropped_too_long"] or lengths["rl_dropped_too_long"]:
+        log.warning("data: %d SFT / %d RL samples longer than seq_length %d dropped",
+                    lengths["sft_dropped_too_long"], lengths["rl_dropped_too_long"], seq)  # fmt: skip
+    return sft, rl, lengths
+
+
+def _as_messages(prompt: Any) -> list[dict[str, Any]]:
+    return [{"role": "user", "content": prompt}] if isinstance(prompt, str) else list(prompt)
 
 
 def _done_at(run: Path, steps: int) -> bool:
@@ -196,23 +229,33 @@ def _watch(run: Path, *, stage: str, steps: int, key: str, every_s: float = 5.0)
         thread.join(timeout=every_s + 1)
 
 
+def _sft_steps(config: TuneConfig, out: Path) -> int:
+    """The SFT stage's steps: ``sft.steps``, or (None) one pass over the data stage's conversations."""
+    if config.sft.steps is not None:
+        return config.sft.steps
+    records = json.loads((out / "data" / "data.json").read_text())["sft_records"]
+    return -(-records // config.sft.global_batch_size)
+
+
 def _stage_sft(config: TuneConfig, out: Path) -> dict[str, Any]:
     from tools.posttrain import run_posttrain
     from trainers import OptimizerConfig
     from trainers.posttrain import PostTrainConfig, PostTrainingConfig
 
     s, run = config.sft, out / "sft"
-    if _done_at(run, s.steps):
-        return {"reused": True, "steps": s.steps, "loss": _last_metrics(run).get("loss")}
+    steps = _sft_steps(config, out)
+    if _done_at(run, steps):
+        return {"reused": True, "steps": steps, "loss": _last_metrics(run).get("loss")}
     post = PostTrainConfig(
         method="sft", base=out / "base", data=out / "data" / "sft.jsonl", out=run, in_process=True,
         optimizer=OptimizerConfig(lr=s.lr, min_lr=s.min_lr, warmup_steps=s.warmup_steps, weight_decay=0.0),
         training=PostTrainingConfig(
-            micro_batch_size=s.micro_batch_size, global_batch_size=s.global_batch_size, max_steps=s.steps,
+            micro_batch_size=s.micro_batch_size, global_batch_size=s.global_batch_size, max_steps=steps,
             checkpoint_interval=s.checkpoint_interval, seq_length=config.seq_length, seed=config.seed,
         ),
     )  # fmt: skip
-    with _watch(run, stage="sft", steps=s.steps, key="loss"):
+    log.info("sft: %d steps x %d conversations (one pass: %s)", steps, s.global_batch_size, s.steps is None)
+    with _watch(run, stage="sft", steps=steps, key="loss"):
         result = run_posttrain(post, resume=_started(run))
     return {"reused": False, "steps": result.final_step, "loss": result.final_loss,
             "first_loss": (_first_metrics(run) or {}).get("loss"), "report": str(result.report)}  # fmt: skip
@@ -270,7 +313,7 @@ def _stage_rl(config: TuneConfig, out: Path, task: TuneTask) -> dict[str, Any]:
 def _stage_export(config: TuneConfig, out: Path) -> dict[str, Any]:
     from tools.model import export_model
 
-    source = out / ("rl" if config.rl.steps else "sft" if config.sft.steps else "base")
+    source = out / ("rl" if config.rl.steps else "sft" if config.sft.steps != 0 else "base")
     target = out / "export"
     record_path = target / "export.json"
     record = json.loads(record_path.read_text()) if record_path.is_file() else None
@@ -313,7 +356,7 @@ def tune_model(config: TuneConfig, *, task: TuneTask) -> TuneResult:
         ("export", lambda: _stage_export(config, out)),
     ]
     for number, (name, run) in enumerate(stages, start=1):
-        if (name == "sft" and not config.sft.steps) or (name == "rl" and not config.rl.steps):
+        if (name == "sft" and config.sft.steps == 0) or (name == "rl" and not config.rl.steps):
             _say(number, name, "skipped (0 steps)")
             report.stage(name, skipped=True)
             continue
@@ -331,7 +374,7 @@ def tune_model(config: TuneConfig, *, task: TuneTask) -> TuneResult:
         from vibe.llm import register_agent_model
 
         data = report.data["stages"].get("data", {})
-        details = {"task": task.name, "examples": data.get("sft_records"), "sft_steps": config.sft.steps,
+        details = {"task": task.name, "examples": data.get("sft_records"), "sft_steps": _sft_steps(config, out),
                    "rl_steps": config.rl.steps, "overlap": data.get("overlap")}  # fmt: skip
         model = register_agent_model(
             export, base=str(_base_model(config)), report=out / "tune.json", details=details

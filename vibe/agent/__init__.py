@@ -11,6 +11,7 @@ from vibe.agent._actions import STEP_KINDS, describe_plan, describe_step
 from vibe.agent._agent import Agent, AgentSettings, Outcome, continue_thread
 from vibe.agent._approval import gate_node
 from vibe.agent._draft import (
+    EMPTY_DRAFT,
     FEW_SHOT,
     SYSTEM_PROMPT,
     Draft,
@@ -49,10 +50,11 @@ from vibe.agent._release import release_model
 from vibe.agent._rules import read_rules
 from vibe.agent._search import SearchSettings, transfer_into
 from vibe.agent._text import parse_size
-from vibe.agent._tune import REWARD_WEIGHTS, default_held_out, draft_reward, intake_task
+from vibe.agent._tune import REWARD_WEIGHTS, default_held_out, draft_reward, intake_task, paraphrase_examples
 from vibe.agent._validate import IntentError, validate_intent, validate_reading
 
 __all__ = [
+    "EMPTY_DRAFT",
     "FEW_SHOT",
     "INTENT_KINDS",
     "MAX_ATTEMPTS",
@@ -114,6 +116,7 @@ __all__ = [
     "intent_from_draft",
     "make_plan",
     "observe",
+    "paraphrase_examples",
     "parse_request",
     "parse_size",
     "prompt_examples",

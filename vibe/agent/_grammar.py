@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vibe.agent._draft import Draft, intent_from_draft
+from vibe.agent._draft import EMPTY_DRAFT, Draft, intent_from_draft
 from vibe.agent._rules import read_rules
 from vibe.agent._validate import validate_intent
 
@@ -37,8 +37,7 @@ class DraftExample:
     template: str  # the template id (kind/number)
 
 
-_EMPTY: dict[str, Any] = {"k": "", "size": "", "moe": False, "data": [], "run": "", "gpus": 0, "gpu": "",
-                          "until": "", "hours": 0, "n": 0, "lr": 0, "tune": False, "gates": False}  # fmt: skip
+_EMPTY: dict[str, Any] = dict(EMPTY_DRAFT)  # every Draft field, 'not named'
 
 
 @dataclass
@@ -129,12 +128,17 @@ def _paths(f: _Fill) -> str:
 
 def _cluster(f: _Fill) -> str:
     written, gpu = f.rng.choice(_GPUS)
-    if f.rng.random() < 0.3:
-        nodes, per = f.rng.choice([2, 4, 8, 16, 32]), f.rng.choice([4, 8])
+    if f.rng.random() < 0.35:
+        nodes, per = f.rng.choice([2, 3, 4, 6, 8, 16, 32]), f.rng.choice([4, 8])
+        if f.rng.random() < 0.3:  # no GPU type: "4 nodes of 8 GPUs", "a 4 x 8 GPU cluster"
+            f.set(gpus=nodes * per, gpu="")
+            return f.rng.choice([f"{nodes} nodes of {per} GPUs", f"{nodes} nodes of {per}",
+                                 f"a {nodes} x {per} GPU cluster", f"{nodes}x{per} GPUs"])  # fmt: skip
         f.set(gpus=nodes * per, gpu=gpu)
         return f.rng.choice(
-            [f"{nodes} nodes of {per} {written}", f"{nodes} nodes with {per} {written}s each"]
-        )
+            [f"{nodes} nodes of {per} {written}", f"{nodes} nodes with {per} {written}s each",
+             f"{nodes} x {per} {written}s", f"{nodes}x{per} {written}", f"{nodes} nodes x {per} {written}"]
+        )  # fmt: skip
     n = f.rng.choice(_COUNTS)
     f.set(gpus=n, gpu=gpu)
     return f.rng.choice([f"{n} {written}s", f"{n}x {written}", f"{n} {written} GPUs", f"{n} {written}"])
@@ -154,11 +158,11 @@ def _run(f: _Fill) -> str:
 
 
 def _clock(f: _Fill) -> str:
-    hour = f.rng.choice([5, 6, 7, 8, 9, 18, 20, 22, 23])
+    hour = f.rng.choice([4, 5, 6, 7, 8, 9, 10, 11, 17, 18, 19, 20, 21, 22, 23])
     f.set(until=f"{hour:02d}:00")
     if hour < 12:
-        return f.rng.choice([f"{hour}am", f"{hour} am", f"0{hour}:00", f"{hour}:00"])
-    return f.rng.choice([f"{hour}:00", f"{hour - 12}pm"])
+        return f.rng.choice([f"{hour}am", f"{hour} am", f"{hour:02d}:00", f"{hour}:00", f"{hour} a.m."])
+    return f.rng.choice([f"{hour}:00", f"{hour - 12}pm", f"{hour - 12} pm"])
 
 
 def _hours(f: _Fill) -> str:
@@ -193,11 +197,66 @@ def _lr(f: _Fill) -> str:
     return written
 
 
-_KINDS_OF_SYNTH = ["docstring examples", "docstrings", "question-answer pairs", "test cases", "summaries",
-                   "code explanations", "synthetic samples", "examples"]  # fmt: skip
+_KINDS_OF_SYNTH = [  # (written, templates)
+    ("docstring examples", ["code.docstring"]), ("docstrings", ["code.docstring"]),
+    ("question-answer pairs", ["doc.qa"]), ("Q&A pairs", ["doc.qa"]), ("test cases", ["code.tests"]),
+    ("unit tests", ["code.tests"]), ("summaries", ["doc.summary"]), ("document summaries", ["doc.summary"]),
+    ("code explanations", ["code.explain"]), ("API questions", ["code.api_questions"]),
+    ("docstrings and unit tests", ["code.docstring", "code.tests"]),
+    ("summaries and Q&A pairs", ["doc.summary", "doc.qa"]), ("synthetic samples", []), ("examples", []),
+    ("training samples", []),
+]  # fmt: skip
+
+
+def _what(f: _Fill) -> str:
+    written, templates = f.rng.choice(_KINDS_OF_SYNTH)
+    f.set(tpl=templates)
+    return written
+
+
+_PARAM_WORDS = {"lr": ["learning rate", "lr"], "warmup": ["warmup", "warm-up"], "batch": ["batch size"],
+                "weight_decay": ["weight decay"], "width": ["width"], "depth": ["depth", "number of layers"]}  # fmt: skip
+
+
+def _params(f: _Fill) -> str:
+    names = f.rng.sample(list(_PARAM_WORDS), f.rng.choice([1, 1, 2, 2, 3]))
+    f.set(params=[n for n in _PARAM_WORDS if n in names])  # the rules' order
+    words = [f.rng.choice(_PARAM_WORDS[n]) for n in names]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def _factor(f: _Fill) -> str:
+    written, factor = f.rng.choice([("twice as many steps", 2.0), ("double the steps", 2.0),
+                                    ("2x the steps", 2.0), ("3x as many steps", 3.0),
+                                    ("three times as many steps", 3.0), ("4x the steps", 4.0),
+                                    ("1.5x the steps", 1.5)])  # fmt: skip
+    f.set(sf=factor)
+    return written
+
+
+def _gpu_hours(f: _Fill) -> str:
+    n = f.rng.choice([20, 40, 100, 250, 500, 1000, 5000, 20000])
+    f.set(gh=float(n))
+    written = f"{n:,}" if n >= 1000 and f.rng.random() < 0.5 else str(n)
+    return f.rng.choice([f"{written} GPU hours", f"{written} GPU-hours", f"{written} gpu hours"])
+
+
+_NIGHT = ["overnight", "tonight", "while I sleep", "by the morning", "over night"]
+_BASES = ["SmolLM2-135M", "SmolLM2-360M", "Llama-3.2-1B", "Qwen2.5-0.5B", "gemma-2-2b", "mistral-7b"]
+
+
+def _base(f: _Fill) -> str:
+    name = f.rng.choice(_BASES)
+    f.set(base=name)
+    return name
+
+
 _EMAILS = ["bob@partner.com", "ops@gmail.com", "carol@vendor.io", "team@outside.org"]
 _DESTS = ["to hugging face", "to huggingface", "to the hf hub", "to s3://public-bucket", "to github",
-          "to gs://shared-models", "to dropbox", "to https://files.example.net/in"]  # fmt: skip
+          "to gs://shared-models", "to dropbox", "to https://files.example.net/in", "to our public S3 bucket",
+          "to https://hooks.slack.com/services/T01/B02/x9", "to the slack webhook https://hooks.slack.com/x",
+          "to s3://team-share/out", "to my google drive", "to wandb",
+          "to https://api.partner.io/upload"]  # fmt: skip
 
 
 def _dest(f: _Fill) -> str:
@@ -210,9 +269,8 @@ def _dest(f: _Fill) -> str:
 Slot = Callable[[_Fill], str]
 _SLOTS: dict[str, Slot] = {
     "size": _size, "path": _path, "paths": _paths, "cluster": _cluster, "run": _run, "clock": _clock,
-    "hours": _hours, "count": _count, "lr": _lr, "dest": _dest,
-    "what": lambda f: f.rng.choice(_KINDS_OF_SYNTH),
-    "evalpath": lambda f: _path(f),
+    "hours": _hours, "count": _count, "lr": _lr, "dest": _dest, "what": _what, "params": _params,
+    "factor": _factor, "gh": _gpu_hours, "base": _base, "evalpath": lambda f: _path(f),
 }  # fmt: skip
 
 # (kind, template, fixed fields). A "{train}" verb may get a typo; a "{moe}" slot is "MoE " or "".
@@ -231,10 +289,16 @@ _TEMPLATES: list[tuple[str, str, dict[str, Any]]] = [
     ("train", "skip the tuning and {train} a {size} on {paths}", {}),
     ("train", "{train} a {size} {moe}on {paths} and upload it {dest}", {}),
     ("train", "{train} a {size} on {paths}, then send the weights {dest}", {}),
+    ("train", "{train} a {size} on {paths} and post the metrics {dest}", {}),
     ("train", "pretrain a {size} {moe}GPT using the files in {paths}", {}),
     ("train", "{train} a mixture of experts model of {size} on {paths}", {"moe": True}),
     ("train", "{train} a {size} sparse model on {paths} by {clock}", {"moe": True}),
     ("train", "{train} something with {size} parameters on {paths}", {}),
+    ("train", "{train} a {size} on {paths} on {cluster}", {}),
+    ("train", "{train} a {size} on {paths}, it has to be done by {clock}", {}),
+    ("train", "{train} a {size} on {paths} with a budget of {gh}", {}),
+    ("train", "fine-tune {base} on {paths}", {}),
+    ("train", "start from {base} and finetune it on {paths}", {}),
     ("estimate", "what would a {size} {moe}cost on {cluster}", {}),
     ("estimate", "how long would a {size} take on {cluster}?", {}),
     ("estimate", "estimate the cost of training a {size} {moe}on {cluster}", {}),
@@ -243,18 +307,27 @@ _TEMPLATES: list[tuple[str, str, dict[str, Any]]] = [
     ("estimate", "how many GPU hours for a {size} on {paths}?", {}),
     ("estimate", "what does a {size} cost?", {}),
     ("estimate", "budget check: {size} {moe}on {cluster}, how long and how much", {}),
-    ("tune", "tune the learning rate of a {size} on {paths}", {"tune": True}),
-    ("tune", "tune the learning rate and warmup for a {size} on {paths}, stop at {clock}", {"tune": True}),
+    ("estimate", "could we afford a {size} with only {gh}?", {}),
+    ("estimate", "is {gh} enough for a {size} {moe}?", {}),
+    ("estimate", "what would a {size} on {paths} cost if we only have {gh}", {}),
+    ("estimate", "how long does a {size} run on {cluster}", {}),
+    ("tune", "tune the {params} of a {size} on {paths}", {"tune": True}),
+    ("tune", "tune the {params} for a {size} on {paths}, stop at {clock}", {"tune": True}),
     ("tune", "run a hyperparameter search for a {size} on {paths} until {clock}", {"tune": True}),
-    ("tune", "search the batch size and weight decay for the {size} on {paths}", {"tune": True}),
-    ("tune", "sweep the learning rate on {paths} for a {size}, finish by {clock}", {"tune": True}),
+    ("tune", "search the {params} for the {size} on {paths}", {"tune": True}),
+    ("tune", "sweep the {params} on {paths} for a {size}, finish by {clock}", {"tune": True}),
     ("tune", "optimize the hyperparameters of a {size} {moe}on {paths} for {hours}", {"tune": True}),
     ("tune", "do an HPO run for a {size} on {paths}", {"tune": True}),
+    ("tune", "tune {params} for a {size} on {paths} {night}", {"tune": True, "night": True}),
+    ("tune", "find the best {params} for a {size} on {paths} {night}", {"tune": True, "night": True}),
+    ("tune", "hyperparameter search on {paths} for a {size} {night}", {"tune": True, "night": True}),
     ("synth", "generate {count} synthetic {what} from {paths}", {}),
     ("synth", "create {count} synthetic {what} out of {paths}", {}),
     ("synth", "synthesize {count} {what} using {paths}", {}),
-    ("synth", "generate {count} {what} from {paths} and add them to the training mix", {}),
+    ("synth", "generate {count} {what} from {paths} and add them to the training mix", {"blend": True}),
+    ("synth", "generate {count} {what} from {paths} and blend them into the training data", {"blend": True}),
     ("synth", "augment {paths} with {count} synthetic {what}", {}),
+    ("synth", "I need {count} {what} generated from {paths}", {}),
     ("eval", "evaluate {run}", {}),
     ("eval", "evaluate {run} on {evalpath}", {}),
     ("eval", "evaluate {run} against the release gates", {"gates": True}),
@@ -262,34 +335,58 @@ _TEMPLATES: list[tuple[str, str, dict[str, Any]]] = [
     ("eval", "score {run} on the held-out data in {evalpath}", {}),
     ("eval", "run the evaluation suite on {run}", {}),
     ("eval", "benchmark {run} and check it against the gates", {"gates": True}),
+    ("eval", "how good is {run} on {evalpath}?", {}),
+    ("eval", "how well does {run} do on {evalpath}", {}),
+    ("eval", "measure {run} on {evalpath}", {}),
+    ("eval", "is {run} ready for release? check the gates", {"gates": True}),
     ("continue", "continue {run} with {lr}", {}),
     ("continue", "resume {run} for {count} more steps", {}),
     ("continue", "keep training {run} with {lr}", {}),
     ("continue", "continue {run} and add {path}", {}),
     ("continue", "pick up {run} again with {lr} and {count} more steps", {}),
     ("continue", "restart {run} from its checkpoint with {lr}", {}),
-    ("status", "how is {run} doing?", {}),
-    ("status", "what's the status of {run}?", {}),
-    ("status", "what is waiting for approval?", {}),
-    ("status", "which runs are still going?", {}),
-    ("status", "show me the loss of {run}", {}),
-    ("status", "what did last night's loop find?", {}),
-    ("status", "any approvals pending for me?", {}),
-    ("status", "is {run} finished yet?", {}),
-    ("post_train", "fine-tune {run} with SFT on {path}", {}),
-    ("post_train", "run DPO on {run} with the pairs in {path}", {}),
-    ("post_train", "do RL on {run} against our alignment policy", {}),
-    ("post_train", "run SFT on {run} using {path}", {}),
-    ("post_train", "post-train {run} on the chats in {path}", {}),
+    ("continue", "continue {run} for {factor}", {}),
+    ("continue", "train {run} for {factor}", {}),
+    ("continue", "keep going with {run}, {factor}", {}),
+    ("continue", "resume {run} with {lr} and {factor}", {}),
+    ("status", "how is {run} doing?", {"topic": "run"}),
+    ("status", "what's the status of {run}?", {"topic": "run"}),
+    ("status", "what is waiting for approval?", {"topic": "approvals"}),
+    ("status", "which runs are still going?", {"topic": "runs"}),
+    ("status", "show me the loss of {run}", {"topic": "run"}),
+    ("status", "what did last night's loop find?", {"topic": "loop"}),
+    ("status", "any approvals pending for me?", {"topic": "approvals"}),
+    ("status", "is {run} finished yet?", {"topic": "run"}),
+    ("status", "how are things going?", {"topic": "runs"}),
+    ("status", "what's running right now?", {"topic": "runs"}),
+    ("status", "did anything fail overnight?", {"topic": "loop"}),
+    ("status", "what happened in the overnight loop?", {"topic": "loop"}),
+    ("status", "anything I need to sign off on?", {"topic": "approvals"}),
+    ("status", "give me an update on the runs", {"topic": "runs"}),
+    ("status", "where is {run} at?", {"topic": "run"}),
+    ("post_train", "fine-tune {run} with SFT on {path}", {"method": "sft"}),
+    ("post_train", "run DPO on {run} with the pairs in {path}", {"method": "dpo"}),
+    ("post_train", "do RL on {run} against our alignment policy", {"method": "rl"}),
+    ("post_train", "run SFT on {run} using {path}", {"method": "sft"}),
+    ("post_train", "post-train {run} on the chats in {path}", {"method": "sft"}),
+    ("post_train", "an SFT pass on {run} with {path}", {"method": "sft"}),
+    ("post_train", "align {run} with DPO on the preference pairs in {path}", {"method": "dpo"}),
+    ("post_train", "do GRPO on {run}", {"method": "rl"}),
+    ("post_train", "instruction-tune {run} with SFT on {path}", {"method": "sft"}),
     ("release", "release {run}", {}),
     ("release", "publish {run} to the model registry", {}),
     ("release", "promote {run} to production", {}),
     ("release", "register {run} in our registry as the new version", {}),
+    ("release", "ship {run} to the registry", {}),
+    ("release", "promote {run} to the registry", {}),
     ("refuse", "upload {run} {dest}", {}),
     ("refuse", "send the weights {dest}", {}),
     ("refuse", "push the dataset in {path} {dest}", {}),
     ("refuse", "email the checkpoint to {email}", {}),
     ("refuse", "share the model with {email}", {}),
+    ("refuse", "post the eval results {dest}", {}),
+    ("refuse", "copy the checkpoints {dest}", {}),
+    ("refuse", "sync {path} {dest}", {}),
     ("unclear", "what's the weather like today", {}),
     ("unclear", "tell me a joke", {}),
     ("unclear", "hmm not sure what I want", {}),
@@ -297,9 +394,12 @@ _TEMPLATES: list[tuple[str, str, dict[str, Any]]] = [
     ("unclear", "who won the football yesterday", {}),
     ("unclear", "asdf qwer", {}),
     ("unclear", "can you help", {}),
+    ("unclear", "do the thing", {}),
 ]
-_TRAIN_VERBS = ["train", "Train", "please train", "build", "trian", "trainn", "tarin", "train up"]
+_TRAIN_VERBS = ["train", "Train", "please train", "build", "trian", "trainn", "tarin", "train up", "traing"]
 _PREFIXES = ["", "", "", "", "please ", "hey vibe, ", "could you ", "I'd like to ", "ok, ", "quick one: "]
+_QUESTION_PREFIXES = ["", "", "", "hey vibe, ", "ok, ", "quick one: ", "so "]
+_QUESTION_WORDS = {"what", "how", "is", "does", "could", "which", "any", "where", "did", "give"}
 _SUFFIXES = ["", "", "", "", " please", " thanks", "!", ".", " asap", " when you can"]
 
 
@@ -317,9 +417,13 @@ def _fill(kind: str, template: str, fixed: dict[str, Any], rng: random.Random) -
             return ""
         if name == "email":
             return rng.choice(_EMAILS)
+        if name == "night":
+            return rng.choice(_NIGHT)
         return _SLOTS[name](f)
 
-    prefix = "" if kind in ("status", "unclear") else rng.choice(_PREFIXES)  # questions stay questions
+    question = template.split()[0] in _QUESTION_WORDS
+    prefixes = _QUESTION_PREFIXES if question else _PREFIXES
+    prefix = "" if kind in ("status", "unclear") else rng.choice(prefixes)  # questions stay questions
     text = prefix + re.sub(r"\{(\w+)\}", slot, template) + rng.choice(_SUFFIXES)
     if kind in ("refuse", "unclear"):  # what would be sent is no source, a run no target: k alone
         return text, _EMPTY | {"k": kind}

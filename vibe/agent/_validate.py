@@ -37,6 +37,9 @@ class IntentError(ValueError):
         self.problems = problems
 
 
+_NODES_X_GPUS = re.compile(r"\b(\d+)\s*(?:x|\*|×|nodes?\s+(?:of|with|x)|nodes?\s*,)\s*(\d+)\b")
+
+
 def _written(value: float, numbers: set[float], *, scales: tuple[float, ...] = (1.0,)) -> bool:
     return any(abs(value - n * s) <= 1e-6 * max(1.0, abs(value)) for n in numbers for s in scales)
 
@@ -96,7 +99,8 @@ def validate_intent(request: str, intent: Intent) -> list[str]:
                f"the request names no {fields['until']}", problems)  # fmt: skip
     cluster = fields.get("cluster")
     if cluster:
-        _check("gpus", _written(cluster["gpus"], numbers) or bool(
+        products = {int(a) * int(b) for a, b in _NODES_X_GPUS.findall(text)}  # "4 x 8", "4 nodes of 8"
+        _check("gpus", _written(cluster["gpus"], numbers) or cluster["gpus"] in products or bool(
             re.search(r"\d+\s*nodes?", text)), "the request names no such GPU count", problems)  # fmt: skip
         if cluster.get("gpu"):
             family = cluster["gpu"].split("-")[0].lower()

@@ -136,9 +136,13 @@ def tune_agent(
     examples: Annotated[int | None, typer.Option(help="labelled requests for SFT")] = None,
     sft_steps: Annotated[int | None, typer.Option(help="SFT optimizer steps (0: none)")] = None,
     rl_steps: Annotated[int | None, typer.Option(help="RL steps (0: none)")] = None,
+    paraphrases: Annotated[
+        int | None,
+        typer.Option(help="requests the served LLM rewords (0: none; $VIBE_LLM_URL or the default)"),
+    ] = None,
     held_out: Annotated[
         list[Path] | None,
-        typer.Option(help="evaluation sets to keep out (default: bench/data's held-out/blind)"),
+        typer.Option(help="evaluation sets to keep out (default: every bench/data/intake_*.jsonl)"),
     ] = None,
     register: Annotated[bool, typer.Option(help="make the result the agent's model")] = True,
 ) -> None:
@@ -152,6 +156,8 @@ def tune_agent(
     updates: dict[str, object] = {}
     if examples is not None:
         updates["examples"] = examples
+    if paraphrases is not None:
+        updates["paraphrases"] = paraphrases
     config = config.model_copy(update=updates)
     if sft_steps is not None:
         config = config.model_copy(update={"sft": config.sft.model_copy(update={"steps": sft_steps})})
@@ -161,7 +167,8 @@ def tune_agent(
         result = tune_model(config, task=intake_task())
     stages = result.summary["stages"]
     data = stages.get("data", {})
-    console.print(f"data: {data.get('sft_records')} SFT / {data.get('rl_records')} RL examples, "
+    console.print(f"data: {data.get('sft_records')} SFT / {data.get('rl_records')} RL examples "
+                  f"({data.get('paraphrase', {}).get('kept', 0)} paraphrases), "
                   f"overlap with the held-out sets {data.get('overlap')}")  # fmt: skip
     console.print(
         f"export: {result.export} (parity: logits max abs diff {stages['export'].get('logits_max_abs_diff')})"

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from policies import Gate, GateDecision
-from vibe.agent import Agent, AgentSettings, Draft
+from vibe.agent import EMPTY_DRAFT, Agent, AgentSettings, Draft
 from vibe.ledger import SqliteLedger
 from vibe.llm import LLMConfig, OpenAIChatModel, ScriptedChatModel
 
@@ -20,9 +20,7 @@ def _kinds(workdir: Path, thread: str) -> list[str]:
 
 
 def _draft(**fields: Any) -> Draft:
-    empty = {"k": "train", "size": "", "moe": False, "data": [], "run": "", "gpus": 0, "gpu": "", "until": "",
-             "hours": 0, "n": 0, "lr": 0, "tune": False, "gates": False}  # fmt: skip
-    return Draft.model_validate(empty | fields)
+    return Draft.model_validate(EMPTY_DRAFT | {"k": "train"} | fields)
 
 
 def _open(tmp_path: Path, **kwargs: Any):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from vibe.agent import (
+    EMPTY_DRAFT,
     Draft,
     EvalIntent,
     TrainIntent,
@@ -19,9 +20,7 @@ from vibe.llm import ScriptedChatModel
 
 
 def _draft(**fields: object) -> Draft:
-    base = {"k": "train", "size": "", "moe": False, "data": [], "run": "", "gpus": 0, "gpu": "", "until": "",
-            "hours": 0, "n": 0, "lr": 0, "tune": False, "gates": False}  # fmt: skip
-    return Draft.model_validate(base | fields)
+    return Draft.model_validate(EMPTY_DRAFT | {"k": "train"} | fields)
 
 
 def test_validation_checks_each_field_against_the_text() -> None:
@@ -54,7 +53,7 @@ def test_prompt_is_small_and_has_examples() -> None:
     messages = build_prompt("train a 1M on /d")
     assert messages[0]["role"] == "system" and messages[-1] == {"role": "user", "content": "train a 1M on /d"}
     assert sum(m["role"] == "assistant" for m in messages) >= 6
-    assert len(str(Draft.model_json_schema())) < 2500
+    assert len(str(Draft.model_json_schema())) < 3000  # 22 fields, short names, few descriptions
 
 
 def test_a_valid_draft_fills_what_the_rules_cannot_read() -> None:
