@@ -362,6 +362,7 @@ _TIMES = {"two": 2.0, "three": 3.0, "four": 4.0, "five": 5.0, "six": 6.0, "eight
 _PATH = re.compile(r"(?<![\w:/.~])(~?/[^\s,;'\"()]+)")
 _URL = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s,;'\"()]*", re.I)
 STDLIB_ALIASES = ("python standard library", "python stdlib", "standard library", "stdlib")
+_STDLIB_NAMED = re.compile(r"(?<![\w/-])(?:" + "|".join(STDLIB_ALIASES) + r")(?![\w/-])", re.I)
 _SYSTEM = ("/etc", "/root", "/proc", "/sys", "/boot", "/dev", "/var/lib", "/var/log")
 
 
@@ -385,7 +386,7 @@ def find_paths(request: str) -> tuple[list[str], list[str]]:
     paths = [p.rstrip(".:!?") for p in _PATH.findall(rest) if not p.startswith("//")]
     paths = [str(Path(p).expanduser()) if p.startswith("~") else p for p in paths]
     paths = [p.rstrip("/") or "/" for p in paths]
-    if any(alias in rest.lower() for alias in STDLIB_ALIASES):
+    if _STDLIB_NAMED.search(_PATH.sub(" ", rest)):  # the name as words, not inside a path (/data/py-stdlib)
         paths.append(stdlib_path())
     return list(dict.fromkeys(paths)), urls
 

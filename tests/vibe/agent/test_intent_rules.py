@@ -113,6 +113,15 @@ def test_urls_are_never_data_sources() -> None:
     assert reading.intent.data == [] and reading.urls == ["https://example.com/data.tar.gz"]
 
 
+def test_the_standard_library_is_named_by_words_never_by_a_path_that_contains_them() -> None:
+    import sysconfig
+
+    stdlib = sysconfig.get_paths()["stdlib"]
+    assert read_rules("train a 20M on the Python standard library").intent.data == [stdlib]
+    assert read_rules("train a 20M on /data/py-stdlib").intent.data == ["/data/py-stdlib"]
+    assert read_rules("train a 20M on /srv/stdlib/src").intent.data == ["/srv/stdlib/src"]
+
+
 def test_unreadable_request_is_a_question_not_a_plan() -> None:
     for text in ("what's the weather like?", "make it better", "asdf qwerty"):
         intent = read_rules(text).intent

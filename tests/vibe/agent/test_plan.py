@@ -98,3 +98,17 @@ def test_a_plan_step_is_built_from_its_tools_typed_arguments() -> None:
         step.with_args(run_dirr="runs/u/train")
     with pytest.raises(ValidationError, match="vocab_size"):
         IngestArgs(paths=["/d"], out="o", vocab_size=10)
+
+
+def test_a_train_step_whose_run_config_is_invalid_cannot_be_built() -> None:
+    import pytest
+    from pydantic import ValidationError
+
+    from tools import TrainArgs
+
+    good = {"out": "runs/t/train", "data": {"sources": [{"path": "runs/t/data"}]}}
+    assert TrainArgs(config=good).config == good  # kept as data: the ledger's format
+    with pytest.raises(ValidationError, match="lr"):
+        TrainArgs(config={**good, "optimizer": {"lr": -1.0}})
+    with pytest.raises(ValidationError, match="Extra inputs"):
+        TrainArgs(config={**good, "trainig": {"max_steps": 3}})
