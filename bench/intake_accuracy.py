@@ -1,11 +1,13 @@
 """Intake accuracy: how well requests become typed intents, by the rules, by the LLM's drafts, and by both.
 
-Over three splits of ``bench/data``: ``visible`` (``intake_requests.jsonl``, the one tests and reader changes
+Over the splits of ``bench/data``: ``visible`` (``intake_requests.jsonl``, the one tests and reader changes
 may look at), ``heldout`` (``intake_heldout.jsonl``, kept apart for the fine-tune of issue #16) and ``blind2``
 (``intake_blind2.jsonl``, written before the reader's generalisation; its failures were then seen, so it
 is no longer blind), ``blind3`` (``intake_blind3.jsonl``, 52 requests written after that, before the last
 round of reader changes) and ``blind4`` (``intake_blind4.jsonl``, 89 requests written in session 4 before
-anyone read the rules for them; its misses were then seen). ``--set all`` (the default) reports each split. Each line is a request and the fields its intent must have (``kind``
+anyone read the rules for them; its misses were then seen) and ``blind5`` (``intake_blind5.jsonl``, 92 requests
+written blind in session 4 after blind4's round, also the held-out set for the tuned model of issue #16).
+``--set all`` (the default) reports each split. Each line is a request and the fields its intent must have (``kind``
 plus the fields that matter; keys starting with ``_`` are the side notes: refusals, policy override, URLs,
 directories needing confirmation). Reported: intent (kind) accuracy and field accuracy (every expected field
 right) for
@@ -44,6 +46,7 @@ SETS = {
     "blind2": DATA / "intake_blind2.jsonl",
     "blind3": DATA / "intake_blind3.jsonl",
     "blind4": DATA / "intake_blind4.jsonl",
+    "blind5": DATA / "intake_blind5.jsonl",
 }
 
 

@@ -11,14 +11,19 @@ import tools.release
 import tools.synth  # noqa: F401  (registers the hpo, model, posttrain, release and synth tools)
 from tools import _builtin  # noqa: F401  (registers the built-in tools)
 from tools._ahead import start_training_ahead, stop_training_ahead
+from tools._builtin import EstimateArgs, EvalArgs, IngestArgs, TrainArgs
 from tools._profile import profile
 from tools.registry import Tool, ToolArgs, ToolContext, ToolError, register, registered
 
 __all__ = [
+    "EstimateArgs",
+    "EvalArgs",
+    "IngestArgs",
     "Tool",
     "ToolArgs",
     "ToolContext",
     "ToolError",
+    "TrainArgs",
     "profile",
     "register",
     "registered",

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from tools._ahead import run_spec_path, take_ahead
 from tools._profile import ProfileArgs, ProfileResult, profile
@@ -166,6 +166,15 @@ class TrainArgs(ToolArgs):
         gt=0,
         description="stop the run if no step is logged for this long (Ray start-up included)",
     )
+
+    @field_validator("config")
+    @classmethod
+    def _a_run_config(cls, config: dict[str, Any]) -> dict[str, Any]:
+        """A step whose run config would not validate cannot be built (kept as data: the ledger's format)."""
+        from trainers import RunConfig
+
+        RunConfig.model_validate(config)
+        return config
 
 
 class TrainToolResult(BaseModel):

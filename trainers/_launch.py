@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from trainers._checkpoint import latest_checkpoint
+from trainers._checkpoint import CheckpointInfo, latest_checkpoint
 from trainers._config import RayConfig, RunConfig
 from trainers._data import read_sources
 from trainers._init import check_init_from, copy_init_tokenizer
@@ -41,8 +41,8 @@ from trainers._report import write_report
 from trainers._tracking import MetricsTail, finish_tracking
 from vibe.core.config import dump_yaml, load_yaml
 from vibe.core.errors import UserError
-from vibe.core.log import setup_logging
-from vibe.tracking import start_run
+from vibe.core.log import run_log
+from vibe.tracking import Tracker, start_run
 
 __all__ = ["RunResult", "init_ray", "launch"]
 
@@ -206,7 +206,22 @@ def _resolve_device(config: RunConfig) -> tuple[bool, str]:
 def launch(config: RunConfig, *, resume: bool = False) -> RunResult:
     """Train ``config`` to ``training.max_steps`` (continuing from the last checkpoint if ``resume``)."""
     started = time.perf_counter()
-    # Paths relative to where the user runs the command: Ray workers run elsewhere, so resolve them here.
+    config = _resolved(config)
+    sources = read_sources(config)  # fail on a bad dataset before starting anything
+    init_checkpoint = check_init_from(config, sources) if config.init_from is not None else None
+    try:
+        config.model.padded_vocab_size(sources[0].vocab_size)
+    except ValueError as error:
+        raise UserError(f"{error}; the dataset {sources[0].path} was tokenized for another model") from None
+    config.out.mkdir(parents=True, exist_ok=True)
+    with run_log(config.out / "logs" / "driver.log"):
+        return _run(
+            config, resume=resume, started=started, vocab_size=sources[0].vocab_size, init=init_checkpoint
+        )
+
+
+def _resolved(config: RunConfig) -> RunConfig:
+    """``config`` with its paths resolved where the user runs the command: Ray workers run elsewhere."""
     sources = [src.model_copy(update={"path": Path(src.path).resolve()}) for src in config.data.sources]
     config = config.model_copy(
         update={
@@ -221,36 +236,22 @@ def launch(config: RunConfig, *, resume: bool = False) -> RunResult:
     )
     if config.init_from is not None:
         config = config.model_copy(update={"init_from": Path(config.init_from).resolve()})
-    sources = read_sources(config)  # fail on a bad dataset before starting anything
-    init_checkpoint = check_init_from(config, sources) if config.init_from is not None else None
-    try:
-        config.model.padded_vocab_size(sources[0].vocab_size)
-    except ValueError as error:
-        raise UserError(f"{error}; the dataset {sources[0].path} was tokenized for another model") from None
-    run_dir = config.out
-    run_dir.mkdir(parents=True, exist_ok=True)
-    setup_logging(log_file=run_dir / "logs" / "driver.log")
-    attempt = uuid.uuid4().hex
-    start_step = _prepare_run_dir(config, resume=resume, attempt=attempt)
-    if init_checkpoint is not None and start_step == 0:
-        copy_init_tokenizer(config)
-    t = config.training
-    if start_step >= t.max_steps:
-        log.info("%s: already complete at step %d", run_dir, start_step)
-        return _result(
-            config,
-            started,
-            startup_s=0.0,
-            device="-",
-            precision="-",
-            peak=None,
-            vocab_size=sources[0].vocab_size,
-        )
+    return config
 
-    _init_ray(config.ray)
-    import ray.train
-    from ray.train.torch import TorchConfig, TorchTrainer
 
+@dataclass(frozen=True)
+class _Workers:
+    """How the run's Ray workers are laid out: their count, device, precision, CPUs, threads and peak FLOP/s."""
+
+    world: int
+    use_gpu: bool
+    precision: str
+    cpus: float
+    threads: int
+    peak: float | None
+
+
+def _workers(config: RunConfig) -> _Workers:
     use_gpu, precision = _resolve_device(config)
     world = config.parallel.world_size
     local = config.ray.resolved_address() is None
@@ -260,41 +261,46 @@ def launch(config: RunConfig, *, resume: bool = False) -> RunResult:
     peak = config.peak_flops
     if peak is None and not use_gpu:
         peak = cpu_peak_flops(cores) * threads / cores  # per worker: its share of the measured cores
+    return _Workers(world=world, use_gpu=use_gpu, precision=precision, cpus=cpus, threads=threads, peak=peak)
+
+
+def _run(
+    config: RunConfig, *, resume: bool, started: float, vocab_size: int, init: CheckpointInfo | None
+) -> RunResult:
+    """The run in its prepared directory: start (or find it complete), fit on Ray, report."""
+    run_dir = config.out
+    attempt = uuid.uuid4().hex
+    start_step = _prepare_run_dir(config, resume=resume, attempt=attempt)
+    if init is not None and start_step == 0:
+        copy_init_tokenizer(config)
+    if start_step >= config.training.max_steps:
+        log.info("%s: already complete at step %d", run_dir, start_step)
+        return _result(
+            config, started, startup_s=0.0, device="-", precision="-", peak=None, vocab_size=vocab_size
+        )
+    _init_ray(config.ray)
+    workers = _workers(config)
     payload = {
         "config": config.model_dump(mode="json"),
         "start_step": start_step,
-        "init_checkpoint": str(init_checkpoint.path) if init_checkpoint and start_step == 0 else None,
+        "init_checkpoint": str(init.path) if init and start_step == 0 else None,
         "attempt": attempt,
-        "threads": threads,
-        "precision": precision,
-        "peak_flops_per_worker": peak,
+        "threads": workers.threads,
+        "precision": workers.precision,
+        "peak_flops_per_worker": workers.peak,
     }
     log.info(
         "run %s (driver pid %d): %d workers (%s, %s, %d threads each), steps %d..%d",
         run_dir,
         os.getpid(),
-        world,
-        "gpu" if use_gpu else "cpu",
-        precision,
-        threads,
+        workers.world,
+        "gpu" if workers.use_gpu else "cpu",
+        workers.precision,
+        workers.threads,
         start_step + 1,
-        t.max_steps,
+        config.training.max_steps,
     )
-    trainer = TorchTrainer(
-        _train_loop_entry,
-        train_loop_config=payload,
-        scaling_config=ray.train.ScalingConfig(
-            num_workers=world,
-            use_gpu=use_gpu,
-            resources_per_worker={"CPU": cpus, **({"GPU": 1} if use_gpu else {})},
-        ),
-        torch_config=TorchConfig(backend="nccl" if use_gpu else "gloo"),
-        run_config=ray.train.RunConfig(
-            name=f"train-{int(time.time() * 1000)}",
-            storage_path=str(run_dir / "ray"),
-            failure_config=ray.train.FailureConfig(max_failures=0),
-        ),
-    )
+    trainer = _trainer(config, payload, workers)
     tracker = start_run(
         config.tracking,
         experiment="vibe-train",
@@ -302,8 +308,50 @@ def launch(config: RunConfig, *, resume: bool = False) -> RunResult:
         params=config.model_dump(mode="json", exclude={"tracking"}),
         tags={"vibe.run_dir": str(run_dir), "vibe.kind": "train", "vibe.start_step": str(start_step)},
     )
+    fit_s = _fit(trainer, config, start_step=start_step, tracker=tracker)
+    records = read_metrics(run_dir / "metrics.jsonl")
+    train_s = records[-1].get("train_s", 0.0) if records else 0.0
+    result = _result(
+        config,
+        started,
+        startup_s=max(0.0, fit_s - train_s),
+        device="gpu" if workers.use_gpu else "cpu",
+        precision=workers.precision,
+        peak=workers.peak,
+        vocab_size=vocab_size,
+    )
+    finish_tracking(tracker, run_dir, files=("report.md", "loss.png", "config.yaml", "metrics.jsonl"))
+    return result
+
+
+def _trainer(config: RunConfig, payload: dict[str, Any], workers: _Workers) -> Any:
+    """The Ray ``TorchTrainer`` of the run: ``workers`` ranks, one attempt (a failure is reported, not retried)."""
+    import ray.train
+    from ray.train.torch import TorchConfig, TorchTrainer
+
+    return TorchTrainer(
+        _train_loop_entry,
+        train_loop_config=payload,
+        scaling_config=ray.train.ScalingConfig(
+            num_workers=workers.world,
+            use_gpu=workers.use_gpu,
+            resources_per_worker={"CPU": workers.cpus, **({"GPU": 1} if workers.use_gpu else {})},
+        ),
+        torch_config=TorchConfig(backend="nccl" if workers.use_gpu else "gloo"),
+        run_config=ray.train.RunConfig(
+            name=f"train-{int(time.time() * 1000)}",
+            storage_path=str(config.out / "ray"),
+            failure_config=ray.train.FailureConfig(max_failures=0),
+        ),
+    )
+
+
+def _fit(trainer: Any, config: RunConfig, *, start_step: int, tracker: Tracker) -> float:
+    """Fit, tailing the metrics into ``tracker``; the seconds it took. A failure ends the tracked run FAILED and
+    raises a UserError naming the cause and how to resume."""
+    run_dir = config.out
     tail = MetricsTail(
-        run_dir / "metrics.jsonl", first_step=start_step, max_steps=t.max_steps, tracker=tracker
+        run_dir / "metrics.jsonl", first_step=start_step, max_steps=config.training.max_steps, tracker=tracker
     ).start()
     fit_start = time.perf_counter()
     try:
@@ -314,20 +362,7 @@ def launch(config: RunConfig, *, resume: bool = False) -> RunResult:
         raise UserError(_failure_message(run_dir, error)) from None
     finally:
         tail.close()
-    fit_s = time.perf_counter() - fit_start
-    records = read_metrics(run_dir / "metrics.jsonl")
-    train_s = records[-1].get("train_s", 0.0) if records else 0.0
-    result = _result(
-        config,
-        started,
-        startup_s=max(0.0, fit_s - train_s),
-        device="gpu" if use_gpu else "cpu",
-        precision=precision,
-        peak=peak,
-        vocab_size=sources[0].vocab_size,
-    )
-    finish_tracking(tracker, run_dir, files=("report.md", "loss.png", "config.yaml", "metrics.jsonl"))
-    return result
+    return time.perf_counter() - fit_start
 
 
 def _train_loop_entry(payload: dict[str, Any]) -> None:

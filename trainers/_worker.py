@@ -16,6 +16,7 @@ import math
 import os
 import time
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -230,11 +231,75 @@ def run_worker(config: RunConfig, payload: Mapping[str, Any]) -> None:
             parallel_state.destroy_model_parallel()
 
 
+@dataclass(frozen=True, kw_only=True)
+class _Session:
+    """What one rank trains with: built by :func:`_start`, stepped by :func:`_step`."""
+
+    config: RunConfig
+    run_dir: Path
+    payload: Mapping[str, Any]
+    device: torch.device
+    dp_rank: int
+    model: torch.nn.Module
+    updater: Updater
+    ddp: torch.nn.Module
+    train_ds: Any
+    valid_ds: Any
+    mask: torch.Tensor
+    writer: MetricsWriter | None  # rank 0 writes metrics.jsonl
+    start: int  # the checkpoint the driver resumed from (0: a fresh start)
+    peak: float | None  # the MFU denominator per worker (None: unknown, no MFU)
+    flops_token: float
+    eval_kwargs: dict[str, Any]
+
+
 def _train(config: RunConfig, run_dir: Path, payload: Mapping[str, Any]) -> None:
-    rank, world = dist.get_rank(), dist.get_world_size()
+    """Train this rank from its start step to ``training.max_steps``: each step, then a record at the log,
+    eval and last steps (its throughput over the steps since the last record), a checkpoint at the
+    checkpoint and last steps."""
+    run = _start(config, run_dir, payload)
+    t, m = config.training, config.model
+    tokens_per_step = t.global_batch_size * m.seq_length
+    run.model.train()
+    t_start = time.perf_counter()
+    window_s, window_steps = 0.0, 0  # step compute time since the last record (eval, checkpoints excluded)
+    last: dict[str, Any] = {}
+    for step in range(run.start + 1, t.max_steps + 1):
+        step_start = time.perf_counter()
+        lr, step_loss, grad_norm, aux = _step(run, step)
+        window_s += time.perf_counter() - step_start
+        window_steps += 1
+
+        last_step = step == t.max_steps
+        val: dict[str, Any] = {}
+        if last_step or (t.eval_interval and step % t.eval_interval == 0):
+            batches = None if last_step else t.eval_iters
+            val = validate(run.model, run.valid_ds, max_batches=batches, **run.eval_kwargs)
+        if step % t.log_interval == 0 or last_step or val:
+            record = {
+                "step": step,
+                "loss": step_loss.item(),
+                "lr": lr,
+                "grad_norm": grad_norm,
+                **_throughput(run, tokens_per_s=tokens_per_step * window_steps / window_s),
+                "consumed_samples": step * t.global_batch_size,
+                "tokens": step * tokens_per_step,
+                "train_s": time.perf_counter() - t_start,  # in the step loop, this attempt
+                "time": time.time(),
+            }
+            _write_record(run, record, aux=aux, val=val)
+            last = record
+            window_s, window_steps = 0.0, 0
+        if last_step or (t.checkpoint_interval and step % t.checkpoint_interval == 0):
+            _checkpoint(run, step)
+    _stop(run, elapsed=time.perf_counter() - t_start, last=last)
+
+
+def _start(config: RunConfig, run_dir: Path, payload: Mapping[str, Any]) -> _Session:
+    """The parallel groups, the datasets, the model (its initial or resumed weights), the optimizer, the
+    metrics writer: everything a step needs."""
     t, m = config.training, config.model
     device = worker_device()
-    precision = payload["precision"]
     initialize_parallel(config, seed=t.seed)
     dp_rank = parallel_state.get_data_parallel_rank()
 
@@ -264,85 +329,86 @@ def _train(config: RunConfig, run_dir: Path, payload: Mapping[str, Any]) -> None
     if peak is None and device.type == "cuda":
         peak = gpu_peak_flops(torch.cuda.get_device_name(device))
     flops_token = flops_per_token(m, vocab_size=vocab)
-    tokens_per_step = t.global_batch_size * m.seq_length
-    nmb = config.num_microbatches
     mask = causal_mask(m.seq_length, device)
-    writer = MetricsWriter(run_dir / "metrics.jsonl") if rank == 0 else None
+    writer = MetricsWriter(run_dir / "metrics.jsonl") if dist.get_rank() == 0 else None
     if m.num_experts is not None:
         from megatron.core.transformer.moe.moe_utils import MoEAuxLossAutoScaler
 
-        MoEAuxLossAutoScaler.set_loss_scale(torch.tensor(1.0 / nmb, device=device))
+        MoEAuxLossAutoScaler.set_loss_scale(torch.tensor(1.0 / config.num_microbatches, device=device))
 
     eval_kwargs = dict(
         batch_size=t.micro_batch_size,
         seq_length=m.seq_length,
         device=device,
-        precision=precision,
+        precision=payload["precision"],
         tokens_per_byte=tokens_per_byte,
     )
-    model.train()
-    t_start = time.perf_counter()
-    window_s, window_steps = 0.0, 0  # step compute time since the last record (eval, checkpoints excluded)
-    last: dict[str, Any] = {}
-    for step in range(start + 1, t.max_steps + 1):
-        step_start = time.perf_counter()
-        lr = updater.begin(step)
-        loss_sum = torch.zeros((), device=device)
-        for batch in micro_batches(config, train_ds, step=step, dp_rank=dp_rank):
-            with _autocast(device, precision):
-                nll, count = loss_of(ddp, batch.to(device), mask)
-            loss = nll / count.clamp(min=1)
-            (loss / nmb).backward()
-            loss_sum += loss.detach()
-        grad_norm = updater.finish()
-        step_loss = loss_sum / nmb
-        if parallel_state.get_data_parallel_world_size() > 1:
-            dist.all_reduce(step_loss, group=parallel_state.get_data_parallel_group(), op=dist.ReduceOp.AVG)
-        aux = _moe_aux_loss(m.num_layers, nmb) if m.num_experts is not None else None
-        window_s += time.perf_counter() - step_start
-        window_steps += 1
+    return _Session(config=config, run_dir=run_dir, payload=payload, device=device, dp_rank=dp_rank,
+                    model=model, updater=updater, ddp=ddp, train_ds=train_ds, valid_ds=valid_ds, mask=mask,
+                    writer=writer, start=start, peak=peak, flops_token=flops_token, eval_kwargs=eval_kwargs)  # fmt: skip
 
-        last_step = step == t.max_steps
-        val: dict[str, Any] = {}
-        if last_step or (t.eval_interval and step % t.eval_interval == 0):
-            val = validate(model, valid_ds, max_batches=None if last_step else t.eval_iters, **eval_kwargs)
-        if step % t.log_interval == 0 or last_step or val:
-            tokens_per_s = tokens_per_step * window_steps / window_s
-            record = {
-                "step": step,
-                "loss": step_loss.item(),
-                "lr": lr,
-                "grad_norm": grad_norm,
-                "tokens_per_s": tokens_per_s,
-                "mfu": flops_token * tokens_per_s / (peak * world) if peak else None,
-                "consumed_samples": step * t.global_batch_size,
-                "tokens": step * tokens_per_step,
-                "train_s": time.perf_counter() - t_start,  # in the step loop, this attempt
-                "time": time.time(),
-            }
-            if aux is not None:
-                record["aux_loss"] = aux
-            record.update(val)
-            if writer is not None:
-                check_attempt(run_dir, payload.get("attempt"))
-                writer.write(record)
-            last = record
-            window_s, window_steps = 0.0, 0
-        if last_step or (t.checkpoint_interval and step % t.checkpoint_interval == 0):
-            check_attempt(run_dir, payload.get("attempt"))
-            updater.save(
-                run_dir,
-                step=step,
-                meta={"consumed_samples": step * t.global_batch_size},
-                keep=t.keep_checkpoints,
-            )
-    if writer is not None:
-        writer.close()
+
+def _step(run: _Session, step: int) -> tuple[float, torch.Tensor, float, float | None]:
+    """One optimizer step over the step's micro-batches: (lr, the mean loss over data parallel ranks, grad
+    norm, the MoE auxiliary loss or None)."""
+    config, device, precision = run.config, run.device, run.payload["precision"]
+    nmb = config.num_microbatches
+    lr = run.updater.begin(step)
+    loss_sum = torch.zeros((), device=device)
+    for batch in micro_batches(config, run.train_ds, step=step, dp_rank=run.dp_rank):
+        with _autocast(device, precision):
+            nll, count = loss_of(run.ddp, batch.to(device), run.mask)
+        loss = nll / count.clamp(min=1)
+        (loss / nmb).backward()
+        loss_sum += loss.detach()
+    grad_norm = run.updater.finish()
+    step_loss = loss_sum / nmb
+    if parallel_state.get_data_parallel_world_size() > 1:
+        dist.all_reduce(step_loss, group=parallel_state.get_data_parallel_group(), op=dist.ReduceOp.AVG)
+    m = config.model
+    aux = _moe_aux_loss(m.num_layers, nmb) if m.num_experts is not None else None
+    return lr, step_loss, grad_norm, aux
+
+
+def _throughput(run: _Session, *, tokens_per_s: float) -> dict[str, Any]:
+    """Tokens per second and the model FLOPs utilisation they mean (None without a known peak)."""
+    peak, world = run.peak, dist.get_world_size()
+    return {
+        "tokens_per_s": tokens_per_s,
+        "mfu": run.flops_token * tokens_per_s / (peak * world) if peak else None,
+    }
+
+
+def _write_record(run: _Session, record: dict[str, Any], *, aux: float | None, val: dict[str, Any]) -> None:
+    """Complete ``record`` with the auxiliary loss and the validation, and write it (rank 0), checking the
+    run is still this attempt's."""
+    if aux is not None:
+        record["aux_loss"] = aux
+    record.update(val)
+    if run.writer is not None:
+        check_attempt(run.run_dir, run.payload.get("attempt"))
+        run.writer.write(record)
+
+
+def _checkpoint(run: _Session, step: int) -> None:
+    t = run.config.training
+    check_attempt(run.run_dir, run.payload.get("attempt"))
+    run.updater.save(
+        run.run_dir,
+        step=step,
+        meta={"consumed_samples": step * t.global_batch_size},
+        keep=t.keep_checkpoints,
+    )
+
+
+def _stop(run: _Session, *, elapsed: float, last: dict[str, Any]) -> None:
+    if run.writer is not None:
+        run.writer.close()
     log.info(
         "rank %d done: steps %d..%d in %.1fs, last %s",
-        rank,
-        start + 1,
-        t.max_steps,
-        time.perf_counter() - t_start,
+        dist.get_rank(),
+        run.start + 1,
+        run.config.training.max_steps,
+        elapsed,
         last,
     )

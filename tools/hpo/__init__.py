@@ -25,6 +25,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from tools.hpo import _tool  # noqa: F401  (registers the agent tool `hpo`; imports nothing heavy)
+from tools.hpo._tool import HPOArgs
 
 if TYPE_CHECKING:
     from tools.hpo._config import (
@@ -53,6 +54,7 @@ __all__ = [
     "SOBOL_POINTS",
     "STOP_PREFIX",
     "Budget",
+    "HPOArgs",
     "HPOConfig",
     "ParamSpec",
     "SearchResult",

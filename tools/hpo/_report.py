@@ -12,9 +12,13 @@ from __future__ import annotations
 import math
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vibe.core.render import pyplot
+
+if TYPE_CHECKING:
+    import optuna
+    from optuna.trial import FrozenTrial
 
 __all__ = ["write_study_report"]
 
@@ -22,18 +26,37 @@ __all__ = ["write_study_report"]
 def write_study_report(*, storage: str, study_name: str, out: Path, notes: list[str] | None = None) -> Path:
     """Write ``{out}/report.md`` (+ PNGs) for the study ``study_name`` in ``storage``; returns its path."""
     import optuna
-    from optuna.visualization import matplotlib as vis
 
-    plt = pyplot()
+    from tools.hpo._storage import with_driver
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    from tools.hpo._storage import with_driver
-
     study = optuna.load_study(study_name=study_name, storage=with_driver(storage))
     trials = study.get_trials(deepcopy=False)
     objective = study.user_attrs.get("objective", "value")
     complete = [t for t in trials if t.state.name == "COMPLETE" and t.value is not None]
+    plots = _plots(study, out, complete=len(complete))
+    lines = [
+        *_summary(study_name, storage, trials, objective=objective, notes=notes or []),
+        *_best(complete, objective=objective),
+        "## Plots",
+        "",
+        *[f"{p}\n" for p in plots],
+        "## Trials",
+        "",
+        *_trials_table(trials),
+    ]
+    report = out / "report.md"
+    report.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return report
+
+
+def _plots(study: optuna.Study, out: Path, *, complete: int) -> list[str]:
+    """Draw the study's history, importances and intermediate values into ``out``; the report's line for
+    each (its image, or why it is not drawn)."""
+    from optuna.visualization import matplotlib as vis
+
+    plt = pyplot()
     plots: list[str] = []
     for name, title, draw, need in (
         ("history.png", "Optimisation history", lambda: vis.plot_optimization_history(study), 1),
@@ -41,7 +64,7 @@ def write_study_report(*, storage: str, study_name: str, out: Path, notes: list[
         ("intermediate.png", "Intermediate values", lambda: vis.plot_intermediate_values(study), 1),
     ):
         target = out / name
-        if len(complete) < need:
+        if complete < need:
             target.unlink(missing_ok=True)
             plots.append(f"*{title}: needs at least {need} complete trial(s).*")
             continue
@@ -58,6 +81,13 @@ def write_study_report(*, storage: str, study_name: str, out: Path, notes: list[
         except Exception as error:  # e.g. importances of a single-valued param set
             target.unlink(missing_ok=True)
             plots.append(f"*{title}: not drawn ({str(error).splitlines()[0][:200]}).*")
+    return plots
+
+
+def _summary(
+    study_name: str, storage: str, trials: list[FrozenTrial], *, objective: str, notes: list[str]
+) -> list[str]:
+    """The title, where the study lives, its trials by state, their compute, and the notes."""
 
     def count(state: str) -> int:
         return sum(t.state.name == state for t in trials)
@@ -75,32 +105,36 @@ def write_study_report(*, storage: str, study_name: str, out: Path, notes: list[
         f"{sum(float(t.user_attrs.get('flops', 0)) for t in trials):.3g} training FLOPs.",
         "",
     ]
-    for note in notes or []:
-        lines.append(f"- {note}")
-    if notes:
-        lines.append("")
-    if complete:
-        best = min(complete, key=lambda t: t.value if t.value is not None else math.inf)
-        lines += [
-            f"## Best: trial {best.number}, {objective} {best.value:.4f}",
-            "",
-            "| param | value |",
-            "|---|---|",
-            *[f"| `{k}` | {_fmt(v)} |" for k, v in best.params.items()],
-            "",
-            f"Run directory: `{best.user_attrs.get('run_dir', '')}`",
-            "",
-        ]
-    else:
-        lines += ["## Best: no trial complete yet", ""]
-    lines += ["## Plots", "", *[f"{p}\n" for p in plots], "## Trials", ""]
+    lines += [f"- {note}" for note in notes]
+    return [*lines, ""] if notes else lines
+
+
+def _best(complete: list[FrozenTrial], *, objective: str) -> list[str]:
+    """The best complete trial: its value, parameters and run directory."""
+    if not complete:
+        return ["## Best: no trial complete yet", ""]
+    best = min(complete, key=lambda t: t.value if t.value is not None else math.inf)
+    return [
+        f"## Best: trial {best.number}, {objective} {best.value:.4f}",
+        "",
+        "| param | value |",
+        "|---|---|",
+        *[f"| `{k}` | {_fmt(v)} |" for k, v in best.params.items()],
+        "",
+        f"Run directory: `{best.user_attrs.get('run_dir', '')}`",
+        "",
+    ]
+
+
+def _trials_table(trials: list[FrozenTrial]) -> list[str]:
+    """One row per trial: state, value, steps, wall time, FLOPs, parameters and why it stopped."""
     names = sorted({k for t in trials for k in t.params})
-    lines.append(
+    lines = [
         "| # | state | value | steps | wall s | FLOPs | "
         + " | ".join(n.split(".")[-1] for n in names)
-        + " | note |"
-    )
-    lines.append("|" + "---|" * (7 + len(names)))
+        + " | note |",
+        "|" + "---|" * (7 + len(names)),
+    ]
     for t in trials:
         a = t.user_attrs
         note = (
@@ -115,9 +149,7 @@ def write_study_report(*, storage: str, study_name: str, out: Path, notes: list[
             + " | ".join(_fmt(t.params.get(n)) for n in names)
             + f" | {str(note)[:120]} |"
         )
-    report = out / "report.md"
-    report.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return report
+    return lines
 
 
 def _fmt(value: Any) -> str:

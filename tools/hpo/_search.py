@@ -48,7 +48,7 @@ from tools.hpo._space import SearchSpace, bound_by_policy, max_space_parameters
 from tools.hpo._start import enqueue_start
 from tools.hpo._storage import Heartbeat, open_study, recover, summarize
 from vibe.core.errors import UserError
-from vibe.core.log import setup_logging
+from vibe.core.log import run_log
 from vibe.tracking import Tracker, start_run
 
 if TYPE_CHECKING:
@@ -79,50 +79,32 @@ def run_search(
     """
     import optuna
 
-    from trainers import read_sources
-
     started = time.time()
     out = Path(config.out).resolve()
-    base = _resolved_base(config.base)
-    config = config.model_copy(update={"out": out, "base": base})
+    config = config.model_copy(update={"out": out, "base": _resolved_base(config.base)})
     out.mkdir(parents=True, exist_ok=True)
     (out / "trials").mkdir(exist_ok=True)
-    setup_logging(log_file=out / "hpo.log")
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    vocab = read_sources(base)[0].vocab_size
-    budget = config.budget
-    architecture = "moe" if base.model.num_experts else "dense"
-    paths = data_paths(base)
+    with run_log(out / "hpo.log"):
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        return _search(config, gate=gate, on_trial=on_trial, started=started)
 
-    # --- the space, bounded by policy; the search as a whole through the gate
-    space, notes = config.space, []
-    if gate is not None:
-        upper = max_space_parameters(space, base, vocab_size=vocab)
-        limit = policy_max_parameters(
-            gate,
-            attributes={
-                "cpu_hours": budget.cpu_hours,
-                "gpu_hours": budget.gpu_hours,
-                "architecture": architecture,
-                "paths": paths,
-            },
-            upper=upper,
-        )
-        space, notes = bound_by_policy(space, base, vocab_size=vocab, limit=limit)
-        for note in notes:
-            log.info("space bounded by policy: %s", note)
+
+def _search(config: HPOConfig, *, gate: Gate | None, on_trial: Any, started: float) -> SearchResult:
+    """The search in its prepared directory: the space bounded by policy, the search as a whole through the
+    gate, then the study optimised (or stopped by the gate's deny before it starts)."""
+    from trainers import read_sources
+
+    base = config.base
+    vocab = read_sources(base)[0].vocab_size
+    facts = {"architecture": "moe" if base.model.num_experts else "dense", "paths": data_paths(base)}
+    space, notes = _bounded_space(config, gate, vocab=vocab, facts=facts)
     largest = max_space_parameters(space, base, vocab_size=vocab)
     whole = search_hours(config, space, vocab=vocab) if gate is not None else {}
     decision = ask_gate(
         gate,
-        {
-            "cpu_hours": whole.get("cpu_hours"),
-            "gpu_hours": whole.get("gpu_hours"),
-            "parameters": largest,
-            "architecture": architecture,
-            "paths": paths,
-        },
-    )
+        {"cpu_hours": whole.get("cpu_hours"), "gpu_hours": whole.get("gpu_hours"), "parameters": largest,
+         **facts},
+    )  # fmt: skip
     study = open_study(config)
     study.set_user_attr("space", space.model_dump(mode="json"))
     study.set_user_attr("objective", config.objective)
@@ -136,7 +118,7 @@ def run_search(
         log.warning("hpo.search denied: %s", decision.reason)
         reason = f"denied before the search: {decision.reason}"
         return _finish(config, study, started, "policy", reason, space, tracker=tracker)
-
+    budget = config.budget
     deadline = budget.deadline.timestamp() if budget.deadline else math.inf
     if budget.max_wall_s is not None:
         deadline = min(deadline, started + budget.max_wall_s)
@@ -154,8 +136,8 @@ def run_search(
             heartbeat=heartbeat,
             deadline=deadline,
             vocab=vocab,
-            architecture=architecture,
-            paths=paths,
+            architecture=facts["architecture"],
+            paths=facts["paths"],
             on_trial=on_trial,
             tracker=tracker,
         )
@@ -163,6 +145,26 @@ def run_search(
         tracker.finish(status="FAILED", timeout_s=5)
         raise
     return _finish(config, study, started, stopped_by, reason, space, notes=notes, tracker=tracker)
+
+
+def _bounded_space(
+    config: HPOConfig, gate: Gate | None, *, vocab: int, facts: dict[str, Any]
+) -> tuple[SearchSpace, list[str]]:
+    """The space bounded by the policy's ``models.max_parameters`` (unchanged without a gate), and the notes
+    saying what was cut."""
+    space, base, budget = config.space, config.base, config.budget
+    if gate is None:
+        return space, []
+    upper = max_space_parameters(space, base, vocab_size=vocab)
+    limit = policy_max_parameters(
+        gate,
+        attributes={"cpu_hours": budget.cpu_hours, "gpu_hours": budget.gpu_hours, **facts},
+        upper=upper,
+    )
+    space, notes = bound_by_policy(space, base, vocab_size=vocab, limit=limit)
+    for note in notes:
+        log.info("space bounded by policy: %s", note)
+    return space, notes
 
 
 def _study_tracker(config: HPOConfig, space: SearchSpace) -> Tracker:

@@ -7,5 +7,6 @@ registers the agent tools ``model_import`` and ``model_export``.
 
 from tools.model import _tool  # noqa: F401  (registers the tools)
 from tools.model._run import export_model, import_base_model
+from tools.model._tool import ModelIOArgs
 
-__all__ = ["export_model", "import_base_model"]
+__all__ = ["ModelIOArgs", "export_model", "import_base_model"]

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 from tools.posttrain._generate import Generator, MegatronGenerator, VLLMGenerator
 from tools.posttrain._rewards import AlignmentPolicy, FunctionReward, RewardRuleError, Sample, load_alignment
 from vibe.core.errors import UserError
-from vibe.core.log import setup_logging
+from vibe.core.log import run_log
 
 Reward = AlignmentPolicy | FunctionReward  # what scores completions: the policy's rules, or a function
 
@@ -253,50 +253,53 @@ def run_rl(
         max_new_tokens=config.rl.max_new_tokens,
     )
     config.out.mkdir(parents=True, exist_ok=True)
-    setup_logging(log_file=config.out / "logs" / "driver.log")
-    attempt = uuid.uuid4().hex
-    start = prepare_run_dir(config, base, resume=resume, attempt=attempt)
-    _write_alignment(config.out / "alignment.json", policy)
-    summary = {
-        "run_dir": str(config.out), "base": str(config.base), "data": str(config.data),
-        "start_step": start, "rules_hash": policy.rules_hash,
-    }  # fmt: skip
-    _ledger_record(
-        ledger, thread_id, "run_started", summary, policy, outcome="ok", reason="RL against the alignment rules"
-    )  # fmt: skip
-    if start >= config.training.max_steps:
-        return _result(config, started)
-    session = _open_session(config, base, policy, prompts, start=start, attempt=attempt, generator=generator)
-    tracker = _start_tracking(config, start, policy)
-    status = "FAILED"
-    try:
-        _loop(session, start=start, tracker=tracker)
-        status = "FINISHED"
-    except RewardRuleError as error:
-        done = _read_metrics(config.out / "metrics.jsonl")
+    with run_log(config.out / "logs" / "driver.log"):
+        attempt = uuid.uuid4().hex
+        start = prepare_run_dir(config, base, resume=resume, attempt=attempt)
+        _write_alignment(config.out / "alignment.json", policy)
+        summary = {
+            "run_dir": str(config.out), "base": str(config.base), "data": str(config.data),
+            "start_step": start, "rules_hash": policy.rules_hash,
+        }  # fmt: skip
+        _ledger_record(
+            ledger, thread_id, "run_started", summary, policy,
+            outcome="ok", reason="RL against the alignment rules",
+        )  # fmt: skip
+        if start >= config.training.max_steps:
+            return _result(config, started)
+        session = _open_session(
+            config, base, policy, prompts, start=start, attempt=attempt, generator=generator
+        )
+        tracker = _start_tracking(config, start, policy)
+        status = "FAILED"
+        try:
+            _loop(session, start=start, tracker=tracker)
+            status = "FINISHED"
+        except RewardRuleError as error:
+            done = _read_metrics(config.out / "metrics.jsonl")
+            _ledger_record(
+                ledger,
+                thread_id,
+                "error",
+                {**summary, "failed_rule": error.rule_id, "last_step": done[-1]["step"] if done else start},
+                policy,
+                outcome="failed",
+                reason=str(error),
+            )
+            raise
+        finally:
+            _stop_trainer(session.trainer)
+            result = _result(config, started)
+            _end_tracking(tracker, config, status=status)
         _ledger_record(
             ledger,
             thread_id,
-            "error",
-            {**summary, "failed_rule": error.rule_id, "last_step": done[-1]["step"] if done else start},
+            "run_finished",
+            {**summary, "final_step": result.final_step, "last_reward": result.last_reward},
             policy,
-            outcome="failed",
-            reason=str(error),
+            outcome="ok",
         )
-        raise
-    finally:
-        _stop_trainer(session.trainer)
-        result = _result(config, started)
-        _end_tracking(tracker, config, status=status)
-    _ledger_record(
-        ledger,
-        thread_id,
-        "run_finished",
-        {**summary, "final_step": result.final_step, "last_reward": result.last_reward},
-        policy,
-        outcome="ok",
-    )
-    return result
+        return result
 
 
 def _write_alignment(path: Path, policy: Reward) -> None:

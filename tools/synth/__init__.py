@@ -32,6 +32,7 @@ from tools.synth._config import (
 from tools.synth._filters import Decontaminator, quality_problem
 from tools.synth._run import SynthResult, synthesize
 from tools.synth._templates import BUILTIN_TEMPLATES, MODULE, Template, resolve_templates
+from tools.synth._tool import SynthArgs
 from tools.synth._verify import Verdict, extract_python, verify_docstring, verify_tests
 
 __all__ = [
@@ -46,6 +47,7 @@ __all__ = [
     "FilterConfig",
     "Generation",
     "SamplingConfig",
+    "SynthArgs",
     "SynthConfig",
     "SynthDedupConfig",
     "SynthResult",

@@ -35,7 +35,7 @@ from trainers.posttrain._records import read_preference_data, read_prompt_data, 
 from trainers.posttrain._report import REPORT_FILES, write_posttrain_report
 from vibe.core.config import dump_yaml, load_yaml
 from vibe.core.errors import UserError
-from vibe.core.log import setup_logging
+from vibe.core.log import run_log
 from vibe.tracking import Tracker, start_run
 
 __all__ = [
@@ -176,37 +176,40 @@ def posttrain(config: PostTrainConfig, *, resume: bool = False) -> PostTrainResu
     base = read_base_run(config.base)
     examples = check_data(config, base)
     config.out.mkdir(parents=True, exist_ok=True)
-    setup_logging(log_file=config.out / "logs" / "driver.log")
-    attempt = uuid.uuid4().hex
-    start = prepare_run_dir(config, base, resume=resume, attempt=attempt)
-    log.info(
-        "%s %s: %d examples, steps %d..%d",
-        config.method,
-        config.out,
-        examples,
-        start + 1,
-        config.training.max_steps,
-    )
-    if start >= config.training.max_steps:
-        return _result(config, started)
-    payload = {"config": config.model_dump(mode="json"), "start_step": start, "attempt": attempt}
-    tracker = start_tracking(config, start_step=start)
-    tail = MetricsTail(
-        config.out / "metrics.jsonl", first_step=start, max_steps=config.training.max_steps, tracker=tracker
-    ).start()
-    try:
-        if config.in_process:
-            run_in_process(payload)
-        else:
-            _run_on_ray(config, payload)
-    except BaseException:
+    with run_log(config.out / "logs" / "driver.log"):
+        attempt = uuid.uuid4().hex
+        start = prepare_run_dir(config, base, resume=resume, attempt=attempt)
+        log.info(
+            "%s %s: %d examples, steps %d..%d",
+            config.method,
+            config.out,
+            examples,
+            start + 1,
+            config.training.max_steps,
+        )
+        if start >= config.training.max_steps:
+            return _result(config, started)
+        payload = {"config": config.model_dump(mode="json"), "start_step": start, "attempt": attempt}
+        tracker = start_tracking(config, start_step=start)
+        tail = MetricsTail(
+            config.out / "metrics.jsonl",
+            first_step=start,
+            max_steps=config.training.max_steps,
+            tracker=tracker,
+        ).start()
+        try:
+            if config.in_process:
+                run_in_process(payload)
+            else:
+                _run_on_ray(config, payload)
+        except BaseException:
+            tail.close()
+            end_tracking(tracker, config, status="FAILED")
+            raise
         tail.close()
-        end_tracking(tracker, config, status="FAILED")
-        raise
-    tail.close()
-    result = _result(config, started)
-    end_tracking(tracker, config)
-    return result
+        result = _result(config, started)
+        end_tracking(tracker, config)
+        return result
 
 
 def start_tracking(

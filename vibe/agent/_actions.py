@@ -309,7 +309,7 @@ def shrink_train_step(step: PlanStep, *, plan: Plan, accept: Callable[[PlanStep]
             f"{step.why} (shrunk to fit the policy: {params / 1e6:.2f}M parameters, "
             f"{train['max_steps']} steps)"
         )
-        candidate = step.model_copy(update={"args": {**step.args, "config": new}, "why": why})
+        candidate = step.with_args(config=new, why=why)
         if accept(candidate):
             return candidate
     return None

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 from langgraph.types import interrupt
 
 from policies import AllowAll
+from tools import EvalArgs
+from tools.synth import SynthArgs
 from vibe.agent._intent import Reading
 from vibe.agent._intent_plan import (
     TRAINING_KINDS,
@@ -31,7 +33,7 @@ from vibe.agent._intent_plan import (
     status_answer,
 )
 from vibe.agent._lifecycle import find_base_model, finetune_plan, model_roots, posttrain_step, release_steps
-from vibe.agent._plan import Plan, PlanSettings, data_dir_for
+from vibe.agent._plan import Plan, PlanSettings, PlanStep, data_dir_for
 from vibe.agent._read import read_request
 from vibe.core.errors import UserError
 
@@ -148,10 +150,13 @@ def _texts(paths: list[str], *, limit: int = 8, max_chars: int = 20_000) -> list
     return texts
 
 
-def _planned(deps: AgentDeps, thread: str, plan: dict[str, Any], *, why: str, lines: list[str]) -> AgentState:
-    plan = Plan.model_validate(plan).model_dump(mode="json")
-    deps.record(thread, kind="plan_chosen", actor="planner", inputs={}, outputs=plan, reason=why)
-    return {"plan": plan, "cursor": 0, "results": {}, "attempts": {}, "status": "planned",
+def _planned(deps: AgentDeps, thread: str, plan: Plan, *, why: str, head: list[str]) -> AgentState:
+    """The state of a chosen plan (serialised here, at the graph's state), recorded; told as ``head`` then one
+    line per step."""
+    data = plan.model_dump(mode="json")
+    deps.record(thread, kind="plan_chosen", actor="planner", inputs={}, outputs=data, reason=why)
+    lines = [*head, *[f"{s.id}: {s.why}" for s in plan.steps]]
+    return {"plan": data, "cursor": 0, "results": {}, "attempts": {}, "status": "planned",
             "events": deps.say("\n".join(lines))}  # fmt: skip
 
 
@@ -171,18 +176,17 @@ def plan_request(state: AgentState, deps: AgentDeps, *, plan_training: PlanTrain
         asked = asked_line(reading, settings)
 
         def adjust(plan: Plan) -> Plan:
-            data = plan.model_dump(mode="json")
+            notes = []
             if intent.kind == "tune":
-                data = narrow_space(data, intent.params)
+                plan = narrow_space(plan, intent.params)
                 if intent.overnight:
-                    data["notes"].append(
+                    notes.append(
                         "a night's work: this searches until the deadline; `vibe loop` runs the overnight "
                         "loop (rounds of narrowed searches, a morning report) for the same request"
                     )
             if getattr(intent, "lr_factor", None):
-                data = scale_lr(data, intent.lr_factor)  # type: ignore[union-attr]
-            data["notes"] = [asked, *data["notes"]]
-            return Plan.model_validate(data)
+                plan = scale_lr(plan, intent.lr_factor)  # type: ignore[union-attr]
+            return plan.model_copy(update={"notes": [asked, *plan.notes, *notes]})
 
         return plan_training(state, deps, settings=settings, adjust=adjust)
     if intent.kind == "status":
@@ -196,27 +200,9 @@ def plan_request(state: AgentState, deps: AgentDeps, *, plan_training: PlanTrain
             return _lifecycle_plan(deps, thread, reading, run, inputs=inputs)
         if intent.kind == "continue":
             plan, _ = continue_plan(intent, run, deps.settings, thread_id=thread)
-            lines = [asked_line(reading, deps.settings), *[f"{s['id']}: {s['why']}" for s in plan["steps"]]]
-            return _planned(deps, thread, plan, why=f"continue thread {run['thread']}", lines=lines)
-        plan = dict(run["plan"])
-        run_dir = (run["train"] or {}).get("run_dir") or next(
-            s["args"]["config"]["out"] for s in plan["steps"] if s["tool"] == "train"
-        )
-        texts = _texts(intent.data)
-        notes = [f"evaluates thread {run['thread']} ({run_dir})"]
-        why = "held-out loss and bits per byte" + (f", and on {len(texts)} text(s) of {', '.join(intent.data)}"
-                                                    if texts else "")  # fmt: skip
-        plan["steps"] = [
-            {"id": "eval", "tool": "eval", "args": {"run_dir": run_dir, "texts": texts}, "why": why}
-        ]
-        if intent.gates:  # the suites the gates read, then the gates' verdict (nothing registered)
-            plan["steps"], more = release_steps(
-                run_dir=run_dir, name=None, deps=deps, register=False, texts=texts
-            )
-            notes += more
-        plan["notes"] = notes
-        lines = [*notes, *[f"{s['id']}: {s['why']}" for s in plan["steps"]]]
-        return _planned(deps, thread, plan, why=f"evaluate thread {run['thread']}", lines=lines)
+            head = [asked_line(reading, deps.settings)]
+            return _planned(deps, thread, plan, why=f"continue thread {run['thread']}", head=head)
+        return _eval_plan(deps, thread, reading, run)
     if intent.kind == "synth":
         return _synth_plan(state, deps, reading, plan_training=plan_training)
     return _answer(deps, thread, f"nothing to plan for a {intent.kind} request", inputs=inputs)
@@ -228,12 +214,28 @@ def _run_dir(run: dict[str, Any]) -> str:
     )
 
 
+def _eval_plan(deps: AgentDeps, thread: str, reading: Reading, run: dict[str, Any]) -> AgentState:
+    """Evaluate the earlier run ``run`` (its plan, with the eval step; and the release gates' verdict if asked)."""
+    intent = reading.intent
+    assert intent.kind == "eval"
+    run_dir = _run_dir(run)
+    texts = _texts(intent.data)
+    notes = [f"evaluates thread {run['thread']} ({run_dir})"]
+    why = "held-out loss and bits per byte" + (f", and on {len(texts)} text(s) of {', '.join(intent.data)}"
+                                                if texts else "")  # fmt: skip
+    steps = [PlanStep.of(id="eval", tool="eval", args=EvalArgs(run_dir=run_dir, texts=texts), why=why)]
+    if intent.gates:  # the suites the gates read, then the gates' verdict (nothing registered)
+        steps, more = release_steps(run_dir=run_dir, name=None, deps=deps, register=False, texts=texts)
+        notes += more
+    plan = Plan.model_validate(run["plan"]).model_copy(update={"steps": steps, "notes": notes})
+    return _planned(deps, thread, plan, why=f"evaluate thread {run['thread']}", head=notes)
+
+
 def _lifecycle_plan(
     deps: AgentDeps, thread: str, reading: Reading, run: dict[str, Any], *, inputs: dict[str, Any]
 ) -> AgentState:
     """Post-train or release the earlier run ``run`` (its plan, with these steps)."""
     intent = reading.intent
-    plan = dict(run["plan"])
     run_dir = _run_dir(run)
     if intent.kind == "post_train":
         try:
@@ -246,10 +248,9 @@ def _lifecycle_plan(
     else:
         steps, notes = release_steps(run_dir=run_dir, name=None, deps=deps, register=True)
         what = f"release of thread {run['thread']}"
-    plan["steps"] = steps
-    plan["notes"] = [f"{what} ({run_dir})", *notes]
-    lines = [*plan["notes"], *[f"{s['id']}: {s['why']}" for s in steps]]
-    return _planned(deps, thread, plan, why=what, lines=lines)
+    notes = [f"{what} ({run_dir})", *notes]
+    plan = Plan.model_validate(run["plan"]).model_copy(update={"steps": steps, "notes": notes})
+    return _planned(deps, thread, plan, why=what, head=notes)
 
 
 def _base_of(intent: Any, deps: AgentDeps) -> Path | None:
@@ -295,11 +296,9 @@ def _finetune(
                              lr_factor=intent.lr_factor)  # fmt: skip
     except UserError as error:
         return _stop(deps, thread, str(error), inputs=inputs)
-    data_ = plan.model_dump(mode="json")
-    data_["notes"] = [asked_line(reading, settings), *data_["notes"]]
-    lines = [*data_["notes"], *[f"{s['id']}: {s['why']}" for s in data_["steps"]]]
-    update = _planned(deps, thread, data_, why=f"fine-tune {base.name}", lines=lines)
-    return {**update, "goal": data_["goal"]}
+    plan = plan.model_copy(update={"notes": [asked_line(reading, settings), *plan.notes]})
+    update = _planned(deps, thread, plan, why=f"fine-tune {base.name}", head=plan.notes)
+    return {**update, "goal": update["plan"]["goal"]}
 
 
 def _synth_plan(
@@ -321,29 +320,28 @@ def _synth_plan(
     settings: PlanSettings = deps.settings
     data_dir = data_dir_for(goal, settings)
     out = f"{settings.workdir}/{thread}/synth"
-    synth = {"id": "synth", "tool": "synth",
-             "args": {"dataset": data_dir, "out": out, "templates": intent.templates or None,
-                      "samples": intent.samples or 100},
-             "why": f"{intent.samples or 100} candidate samples ({', '.join(intent.templates) or 'every template'}) "
-                    f"from {', '.join(sources)}, verified before they are kept"}  # fmt: skip
+    synth = PlanStep.of(
+        id="synth", tool="synth",
+        args=SynthArgs(dataset=data_dir, out=out, templates=intent.templates or None, samples=intent.samples or 100),
+        why=f"{intent.samples or 100} candidate samples ({', '.join(intent.templates) or 'every template'}) "
+            f"from {', '.join(sources)}, verified before they are kept",
+    )  # fmt: skip
+
+    def blended(step: PlanStep, share: float) -> PlanStep:
+        """The training step reading the dataset and the kept synthetic samples (``share`` of them)."""
+        data = {"sources": [{"path": data_dir, "weight": 1 - share}, {"path": out, "weight": share}]}
+        why = step.why + f"; blended with the kept synthetic samples at {share:.0%}"
+        return step.with_args(config={**step.args["config"], "data": data}, why=why)
 
     def adjust(plan: Plan) -> Plan:
-        data = plan.model_dump(mode="json")
-        steps = data["steps"]
-        ingest = [s for s in steps if s["tool"] == "ingest"]
-        rest = [s for s in steps if s["tool"] != "ingest"]
+        ingest = [s for s in plan.steps if s.tool == "ingest"]
         if intent.blend:
             share = intent.share or 0.1
-            for s in rest:
-                if s["tool"] == "train":
-                    s["args"]["config"]["data"] = {"sources": [{"path": data_dir, "weight": 1 - share},
-                                                               {"path": out, "weight": share}]}  # fmt: skip
-                    s["why"] += f"; blended with the kept synthetic samples at {share:.0%}"
-            data["steps"] = [*ingest, synth, *rest]
+            rest = [blended(s, share) if s.tool == "train" else s for s in plan.steps if s.tool != "ingest"]
+            steps = [*ingest, synth, *rest]
         else:
-            data["steps"] = [*ingest, synth]
-        data["notes"] = [asked_line(reading, settings), *data["notes"]]
-        return Plan.model_validate(data)
+            steps = [*ingest, synth]
+        return plan.model_copy(update={"steps": steps, "notes": [asked_line(reading, settings), *plan.notes]})
 
     state = {**state, "goal": goal.model_dump(mode="json")}
     update = plan_training(state, deps, settings=settings, adjust=adjust)

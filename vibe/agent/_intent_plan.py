@@ -16,6 +16,7 @@ Every plan says what it was asked next to what it chose (:func:`asked_line`).
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 from datetime import datetime, timedelta
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from vibe.agent._goal import TrainingGoal
 from vibe.agent._intent import Intent, Reading
-from vibe.agent._plan import PlanSettings, count
+from vibe.agent._plan import Plan, PlanSettings, PlanStep, count
 
 if TYPE_CHECKING:
     from vibe.agent._deps import AgentDeps
@@ -168,29 +169,41 @@ def asked_line(reading: Reading, settings: PlanSettings) -> str:
     )
 
 
-def narrow_space(plan: dict[str, Any], params: list[str]) -> dict[str, Any]:
-    """``plan`` (as data) with its search step's space cut to the parameters the request named."""
+def narrow_space(plan: Plan, params: list[str]) -> Plan:
+    """``plan`` with its search step's space cut to the parameters the request named."""
     if not params:
         return plan
     wanted = {_SPACE_NAMES[p] for p in params}
-    for step in plan["steps"]:
-        if step["tool"] == "hpo":
-            space = step["args"]["config"]["space"]
-            kept = [p for p in space["params"] if p["name"] in wanted]
-            if kept:
-                space["params"] = kept
-                step["why"] += f" (searching {', '.join(p['name'] for p in kept)}, as asked)"
-    return plan
+    return plan.model_copy(
+        update={"steps": [_narrowed(s, wanted) if s.tool == "hpo" else s for s in plan.steps]}
+    )
 
 
-def scale_lr(plan: dict[str, Any], factor: float) -> dict[str, Any]:
-    for step in plan["steps"]:
-        if step["tool"] == "train":
-            opt = step["args"]["config"]["optimizer"]
-            opt["lr"] *= factor
-            opt["min_lr"] = min(opt["min_lr"], opt["lr"])
-            step["why"] += f" (learning rate x{factor:g}, as asked)"
-    return plan
+def _narrowed(step: PlanStep, wanted: set[str]) -> PlanStep:
+    config = step.args["config"]  # the search, a tools.hpo.HPOConfig as data
+    kept = [p for p in config["space"]["params"] if p["name"] in wanted]
+    if not kept:
+        return step
+    return step.with_args(
+        config={**config, "space": {**config["space"], "params": kept}},
+        why=step.why + f" (searching {', '.join(p['name'] for p in kept)}, as asked)",
+    )
+
+
+def scale_lr(plan: Plan, factor: float) -> Plan:
+    """``plan`` with its training step's learning rate times ``factor``."""
+    return plan.model_copy(
+        update={"steps": [_scaled(s, factor) if s.tool == "train" else s for s in plan.steps]}
+    )
+
+
+def _scaled(step: PlanStep, factor: float) -> PlanStep:
+    config = step.args["config"]  # a trainers.RunConfig as data
+    lr = config["optimizer"]["lr"] * factor
+    optimizer = {**config["optimizer"], "lr": lr, "min_lr": min(config["optimizer"]["min_lr"], lr)}
+    return step.with_args(
+        config={**config, "optimizer": optimizer}, why=step.why + f" (learning rate x{factor:g}, as asked)"
+    )
 
 
 # ------------------------------------------------------------------------------------------- earlier runs
@@ -244,81 +257,102 @@ def _branches(intent: Intent) -> bool:
 
 def continue_plan(
     intent: Intent, run: dict[str, Any], settings: PlanSettings, *, thread_id: str | None = None
-) -> tuple[dict[str, Any], list[str]]:
+) -> tuple[Plan, list[str]]:
     """The earlier thread's plan with its training step changed as asked: resumed in place from its last
     checkpoint when only the steps change; otherwise a new run (in ``thread_id``'s directory) started from
     the earlier run's latest checkpoint (``init_from``: its weights, a fresh optimizer and schedule)."""
     from trainers import latest_checkpoint
 
     assert intent.kind == "continue"
-    plan = json.loads(json.dumps(run["plan"]))
-    train = next(s for s in plan["steps"] if s["tool"] == "train")
-    config = train["args"]["config"]
+    earlier_plan = Plan.model_validate(run["plan"])  # as the ledger recorded it
+    train = next(s for s in earlier_plan.steps if s.tool == "train")
+    config = copy.deepcopy(train.args["config"])  # the new run's trainers.RunConfig as data, changed below
     if run["train"] and run["train"].get("run_dir"):
         config["out"] = run["train"]["run_dir"]  # where its checkpoints are (a retry may have moved it)
     earlier = config["out"]
-    training = config["training"]
-    before = training["max_steps"]
     branch = _branches(intent)
-    changes: list[str] = []
-    if branch:
-        # a new run: its own schedule, so its steps are the steps asked for (the earlier run's count if none)
-        config["init_from"] = earlier
-        config["out"] = f"{settings.workdir}/{thread_id or 'branch'}/train"
-        steps = intent.more_steps or (
-            int(before * (intent.steps_factor - 1)) if intent.steps_factor else before
-        )
-        training["max_steps"] = max(1, steps)
-        training["eval_interval"] = max(25, training["max_steps"] // 5)
-        training["checkpoint_interval"] = max(10, training["max_steps"] // 10)
-        opt = config["optimizer"]
-        opt["warmup_steps"] = max(1, min(opt.get("warmup_steps", 1), training["max_steps"] // 10 or 1))
-        changes.append(f"a new run of {training['max_steps']} steps from {earlier}'s latest checkpoint")
-    else:
-        if intent.more_steps:
-            training["max_steps"] = before + intent.more_steps
-        if intent.steps_factor:
-            training["max_steps"] = int(before * intent.steps_factor)
-        if training["max_steps"] != before:
-            changes.append(f"steps {before} -> {training['max_steps']}")
+    changes = _branched(config, intent, settings, thread_id=thread_id) if branch else _resumed(config, intent)
     if intent.lr_factor:
         opt = config["optimizer"]
         lr = opt["lr"]
         opt["lr"] = lr * intent.lr_factor
         opt["min_lr"] = min(opt["min_lr"] * intent.lr_factor, opt["lr"])
         changes.append(f"learning rate {lr:.3g} -> {opt['lr']:.3g} (x{intent.lr_factor:g})")
-    steps = [train, *[s for s in plan["steps"] if s["tool"] == "eval"]]
-    for step in steps:
-        if step["tool"] == "eval":
-            step["args"]["run_dir"] = config["out"]
+    goal, ingest = earlier_plan.goal, []
     if intent.data:
-        sources = [*plan["goal"]["data_sources"], *intent.data]
-        from vibe.agent._plan import data_dir_for
-
-        goal = TrainingGoal.model_validate({**plan["goal"], "data_sources": sources})
-        data_dir = data_dir_for(goal, settings)
-        old_data = next(iter((config.get("data") or {}).get("sources") or []), {}).get("path")
-        plan["goal"] = goal.model_dump(mode="json")
-        ingest = {"paths": sources, "out": data_dir, "vocab_size": settings.local_vocab_size}
-        if old_data:
-            ingest["tokenizer"] = old_data  # the earlier run's tokenizer: its weights read those token ids
-        steps.insert(0, {"id": "ingest", "tool": "ingest", "args": ingest,
-                         "why": "ingest the earlier sources with the added data, with the earlier run's tokenizer"})  # fmt: skip
-        config["data"] = {"sources": [{"path": data_dir}]}
+        goal, step = _more_data(earlier_plan.goal, config, intent.data, settings)
+        ingest = [step]
         changes.append(f"data + {', '.join(intent.data)}")
     notes = [f"continues thread {run['thread']} ({run.get('request') or 'its request'})"]
     if branch:
-        train["why"] = (f"branch {earlier} into {config['out']}: weights from its latest checkpoint, a fresh "
-                        f"optimizer and schedule; " + ", ".join(changes[1:] or ["nothing else changed"]))  # fmt: skip
+        why = (f"branch {earlier} into {config['out']}: weights from its latest checkpoint, a fresh "
+               f"optimizer and schedule; " + ", ".join(changes[1:] or ["nothing else changed"]))  # fmt: skip
         if latest_checkpoint(Path(earlier)) is None:
             notes.append(
                 f"{earlier} has no complete checkpoint yet: the new run cannot start until it has one"
             )
     else:
-        train["why"] = f"resume {earlier} from its last checkpoint: " + (", ".join(changes) or "no changes")
-    plan["steps"] = steps
-    plan["notes"] = [*notes, *plan.get("notes", [])]
+        why = f"resume {earlier} from its last checkpoint: " + (", ".join(changes) or "no changes")
+    evals = [s.with_args(run_dir=config["out"]) for s in earlier_plan.steps if s.tool == "eval"]
+    steps = [*ingest, train.with_args(config=config, why=why), *evals]
+    plan = earlier_plan.model_copy(
+        update={"goal": goal, "steps": steps, "notes": [*notes, *earlier_plan.notes]}
+    )
     return plan, changes
+
+
+def _branched(
+    config: dict[str, Any], intent: Intent, settings: PlanSettings, *, thread_id: str | None
+) -> list[str]:
+    """A new run from the earlier one's latest checkpoint: its own schedule, so its steps are the steps asked
+    for (the earlier run's count if none). Changes ``config`` (a RunConfig as data); what changed."""
+    assert intent.kind == "continue"
+    earlier, training = config["out"], config["training"]
+    before = training["max_steps"]
+    config["init_from"] = earlier
+    config["out"] = f"{settings.workdir}/{thread_id or 'branch'}/train"
+    steps = intent.more_steps or (int(before * (intent.steps_factor - 1)) if intent.steps_factor else before)
+    training["max_steps"] = max(1, steps)
+    training["eval_interval"] = max(25, training["max_steps"] // 5)
+    training["checkpoint_interval"] = max(10, training["max_steps"] // 10)
+    opt = config["optimizer"]
+    opt["warmup_steps"] = max(1, min(opt.get("warmup_steps", 1), training["max_steps"] // 10 or 1))
+    return [f"a new run of {training['max_steps']} steps from {earlier}'s latest checkpoint"]
+
+
+def _resumed(config: dict[str, Any], intent: Intent) -> list[str]:
+    """The earlier run resumed in place, to the steps asked for. Changes ``config``; what changed."""
+    assert intent.kind == "continue"
+    training = config["training"]
+    before = training["max_steps"]
+    if intent.more_steps:
+        training["max_steps"] = before + intent.more_steps
+    if intent.steps_factor:
+        training["max_steps"] = int(before * intent.steps_factor)
+    return [f"steps {before} -> {training['max_steps']}"] if training["max_steps"] != before else []
+
+
+def _more_data(
+    goal: TrainingGoal, config: dict[str, Any], data: list[str], settings: PlanSettings
+) -> tuple[TrainingGoal, PlanStep]:
+    """The goal with ``data`` added, and the ingest of all its sources with the earlier run's tokenizer (its
+    weights read those token ids); ``config`` then reads the new dataset."""
+    from tools import IngestArgs
+    from vibe.agent._plan import data_dir_for
+
+    goal = goal.model_copy()
+    goal.data_sources = [*goal.data_sources, *data]  # validated on assignment: absolute paths only
+    data_dir = data_dir_for(goal, settings)
+    old_data = next(iter((config.get("data") or {}).get("sources") or []), {}).get("path")
+    args = IngestArgs(
+        paths=goal.data_sources,
+        out=data_dir,
+        vocab_size=settings.local_vocab_size,
+        **({"tokenizer": old_data} if old_data else {}),
+    )
+    config["data"] = {"sources": [{"path": data_dir}]}
+    why = "ingest the earlier sources with the added data, with the earlier run's tokenizer"
+    return goal, PlanStep.of(id="ingest", tool="ingest", args=args, why=why)
 
 
 # --------------------------------------------------------------------------------------------- answers

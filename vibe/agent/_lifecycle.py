@@ -26,12 +26,16 @@ import hashlib
 import json
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from policies import PolicyGate
+from tools import EvalArgs, IngestArgs, TrainArgs
 from tools.estimate import ModelShape, estimate_compute
+from tools.model import ModelIOArgs
+from tools.posttrain import PostTrainArgs
+from tools.release import ReleaseArgs, ReleaseCheckArgs
 from vibe.agent._goal import TrainingGoal
-from vibe.agent._plan import Plan, PlanSettings, count
+from vibe.agent._plan import Plan, PlanSettings, PlanStep, count
 from vibe.core.errors import UserError
 
 if TYPE_CHECKING:
@@ -143,19 +147,19 @@ def finetune_plan(
             "pp": full.layout.pp,
         }
     steps_list = [
-        {"id": "import", "tool": "model_import", "args": {"src": str(base), "out": base_out, "seq_length": seq},
-         "why": f"import {base.name} ({spec.architecture}, {count(shape.total_params)} parameters) as a Megatron "
-                "checkpoint with its own tokenizer, verified against transformers"},
-        {"id": "ingest", "tool": "ingest",
-         "args": {"paths": data, "out": data_dir, "vocab_size": max(300, spec.vocab_size), "tokenizer": base_out},
-         "why": f"scan, deduplicate and tokenize the data with {base.name}'s tokenizer"},
-        {"id": "eval-base", "tool": "eval", "args": {"run_dir": base_out, "data": [data_dir]},
-         "why": f"{base.name} as imported, on the fine-tune's held-out split"},
-        {"id": "train", "tool": "train", "args": {"config": local},
-         "why": f"fine-tune from {base.name}'s weights (fresh optimizer): {steps} steps at lr {lr:.1e}, "
-                f"sequence length {seq}"},
-        {"id": "eval", "tool": "eval", "args": {"run_dir": run_dir},
-         "why": "the fine-tuned model on the same held-out split"},
+        PlanStep.of(id="import", tool="model_import", args=ModelIOArgs(src=str(base), out=base_out, seq_length=seq),
+                    why=f"import {base.name} ({spec.architecture}, {count(shape.total_params)} parameters) as a "
+                        "Megatron checkpoint with its own tokenizer, verified against transformers"),
+        PlanStep.of(id="ingest", tool="ingest",
+                    args=IngestArgs(paths=data, out=data_dir, vocab_size=max(300, spec.vocab_size), tokenizer=base_out),
+                    why=f"scan, deduplicate and tokenize the data with {base.name}'s tokenizer"),
+        PlanStep.of(id="eval-base", tool="eval", args=EvalArgs(run_dir=base_out, data=[data_dir]),
+                    why=f"{base.name} as imported, on the fine-tune's held-out split"),
+        PlanStep.of(id="train", tool="train", args=TrainArgs(config=local),
+                    why=f"fine-tune from {base.name}'s weights (fresh optimizer): {steps} steps at lr {lr:.1e}, "
+                        f"sequence length {seq}"),
+        PlanStep.of(id="eval", tool="eval", args=EvalArgs(run_dir=run_dir),
+                    why="the fine-tuned model on the same held-out split"),
     ]  # fmt: skip
     goal = TrainingGoal(request=request, parameters=shape.total_params, data_sources=data)
     return Plan(
@@ -169,7 +173,7 @@ def finetune_plan(
         },
         runs_locally=True,
         proxy=None,
-        steps=steps_list,  # type: ignore[arg-type]
+        steps=steps_list,
         notes=[
             f"fine-tune of {base} (base model named in the request)",
             f"the cluster estimate is one pass over the data ({count(tokens)} tokens) from the base's weights",
@@ -192,8 +196,8 @@ def compare_line(results: dict[str, dict[str, Any]]) -> str | None:
 
 # ----------------------------------------------------------------------------------------------- post-train
 def posttrain_step(
-    *, method: str, base: str, data: list[str], deps: AgentDeps, thread_id: str
-) -> tuple[dict[str, Any], list[str]]:
+    *, method: Literal["sft", "dpo", "rl"], base: str, data: list[str], deps: AgentDeps, thread_id: str
+) -> tuple[PlanStep, list[str]]:
     """The ``posttrain`` step of ``method`` on run ``base`` and what it notes; a UserError says what is missing."""
     notes: list[str] = []
     policies: list[str] = []
@@ -222,19 +226,19 @@ def posttrain_step(
     settings = deps.settings
     steps = settings.proxy_max_steps or 50
     out = f"{settings.workdir}/{thread_id}/{method}"
-    step = {
-        "id": "posttrain",
-        "tool": "posttrain",
-        "args": {
-            "method": method,
-            "base": base,
-            "data": data[0],
-            "out": out,
-            "policies": policies,
-            "max_steps": steps,
-        },
-        "why": f"{method.upper()} of {base} on {data[0]}, {steps} steps, gated as a training run",
-    }
+    step = PlanStep.of(
+        id="posttrain",
+        tool="posttrain",
+        args=PostTrainArgs(
+            method=method,
+            base=base,
+            data=data[0],
+            out=out,
+            policies=policies,
+            max_steps=steps,
+        ),
+        why=f"{method.upper()} of {base} on {data[0]}, {steps} steps, gated as a training run",
+    )
     if len(data) > 1:
         notes.append(f"post-training reads one data file: {data[0]} (not {', '.join(data[1:])})")
     return step, notes
@@ -251,7 +255,7 @@ def gated_suites(deps: AgentDeps) -> tuple[list[str], list[str]]:
 
 def release_steps(
     *, run_dir: str, name: str | None, deps: AgentDeps, register: bool, texts: list[str] = ()
-) -> tuple[list[dict[str, Any]], list[str]]:
+) -> tuple[list[PlanStep], list[str]]:
     """``eval`` with the gated suites, then ``release`` (register) or ``release-gates`` (judge only)."""
     metrics, suites = gated_suites(deps)
     notes = (
@@ -261,22 +265,21 @@ def release_steps(
     )
     why = "held-out loss and bits per byte" + (f", {', '.join(s for s in suites if s != 'heldout')}"
                                                if len(suites) > 1 else "")  # fmt: skip
-    steps: list[dict[str, Any]] = [
-        {
-            "id": "eval",
-            "tool": "eval",
-            "args": {"run_dir": run_dir, "texts": list(texts), "suites": suites},
-            "why": why,
-        }
+    steps = [
+        PlanStep.of(
+            id="eval", tool="eval", args=EvalArgs(run_dir=run_dir, texts=list(texts), suites=suites), why=why
+        )
     ]
     if register:
         model = name or _model_name(run_dir)
-        steps.append({"id": "release", "tool": "release", "args": {"run_dir": run_dir, "name": model},
-                      "why": f"judge the evaluation against the release gates (model.release) and, if it passes "
-                             f"(approved where the policy asks), register it as {model} in the model registry"})  # fmt: skip
+        steps.append(PlanStep.of(id="release", tool="release", args=ReleaseArgs(run_dir=run_dir, name=model),
+                                 why=f"judge the evaluation against the release gates (model.release) and, if it "
+                                     f"passes (approved where the policy asks), register it as {model} in the "
+                                     "model registry"))  # fmt: skip
     else:
-        steps.append({"id": "release-gates", "tool": "release_check", "args": {"run_dir": run_dir},
-                      "why": "judge the evaluation against the policy's release gates (nothing is registered)"})  # fmt: skip
+        steps.append(PlanStep.of(id="release-gates", tool="release_check", args=ReleaseCheckArgs(run_dir=run_dir),
+                                 why="judge the evaluation against the policy's release gates (nothing is "
+                                     "registered)"))  # fmt: skip
     return steps, notes
 
 

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from tools import EvalArgs, IngestArgs, TrainArgs
 from tools.estimate import (
     MAX_USEFUL_EPOCHS,
     TOKENS_PER_PARAM,
@@ -376,16 +377,16 @@ def _local_steps(
     local["optimizer"]["lr"] = 1e-3
     local["optimizer"]["min_lr"] = 1e-4
     local["data"] = {"sources": [{"path": data_dir}]}
-    ingest = PlanStep(
+    ingest = PlanStep.of(
         id="ingest",
         tool="ingest",
-        args={"paths": goal.data_sources, "out": data_dir, "vocab_size": settings.local_vocab_size},
+        args=IngestArgs(paths=goal.data_sources, out=data_dir, vocab_size=settings.local_vocab_size),
         why="scan, deduplicate and tokenize the named data into Megatron indexed datasets",
     )
     steps = [ingest]
     if goal.search:
         steps.append(
-            PlanStep(
+            PlanStep.of(
                 id="hpo",
                 tool="hpo",
                 args=search_step(
@@ -401,14 +402,14 @@ def _local_steps(
                 "proxy; the best trial's settings carry over to the local run",
             )
         )
-    train = PlanStep(
+    train = PlanStep.of(
         id="train",
         tool="train",
-        args={"config": local},
+        args=TrainArgs(config=local),
         why="the local run: " + (proxy.reason if not runs_locally else "the full model fits here"),
     )
-    evaluate = PlanStep(
-        id="eval", tool="eval", args={"run_dir": run_dir}, why="held-out loss and bits per byte"
+    evaluate = PlanStep.of(
+        id="eval", tool="eval", args=EvalArgs(run_dir=run_dir), why="held-out loss and bits per byte"
     )
     return [*steps, train, evaluate]
 
@@ -432,7 +433,7 @@ def apply_proposal(plan: Plan, proposal: Proposal) -> tuple[Plan, Literal["accep
         new_config["optimizer"]["min_lr"] = min(new_config["optimizer"]["min_lr"], proposal.learning_rate)
     if proposal.max_steps is not None:
         new_config["training"]["max_steps"] = proposal.max_steps
-    steps = [s.model_copy(update={"args": {"config": new_config}}) if s is train else s for s in plan.steps]
+    steps = [s.with_args(config=new_config) if s is train else s for s in plan.steps]
     return plan.model_copy(update={"steps": steps}), "accepted", proposal.reason or "within bounds"
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from vibe.agent._intent import (
@@ -37,17 +38,18 @@ from vibe.agent._intent import (
     UnclearIntent,
 )
 from vibe.agent._text import (
+    SAMPLE_NOUNS,
     experts_named,
     find_cluster,
     find_gpu_hours,
     find_hours,
     find_money,
     find_paths,
+    find_samples,
     find_until,
     lr_factor,
     moe_named,
     more_steps,
-    number,
     parse_size,
     steps_factor,
     system_dirs,
@@ -158,13 +160,17 @@ def normalize(request: str) -> str:
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+\.[\w.]+\b")
 _HUB = (
     r"hugging ?face|\bhf\b|\bthe hub\b|model hub|\bhub\b|s3|\bgcs\b|google cloud|azure|dropbox|google drive|"
-    r"github|gitlab|wandb|weights (?:&|and) biases|bucket|external server|the internet|public|outside|cloud"
+    r"github|gitlab|wandb|weights (?:&|and) biases|bucket|external server|the internet|public|outside|cloud|"
+    r"we ?transfer|\bs?ftp\b|pastebin|one ?drive|icloud|box\.com|mega\.nz|kaggle|discord"
+)
+_PARTY = (  # someone outside the organisation: named only when no service or address is
+    r"\bvendors?\b|\bsuppliers?\b|third[- ]part(?:y|ies)|\bcontractors?\b|\bpartners?\b|\bexternal\b"
 )
 _SEND = (
     r"upload|push|send|e-?mail|mail|post|share|publish|export|copy|sync|put|ship|release|transfer|forward|"
     r"back ?up|mirror|deploy"
 )
-_EXFIL = re.compile(rf"\b(?:{_SEND})\w*\b[^.;]*?(?:{_HUB})", re.I)
+_EXFIL = re.compile(rf"\b(?:{_SEND})\w*\b[^.;]*?(?:{_HUB}|{_PARTY})", re.I)
 _OVERRIDE = re.compile(
     r"\b(?:ignore|bypass|override|skip|disable|forget|circumvent|disregard|turn off|switch off|get around|"
     r"never ?mind|don'?t (?:worry|care) about|pay no attention to)\s+(?:the\s+|our\s+|all\s+|any\s+|your\s+)?"
@@ -191,7 +197,8 @@ def _side_notes(request: str) -> tuple[str, list[str], bool]:
         emails = _EMAIL.findall(clause)
         hub = _EXFIL.search(clause)
         if emails or hub or (sends and urls):
-            dest = emails or urls or [re.search(_HUB, clause, re.I).group(0)]  # type: ignore[union-attr]
+            named = re.search(_HUB, clause, re.I) or re.search(_PARTY, clause, re.I)
+            dest = emails or urls or [named.group(0)]  # type: ignore[union-attr]
             destinations += dest
             continue
         if _OVERRIDE.search(clause):
@@ -228,14 +235,15 @@ _ESTIMATE = re.compile(
     re.I,
 )
 _STATUS_Q = re.compile(
-    r"^\s*(?:(?:ok(?:ay)?|so|hey|hi|um+|well|and|right|quick question|btw)\b[,:]?\s*)*(?:how(?:'s| is| are| did| far| goes| does)|what(?:'s| is| are| did| has| have| happened| runs| came| come)|is |"
+    r"^\s*(?:(?:ok(?:ay)?|so|hey|hi|um+|well|and|right|quick question|btw)\b[,:]?\s*)*(?:how(?:'s| is| are| did| far| goes| does)|what(?:'s| is| are| did| has| have| happened| runs| came| come)|who(?:'s| is)|is |"
     r"are |did |has |have |any |anything|show|list|status|where|which|tell me|give me)",
     re.I,
 )
 _STATUS_W = re.compile(
     r"\b(?:doing|going|progress|status|waiting|pending|approv\w*|find|found|running|finished|done|loss|runs?|"
     r"loop|queue|happened|stuck|far along|converg\w*|results?|still|left|remaining|finish\w*|fail\w*|crash\w*|"
-    r"errors?|broke\w*|wrong|came out|come of|turned up|outcome|yet)\b|\bat\s*\??\s*$",
+    r"errors?|broke\w*|wrong|came out|come of|turned up|outcome|yet|busy|occupied|right now|at the moment|"
+    r"currently|using (?:the |our |all )?(?:gpus?|cluster|nodes|machines))\b|\bat\s*\??\s*$",
     re.I,
 )
 _POST = re.compile(
@@ -259,11 +267,33 @@ _CONTINUE = re.compile(
     r"more steps|where (?:it|we|you) left off)\b",
     re.I,
 )
-_SAMPLES = (
-    r"\b(?:samples?|examples?|pairs|data|docstrings?|questions|tests?|test cases|summaries|explanations|items|"
-    r"records|instances)\b"
+_SAMPLES = SAMPLE_NOUNS
+_SYNTH = re.compile(r"\b(?:synthetic|synthesi[sz]\w*|synth|augment\w*|generate|fabricate)\b", re.I)
+_KIND_NOUNS = (  # the nouns of the synth templates (not the verb 'explain')
+    r"(?:docstrings?|explanations|unit tests|tests|test cases|api questions|q&a|qa|question[- ]answer|"
+    r"summar(?:y|ies))"
 )
-_SYNTH = re.compile(r"\b(?:synthetic|synthesi[sz]\w*|augment\w*|generate|fabricate)\b", re.I)
+_MAKE_SAMPLES = re.compile(  # 'make 500 unit tests', 'create 250 code explanations', 'produce 1.5k doc QA'
+    r"\b(?:make|create|produce|write|build|draft|give me|get me)\s+(?:me\s+)?(?:about\s+|around\s+|~\s*)?"
+    rf"\d+(?:[.,]\d+)*\s*k?\s+(?:[\w&-]+\s+){{0,3}}?(?:{_KIND_NOUNS}|samples|examples)\b",
+    re.I,
+)
+_KIND_ALONE = re.compile(
+    rf"^\s*(?:\d+(?:[.,]\d+)*\s*k?\s+)?(?:(?:code|doc|document|api|python|short|more|some)\s+)?{_KIND_NOUNS}\b",
+    re.I,
+)
+
+
+def _synth_asked(text: str, paths: list[str]) -> bool:
+    """Synthetic samples asked for: a synth verb with samples or a kind, a count of a kind made, or a request
+    that is a kind of sample with a count or a path ('summaries of /data/reports, 300 of them')."""
+    if _SYNTH.search(text) and (
+        re.search(_SAMPLES, text) or any(re.search(t, text) for t in _TEMPLATES.values())
+    ):
+        return True
+    if _MAKE_SAMPLES.search(text):
+        return True
+    return bool(_KIND_ALONE.search(text) and (paths or find_samples(text)) and not _TRAIN.search(text))
 
 
 def tune_negated(text: str) -> bool:
@@ -290,9 +320,7 @@ def _kind(text: str, paths: list[str]) -> str:
         and (re.search(r"\bhalf|halve|double|more (?:steps|data)|lr\s*[x*/]", text) or steps_factor(text))
     ):
         return "continue"
-    if _SYNTH.search(text) and (
-        re.search(_SAMPLES, text) or any(re.search(t, text) for t in _TEMPLATES.values())
-    ):
+    if _synth_asked(text, paths):
         return "synth"
     if _ESTIMATE.search(text):
         return "estimate"
@@ -353,10 +381,15 @@ _TEMPLATES = {
 }
 
 
-def find_run(text: str) -> str | None:
-    """Which earlier run a request means: an id, a path under a run, 'last' or 'yesterday'."""
+def find_run(text: str, paths: Sequence[str] = ()) -> str | None:
+    """Which earlier run a request means: an id, a path under a run, 'last' or 'yesterday'. An id that is a
+    part of one of ``paths`` (the request's own paths) is the run's directory: that path is the run."""
     ident = _RUN_ID.search(text)
     if ident:
+        for path in paths:
+            parts = path.lower().split("/")
+            if ident.group(1).lower() in parts:
+                return "/".join(path.split("/")[: parts.index(ident.group(1).lower()) + 1])
         return ident.group(1)
     if re.search(r"\byesterday", text):
         return "yesterday"
@@ -398,16 +431,18 @@ def _intent(kind: str, text: str, paths: list[str], request: str) -> Intent:
             else "loop"
             if re.search(r"\bloop|last night|overnight|tonight", text)
             else "run"
-            if find_run(text) or re.search(r"\bthe (?:run|training)\b|\bit\b", text)
+            if find_run(text, paths)
+            or re.search(r"\bthe (?:run|training|job)\b|\bit\b|\b(?:is|has) training\b", text)
             else "runs"
         )
-        return StatusIntent(topic=topic, run=find_run(text) if topic == "run" else None)
+        return StatusIntent(topic=topic, run=find_run(text, paths) if topic == "run" else None)
     if kind == "post_train":
         method = "dpo" if re.search(r"dpo|orpo|preference", text) else "rl" if re.search(
             r"\brl|ppo|grpo|reinforcement", text) else "sft"  # fmt: skip
-        return PostTrainIntent(method=method, run=find_run(text), data=paths)
+        run = find_run(text, paths)
+        return PostTrainIntent(method=method, run=run, data=[p for p in paths if p != run])
     if kind == "eval":
-        run = find_run(text)
+        run = find_run(text, paths)
         run_paths = [p for p in paths if "/runs/" in p or p.startswith(("runs/", "./runs"))]
         if run is None and run_paths:
             run = run_paths[0]
@@ -420,9 +455,10 @@ def _intent(kind: str, text: str, paths: list[str], request: str) -> Intent:
             r"\b(?:without|no|skip|don'?t (?:check|apply|use))\s+(?:the\s+)?(?:release\s+)?gates?", text
         ):
             gates = False
-        return EvalIntent(run=run or "last", data=[p for p in paths if p not in run_paths], gates=gates)
+        data = [p for p in paths if p not in run_paths and p != run]
+        return EvalIntent(run=run or "last", data=data, gates=gates)
     if kind == "release":
-        return ReleaseIntent(run=find_run(text) or "last")
+        return ReleaseIntent(run=find_run(text, paths) or "last")
     if kind == "continue":
         return _continue(text, paths)
     if kind == "synth":
@@ -451,23 +487,37 @@ def _intent(kind: str, text: str, paths: list[str], request: str) -> Intent:
 
 def _continue(text: str, paths: list[str]) -> ContinueIntent:
     branch = bool(re.search(r"\bbranch|\bfork|as a new run|new run|separate run|\bcopy\b|side by side", text))
-    return ContinueIntent(run=find_run(text) or "last", lr_factor=lr_factor(text), more_steps=more_steps(text),
-                          steps_factor=steps_factor(text), data=paths, branch=branch)  # fmt: skip
+    run = find_run(text, paths) or "last"
+    return ContinueIntent(run=run, lr_factor=lr_factor(text), more_steps=more_steps(text),
+                          steps_factor=steps_factor(text), data=[p for p in paths if p != run], branch=branch)  # fmt: skip
+
+
+_SHARE_WORDS = {"half": 0.5, "third": 1 / 3, "quarter": 0.25, "fifth": 0.2, "tenth": 0.1}
+_SHARE_WORD = re.compile(  # 'as a fifth of the data', 'a tenth of the mix'
+    r"\b(?:a|one)[ -](third|quarter|fifth|tenth)\s+of\s+(?:the\s+)?(?:\w+\s+)?(?:mix|data|corpus|blend|tokens|"
+    r"training)\b|\bhalf\s+(?:of\s+)?the\s+(?:mix|blend)\b"
+)
+_NO_BLEND = re.compile(
+    r"\b(?:don'?t|do not|no|not|never|without|skip)\s+(?:\w+\s+){0,2}?(?:blend|mix)\w*|\b(?:keep|leave) (?:them|it|"
+    r"those) (?:separate|apart|out of the mix)|\bseparately\b|\bon their own\b"
+)
 
 
 def _synth(text: str, paths: list[str]) -> SynthIntent:
-    count = re.search(rf"(\d[\d,]*)\s*(k\b|thousand\b)?\s*(?:[\w&-]+\s+){{0,3}}?{_SAMPLES}", text)
-    if count is None:
-        count = re.search(r"(?:generate|produce|make|create|synthesi[sz]e)\s+(\d[\d,]*)\s*(k\b)?", text)
     templates = [name for name, pattern in _TEMPLATES.items() if re.search(pattern, text)]
-    share = re.search(r"(\d+(?:\.\d+)?)\s*%", text)
+    share = re.search(r"(\d+(?:\.\d+)?)\s*(?:%|percent\b|pct\b)", text)
+    fraction = _SHARE_WORD.search(text)
+    share_value = float(share.group(1)) / 100 if share and 0 < float(share.group(1)) < 100 else None
+    if share_value is None and fraction is not None:
+        share_value = _SHARE_WORDS[fraction.group(1) or "half"]
     blend = bool(re.search(r"\bblend|\bmix\b|training mix|add (?:them|it|those) to|into the training", text))
+    blend = (blend or share is not None or fraction is not None) and not _NO_BLEND.search(text)
     return SynthIntent(
-        samples=int(number(count.group(1), count.group(2))) if count else None,
+        samples=find_samples(text),
         templates=templates,
         data=paths,
-        blend=blend or share is not None,
-        share=float(share.group(1)) / 100 if share and 0 < float(share.group(1)) < 100 else None,
+        blend=blend,
+        share=share_value if blend else None,
     )
 
 
@@ -478,7 +528,7 @@ def kind_evidence(kind: str, text: str, request: str) -> bool:
         "train": lambda: bool(_TRAIN.search(text)) or parse_size(text) is not None or bool(paths),
         "estimate": lambda: bool(_ESTIMATE.search(text)),
         "tune": lambda: wants_tuning(text),
-        "synth": lambda: bool(_SYNTH.search(text)),
+        "synth": lambda: bool(_SYNTH.search(text)) or _synth_asked(text, paths),
         "eval": lambda: bool(_EVAL.search(text)),
         "continue": lambda: bool(_CONTINUE.search(text) or _RUN_REF.search(text)),
         "status": lambda: bool(_STATUS_Q.search(text)),

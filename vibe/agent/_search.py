@@ -27,6 +27,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from tools.hpo import HPOArgs
 from vibe.agent._step import PlanStep
 from vibe.core.config import VibeConfig, set_dotted
 
@@ -117,8 +118,8 @@ def search_step(
     flops_per_second: float,
     out: str,
     study_name: str,
-) -> dict[str, Any]:
-    """The ``hpo`` step's arguments, ``{"config": HPOConfig as data}``, for a search ahead of ``train_config``."""
+) -> HPOArgs:
+    """The ``hpo`` step's arguments, ``config`` the HPOConfig as data, for a search ahead of ``train_config``."""
     from tools.hpo import Budget, HPOConfig, SearchSpace, default_space
     from trainers import RunConfig
 
@@ -159,10 +160,8 @@ def search_step(
         budget=budget,
         max_concurrent=settings.max_concurrent,
     )
-    args: dict[str, Any] = {"config": config.model_dump(mode="json")}
-    if settings.beat is not None:
-        args["beat"] = settings.beat
-    return args
+    beat = {"beat": settings.beat} if settings.beat is not None else {}
+    return HPOArgs(config=config.model_dump(mode="json"), **beat)
 
 
 def search_parameters(config: dict[str, Any], *, vocab_size: int) -> int:
@@ -186,14 +185,15 @@ def shrink_search_step(step: PlanStep, *, accept: Callable[[PlanStep], bool]) ->
     while trials > 1:
         trials //= 2
         share = trials / (budget.get("max_trials") or 1)
-        args = copy.deepcopy(step.args)
-        new = args["config"]["budget"]
+        config = copy.deepcopy(step.args["config"])
+        new = config["budget"]
         new["max_trials"] = trials
         for key in ("cpu_hours", "gpu_hours", "max_wall_s"):
             if new.get(key) is not None:
                 new[key] = new[key] * share
-        why = f"{step.why} (shrunk to fit the policy: {trials} trial(s))"
-        smaller = step.model_copy(update={"args": args, "why": why})
+        smaller = step.with_args(
+            config=config, why=f"{step.why} (shrunk to fit the policy: {trials} trial(s))"
+        )
         if accept(smaller):
             return smaller
     return None
@@ -240,5 +240,5 @@ def transfer_into(
         else f"proposed from search trial {best['number']}, transferred by rule {TRANSFER_RULE}: {shown}"
     )
     why = f"{train_step.why}; settings proposed from search trial {best['number']}, transferred by rule µP-style"
-    moved = train_step.model_copy(update={"args": {**train_step.args, "config": config}, "why": why})
+    moved = train_step.with_args(config=config, why=why)
     return moved, overrides, reason

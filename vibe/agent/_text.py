@@ -7,7 +7,7 @@ value the reader finds is a value the validation finds in the same words:
     parse_size("7 bn") = 7e9    parse_size("400 Mio") = 4e8    parse_size("1,5 Mrd") = 1.5e9
     find_hours("within a week") = 168    find_hours("for 30 minutes") = 0.5    find_hours("in 12 Stunden") = 12
     find_until("done by 8 pm") = "20:00"  find_money("€20,000") = 20000    find_gpu_hours("200k GPU-hours") = 2e5
-    find_cluster("4 nodes with 8 A100s each") = 32 A100-80GB, 8 a node
+    find_cluster("4 nodes with 8 A100s each") = 32 A100-80GB, 8 a node   find_samples("400 docstrings + 1.5k QA") = 1900
     lr_factor("a quarter of the learning rate") = 0.25    more_steps("another 500 steps") = 500
     find_paths("train on /data/a and https://x/y") = (["/data/a"], ["https://x/y"])
 """
@@ -23,6 +23,7 @@ from vibe.agent._intent import Cluster
 __all__ = [
     "LR_WORDS",
     "NUMBER",
+    "SAMPLE_NOUNS",
     "STDLIB_ALIASES",
     "experts_named",
     "find_cluster",
@@ -30,6 +31,7 @@ __all__ = [
     "find_hours",
     "find_money",
     "find_paths",
+    "find_samples",
     "find_until",
     "lr_factor",
     "moe_named",
@@ -75,7 +77,7 @@ _SCALE = {"k": 1e3, "thousand": 1e3, "m": 1e6, "mn": 1e6, "mio": 1e6, "million":
           "milliards": 1e9, "milliarden": 1e9, "t": 1e12, "trillion": 1e12}  # fmt: skip
 _NOT_A_SIZE = (
     r"(?:tokens?|samples?|examples?|steps?|pairs|docs?|documents?|rows|lines|files|words|items|gpu|"
-    r"dollars?|euros?|usd|eur|gbp|chf|docstrings?|questions?|summaries|explanations?|tests?)\b"
+    r"dollars?|euros?|usd|eur|gbp|chf|docstrings?|questions?|summaries|explanations?|tests?|gpuh|hours?|hrs?)\b"
 )
 _SIZE = re.compile(
     rf"(?<![\w.,$€£])({NUMBER})\s*({'|'.join(sorted(_SCALE, key=len, reverse=True))})\b"
@@ -123,7 +125,8 @@ _DURATION_UNITS = (
     r"hours?|hrs?|h|days?|d|minutes?|mins?|weeks?|stunden|std|heures?|tage?n?|jours?|wochen?|semaines?"
 )
 _DURATION = re.compile(
-    r"(?:within|in|under|for|max(?:imum)?|at most|no more than|less than|not more than|innerhalb|en)\s+"
+    r"(?:within|in|under|for|max(?:imum)?|maximal|h(?:ö|oe)chstens|up to|at most|no more than|less than|"
+    r"not more than|innerhalb|en|budget(?:\s+(?:of|is)|:)?|time limit(?:\s+of|:)?)\s+"
     rf"(?:(?:a|an|one)\s+|({NUMBER})\s*)?"
     rf"({_DURATION_UNITS})\b",
     re.I,
@@ -148,8 +151,14 @@ def find_money(text: str) -> float | None:
     return number(value, k)
 
 
-_DURATION_AFTER = re.compile(  # the limit after the amount: '2 days max', '3 hours tops', '5 h or less'
-    rf"({NUMBER})\s*({_DURATION_UNITS})\s+(?:max(?:imum)?|at (?:the )?most|tops|or less|or under|or fewer)\b",
+_DURATION_AFTER = re.compile(  # the limit after the amount: '2 days max', '3 hours tops', '90 min of wall clock'
+    rf"({NUMBER})\s*({_DURATION_UNITS})\s+(?:max(?:imum)?|at (?:the )?most|tops|or less|or under|or fewer|"
+    r"(?:of\s+)?wall[- ]?(?:clock|time)(?:\s+time)?)\b",
+    re.I,
+)
+_DURATION_ALONE = re.compile(  # a clause of its own ('hpo over the lr, 4 hours'; clauses are joined by 'and')
+    rf"(?:^|[,;:(]|\s[-–]\s|\band\b)\s*(?:about\s+|~\s*)?({NUMBER})\s*({_DURATION_UNITS})\s*"
+    r"(?=$|[,;.)!?]|\s[-–]\s|\s+and\b)",
     re.I,
 )
 
@@ -169,11 +178,12 @@ def _in_hours(amount: float, unit: str) -> float:
 
 def find_hours(text: str) -> float | None:
     """A wall-clock limit in hours (GPU-hours are not one): 'within 2 days' 48, 'in under a week' 168,
-    '2 days max' 48, 'in 12 Stunden' 12."""
+    '2 days max' 48, 'in 12 Stunden' 12, 'maximal 12 Stunden' 12, 'budget 2 days' 48, '90 minutes of wall
+    clock' 1.5, a clause of its own ', 4 hours' 4."""
     text = _GPU_HOURS.sub(" ", text)
     for match in _DURATION.finditer(text):
         return _in_hours(number(match.group(1)) if match.group(1) else 1.0, match.group(2))
-    if match := _DURATION_AFTER.search(text):
+    if match := _DURATION_AFTER.search(text) or _DURATION_ALONE.search(text):
         return _in_hours(number(match.group(1)), match.group(2))
     return None
 
@@ -214,6 +224,16 @@ _CLUSTER_NODES = re.compile(
 )
 _CLUSTER_GPUS = re.compile(rf"(\d+)\s*(?:x\s*|×\s*)?(?:nvidia\s+)?({_GPUS})s?\b{_MEM}", re.I)
 _BARE_GPUS = re.compile(r"\b(?:on|with|using|across)\s+(\d+)\s+gpus?\b", re.I)
+_ACROSS_NODES = re.compile(  # after the GPUs: '128 H200 across 16 nodes', '64 GPUs over 8 machines'
+    r"^\s*,?\s*(?:spread\s+|split\s+)?(?:across|over|on|in)\s+(\d+)\s*(?:nodes?|machines|servers|hosts)\b",
+    re.I,
+)
+
+
+def _per_node(gpus: int, after: str) -> int | None:
+    match = _ACROSS_NODES.search(after)
+    nodes = int(match.group(1)) if match else 0
+    return gpus // nodes if nodes and gpus % nodes == 0 else None
 
 
 def _gpu_name(name: str | None, memory: str | None) -> str | None:
@@ -224,7 +244,8 @@ def _gpu_name(name: str | None, memory: str | None) -> str | None:
 
 
 def find_cluster(text: str) -> Cluster | None:
-    """The cluster a request names: 'on 256 H100s', 'on 64 A100s 80GB', 'with 8 nodes of 8 GPUs'."""
+    """The cluster a request names: 'on 256 H100s', 'on 64 A100s 80GB', 'with 8 nodes of 8 GPUs', '128 H200
+    across 16 nodes' (8 a node)."""
     nodes = _CLUSTER_NODES.search(text)
     if nodes:
         per = int(nodes.group(2))
@@ -232,14 +253,57 @@ def find_cluster(text: str) -> Cluster | None:
                        gpus_per_node=per)  # fmt: skip
     gpus = _CLUSTER_GPUS.search(text)
     if gpus:
-        return Cluster(gpu=_gpu_name(gpus.group(2), gpus.group(3)), gpus=int(gpus.group(1)))
+        total = int(gpus.group(1))
+        return Cluster(gpu=_gpu_name(gpus.group(2), gpus.group(3)), gpus=total,
+                       gpus_per_node=_per_node(total, text[gpus.end():]))  # fmt: skip
     bare = _BARE_GPUS.search(text)
-    return Cluster(gpus=int(bare.group(1))) if bare else None
+    if bare is None:
+        return None
+    total = int(bare.group(1))
+    return Cluster(gpus=total, gpus_per_node=_per_node(total, text[bare.end() :]))
 
 
 def without_clusters(text: str) -> str:
     """``text`` with the clusters cut out (so '8 A100' is not read as a count of anything else)."""
     return _CLUSTER_GPUS.sub(" ", _CLUSTER_NODES.sub(" ", text))
+
+
+# ------------------------------------------------------------------------------------ synthetic samples
+SAMPLE_NOUNS = (
+    r"\b(?:samples?|examples?|pairs|data|docstrings?|questions|tests?|test cases|summaries|explanations|items|"
+    r"records|instances|q&a|qa)\b"
+)
+_COUNT = rf"({NUMBER})\s*(k\b|thousand\b)?"
+_COUNT_OF = re.compile(rf"(?<![\d.,])(?:{_COUNT})\s*(?:[\w&-]+\s+){{0,3}}?{SAMPLE_NOUNS}", re.I)
+_COUNT_AFTER_VERB = re.compile(
+    rf"(?:generate|produce|make|create|synthesi[sz]e|synth|write)\s+(?:me\s+)?(?:about\s+|around\s+|~\s*)?{_COUNT}",
+    re.I,
+)
+_COUNT_ALONE = re.compile(  # the count on its own: 'about 800', '300 of them', '2k in total'
+    rf"(?:\b(?:about|around|roughly|approximately|some)\s+|~\s*){_COUNT}(?![\d.,]|\s*%|\s*percent)"
+    rf"|(?<![\d.,]){_COUNT}\s+(?:of them|of those|in total|in all|total)\b",
+    re.I,
+)
+_JOIN = re.compile(r"\s*(?:\+|&|and|plus|,)\s*(?:another\s+)?", re.I)
+
+
+def find_samples(text: str) -> int | None:
+    """How many synthetic samples a request asks for: '500 docstrings', '2k Q&A pairs', 'generate 1.5k',
+    'about 800', '300 of them'; counts per kind joined ('400 docstrings + 400 unit tests') add up (800)."""
+    matches = list(_COUNT_OF.finditer(text))
+    if matches:
+        total, last = number(matches[0].group(1), matches[0].group(2)), matches[0]
+        for match in matches[1:]:
+            if not _JOIN.fullmatch(text[last.end() : match.start()]):
+                break
+            total, last = total + number(match.group(1), match.group(2)), match
+        return int(total)
+    for pattern in (_COUNT_AFTER_VERB, _COUNT_ALONE):
+        if match := pattern.search(text):
+            groups = match.groups()  # (count, k) for each alternative of the pattern
+            value, k = next((groups[i], groups[i + 1]) for i in range(0, len(groups), 2) if groups[i])
+            return int(number(value, k))
+    return None
 
 
 # ----------------------------------------------------------------------------------- continue factors
@@ -298,6 +362,7 @@ _TIMES = {"two": 2.0, "three": 3.0, "four": 4.0, "five": 5.0, "six": 6.0, "eight
 _PATH = re.compile(r"(?<![\w:/.~])(~?/[^\s,;'\"()]+)")
 _URL = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s,;'\"()]*", re.I)
 STDLIB_ALIASES = ("python standard library", "python stdlib", "standard library", "stdlib")
+_STDLIB_NAMED = re.compile(r"(?<![\w/-])(?:" + "|".join(STDLIB_ALIASES) + r")(?![\w/-])", re.I)
 _SYSTEM = ("/etc", "/root", "/proc", "/sys", "/boot", "/dev", "/var/lib", "/var/log")
 
 
@@ -321,7 +386,7 @@ def find_paths(request: str) -> tuple[list[str], list[str]]:
     paths = [p.rstrip(".:!?") for p in _PATH.findall(rest) if not p.startswith("//")]
     paths = [str(Path(p).expanduser()) if p.startswith("~") else p for p in paths]
     paths = [p.rstrip("/") or "/" for p in paths]
-    if any(alias in rest.lower() for alias in STDLIB_ALIASES):
+    if _STDLIB_NAMED.search(_PATH.sub(" ", rest)):  # the name as words, not inside a path (/data/py-stdlib)
         paths.append(stdlib_path())
     return list(dict.fromkeys(paths)), urls
 

@@ -19,6 +19,7 @@ from vibe.agent._text import (
     find_hours,
     find_money,
     find_paths,
+    find_samples,
     moe_named,
     numbers_in,
     sizes_in,
@@ -77,7 +78,12 @@ def validate_intent(request: str, intent: Intent) -> list[str]:
         used = set(data) | ({run} if run else set())
         missing = [p for p in named_paths if p not in used and not any(p.startswith(u) for u in used if u)]
         _check("data", not missing, f"paths named but not used: {', '.join(missing)}", problems)
-    read_value = {"hours": find_hours, "gpu_hours": find_gpu_hours, "money": find_money}
+    read_value = {
+        "hours": find_hours,
+        "gpu_hours": find_gpu_hours,
+        "money": find_money,
+        "samples": find_samples,
+    }
     for name, scales in (("gpu_hours", (1.0,)), ("money", (1.0,)), ("hours", (1.0, 24.0, 168.0, 1 / 60)),
                          ("samples", (1.0,)), ("more_steps", (1.0,))):  # fmt: skip
         if fields.get(name) is not None:

@@ -72,7 +72,7 @@ def ingest(
     from tools.data import IngestConfig, summary_table
     from tools.data import ingest as run_ingest
     from vibe.core.config import load_config
-    from vibe.core.log import setup_logging
+    from vibe.core.log import run_log
 
     flags: dict[str, Any] = {
         "inputs": [str(p) for p in paths] if paths else None,
@@ -99,6 +99,6 @@ def ingest(
 
             raise UserError(f"--out: {ingest_config.out} is a file; pass a directory for the dataset")
         ingest_config.out.mkdir(parents=True, exist_ok=True)
-        setup_logging(log_file=ingest_config.out / "ingest.log")
-        info = run_ingest(ingest_config, progress=not no_progress)
+        with run_log(ingest_config.out / "ingest.log"):
+            info = run_ingest(ingest_config, progress=not no_progress)
     Console().print(summary_table(info))

@@ -11,11 +11,14 @@ from __future__ import annotations
 import warnings
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from vibe.cli._errors import user_errors
+
+if TYPE_CHECKING:
+    from tools.hpo import HPOConfig, SearchResult
 
 __all__ = ["hpo"]
 
@@ -63,9 +66,7 @@ def hpo(
     """Search hyper-parameters with Optuna; every trial is a short real training run on Ray."""
     with user_errors(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Megatron / torch deprecation noise
-        from tools.hpo import HPOConfig, run_search
-        from vibe.core.config import load_config
-        from vibe.core.errors import UserError
+        from tools.hpo import run_search
 
         overrides: dict[str, Any] = {
             "out": str(out) if out else None,
@@ -89,16 +90,7 @@ def hpo(
         if data:
             overrides["base.data.sources"] = [{"path": str(d)} for d in data]
         overrides = {k: v for k, v in overrides.items() if v is not None}
-        if config is not None:
-            hpo_config = load_config(HPOConfig, config, overrides=overrides)
-        else:
-            if out is None or not data:
-                raise UserError("vibe hpo: give --data DIR and --out DIR (or --config hpo.yaml)")
-            steps = max_steps or 100
-            overrides.setdefault("study_name", out.name)
-            overrides.setdefault("base.training.max_steps", steps)
-            overrides.setdefault("base.training.eval_interval", max(1, steps // 10))
-            hpo_config = load_config(HPOConfig, overrides=overrides)
+        hpo_config = _hpo_config(config, overrides, out=out, data=data, max_steps=max_steps)
         gate = None
         if policy:
             from policies import PolicyGate
@@ -108,17 +100,44 @@ def hpo(
         if result_json is not None:
             result_json.parent.mkdir(parents=True, exist_ok=True)
             result_json.write_text(result.model_dump_json(indent=2), encoding="utf-8")
-        best = (
-            f"best {hpo_config.objective} {result.best.value:.4f} (trial {result.best.number}: "
-            f"{result.best.params})"
-            if result.best and result.best.value is not None
-            else "no trial complete"
-        )
-        typer.echo(
-            f"{result.n_complete} complete, {result.n_pruned} pruned, {result.n_failed} failed; {best}; "
-            f"stopped by {result.stopped_by} ({result.stop_reason}); {result.cpu_hours:.3f} CPU-hours\n"
-            f"report: {result.report}\ndashboard: optuna-dashboard {result.storage}"
-        )
+        _tell(result, objective=hpo_config.objective)
+
+
+def _hpo_config(
+    config: Path | None,
+    overrides: dict[str, Any],
+    *,
+    out: Path | None,
+    data: list[Path] | None,
+    max_steps: int | None,
+) -> HPOConfig:
+    """The search: ``config`` with the flags on top, or the flags alone around a tiny proxy run."""
+    from tools.hpo import HPOConfig
+    from vibe.core.config import load_config
+    from vibe.core.errors import UserError
+
+    if config is not None:
+        return load_config(HPOConfig, config, overrides=overrides)
+    if out is None or not data:
+        raise UserError("vibe hpo: give --data DIR and --out DIR (or --config hpo.yaml)")
+    steps = max_steps or 100
+    overrides.setdefault("study_name", out.name)
+    overrides.setdefault("base.training.max_steps", steps)
+    overrides.setdefault("base.training.eval_interval", max(1, steps // 10))
+    return load_config(HPOConfig, overrides=overrides)
+
+
+def _tell(result: SearchResult, *, objective: str) -> None:
+    best = (
+        f"best {objective} {result.best.value:.4f} (trial {result.best.number}: {result.best.params})"
+        if result.best and result.best.value is not None
+        else "no trial complete"
+    )
+    typer.echo(
+        f"{result.n_complete} complete, {result.n_pruned} pruned, {result.n_failed} failed; {best}; "
+        f"stopped by {result.stopped_by} ({result.stop_reason}); {result.cpu_hours:.3f} CPU-hours\n"
+        f"report: {result.report}\ndashboard: optuna-dashboard {result.storage}"
+    )
 
 
 def _deadline(text: str | None) -> str | None:

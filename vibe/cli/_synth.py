@@ -50,7 +50,7 @@ def synth(
 
     from tools.synth import SynthConfig, synthesize
     from vibe.core.config import load_config
-    from vibe.core.log import setup_logging
+    from vibe.core.log import run_log
     from vibe.ledger import SqliteLedger, default_ledger_path
 
     flags: dict[str, Any] = {
@@ -71,12 +71,16 @@ def synth(
 
             gate = PolicyGate.from_files([p.resolve() for p in policy], team=team)
         synth_config.out.mkdir(parents=True, exist_ok=True)
-        setup_logging(log_file=synth_config.out / "synth.log")
-        workdir.mkdir(parents=True, exist_ok=True)
-        with SqliteLedger(default_ledger_path(workdir)) as ledger:
-            result = synthesize(
-                synth_config, gate=gate, ledger=ledger, thread_id="cli-synth", progress_bar=not no_progress
-            )
+        with run_log(synth_config.out / "synth.log"):
+            workdir.mkdir(parents=True, exist_ok=True)
+            with SqliteLedger(default_ledger_path(workdir)) as ledger:
+                result = synthesize(
+                    synth_config,
+                    gate=gate,
+                    ledger=ledger,
+                    thread_id="cli-synth",
+                    progress_bar=not no_progress,
+                )
     dropped = ", ".join(f"{n} {reason}" for reason, n in result.dropped.items()) or "none"
     Console().print(
         f"[bold]{result.kept}[/] samples kept of {result.candidates} ({dropped} dropped) in {result.out}; "

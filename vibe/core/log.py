@@ -2,13 +2,18 @@
 
 Every module logs through ``log = logging.getLogger(__name__)``. The house's top-level packages
 (:data:`ROOTS`: ``vibe``, ``tools``, ``trainers``, ``sandbox``, ``policies``) are Vibe's root loggers, and
-:func:`setup_logging` (the one place) gives them all the same level and handlers.
+:func:`setup_logging` (the one place) gives them all the same level and handlers. A run's own log file
+(``logs/driver.log``, ``hpo.log``, ...) is scoped by :func:`run_log`: its handler is added for the run and
+removed when the run ends, so one long process (the agent, a test session) never writes a later run's
+lines into an earlier run's file.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from rich.console import Console
@@ -23,46 +28,54 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-__all__ = ["ROOTS", "console", "progress", "setup_logging"]
+__all__ = ["ROOTS", "console", "progress", "run_log", "setup_logging"]
 
 ROOTS = ("vibe", "tools", "trainers", "sandbox", "policies")  # the loggers of every Vibe module
 console = Console(stderr=True)
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
-def setup_logging(level: str | int | None = None, *, log_file: Path | None = None) -> None:
-    """Configure Vibe's loggers (:data:`ROOTS`): rich output to stderr, and plain text to ``log_file`` if given."""
+def setup_logging(level: str | int | None = None) -> None:
+    """Configure Vibe's loggers (:data:`ROOTS`): their level, and rich output to stderr (once)."""
     level = level or os.environ.get("VIBE_LOG_LEVEL", "INFO")
     for name in ROOTS:
         root = logging.getLogger(name)
         root.setLevel(level)
         if not any(isinstance(h, RichHandler) for h in root.handlers):
-            root.addHandler(_rich_handler())
-        if log_file is not None:
-            log_file.parent.mkdir(parents=True, exist_ok=True)
-            target = str(log_file.resolve())
-            if not any(getattr(h, "baseFilename", None) == target for h in root.handlers):
-                root.addHandler(_file_handler(target))
+            root.addHandler(_RICH)
         root.propagate = False
 
 
-_HANDLERS: dict[str, logging.Handler] = {}  # one handler per target, shared by the roots
+@contextmanager
+def run_log(path: Path, level: str | int | None = None) -> Iterator[Path]:
+    """Log every Vibe logger's lines to ``path`` (plain text) for the block, as :func:`setup_logging` sets up.
+
+    The file handler is added on entry and removed and closed on exit, an exception included. A run nested in
+    another (an HPO trial in the search's process) gets its own file, and the outer run's file keeps receiving
+    the nested run's lines while it runs (they are part of the outer run). A path already being logged to by
+    an enclosing block is not opened twice.
+    """
+    setup_logging(level)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    target = str(path.resolve())
+    roots = [logging.getLogger(name) for name in ROOTS]
+    if any(getattr(h, "baseFilename", None) == target for root in roots for h in root.handlers):
+        yield path
+        return
+    handler = logging.FileHandler(target, encoding="utf-8")
+    handler.setFormatter(logging.Formatter(_FORMAT))
+    for root in roots:
+        root.addHandler(handler)
+    try:
+        yield path
+    finally:
+        for root in roots:
+            root.removeHandler(handler)
+        handler.close()
 
 
-def _rich_handler() -> logging.Handler:
-    if "rich" not in _HANDLERS:
-        handler = RichHandler(console=console, show_path=False, rich_tracebacks=False, markup=False)
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        _HANDLERS["rich"] = handler
-    return _HANDLERS["rich"]
-
-
-def _file_handler(target: str) -> logging.Handler:
-    if target not in _HANDLERS:
-        handler = logging.FileHandler(target, encoding="utf-8")
-        handler.setFormatter(logging.Formatter(_FORMAT))
-        _HANDLERS[target] = handler
-    return _HANDLERS[target]
+_RICH = RichHandler(console=console, show_path=False, rich_tracebacks=False, markup=False)
+_RICH.setFormatter(logging.Formatter("%(message)s"))
 
 
 def progress(*, transient: bool = False) -> Progress:

@@ -129,9 +129,28 @@ def _fmt(params: dict[str, Any]) -> str:
 
 def write_report(loop_dir: Path, state: LoopState, config: LoopConfig) -> Path:
     """Write the morning report of ``state`` into ``loop_dir``; returns the Markdown file's path."""
-    best_trial, best_run = best_trial_of(state), best_run_of(state)
-    ended = max((r.finished for r in state.rounds if r.finished), default=state.started)
     lines = [
+        *_header(state),
+        *_best(state),
+        *_what_ran(state),
+        *_plots(state, loop_dir),
+        *_costs(state),
+        "## Decisions",
+        "",
+        *_decisions(config, state),
+        "",
+        *_pending(config, state),
+    ]
+    markdown = "\n".join(lines)
+    (loop_dir / "report.md").write_text(markdown)
+    (loop_dir / "report.html").write_text(html_page(markdown, title=state.name))
+    return loop_dir / "report.md"
+
+
+def _header(state: LoopState) -> list[str]:
+    """The title, the goal, the window and what stopped the loop."""
+    ended = max((r.finished for r in state.rounds if r.finished), default=state.started)
+    return [
         f"# Vibe overnight loop: {state.name}",
         "",
         f"**Goal:** {state.goal}",
@@ -140,9 +159,13 @@ def write_report(loop_dir: Path, state: LoopState, config: LoopConfig) -> Path:
         f"{clock(ended)}. **Stopped by:** {state.stopped_by or 'still running'}"
         + (f" — {state.note}" if state.note else ""),
         "",
-        "## Best",
-        "",
     ]
+
+
+def _best(state: LoopState) -> list[str]:
+    """The best search trial and the best evaluated full-size run."""
+    best_trial, best_run = best_trial_of(state), best_run_of(state)
+    lines = ["## Best", ""]
     if best_trial:
         lines += [
             f"Best search trial: round {best_trial['round']}, trial {best_trial['number']}, "
@@ -163,7 +186,12 @@ def write_report(loop_dir: Path, state: LoopState, config: LoopConfig) -> Path:
         ]
     else:
         lines += ["No full-size run was evaluated.", ""]
-    lines += [
+    return lines
+
+
+def _what_ran(state: LoopState) -> list[str]:
+    """One table row per round, then each round's thread and study reports."""
+    lines = [
         "## What ran",
         "",
         "| round | thread | status | trials (complete/pruned/failed) | stopped by | best trial | full run val_bpb | wall s | pending |",
@@ -187,6 +215,12 @@ def write_report(loop_dir: Path, state: LoopState, config: LoopConfig) -> Path:
                 + (f", study report `{r.search['report']}`" if r.search else "")
             )
     lines.append("")
+    return lines
+
+
+def _plots(state: LoopState, loop_dir: Path) -> list[str]:
+    """The loss curves, the optimisation history and the parameter importances, drawn into ``loop_dir``."""
+    lines: list[str] = []
     for title, drawn in (("Loss curves of the best runs", _loss_plot(state, loop_dir / "loss.png")),
                         ("Optimisation history", _history_plot(state, loop_dir / "history.png"))):  # fmt: skip
         lines += [f"## {title}", ""]
@@ -195,23 +229,26 @@ def write_report(loop_dir: Path, state: LoopState, config: LoopConfig) -> Path:
     lines += ["## Parameter importances", "", note, ""]
     if importances:
         lines += [f"![Parameter importances]({importances.name})", ""]
+    return lines
+
+
+def _costs(state: LoopState) -> list[str]:
     cpu = sum(r.cpu_hours for r in state.rounds)
     gpu = sum(r.gpu_hours for r in state.rounds)
     wall = sum(r.wall_s for r in state.rounds)
-    lines += [
+    return [
         "## Costs",
         "",
         f"{cpu:.3g} CPU core-hours, {gpu:.3g} GPU-hours, {wall:.0f} s of rounds "
         f"({len(state.rounds)} round(s)); searches: "
         f"{sum((r.search or {}).get('cpu_hours', 0.0) for r in state.rounds):.3g} CPU core-hours.",
         "",
-        "## Decisions",
-        "",
-        *_decisions(config, state),
-        "",
-        "## Pending approvals",
-        "",
     ]
+
+
+def _pending(config: LoopConfig, state: LoopState) -> list[str]:
+    """The approvals the loop waits for, each with the command that approves and trains it."""
+    lines = ["## Pending approvals", ""]
     pending = pending_approvals(config, state)
     options = "".join(f" --policy {p}" for p in config.policies)
     options += f" --store {config.approvals}" if config.approvals else ""
@@ -226,7 +263,4 @@ def write_report(loop_dir: Path, state: LoopState, config: LoopConfig) -> Path:
     else:
         lines.append("None.")
     lines.append("")
-    markdown = "\n".join(lines)
-    (loop_dir / "report.md").write_text(markdown)
-    (loop_dir / "report.html").write_text(html_page(markdown, title=state.name))
-    return loop_dir / "report.md"
+    return lines

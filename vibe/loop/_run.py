@@ -194,7 +194,6 @@ def run_loop(
     Restarting with the same workdir and goal continues the unfinished loop (its ``loop.json`` and the
     agent's checkpointed threads): finished rounds are not run again, a round cut off is resumed.
     """
-    from vibe.agent import Agent
     from vibe.tracking import start_run
 
     say = on_event or (lambda line: None)
@@ -210,73 +209,121 @@ def run_loop(
         now = utcnow()
         current = state.rounds[-1] if state.rounds and state.rounds[-1].finished is None else None
         if current is None:
-            stopped_by, why = why_stop(config, state, now)
-            if stopped_by is not None:
-                state.status, state.stopped_by, state.note = "done", stopped_by, why
-                save_state(loop_dir, state)
-                say(f"loop ends: {why}")
+            current = _start_round(config, state, loop_dir, say, now=now)
+            if current is None:
                 break
-            number = len(state.rounds) + 1
-            seconds = _search_seconds(config, state, now)
-            if config.rounds.search_max_s is not None:
-                seconds = min(seconds, config.rounds.search_max_s)
-            search_until = now + timedelta(seconds=seconds)
-            current = RoundRecord(
-                number=number,
-                thread_id=f"{state.name}-r{number}",
-                kind="search" if number == 1 else "refine",
-                started=now,
-                search_until=search_until,
-            )
-            space = None if number == 1 else _space_for(state, config.rounds.narrow_factor)
-            current.space = space
-            state.rounds.append(current)
-            save_state(loop_dir, state)
-            what = "search the default space" if space is None else "refine: search around the best so far"
-            say(
-                f"round {number}: {what}, up to {config.rounds.max_trials} trials until {clock(search_until)}, "
-                f"then the transferred full-size run (~{state.full_run_s:.0f} s) and its evaluation"
-            )
-        else:
-            space = current.space
-            search_until = current.search_until or now
-            left = (state.deadline - now).total_seconds() - config.rounds.report_reserve_s
-            if (
-                left < state.full_run_s + config.rounds.run_overhead_s
-            ):  # resuming it would run past the deadline
-                current.status, current.reason = (
-                    "interrupted",
-                    "cut off by a restart too close to the deadline",
-                )
-                current.finished = now
-                save_state(loop_dir, state)
-                say(f"round {current.number} left unfinished: {current.reason}")
-                continue
-            say(f"round {current.number}: resuming thread {current.thread_id}")
-        settings = _plan_settings(
-            config, state, search_until=search_until, space=space, number=current.number, now=current.started
-        )
-        prefix = f"[r{current.number}] "
-        with Agent.open(settings, llm=llm, yes=True, on_event=lambda line, p=prefix: say(p + line)) as agent:
-            thread = {"configurable": {"thread_id": current.thread_id}}
-            if agent.graph.get_state(thread).values:
-                outcome = agent.resume(current.thread_id)
-            else:
-                outcome = agent.run(config.goal, thread_id=current.thread_id)
-            _collect(current, outcome.values, agent.deps.approvals)
+        elif not _resumable(config, state, loop_dir, say, current, now=now):
+            continue
+        _run_round(config, state, loop_dir, current, llm=llm, say=say, tracker=tracker, now=now)
+    return _stop_loop(config, state, loop_dir, say, tracker=tracker)
+
+
+def _start_round(
+    config: LoopConfig, state: LoopState, loop_dir: Path, say: Callable[[str], None], *, now: datetime
+) -> RoundRecord | None:
+    """The next round, saved and told; None: the loop stops (its state saved done, and why)."""
+    stopped_by, why = why_stop(config, state, now)
+    if stopped_by is not None:
+        state.status, state.stopped_by, state.note = "done", stopped_by, why
         save_state(loop_dir, state)
-        _track_round(current, parent=tracker)
-        best = (current.search or {}).get("best")
-        say(
-            f"round {current.number} {current.status}: "
-            + (
-                f"best trial {best['number']} = {best['value']:.4f}"
-                if best and best.get("value") is not None
-                else "no best trial"
-            )
-            + (f", full run val_bpb {current.evaluation['val_bpb']:.4f}" if current.evaluation else "")
-            + (f", waiting for approval: {', '.join(current.pending)}" if current.pending else "")
+        say(f"loop ends: {why}")
+        return None
+    number = len(state.rounds) + 1
+    seconds = _search_seconds(config, state, now)
+    if config.rounds.search_max_s is not None:
+        seconds = min(seconds, config.rounds.search_max_s)
+    search_until = now + timedelta(seconds=seconds)
+    current = RoundRecord(
+        number=number,
+        thread_id=f"{state.name}-r{number}",
+        kind="search" if number == 1 else "refine",
+        started=now,
+        search_until=search_until,
+    )
+    space = None if number == 1 else _space_for(state, config.rounds.narrow_factor)
+    current.space = space
+    state.rounds.append(current)
+    save_state(loop_dir, state)
+    what = "search the default space" if space is None else "refine: search around the best so far"
+    say(
+        f"round {number}: {what}, up to {config.rounds.max_trials} trials until {clock(search_until)}, "
+        f"then the transferred full-size run (~{state.full_run_s:.0f} s) and its evaluation"
+    )
+    return current
+
+
+def _resumable(
+    config: LoopConfig,
+    state: LoopState,
+    loop_dir: Path,
+    say: Callable[[str], None],
+    current: RoundRecord,
+    *,
+    now: datetime,
+) -> bool:
+    """Whether the round a restart cut off is resumed; if it would run past the deadline it is left
+    unfinished (saved, told) instead."""
+    left = (state.deadline - now).total_seconds() - config.rounds.report_reserve_s
+    if left < state.full_run_s + config.rounds.run_overhead_s:  # resuming it would run past the deadline
+        current.status, current.reason = "interrupted", "cut off by a restart too close to the deadline"
+        current.finished = now
+        save_state(loop_dir, state)
+        say(f"round {current.number} left unfinished: {current.reason}")
+        return False
+    say(f"round {current.number}: resuming thread {current.thread_id}")
+    return True
+
+
+def _run_round(
+    config: LoopConfig,
+    state: LoopState,
+    loop_dir: Path,
+    current: RoundRecord,
+    *,
+    llm: Any,
+    say: Callable[[str], None],
+    tracker: Any,
+    now: datetime,
+) -> None:
+    """Run (or resume) the round's agent thread, collect what it did into the round, save, track and tell."""
+    from vibe.agent import Agent
+
+    search_until = current.search_until or now
+    settings = _plan_settings(
+        config,
+        state,
+        search_until=search_until,
+        space=current.space,
+        number=current.number,
+        now=current.started,
+    )
+    prefix = f"[r{current.number}] "
+    with Agent.open(settings, llm=llm, yes=True, on_event=lambda line, p=prefix: say(p + line)) as agent:
+        thread = {"configurable": {"thread_id": current.thread_id}}
+        if agent.graph.get_state(thread).values:
+            outcome = agent.resume(current.thread_id)
+        else:
+            outcome = agent.run(config.goal, thread_id=current.thread_id)
+        _collect(current, outcome.values, agent.deps.approvals)
+    save_state(loop_dir, state)
+    _track_round(current, parent=tracker)
+    best = (current.search or {}).get("best")
+    say(
+        f"round {current.number} {current.status}: "
+        + (
+            f"best trial {best['number']} = {best['value']:.4f}"
+            if best and best.get("value") is not None
+            else "no best trial"
         )
+        + (f", full run val_bpb {current.evaluation['val_bpb']:.4f}" if current.evaluation else "")
+        + (f", waiting for approval: {', '.join(current.pending)}" if current.pending else "")
+    )
+
+
+def _stop_loop(
+    config: LoopConfig, state: LoopState, loop_dir: Path, say: Callable[[str], None], *, tracker: Any
+) -> LoopResult:
+    """The morning report, tracked with the loop's run, and the loop's result."""
     report = write_report(loop_dir, state, config)
     say(f"report: {report}")
     tracker.set_tags({"vibe.stopped_by": state.stopped_by, "vibe.note": state.note})

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from vibe.agent import INTENT_KINDS, read_rules
+from vibe.agent import INTENT_KINDS, read_request, read_rules
 
 BENCH = Path(__file__).parents[3] / "bench" / "data"
 
@@ -113,6 +113,15 @@ def test_urls_are_never_data_sources() -> None:
     assert reading.intent.data == [] and reading.urls == ["https://example.com/data.tar.gz"]
 
 
+def test_the_standard_library_is_named_by_words_never_by_a_path_that_contains_them() -> None:
+    import sysconfig
+
+    stdlib = sysconfig.get_paths()["stdlib"]
+    assert read_rules("train a 20M on the Python standard library").intent.data == [stdlib]
+    assert read_rules("train a 20M on /data/py-stdlib").intent.data == ["/data/py-stdlib"]
+    assert read_rules("train a 20M on /srv/stdlib/src").intent.data == ["/srv/stdlib/src"]
+
+
 def test_unreadable_request_is_a_question_not_a_plan() -> None:
     for text in ("what's the weather like?", "make it better", "asdf qwerty"):
         intent = read_rules(text).intent
@@ -144,3 +153,73 @@ def test_feasibility_questions_status_follow_ups_and_word_multiples() -> None:
     assert (cont.kind, cont.run, cont.steps_factor) == ("continue", "t-5150abcd", 4.0)
     assert read_rules("train a 10M on /data/a, 3 days max").intent.hours == 72
     assert read_rules("train a 10M on /data/a in 6 Stunden").intent.hours == 6
+
+
+@pytest.mark.parametrize(
+    ("request_text", "hours"),
+    [("train a 30M on /data/code, höchstens 3 Tage", 72), ("train a 30M on /data/a with a time limit of 5 hours", 5),
+     ("train a 30M on /data/a with 45 min of wall-clock time", 0.75), ("train a 40M on /data/a, budget: 3 days", 72),
+     ("hpo over the lr for a 10M on /data/a, 6 hours", 6), ("train a 20M on /data/a, up to 10 hours", 10)],
+)  # fmt: skip
+def test_wall_clock_limits_as_budgets_clauses_and_limit_words(request_text: str, hours: float) -> None:
+    """Classes blind4 showed missing: a duration as the budget, as a clause of its own, 'of wall clock',
+    German limit words ('maximal', 'höchstens'), 'up to'."""
+    assert read_rules(request_text).intent.hours == hours
+    assert read_request(request_text).reading.intent.hours == hours  # the validation agrees
+
+
+def test_gpus_spread_over_nodes_and_gpu_hours_are_not_a_size() -> None:
+    for text, cluster in (("what would a 13B cost on 96 H100 over 12 machines", ("H100", 96, 8)),
+                          ("estimate a 7B on 64 GPUs across 8 nodes", (None, 64, 8)),
+                          ("estimate a 7B on 100 H100 across 16 nodes", ("H100", 100, None))):  # fmt: skip
+        got = read_rules(text).intent.cluster
+        assert got is not None and (got.gpu, got.gpus, got.gpus_per_node) == cluster, text
+    budget = read_rules("would 20k GPUh be enough for a 3B on /data/a?").intent
+    assert (budget.kind, budget.parameters, budget.gpu_hours) == ("estimate", 3e9, 20000)
+
+
+def test_synth_by_any_making_verb_by_its_kind_alone_and_its_blend() -> None:
+    """A count of a kind made ('write 300 docstrings'), a kind with a path or a count and no verb, counts after
+    the kind ('about 2k'), counts per kind added up, a blend said not to, a share as a fraction."""
+    for text, want in (
+        ("write 300 docstrings for /srv/lib", (300, ["code.docstring"], False, None)),
+        (
+            "build me 1.2k QA pairs from /data/faq and blend them in at 5 percent",
+            (1200, ["doc.qa"], True, 0.05),
+        ),
+        ("docstrings for /data/py, about 2k", (2000, ["code.docstring"], False, None)),
+        (
+            "generate 1000 summaries from /data/news but keep them separate",
+            (1000, ["doc.summary"], False, None),
+        ),
+        ("generate 600 tests from /srv/app, don't mix them in", (600, ["code.tests"], False, None)),
+        ("synth 3000 examples from /data/a, a tenth of the mix", (3000, [], True, 0.1)),
+        ("250 summaries and 250 q&a pairs from /data/docs", (500, ["doc.qa", "doc.summary"], False, None)),
+    ):
+        for intent in (read_rules(text).intent, read_request(text).reading.intent):
+            assert intent.kind == "synth", text
+            assert (intent.samples, sorted(intent.templates), intent.blend, intent.share) == want, text
+    assert read_rules("run the unit tests on /srv/app").intent.kind != "synth"
+
+
+def test_a_run_named_by_its_directory_is_that_path() -> None:
+    for reading in (read_rules("resume /data/exp/runs/t-abcdef12 with half the lr"),
+                    read_request("resume /data/exp/runs/t-abcdef12 with half the lr").reading):  # fmt: skip
+        assert (reading.intent.kind, reading.intent.run) == ("continue", "/data/exp/runs/t-abcdef12")
+        assert reading.intent.data == []  # the run's directory is not more data
+    text = "evaluate /mnt/runs/t-abcdef12/checkpoints/step-500 on /data/val"
+    for intent in (read_rules(text).intent, read_request(text).reading.intent):
+        assert (intent.kind, intent.run, intent.data) == ("eval", "/mnt/runs/t-abcdef12", ["/data/val"])
+
+
+def test_status_of_the_gpus_and_of_training_and_sends_to_outside_parties() -> None:
+    for text, topic in (("who is using the cluster currently?", "runs"), ("has training finished?", "run"),
+                        ("anything busy on the nodes right now?", "runs")):  # fmt: skip
+        status = read_rules(text).intent
+        assert (status.kind, getattr(status, "topic", None)) == ("status", topic), text
+    for text, where in (("send the tokenized data to our contractor", "contractor"),
+                        ("share the weights with a third party over sftp", "sftp")):  # fmt: skip
+        reading = read_rules(text)
+        assert reading.intent.kind == "refuse" and [r.destination for r in reading.refused] == [where]
+    mixed = read_rules("train a 10M on /data/a and send it to our vendor via wetransfer")
+    assert mixed.intent.kind == "train" and [r.destination for r in mixed.refused] == ["wetransfer"]

@@ -75,3 +75,40 @@ def test_too_little_data_for_the_smallest_shape_says_it_will_be_under_trained() 
 def test_a_proxy_is_never_bigger_than_the_model_it_stands_for() -> None:
     plan = _plan("train a 2M model on /data/code", tokens=2_000_000)
     assert plan.proxy is not None and plan.proxy.shape.total_params <= plan.full.total_params * 1.01
+
+
+def test_a_plan_step_is_built_from_its_tools_typed_arguments() -> None:
+    import pytest
+    from pydantic import ValidationError
+
+    from tools import EvalArgs, IngestArgs
+    from vibe.agent import PlanStep
+
+    step = PlanStep.of(id="eval", tool="eval", args=EvalArgs(run_dir="runs/t/train"), why="held-out loss")
+    assert step.args == {"run_dir": "runs/t/train"}  # the fields set: the ledger's format, unchanged
+    moved = step.with_args(run_dir="runs/u/train", why="moved")
+    assert (moved.args, moved.why, step.args["run_dir"]) == (
+        {"run_dir": "runs/u/train"},
+        "moved",
+        "runs/t/train",
+    )
+    with pytest.raises(TypeError, match="tool eval takes EvalArgs, not IngestArgs"):
+        PlanStep.of(id="eval", tool="eval", args=IngestArgs(paths=["/d"], out="o"), why="")
+    with pytest.raises(ValidationError, match="Extra inputs are not permitted"):
+        step.with_args(run_dirr="runs/u/train")
+    with pytest.raises(ValidationError, match="vocab_size"):
+        IngestArgs(paths=["/d"], out="o", vocab_size=10)
+
+
+def test_a_train_step_whose_run_config_is_invalid_cannot_be_built() -> None:
+    import pytest
+    from pydantic import ValidationError
+
+    from tools import TrainArgs
+
+    good = {"out": "runs/t/train", "data": {"sources": [{"path": "runs/t/data"}]}}
+    assert TrainArgs(config=good).config == good  # kept as data: the ledger's format
+    with pytest.raises(ValidationError, match="lr"):
+        TrainArgs(config={**good, "optimizer": {"lr": -1.0}})
+    with pytest.raises(ValidationError, match="Extra inputs"):
+        TrainArgs(config={**good, "trainig": {"max_steps": 3}})

@@ -22,7 +22,7 @@ from fastapi import FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
 from policies import PolicySet
-from vibe.approvals import ApprovalError, ApprovalRequest, ApprovalStore
+from vibe.approvals import ApprovalError, ApprovalRequest, ApprovalStore, SignedDecision
 from vibe.approvals.web._pages import render
 from vibe.approvals.web._tokens import parse_decision_token, parse_login_token
 from vibe.core.errors import UserError
@@ -139,9 +139,23 @@ def create_app(
     )
     app = FastAPI(title="Vibe approvals", docs_url=None, redoc_url=None, openapi_url=None)
 
-    def session_of(request: Request) -> tuple[str | None, _Session | None]:
-        token = request.cookies.get(COOKIE)
-        return token, state.get(token)
+    @app.get("/healthz", response_class=PlainTextResponse)
+    def healthz() -> str:
+        return "ok"
+
+    _sign_in_routes(app, state, policies=policies, challenge_minutes=challenge_minutes)
+    _decision_routes(app, state, policies=policies, store=store, ledger=ledger, resume_command=resume_command)
+    return app
+
+
+def _session_of(state: _State, request: Request) -> tuple[str | None, _Session | None]:
+    """The request's session cookie and its open session (None: signed out or expired)."""
+    token = request.cookies.get(COOKIE)
+    return token, state.get(token)
+
+
+def _sign_in_routes(app: FastAPI, state: _State, *, policies: PolicySet, challenge_minutes: float) -> None:
+    """``/login`` (a challenge to sign, and the signed token checked against the policy's keys), ``/logout``."""
 
     def login_page(error: str | None = None, status: int = 200) -> HTMLResponse:
         flash = {"kind": "err", "text": error} if error else None
@@ -153,10 +167,6 @@ def create_app(
             approver=None,
         )
         return _page(html, status)
-
-    @app.get("/healthz", response_class=PlainTextResponse)
-    def healthz() -> str:
-        return "ok"
 
     @app.get("/login")
     def login_form() -> Response:
@@ -192,12 +202,24 @@ def create_app(
 
     @app.post("/logout")
     def logout(request: Request, csrf: Annotated[str, Form()] = "") -> Response:
-        token, session = session_of(request)
+        token, session = _session_of(state, request)
         if token and session and secrets.compare_digest(csrf, session.csrf):
             state.close(token)
         response = _redirect("/login")
         response.delete_cookie(COOKIE, path="/")
         return response
+
+
+def _decision_routes(
+    app: FastAPI,
+    state: _State,
+    *,
+    policies: PolicySet,
+    store: ApprovalStore,
+    ledger: Ledger,
+    resume_command: str,
+) -> None:
+    """``/`` (the pending requests) and ``/requests/{id}/decide`` (a signed decision, checked and recorded)."""
 
     def index_page(session: _Session, flash: dict[str, str] | None, status: int = 200) -> HTMLResponse:
         pending = store.pending()
@@ -213,7 +235,7 @@ def create_app(
 
     @app.get("/")
     def index(request: Request) -> Response:
-        _, session = session_of(request)
+        _, session = _session_of(state, request)
         if session is None:
             return _redirect("/login")
         flash, session.flash = session.flash, None
@@ -227,7 +249,7 @@ def create_app(
         token: Annotated[str, Form()],
         csrf: Annotated[str, Form()] = "",
     ) -> Response:
-        _, session = session_of(request)
+        _, session = _session_of(state, request)
         if session is None:
             return _redirect("/login")
         if not secrets.compare_digest(csrf, session.csrf):
@@ -240,17 +262,9 @@ def create_app(
             signed = parse_decision_token(token)
         except UserError as error:
             return refuse(str(error), 400)
-        if signed.approver != session.approver:
-            return refuse(
-                f"That decision is signed by {signed.approver}, but you are signed in as {session.approver}.",
-                403,
-            )
-        if signed.request_id != request_id:
-            return refuse(f"That decision is for request {signed.request_id}, not {request_id}.", 400)
-        if signed.decision != verdict:
-            return refuse(
-                f"That token is a signed {signed.decision}, but you pressed {verdict.capitalize()}.", 400
-            )
+        mismatch = _mismatch(signed, approver=session.approver, request_id=request_id, verdict=verdict)
+        if mismatch is not None:
+            return refuse(*mismatch)
         try:
             updated = store.decide(signed, policies=policies, ledger=ledger)
         except ApprovalError as error:
@@ -264,4 +278,15 @@ def create_app(
         }
         return _redirect("/")
 
-    return app
+
+def _mismatch(
+    signed: SignedDecision, *, approver: str, request_id: str, verdict: str
+) -> tuple[str, int] | None:
+    """Why the signed decision is not the one this form submits (the text and the HTTP status), or None."""
+    if signed.approver != approver:
+        return f"That decision is signed by {signed.approver}, but you are signed in as {approver}.", 403
+    if signed.request_id != request_id:
+        return f"That decision is for request {signed.request_id}, not {request_id}.", 400
+    if signed.decision != verdict:
+        return f"That token is a signed {signed.decision}, but you pressed {verdict.capitalize()}.", 400
+    return None
