@@ -14,7 +14,15 @@ from contextlib import contextmanager
 
 import pytest
 
-from vibe.llm import Endpoint, ServerConfig, ensure_server, server_status, stop_server
+from vibe.llm import (
+    Endpoint,
+    ServerConfig,
+    ensure_server,
+    install_vllm,
+    prepare_default_model,
+    server_status,
+    stop_server,
+)
 
 pytest_plugins = ["tests.postgres_server"]  # the postgres_url fixture, shared by the agent and HPO tests
 
@@ -36,8 +44,8 @@ def _user_cache() -> Iterator[None]:
 def llm_server() -> Iterator[Endpoint]:
     """The real local vLLM server on its own port, installed and started if needed; stopped afterwards if this
     session started it. Fails (never skips) with the install or start-up error if vLLM cannot be had."""
-    config = ServerConfig(port=LLM_TEST_PORT)
-    with _user_cache():
+    with _user_cache():  # the base SmolLM2 named, so a tuned agent model registered by the user is not served
+        config = ServerConfig(port=LLM_TEST_PORT, model=prepare_default_model(python=install_vllm().python))
         running_before = server_status(port=config.port).answering
         endpoint = ensure_server(url=config.url, config=config)
     yield endpoint
