@@ -22,7 +22,7 @@ from vibe.agent._draft import (
 )
 from vibe.agent._followup import follow_up
 from vibe.agent._goal import GoalDraft, TrainingGoal, goal_from_draft, parse_request
-from vibe.agent._grammar import DraftExample, grammar_examples, intake_dataset, skeleton
+from vibe.agent._grammar import DraftExample, destinations, grammar_examples, intake_dataset, skeleton
 from vibe.agent._hpo import ClearedGate, ClearedSearchGate
 from vibe.agent._intent import (
     INTENT_KINDS,
@@ -102,6 +102,7 @@ __all__ = [
     "default_held_out",
     "describe_plan",
     "describe_step",
+    "destinations",
     "diagnose",
     "draft_of",
     "draft_reward",

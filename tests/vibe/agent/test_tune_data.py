@@ -10,6 +10,7 @@ from vibe.agent import (
     Draft,
     build_prompt,
     default_held_out,
+    destinations,
     draft_of,
     draft_reward,
     grammar_examples,
@@ -22,7 +23,6 @@ from vibe.agent import (
     skeleton,
     validate_intent,
 )
-from vibe.agent._grammar import destinations
 from vibe.llm import AGENT_MODEL_NAME, ScriptedChatModel
 
 
