@@ -90,7 +90,7 @@ def test_status_stop_and_serve_again(llm_server: Endpoint) -> None:
     assert after.exit_code == 1 and "not answering" in after.output
     assert server_status(port=number).pid is None
 
-    served = runner.invoke(app, ["serve", *port])
+    served = runner.invoke(app, ["serve", *port, "--model", str(default_model_dir())])  # not a tuned one
     assert served.exit_code == 0, served.output
     assert served.output.strip().endswith(f"http://127.0.0.1:{number}/v1")
     again = server_status(port=number)
