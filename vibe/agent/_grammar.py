@@ -18,7 +18,7 @@ import json
 import random
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -488,41 +488,61 @@ def _label_ok(example: DraftExample) -> bool:
     return not validate_intent(example.request, intent)
 
 
+@dataclass(frozen=True)
+class HeldOut:
+    """The requests training must not contain: their normalised texts and their templates (skeletons)."""
+
+    texts: frozenset[str]
+    skeletons: frozenset[str]
+
+    @classmethod
+    def of(cls, requests: Sequence[str]) -> HeldOut:
+        return cls(frozenset(_norm(r) for r in requests), frozenset(skeleton(r) for r in requests))
+
+    def exact(self, request: str) -> bool:
+        return _norm(request) in self.texts
+
+    def template(self, request: str) -> bool:
+        return skeleton(request) in self.skeletons
+
+
+def _norm(request: str) -> str:
+    return " ".join(request.lower().split())
+
+
 def intake_dataset(
     count: int, *, seed: int = 0, held_out: list[str] | None = None
 ) -> tuple[list[DraftExample], dict[str, Any]]:
     """``count`` distinct grammar examples whose labels validate and which share no template with
     ``held_out`` (requests of the evaluation sets); and the report (counts, per kind, the overlap left)."""
-    held_out = held_out or []
-    held_text = {" ".join(r.lower().split()) for r in held_out}
-    held_skel = {skeleton(r) for r in held_out}
+    held = HeldOut.of(held_out or [])
     kept: list[DraftExample] = []
     seen: set[str] = set()
     dropped = Counter[str]()
     for example in grammar_examples(count * 20, seed=seed):
         if len(kept) >= count:
             break
-        key = " ".join(example.request.lower().split())
+        key = _norm(example.request)
         if key in seen:
             dropped["duplicate"] += 1
             continue
         seen.add(key)
-        if key in held_text or skeleton(example.request) in held_skel:
+        if held.exact(example.request) or held.template(example.request):
             dropped["held-out template"] += 1
             continue
         if not _label_ok(example):
             dropped["label does not validate"] += 1
             continue
         kept.append(example)
-    overlap_exact = sum(" ".join(e.request.lower().split()) in held_text for e in kept)
-    overlap_template = sum(skeleton(e.request) in held_skel for e in kept)
+    overlap_exact = sum(held.exact(e.request) for e in kept)
+    overlap_template = sum(held.template(e.request) for e in kept)
     report = {
         "examples": len(kept),
         "templates": len(_TEMPLATES),
         "templates_used": len({e.template for e in kept}),
         "per_kind": dict(Counter(e.draft["k"] for e in kept)),
         "dropped": dict(dropped),
-        "held_out_requests": len(held_out),
+        "held_out_requests": len(held_out or []),
         "overlap": {"exact": overlap_exact, "template": overlap_template},
     }
     return kept, report

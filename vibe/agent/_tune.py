@@ -32,7 +32,7 @@ from pydantic import ValidationError
 from tools.agentmodel import TaskData, TuneConfig, TuneTask
 from tools.posttrain import FunctionReward, Sample
 from vibe.agent._draft import Draft, build_prompt, intent_from_draft
-from vibe.agent._grammar import DraftExample, destinations, intake_dataset, read_requests, skeleton
+from vibe.agent._grammar import DraftExample, HeldOut, destinations, intake_dataset, read_requests
 from vibe.agent._validate import validate_intent
 from vibe.llm import ChatModel, LLMError
 
@@ -116,8 +116,7 @@ def paraphrase_examples(
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Ask ``llm`` to reword each of ``examples``; keep a rewording (its source's label, provenance) only if
     it is new, the label validates against it, and it shares no template with ``held_out``."""
-    held_text = {" ".join(r.lower().split()) for r in held_out}
-    held_skel = {skeleton(r) for r in held_out}
+    held = HeldOut.of(held_out)
     kept: list[dict[str, Any]] = []
     dropped: dict[str, int] = {}
     model = getattr(llm, "model", None) or type(llm).__name__
@@ -132,7 +131,7 @@ def paraphrase_examples(
             why = (
                 "empty or too long" if not text or len(text) > 3 * len(e.request) + 40
                 else "same as the source" if key == " ".join(e.request.lower().split())
-                else "held-out template" if key in held_text or skeleton(text) in held_skel
+                else "held-out template" if held.exact(text) or held.template(text)
                 else "label does not validate" if not _label_holds(text, e.draft)
                 else ""
             )  # fmt: skip
