@@ -93,7 +93,14 @@ def base_run(data: Path, *, steps: int) -> Any:
 
 
 def one_seed(
-    seed: int, *, data: Path, root: Path, steps: int, random_trials: int, fraction: float, start: str,
+    seed: int,
+    *,
+    data: Path,
+    root: Path,
+    steps: int,
+    random_trials: int,
+    fraction: float,
+    start: str,
     random_fraction: float,
 ) -> dict[str, Any]:
     from tools.hpo import Budget, HPOConfig, run_search
