@@ -39,6 +39,7 @@ from vibe.agent._intent import (
 )
 from vibe.agent._text import (
     SAMPLE_NOUNS,
+    digits,
     experts_named,
     find_cluster,
     find_gpu_hours,
@@ -54,6 +55,7 @@ from vibe.agent._text import (
     steps_factor,
     system_dirs,
     urls_in,
+    within,
     without_clusters,
     without_urls,
 )
@@ -142,7 +144,8 @@ _WORD = re.compile(r"(?<![/\w.-])[A-Za-z]{5,}(?![/\w])")
 
 
 def normalize(request: str) -> str:
-    """Lower-case, with likely typos of the deciding words corrected; paths and URLs are left alone."""
+    """Lower-case, with likely typos of the deciding words corrected and number words before a noun written as
+    digits ('two hours'); paths and URLs are left alone."""
 
     def fix(match: re.Match[str]) -> str:
         word = match.group(0).lower()
@@ -151,7 +154,7 @@ def normalize(request: str) -> str:
         close = difflib.get_close_matches(word, _VOCAB, n=1, cutoff=0.82)
         return close[0] if close else word
 
-    text = _WORD.sub(fix, request)
+    text = digits(_WORD.sub(fix, request))
     text = re.sub(r"\bfine[ -]?tun", "finetun", text, flags=re.I)
     return re.sub(r"\s+", " ", text.lower().replace("’", "'").replace("‘", "'"))
 
@@ -170,7 +173,7 @@ _SEND = (
     r"upload|push|send|e-?mail|mail|post|share|publish|export|copy|sync|put|ship|release|transfer|forward|"
     r"back ?up|mirror|deploy"
 )
-_EXFIL = re.compile(rf"\b(?:{_SEND})\w*\b[^.;]*?(?:{_HUB}|{_PARTY})", re.I)
+_EXFIL = re.compile(rf"\b(?:{_SEND})\w*\b{within('.;')}*?(?:{_HUB}|{_PARTY})", re.I)
 _OVERRIDE = re.compile(
     r"\b(?:ignore|bypass|override|skip|disable|forget|circumvent|disregard|turn off|switch off|get around|"
     r"never ?mind|don'?t (?:worry|care) about|pay no attention to)\s+(?:the\s+|our\s+|all\s+|any\s+|your\s+)?"
@@ -209,8 +212,9 @@ def _side_notes(request: str) -> tuple[str, list[str], bool]:
 
 
 # ---------------------------------------------------------------------------------------------- kinds
+_SENTENCE = within()  # one character of the same sentence ('1.5B' does not end one)
 _TRAIN = re.compile(
-    r"\b(?:re-?train|pre-?train|train|finetun)\w*|\b(?:build|make|create|fit|grow)\b(?=[^.?!]*\b(?:model|gpt|llm|"
+    rf"\b(?:re-?train|pre-?train|train|finetun)\w*|\b(?:build|make|create|fit|grow)\b(?={_SENTENCE}*\b(?:model|gpt|llm|"
     r"\d+(?:[.,]\d+)?\s*(?:[mb]|bn|mio|mrd|million|billion)\b))",
     re.I,
 )
@@ -229,8 +233,8 @@ _NEGATED_TUNE = re.compile(
 _ESTIMATE = re.compile(
     r"how much|how long|\bcost\w*|\bestimat\w*|what would it take|\bprice\w*|\bpricing\b|how many (?:gpu|days|"
     r"hours|weeks|months|nodes)|\bafford|\bfeasib\w*|\bbudget for\b|\bwould it take\b|\bexpensive\b|\bballpark\b"
-    r"|\bquote\b|\bwhat would (?:a|an|it)\b[^.?!]*\b(?:take|need|run|be)\b|\bhow fast\b|\bthe bill\b"
-    r"|\b(?:enough|sufficient)\b[^.!]*\?|\bif (?:we|i) (?:only )?(?:have|had|get|got)\b|\bis it (?:possible|doable)\b"
+    rf"|\bquote\b|\bwhat would (?:a|an|it)\b{_SENTENCE}*\b(?:take|need|run|be)\b|\bhow fast\b|\bthe bill\b"
+    rf"|\b(?:enough|sufficient)\b{within('.!')}*\?|\bif (?:we|i) (?:only )?(?:have|had|get|got)\b|\bis it (?:possible|doable)\b"
     r"|\bcan (?:we|i) (?:afford|fit|manage)\b",
     re.I,
 )

@@ -25,6 +25,7 @@ __all__ = [
     "NUMBER",
     "SAMPLE_NOUNS",
     "STDLIB_ALIASES",
+    "digits",
     "experts_named",
     "find_cluster",
     "find_gpu_hours",
@@ -44,18 +45,47 @@ __all__ = [
     "steps_factor",
     "system_dirs",
     "urls_in",
+    "within",
     "without_clusters",
     "without_urls",
 ]
 
 # ------------------------------------------------------------------------------------------- numbers
-NUMBER = r"\d+(?:[.,]\d+)*"  # 7, 1.5, 1,200, 20,000, 1,5 (a decimal comma)
+NUMBER = r"\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?![\d.,])|\d+(?:[.,]\d+)*"  # 7, 1.5, 1,200, 20,000, 1,5, 5 000
+_NUMBER_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
+                 "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50,
+                 "sixty": 60, "ninety": 90, "hundred": 100}  # fmt: skip
+_NUMBER_WORD = re.compile(
+    rf"\b(?:({'|'.join(_NUMBER_WORDS)})[ -])?({'|'.join(_NUMBER_WORDS)})\b(?=\s+(?:[a-z]+\s+)?[a-z])", re.I
+)
+
+
+def within(stops: str = ".?!") -> str:
+    """One character of the same sentence (or clause): anything but ``stops``, where a point or comma between
+    digits ('1.5B', '2,000') is part of a number, not a stop."""
+    return rf"(?:[^{stops}]|(?<=\d)[.,](?=\d))"
+
+
+def digits(text: str) -> str:
+    """``text`` with number words before a noun written as digits ('two hours' -> '2 hours', 'twenty five
+    samples' -> '25 samples'); 'one' is left alone ('one of the runs', 'one tenth')."""
+
+    def value(match: re.Match[str]) -> str:
+        tens, unit = (_NUMBER_WORDS.get((w or "").lower(), 0) for w in match.groups())
+        if tens and (tens < 20 or unit >= 10):  # 'six ten ...': not one number, leave it as written
+            return match.group(0)
+        return str(tens + unit)
+
+    return _NUMBER_WORD.sub(value, text)
+
+
 _K = r"(k\b|thousand\b|tausend\b)?"
 
 
 def number(text: str, k: str | None = None) -> float:
     """``text`` (an :data:`NUMBER` match) as a float: a comma before three digits groups thousands, any other
     comma is a decimal one ('1,5' = 1.5); ``k`` (a 'k' or 'thousand' after it) multiplies by 1000."""
+    text = re.sub(r"[ \u00a0\u202f]", "", text)
     if "," in text:
         groups = text.split(",")
         text = text.replace(",", "") if all(len(g) == 3 for g in groups[1:]) else text.replace(",", ".", 1)
@@ -75,13 +105,16 @@ def numbers_in(text: str) -> set[float]:
 _SCALE = {"k": 1e3, "thousand": 1e3, "m": 1e6, "mn": 1e6, "mio": 1e6, "million": 1e6, "millionen": 1e6,
           "millions": 1e6, "b": 1e9, "bn": 1e9, "billion": 1e9, "billions": 1e9, "mrd": 1e9, "milliard": 1e9,
           "milliards": 1e9, "milliarden": 1e9, "t": 1e12, "trillion": 1e12}  # fmt: skip
-_NOT_A_SIZE = (
-    r"(?:tokens?|samples?|examples?|steps?|pairs|docs?|documents?|rows|lines|files|words|items|gpu|"
-    r"dollars?|euros?|usd|eur|gbp|chf|docstrings?|questions?|summaries|explanations?|tests?|gpuh|hours?|hrs?)\b"
+_COUNTED = (  # what a count counts, a few words on ('1.5k unit test samples', '20B tokens of code')
+    r"(?:tokens?|samples?|examples?|steps?|pairs|docs?|documents?|rows|lines|files|words|items|docstrings?|"
+    r"questions?|summaries|explanations?|tests?)\b"
+)
+_UNIT_AFTER = (
+    r"(?:gpus?|dollars?|euros?|usd|eur|gbp|chf|gpuh|hours?|hrs?)\b"  # right after: '5k USD', '200k GPU'
 )
 _SIZE = re.compile(
     rf"(?<![\w.,$€£])({NUMBER})\s*({'|'.join(sorted(_SCALE, key=len, reverse=True))})\b"
-    rf"(?!\s*(?:[a-z&-]+\s+){{0,2}}{_NOT_A_SIZE})",
+    rf"(?!\s*(?:[a-z&-]+\s+){{0,2}}{_COUNTED})(?!\s*{_UNIT_AFTER})",
     re.I,
 )
 
@@ -127,7 +160,7 @@ _DURATION_UNITS = (
 _DURATION = re.compile(
     r"(?:within|in|under|for|max(?:imum)?|maximal|h(?:ö|oe)chstens|up to|at most|no more than|less than|"
     r"not more than|innerhalb|en|budget(?:\s+(?:of|is)|:)?|time limit(?:\s+of|:)?)\s+"
-    rf"(?:(?:a|an|one)\s+|({NUMBER})\s*)?"
+    rf"(?:(?:a|an|one)\s+|(half)\s+(?:an?\s+)?|({NUMBER})\s*)?"
     rf"({_DURATION_UNITS})\b",
     re.I,
 )
@@ -182,7 +215,8 @@ def find_hours(text: str) -> float | None:
     clock' 1.5, a clause of its own ', 4 hours' 4."""
     text = _GPU_HOURS.sub(" ", text)
     for match in _DURATION.finditer(text):
-        return _in_hours(number(match.group(1)) if match.group(1) else 1.0, match.group(2))
+        half, amount, unit = match.groups()
+        return _in_hours(0.5 if half else number(amount) if amount else 1.0, unit)
     if match := _DURATION_AFTER.search(text) or _DURATION_ALONE.search(text):
         return _in_hours(number(match.group(1)), match.group(2))
     return None
@@ -316,10 +350,11 @@ LR_WORDS = {0.5: r"half|halve|50 ?%", 2.0: r"double|twice", 0.333: r"third", 0.2
 def lr_factor(text: str) -> float | None:
     """The learning-rate factor a request asks for: 'half the lr' 0.5, 'lr x0.3', 'lr / 4', 'a tenth of the
     learning rate', 'double the learning rate' 2; None when it names none."""
-    if re.search(rf"\b(?:half|halve|halving)\b[^.,;]{{0,20}}{_LR}|{_LR}[^.,;]{{0,12}}\b(?:by|in) half\b|"
-                 rf"{_LR}[^.,;]{{0,12}}\bhalved\b", text):  # fmt: skip
+    near = within(".,;")
+    if re.search(rf"\b(?:half|halve|halving)\b{near}{{0,20}}{_LR}|{_LR}{near}{{0,12}}\b(?:by|in) half\b|"
+                 rf"{_LR}{near}{{0,12}}\bhalved\b", text):  # fmt: skip
         return 0.5
-    if re.search(rf"\b(?:double|doubling|twice)\b[^.,;]{{0,20}}{_LR}|{_LR}[^.,;]{{0,12}}\bdoubled\b", text):
+    if re.search(rf"\b(?:double|doubling|twice)\b{near}{{0,20}}{_LR}|{_LR}{near}{{0,12}}\bdoubled\b", text):
         return 2.0
     if match := re.search(rf"\ba (third|quarter|fifth|tenth) of (?:the |its )?{_LR}", text):
         return _FRACTIONS[match.group(1)]
@@ -328,7 +363,7 @@ def lr_factor(text: str) -> float | None:
         return float(match.group(1) or match.group(2))
     if match := re.search(rf"{_LR}\s*/\s*(\d+)|divide (?:the )?{_LR} by (\d+)", text):
         return 1 / float(match.group(1) or match.group(2))
-    if match := re.search(rf"{_LR}[^.,;]{{0,12}}\b(?:by|to) (\d+) ?%", text):
+    if match := re.search(rf"{_LR}{near}{{0,12}}\b(?:by|to) (\d+) ?%", text):
         return float(match.group(1)) / 100
     return None
 

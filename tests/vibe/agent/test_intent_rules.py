@@ -223,3 +223,20 @@ def test_status_of_the_gpus_and_of_training_and_sends_to_outside_parties() -> No
         assert reading.intent.kind == "refuse" and [r.destination for r in reading.refused] == [where]
     mixed = read_rules("train a 10M on /data/a and send it to our vendor via wetransfer")
     assert mixed.intent.kind == "train" and [r.destination for r in mixed.refused] == ["wetransfer"]
+
+
+@pytest.mark.parametrize(
+    ("request_text", "field", "want"),
+    [("would 2.5 bn params be enough on 16 H100 for a week? rough numbers", "kind", "estimate"),
+     ("synth 12 000 docstrings from /src/x", "samples", 12000),
+     ("train a 20M on /data/x for two hours", "hours", 2),
+     ("train a 20M on /data/x for half an hour", "hours", 0.5),
+     ("pretrain a 40M on /data/x, done within twenty four hours", "hours", 24),
+     ("what would a 1B cost in GBP on 32 A100 40GB", "parameters", 1e9)],
+)  # fmt: skip
+def test_numbers_as_written(request_text: str, field: str, want: object) -> None:
+    """blind5's number family: a decimal point is no sentence end ('1.5B ... enough?'), thousands grouped by a
+    space ('5 000'), number words before a noun ('two hours'), a currency a few words after a size is not
+    what the size counts."""
+    for intent in (read_rules(request_text).intent, read_request(request_text).reading.intent):
+        assert getattr(intent, field) == want, request_text
