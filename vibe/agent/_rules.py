@@ -356,7 +356,11 @@ _RUN_REF = re.compile(
 _BASE = re.compile(
     r"\b(?:finetun\w*|starting from|start from|init(?:iali[sz]ed?)? from|based on|on top of|from (?:the )?"
     r"(?:base )?(?:model )?)\s+([a-z][\w.-]*\d[\w.-]*|smollm\w*|llama\w*|qwen\w*|mistral\w*|gemma\w*|"
-    r"gpt-?2\w*|phi-?\w*)",
+    r"gpt-?2\w*|phi-?\w*)"
+    # or a model's directory, after the words that name a base (not a bare 'from': 'train from /data/x')
+    r"|\b(?:(?:finetun\w*|start(?:ing)? from|init(?:iali[sz]ed?)? from|based on|on top of)\s+(?:the\s+|a\s+)?"
+    r"(?:(?:base\s+)?(?:model|checkpoint|weights)\s+)?|from\s+(?:the\s+|a\s+)?(?:base\s+)?"
+    r"(?:model|checkpoint|weights)\s+)(?:(?:at|in)\s+)?(~?/[^\s,;'\"()]+)",
     re.I,
 )
 TEMPLATE_NAMES = (
@@ -387,7 +391,8 @@ _TEMPLATES = {
 
 def find_run(text: str, paths: Sequence[str] = ()) -> str | None:
     """Which earlier run a request means: an id, a path under a run, 'last' or 'yesterday'. An id that is a
-    part of one of ``paths`` (the request's own paths) is the run's directory: that path is the run."""
+    part of one of ``paths`` (the request's own paths) is the run's directory: that path is the run; so is a
+    directory in a ``runs`` folder."""
     ident = _RUN_ID.search(text)
     if ident:
         for path in paths:
@@ -395,6 +400,10 @@ def find_run(text: str, paths: Sequence[str] = ()) -> str | None:
             if ident.group(1).lower() in parts:
                 return "/".join(path.split("/")[: parts.index(ident.group(1).lower()) + 1])
         return ident.group(1)
+    for path in paths:  # a directory under a runs folder: '/work/runs/moe-big', '/srv/runs/x/checkpoints/5'
+        parts = path.split("/")
+        if "runs" in parts[1:-1]:
+            return "/".join(parts[: parts.index("runs", 1) + 2])
     if re.search(r"\byesterday", text):
         return "yesterday"
     if re.search(r"\blast night", text):
@@ -406,6 +415,11 @@ def find_run(text: str, paths: Sequence[str] = ()) -> str | None:
         return "last"
     named = re.search(r"\brun\s+([\w-]*\d[\w-]*)", text)
     return named.group(1) if named else None
+
+
+def _beside(paths: list[str], *used: str | None) -> list[str]:
+    """``paths`` but those that are (or are under) one of ``used`` (the run, the base model): more data."""
+    return [p for p in paths if not any(u and (p == u or p.startswith(u.rstrip("/") + "/")) for u in used)]
 
 
 def _budgets(text: str, paths: list[str]) -> dict[str, Any]:
@@ -444,7 +458,7 @@ def _intent(kind: str, text: str, paths: list[str], request: str) -> Intent:
         method = "dpo" if re.search(r"dpo|orpo|preference", text) else "rl" if re.search(
             r"\brl|ppo|grpo|reinforcement", text) else "sft"  # fmt: skip
         run = find_run(text, paths)
-        return PostTrainIntent(method=method, run=run, data=[p for p in paths if p != run])
+        return PostTrainIntent(method=method, run=run, data=_beside(paths, run))
     if kind == "eval":
         run = find_run(text, paths)
         run_paths = [p for p in paths if "/runs/" in p or p.startswith(("runs/", "./runs"))]
@@ -459,7 +473,7 @@ def _intent(kind: str, text: str, paths: list[str], request: str) -> Intent:
             r"\b(?:without|no|skip|don'?t (?:check|apply|use))\s+(?:the\s+)?(?:release\s+)?gates?", text
         ):
             gates = False
-        data = [p for p in paths if p not in run_paths and p != run]
+        data = [p for p in _beside(paths, run) if p not in run_paths]
         return EvalIntent(run=run or "last", data=data, gates=gates)
     if kind == "release":
         return ReleaseIntent(run=find_run(text, paths) or "last")
@@ -479,8 +493,12 @@ def _intent(kind: str, text: str, paths: list[str], request: str) -> Intent:
         )
         return TuneIntent(**budgets, params=params, overnight=overnight, objective=_objective(text))  # type: ignore[arg-type]
     base = _BASE.search(text)
-    base_model = base.group(1) if base and not re.match(r"scratch", base.group(1)) else None
-    if base_model and (original := re.search(re.escape(base_model), request, re.I)):
+    base_model = (base.group(1) or base.group(2)) if base else None
+    base_model = None if base_model and base_model.startswith("scratch") else base_model
+    if base_model and base_model.startswith("/"):  # a model directory: the path as the request wrote it
+        base_model = next((p for p in paths if p.lower() == base_model.rstrip(".:!?/")), None)
+        budgets["data"] = _beside(paths, base_model)
+    elif base_model and (original := re.search(re.escape(base_model), request, re.I)):
         base_model = original.group(0)
     if base_model and parse_size(base_model) == budgets["parameters"]:
         budgets["parameters"] = None  # "fine-tune SmolLM2-135M": the size is the base model's
@@ -493,7 +511,7 @@ def _continue(text: str, paths: list[str]) -> ContinueIntent:
     branch = bool(re.search(r"\bbranch|\bfork|as a new run|new run|separate run|\bcopy\b|side by side", text))
     run = find_run(text, paths) or "last"
     return ContinueIntent(run=run, lr_factor=lr_factor(text), more_steps=more_steps(text),
-                          steps_factor=steps_factor(text), data=[p for p in paths if p != run], branch=branch)  # fmt: skip
+                          steps_factor=steps_factor(text), data=_beside(paths, run), branch=branch)  # fmt: skip
 
 
 _SHARE_WORDS = {"half": 0.5, "third": 1 / 3, "quarter": 0.25, "fifth": 0.2, "tenth": 0.1}

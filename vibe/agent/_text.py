@@ -120,7 +120,9 @@ _SIZE = re.compile(
 
 
 def sizes_in(text: str) -> list[float]:
-    """Every model size ``text`` names, in order ('7B', '125M', '1.3 billion', '400 Mio', '1,5 Mrd')."""
+    """Every model size ``text`` names, in order ('7B', '125M', '1.3 billion', '400 Mio', '1,5 Mrd'); not in
+    a path or URL ('/models/base-1b' names a directory, not a size)."""
+    text = _PATH.sub(" ", without_urls(text))
     return [number(value) * _SCALE[unit.lower()] for value, unit in _SIZE.findall(text)]
 
 

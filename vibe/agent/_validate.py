@@ -75,7 +75,7 @@ def validate_intent(request: str, intent: Intent) -> list[str]:
         )
     run = fields.get("run")
     if kind in ("train", "estimate", "tune", "synth", "continue", "post_train", "eval"):
-        used = set(data) | ({run} if run else set())
+        used = set(data) | {u for u in (run, fields.get("base_model")) if u}
         missing = [p for p in named_paths if p not in used and not any(p.startswith(u) for u in used if u)]
         _check("data", not missing, f"paths named but not used: {', '.join(missing)}", problems)
     read_value = {

@@ -240,3 +240,22 @@ def test_numbers_as_written(request_text: str, field: str, want: object) -> None
     what the size counts."""
     for intent in (read_rules(request_text).intent, read_request(request_text).reading.intent):
         assert getattr(intent, field) == want, request_text
+
+
+@pytest.mark.parametrize(
+    ("request_text", "fields"),
+    [("resume /scratch/runs/exp-7 with double the lr", {"kind": "continue", "run": "/scratch/runs/exp-7", "data": []}),
+     ("evaluate /mnt/team/runs/small-gpt/checkpoints/step-900 on /data/val",
+      {"kind": "eval", "run": "/mnt/team/runs/small-gpt", "data": ["/data/val"]}),
+     ("sft /srv/runs/base-40m on /data/instr", {"kind": "post_train", "run": "/srv/runs/base-40m", "data": ["/data/instr"]}),
+     ("fine-tune the model in /models/my-7b on /data/legal",
+      {"kind": "train", "base_model": "/models/my-7b", "data": ["/data/legal"], "parameters": None}),
+     ("train a 10M on /data/y starting from the checkpoint at /ckpt/m1",
+      {"kind": "train", "base_model": "/ckpt/m1", "data": ["/data/y"]}),
+     ("train a 10M from /data/x", {"kind": "train", "base_model": None, "data": ["/data/x"]})],
+)  # fmt: skip
+def test_runs_and_base_models_named_by_their_directory(request_text: str, fields: dict[str, object]) -> None:
+    """blind5's path family: a directory in a runs folder is that run (not more data), a model directory after
+    the words that name a base is the base model (a size inside a path is no model size)."""
+    for intent in (read_rules(request_text).intent, read_request(request_text).reading.intent):
+        assert {k: getattr(intent, k) for k in fields} == fields, request_text
