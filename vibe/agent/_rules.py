@@ -6,7 +6,7 @@ It backs up the LLM (and is what the validator checks the LLM's fields against).
 2. clauses that send anything out of the network are cut out and become refusals; a request to ignore the
    policy is cut out and noted; URLs are noted and never read as data;
 3. the kind is decided (status questions, post-training, eval, release, continue, synth, estimate, tune,
-   train, in that order; a refusal with nothing else left is ``refuse``; nothing readable is ``unclear``);
+   train, in that order; the release gates named with a release verb are what the release must pass; a refusal with nothing else left is ``refuse``; nothing readable is ``unclear``);
 4. that kind's fields are read: sizes, paths, budgets, clock times, the cluster, runs, factors, counts.
 
 The words that decide a kind are one lexicon per intent (``_TRAIN``, ``_ESTIMATE``, ``_TUNE``, ...) below;
@@ -152,7 +152,9 @@ def normalize(request: str) -> str:
         if word in _VOCAB or word in _KEEP:
             return word
         close = difflib.get_close_matches(word, _VOCAB, n=1, cutoff=0.82)
-        return close[0] if close else word
+        # a typo keeps the word's first letter ('trian', 'evalute'); a word that starts otherwise is another
+        # word ('passes' is not 'assess')
+        return close[0] if close and close[0][0] == word[0] else word
 
     text = digits(_WORD.sub(fix, request))
     text = re.sub(r"\bfine[ -]?tun", "finetun", text, flags=re.I)
@@ -257,12 +259,20 @@ _POST = re.compile(
     re.I,
 )
 _RELEASE = re.compile(
-    r"\b(?:release|publish|promote|register|ship)\w*\b(?!\s+gates?)(?!\s+criteria)(?!\s+bar)", re.I
+    r"(?<!ready for )(?<!ready to )(?<!enough to )\b(?:release|publish|promote|register|ship)\w*\b"
+    r"(?!\s+gates?)(?!\s+criteria)(?!\s+bar)"
+    r"|\b(?:in|into|to)\s+(?:the\s+)?(?:model\s+)?(?:registry|production|prod)\b|\bgo(?:es)? live\b",
+    re.I,
 )
-_EVAL = re.compile(
-    r"\b(?:evaluat\w*|eval|evals|benchmark\w*|score|assess\w*|measure|test (?:the|run|it|model|checkpoint))\b|"
+_EVAL_ASKED = re.compile(  # an evaluation asked for in so many words
+    r"\b(?:evaluat\w*|eval|evals|benchmark\w*|score|assess\w*|measure|test (?:the|run|it|model|checkpoint))\b"
+    r"|\bhow good is\b|\bhow well does\b|\b(?:check|verify|run)\s+(?:it\s+)?(?:against\s+)?(?:the\s+|our\s+)?"
+    r"(?:release\s+)?(?:gates?|criteria)\b",
+    re.I,
+)
+_GATES = re.compile(  # the release gates named: an eval, unless they are what a release is to pass
     r"\b(?:pass(?:es)?|meets?|clears?|satisf(?:y|ies)) (?:our |the |all )?(?:release )?(?:gates?|bar|criteria)"
-    r"|\bgates?\b|\bhow good is\b|\bhow well does\b|\brelease (?:criteria|bar)\b",
+    r"|\bgates?\b|\brelease (?:criteria|bar)\b|\bready (?:for|to) (?:release|ship)",
     re.I,
 )
 _CONTINUE = re.compile(
@@ -311,12 +321,13 @@ def wants_tuning(text: str) -> bool:
 
 def _kind(text: str, paths: list[str]) -> str:
     if (_STATUS_Q.search(text) and _STATUS_W.search(text) and not _ESTIMATE.search(text)
-            and not re.search(r"\bgates?\b|\bevaluat|\bbenchmark", text)):  # fmt: skip
+            and not _GATES.search(text) and not _EVAL_ASKED.search(text)):  # fmt: skip
         return "status"
     if _POST.search(text):
         return "post_train"
-    if _EVAL.search(text) and not _TRAIN.search(text.split("eval")[0] if "eval" in text else ""):
-        return "eval"
+    evaluate = _EVAL_ASKED.search(text) or (_GATES.search(text) and not _RELEASE.search(text))
+    if evaluate and not _TRAIN.search(text.split("eval")[0] if "eval" in text else ""):
+        return "eval"  # 'evaluate t-1 against the gates'; 'ship t-1 if it passes the gates' is a release
     if _RELEASE.search(text):
         return "release"
     if _CONTINUE.search(text) or (
@@ -551,7 +562,7 @@ def kind_evidence(kind: str, text: str, request: str) -> bool:
         "estimate": lambda: bool(_ESTIMATE.search(text)),
         "tune": lambda: wants_tuning(text),
         "synth": lambda: bool(_SYNTH.search(text)) or _synth_asked(text, paths),
-        "eval": lambda: bool(_EVAL.search(text)),
+        "eval": lambda: bool(_EVAL_ASKED.search(text) or _GATES.search(text)),
         "continue": lambda: bool(_CONTINUE.search(text) or _RUN_REF.search(text)),
         "status": lambda: bool(_STATUS_Q.search(text)),
         "post_train": lambda: bool(_POST.search(text)),

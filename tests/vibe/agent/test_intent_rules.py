@@ -259,3 +259,20 @@ def test_runs_and_base_models_named_by_their_directory(request_text: str, fields
     the words that name a base is the base model (a size inside a path is no model size)."""
     for intent in (read_rules(request_text).intent, read_request(request_text).reading.intent):
         assert {k: getattr(intent, k) for k in fields} == fields, request_text
+
+
+@pytest.mark.parametrize(
+    ("request_text", "kind"),
+    [("promote t-12ab34cd once it clears the release gates", "release"),
+     ("publish the latest model if it meets the release bar", "release"),
+     ("put the last run into the registry", "release"),
+     ("does the last run pass the release gates?", "eval"),
+     ("is the last run ready for release?", "eval"),
+     ("evaluate t-12ab34cd and release it if it passes the gates", "eval")],
+)  # fmt: skip
+def test_a_release_verb_with_the_gates_is_a_release(request_text: str, kind: str) -> None:
+    """blind5's release family: the gates named with a release verb are what the release must pass; the
+    gates alone, a readiness question or an evaluation asked for are an eval. The typo corrector keeps a
+    word's first letter ('passes' is not read as 'assess')."""
+    assert read_rules(request_text).intent.kind == kind
+    assert read_request(request_text).reading.intent.kind == kind
