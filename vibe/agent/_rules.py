@@ -57,6 +57,7 @@ from vibe.agent._text import (
     urls_in,
     within,
     without_clusters,
+    without_paths,
     without_urls,
 )
 
@@ -255,7 +256,8 @@ _STATUS_W = re.compile(
 _POST = re.compile(
     r"\b(?:sft|dpo|rlhf|rlaif|grpo|ppo|orpo|kto|post-?train\w*|instruction[- ]?tun\w*|instruct-?tun\w*|"
     r"align\w*|preference (?:tuning|optimi[sz]ation|data|pairs)|reinforcement learning|chat[- ]?tun\w*|"
-    r"supervised finetun\w*)\b",
+    r"supervised finetun\w*|rl|rlvr|rl[- ]?tun\w*|reward[- ]model\w*|human feedback|verifiable rewards?)\b"
+    r"|\b(?:turn|make)\b(?:\s+\S+){0,4}?\s+into an? (?:chat|assistant|instruct)",
     re.I,
 )
 _RELEASE = re.compile(
@@ -320,6 +322,7 @@ def wants_tuning(text: str) -> bool:
 
 
 def _kind(text: str, paths: list[str]) -> str:
+    text = without_paths(text)  # the words of a path decide nothing ('/data/rl-logs', '/data/train-split')
     if (_STATUS_Q.search(text) and _STATUS_W.search(text) and not _ESTIMATE.search(text)
             and not _GATES.search(text) and not _EVAL_ASKED.search(text)):  # fmt: skip
         return "status"
@@ -467,7 +470,7 @@ def _intent(kind: str, text: str, paths: list[str], request: str) -> Intent:
         return StatusIntent(topic=topic, run=find_run(text, paths) if topic == "run" else None)
     if kind == "post_train":
         method = "dpo" if re.search(r"dpo|orpo|preference", text) else "rl" if re.search(
-            r"\brl|ppo|grpo|reinforcement", text) else "sft"  # fmt: skip
+            r"\brl|ppo|grpo|reinforcement|reward|human feedback", text) else "sft"  # fmt: skip
         run = find_run(text, paths)
         return PostTrainIntent(method=method, run=run, data=_beside(paths, run))
     if kind == "eval":
@@ -557,6 +560,7 @@ def _synth(text: str, paths: list[str]) -> SynthIntent:
 def kind_evidence(kind: str, text: str, request: str) -> bool:
     """Whether ``text`` (the normalized ``request``) has words that ask for an intent of ``kind``."""
     paths, _ = find_paths(request)
+    text = without_paths(text)
     checks = {
         "train": lambda: bool(_TRAIN.search(text)) or parse_size(text) is not None or bool(paths),
         "estimate": lambda: bool(_ESTIMATE.search(text)),

@@ -47,6 +47,7 @@ __all__ = [
     "urls_in",
     "within",
     "without_clusters",
+    "without_paths",
     "without_urls",
 ]
 
@@ -413,6 +414,16 @@ def urls_in(text: str) -> list[str]:
 
 def without_urls(text: str) -> str:
     return _URL.sub(" ", text)
+
+
+def without_paths(text: str) -> str:
+    """``text`` with each path (and URL) written as a bare '/': its words are no words of the request."""
+
+    def bare(match: re.Match[str]) -> str:
+        path = match.group(0)
+        return " / " + path[len(path.rstrip(".:!?")) :]  # a '?' or '.' after the path is the sentence's
+
+    return _PATH.sub(bare, without_urls(text))
 
 
 def find_paths(request: str) -> tuple[list[str], list[str]]:

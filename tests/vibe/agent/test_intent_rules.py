@@ -276,3 +276,22 @@ def test_a_release_verb_with_the_gates_is_a_release(request_text: str, kind: str
     word's first letter ('passes' is not read as 'assess')."""
     assert read_rules(request_text).intent.kind == kind
     assert read_request(request_text).reading.intent.kind == kind
+
+
+@pytest.mark.parametrize(
+    ("request_text", "kind", "method"),
+    [("apply RL with a reward model to t-5555cccc", "post_train", "rl"),
+     ("RL-tune /work/runs/gpt-chat with /data/prompts", "post_train", "rl"),
+     ("learn from human feedback on the latest checkpoint, prefs in /data/hf", "post_train", "rl"),
+     ("turn the last run into a chat assistant with /data/dialogs", "post_train", "sft"),
+     ("train a 10M on /data/rl-logs", "train", None),
+     ("is 800 GPU hours enough for a 1B on /data/all?", "estimate", None)],
+)  # fmt: skip
+def test_post_training_words_and_no_kind_read_inside_a_path(
+    request_text: str, kind: str, method: str | None
+) -> None:
+    """blind5's post-training family: RL named as such (or by its reward model, human feedback); the words
+    inside a path decide no kind ('/data/rl-logs' is data), the '?' after a path is the sentence's."""
+    intent = read_rules(request_text).intent
+    assert (intent.kind, getattr(intent, "method", None)) == (kind, method)
+    assert read_request(request_text).reading.intent.kind == kind
