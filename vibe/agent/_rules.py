@@ -51,6 +51,7 @@ from vibe.agent._text import (
     lr_factor,
     moe_named,
     more_steps,
+    negated,
     parse_size,
     steps_factor,
     system_dirs,
@@ -62,6 +63,7 @@ from vibe.agent._text import (
 )
 
 __all__ = [
+    "NO_GATES",
     "QUESTION",
     "TEMPLATE_NAMES",
     "find_run",
@@ -221,18 +223,16 @@ _TRAIN = re.compile(
     r"\d+(?:[.,]\d+)?\s*(?:[mb]|bn|mio|mrd|million|billion)\b))",
     re.I,
 )
-_TUNE_WORD = r"(?:tun(?:e|ed|es|ing)\b|hyper-?param\w*|search\w*|sweep\w*|hpo\b|optimi[sz]\w*)"
-_TUNE = re.compile(
-    rf"(?<!finetun)(?<!fine-)(?<!fine )\b{_TUNE_WORD}|\bfind (?:the |a )?(?:best|good|optimal|right)\b"
-    r"|\bbest (?:settings|lr|learning rate|hyper|config)|\b(?:lowest|minimi[sz]e|minimum)\s+(?:the\s+)?"
-    r"(?:validation|val|held-out|eval)",
-    re.I,
+_OBJECTIVE = r"(?:for\s+|the\s+|on\s+)?(?:val\b|validation|held-out|eval\b|loss|bpb|perplexity)"
+_TUNE_WORD = (  # 'optimizing val loss' names the objective, not a search
+    rf"(?:tun(?:e|ed|es|ing)\b|hyper-?param\w*|search\w*|sweep\w*|hpo\b|optimi[sz]\w*(?!\s+{_OBJECTIVE}))"
 )
-_NEGATED_TUNE = re.compile(
-    r"\b(?:don'?t|do not|no|skip|without|never|not|nor|bother|leave out|forget)\b(?:\s+\w+){0,3}?\s*"
-    rf"(?:the\s+|a\s+|any\s+)?(?:hyper-?parameter\s+)?{_TUNE_WORD}",
-    re.I,
+_TUNE_LOOSE = (  # what asks for a search without naming one: not when the request says not to tune
+    r"\bfind (?:the |a )?(?:best|good|optimal|right)\b|\bbest (?:settings|lr|learning rate|hyper|config)"
+    r"|\b(?:lowest|minimi[sz]e|minimum)\s+(?:the\s+)?(?:validation|val|held-out|eval)|\boptimi[sz]\w*"
 )
+_TUNE = re.compile(rf"(?<!finetun)(?<!fine-)(?<!fine )\b{_TUNE_WORD}|{_TUNE_LOOSE}", re.I)
+_NEGATED_TUNE = re.compile(negated(rf"(?:the\s+|a\s+|any\s+)?(?:hyper-?parameter\s+)?{_TUNE_WORD}"), re.I)
 _ESTIMATE = re.compile(
     r"how much|how long|\bcost\w*|\bestimat\w*|what would it take|\bprice\w*|\bpricing\b|how many (?:gpu|days|"
     r"hours|weeks|months|nodes)|\bafford|\bfeasib\w*|\bbudget for\b|\bwould it take\b|\bexpensive\b|\bballpark\b"
@@ -317,8 +317,16 @@ def tune_negated(text: str) -> bool:
 
 
 def wants_tuning(text: str) -> bool:
-    """Whether ``text`` (normalized) asks for a search, negations ("don't tune", "no search") removed."""
-    return bool(_TUNE.search(_NEGATED_TUNE.sub(" ", text)))
+    """Whether ``text`` (normalized) asks for a search, negations ("don't tune", "no search") removed; once
+    the request says not to tune, only a search named as such ('but sweep the batch size') still asks."""
+    return _tune_at(text) is not None
+
+
+def _tune_at(text: str) -> re.Match[str] | None:
+    rest = _NEGATED_TUNE.sub(" ", text)
+    if rest == text:
+        return _TUNE.search(text)
+    return re.search(rf"(?<!finetun)(?<!fine-)(?<!fine )\b{_TUNE_WORD}", re.sub(_TUNE_LOOSE, " ", rest))
 
 
 def _kind(text: str, paths: list[str]) -> str:
@@ -343,7 +351,7 @@ def _kind(text: str, paths: list[str]) -> str:
     if _ESTIMATE.search(text):
         return "estimate"
     if wants_tuning(text):
-        tune_at = _TUNE.search(_NEGATED_TUNE.sub(" ", text))
+        tune_at = _tune_at(text)
         train_at = _TRAIN.search(text)
         if train_at is None or (tune_at is not None and tune_at.start() < train_at.start()):
             return "tune"
@@ -401,6 +409,9 @@ _TEMPLATES = {
     "doc.qa": r"\bq&a\b|\bqa\b|question[- ]answer|questions? and answers?",
     "doc.summary": r"summar\w+",
 }
+
+
+NO_GATES = negated(r"(?:release\s+|policy\s+)?(?:gates?|gating|release criteria)\b")
 
 
 def find_run(text: str, paths: Sequence[str] = ()) -> str | None:
@@ -483,9 +494,7 @@ def _intent(kind: str, text: str, paths: list[str], request: str) -> Intent:
         gates = bool(
             re.search(r"\bgates?\b|release (?:criteria|bar)|ready (?:for|to) (?:release|ship)", text)
         )
-        if re.search(
-            r"\b(?:without|no|skip|don'?t (?:check|apply|use))\s+(?:the\s+)?(?:release\s+)?gates?", text
-        ):
+        if re.search(NO_GATES, text):
             gates = False
         data = [p for p in _beside(paths, run) if p not in run_paths]
         return EvalIntent(run=run or "last", data=data, gates=gates)
@@ -534,8 +543,8 @@ _SHARE_WORD = re.compile(  # 'as a fifth of the data', 'a tenth of the mix'
     r"training)\b|\bhalf\s+(?:of\s+)?the\s+(?:mix|blend)\b"
 )
 _NO_BLEND = re.compile(
-    r"\b(?:don'?t|do not|no|not|never|without|skip)\s+(?:\w+\s+){0,2}?(?:blend|mix)\w*|\b(?:keep|leave) (?:them|it|"
-    r"those) (?:separate|apart|out of the mix)|\bseparately\b|\bon their own\b"
+    negated(r"(?:blend|mix)\w*") + r"|\b(?:keep|leave) (?:them|it|those) (?:separate|apart|out of the mix)"
+    r"|\bseparately\b|\bon their own\b"
 )
 
 

@@ -37,6 +37,7 @@ __all__ = [
     "lr_factor",
     "moe_named",
     "more_steps",
+    "negated",
     "number",
     "numbers_in",
     "parse_size",
@@ -59,6 +60,15 @@ _NUMBER_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 
 _NUMBER_WORD = re.compile(
     rf"\b(?:({'|'.join(_NUMBER_WORDS)})[ -])?({'|'.join(_NUMBER_WORDS)})\b(?=\s+(?:[a-z]+\s+)?[a-z])", re.I
 )
+
+
+_NOT = r"don'?t|dont|do not|doesn'?t need|no|not|never|without|w/o|skip|nor|bother|leave out|forget|ignore"
+
+
+def negated(words: str) -> str:
+    """A pattern for ``words`` (a pattern) negated in the same clause: 'no tuning', "don't bother with a
+    search", 'without the policy gates', 'skip gating'; up to four words between, no comma or stop."""
+    return rf"\b(?:{_NOT})\b(?:\s+[\w'-]+){{0,4}}?\s+(?:{words})"
 
 
 def within(stops: str = ".?!") -> str:

@@ -295,3 +295,20 @@ def test_post_training_words_and_no_kind_read_inside_a_path(
     intent = read_rules(request_text).intent
     assert (intent.kind, getattr(intent, "method", None)) == (kind, method)
     assert read_request(request_text).reading.intent.kind == kind
+
+
+@pytest.mark.parametrize(
+    ("request_text", "field", "want"),
+    [("evaluate t-1234abcd, no need for the release gates", "gates", False),
+     ("benchmark t-1234abcd w/o the policy gates", "gates", False),
+     ("train a 30M on /data/a optimising for validation loss, don't bother with a search", "search", False),
+     ("train a 30M on /data/a, never mind hyperparameter tuning, minimize val loss", "search", False),
+     ("train a 30M on /data/a, no tuning but sweep the batch size", "search", True),
+     ("synth 300 docstrings from /src/a, don't put them in the mix", "blend", False)],
+)  # fmt: skip
+def test_negation_scope(request_text: str, field: str, want: bool) -> None:
+    """blind5's negation family: one negation shape for gates, tuning and blending (a few words between, in
+    the clause); 'optimizing val loss' names the objective, and once tuning is said no, only a search named
+    as such still asks for one."""
+    for intent in (read_rules(request_text).intent, read_request(request_text).reading.intent):
+        assert getattr(intent, field) is want, request_text
