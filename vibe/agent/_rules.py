@@ -196,8 +196,10 @@ def _side_notes(request: str) -> tuple[str, list[str], bool]:
     """(the request without its outward sends and policy overrides, the destinations, override asked)."""
     destinations: list[str] = []
     override = False
-    kept: list[str] = []
-    for clause in _CLAUSE.split(request):
+    kept = ""  # the clauses kept, each after the separator it was written with (', ', ' and ', '; ')
+    pieces = re.split(f"({_CLAUSE.pattern})", request, flags=re.I)
+    for at in range(0, len(pieces), 2):
+        clause, before = pieces[at], pieces[at - 1] if at else ""
         if not clause.strip():
             continue
         urls = [u for u in urls_in(clause) if not re.match(r"https?://(127\.0\.0\.1|localhost)", u)]
@@ -212,8 +214,8 @@ def _side_notes(request: str) -> tuple[str, list[str], bool]:
         if _OVERRIDE.search(clause):
             override = True
             clause = _OVERRIDE.sub(" ", clause)
-        kept.append(clause)
-    return " and ".join(kept), list(dict.fromkeys(destinations)), override
+        kept += (before if kept else "") + clause
+    return kept, list(dict.fromkeys(destinations)), override
 
 
 # ---------------------------------------------------------------------------------------------- kinds
@@ -241,9 +243,17 @@ _ESTIMATE = re.compile(
     r"|\bcan (?:we|i) (?:afford|fit|manage)\b",
     re.I,
 )
+_ASKING = (  # what may come before the question itself: fillers, a label, a polite wrapper
+    r"(?:ok(?:ay)?|so|hey|hi|um+|well|and|right|quick question|btw|please|pls)\b[,:]?\s*"
+    r"|[a-z][\w' -]{0,28}:\s+|(?:hey|hi|hello|morning|yo)\s+\w+[,:!]\s*"  # 'ops question: ', 'hey team, '
+    r"|(?:could|can|would|will) you (?:please |pls |quickly |just )?(?:check|tell me|let me know|show me|see|"
+    r"look(?: at)?|have a look(?: at)?|take a look(?: at)?|find out|report)(?: on)?\s+"
+    r"|(?:i'?d like|i want|i need|i'?d love|wanted) to (?:know|see|check)\s+|i(?: was)? wonder(?:ing)?\s+"
+    r"|do you know\s+|any idea\s+"
+)
 _STATUS_Q = re.compile(
-    r"^\s*(?:(?:ok(?:ay)?|so|hey|hi|um+|well|and|right|quick question|btw)\b[,:]?\s*)*(?:how(?:'s| is| are| did| far| goes| does)|what(?:'s| is| are| did| has| have| happened| runs| came| come)|who(?:'s| is)|is |"
-    r"are |did |has |have |any |anything|show|list|status|where|which|tell me|give me)",
+    rf"^\s*(?:{_ASKING})*(?:how(?:'s| is| are| did| far| goes| does| the| my| our| it| things)|what(?:'s| is| are| did| has| have| happened| runs| came| come)|who(?:'s| is)|is |"
+    r"are |did |has |have |any |anything|show|list|status|where|which|tell me|give me|whether|if )",
     re.I,
 )
 _STATUS_W = re.compile(

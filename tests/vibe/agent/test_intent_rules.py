@@ -312,3 +312,20 @@ def test_negation_scope(request_text: str, field: str, want: bool) -> None:
     as such still asks for one."""
     for intent in (read_rules(request_text).intent, read_request(request_text).reading.intent):
         assert getattr(intent, field) is want, request_text
+
+
+@pytest.mark.parametrize(
+    ("request_text", "topic"),
+    [("could you please have a look at how the training is going", "run"),
+     ("quick q: is anything still running?", "runs"),
+     ("can you check whether t-1234abcd has finished", "run"),
+     ("I'd like to know what is waiting for approval", "approvals"),
+     ("hey team, how far along is the last run?", "run")],
+)  # fmt: skip
+def test_a_status_question_after_a_label_greeting_or_polite_wrapper(request_text: str, topic: str) -> None:
+    """blind5's status family: the question may come after a label ('ops question:'), a greeting with a name
+    ('hey team,': the clauses keep the separators they were written with) or a wrapper ('could you check
+    whether ...'); a polite command ('could you train ...') is still a command."""
+    for intent in (read_rules(request_text).intent, read_request(request_text).reading.intent):
+        assert (intent.kind, getattr(intent, "topic", None)) == ("status", topic), request_text
+    assert read_rules("could you train a 15M on /data/q?").intent.kind == "train"
