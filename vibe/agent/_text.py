@@ -235,18 +235,36 @@ def find_hours(text: str) -> float | None:
     return None
 
 
+_BY = r"\b(?:by|until|till|til|before|at|stop(?:s|ping)?(?: at| by)?|finish(?:ed)?(?: by)?|done by|ends? at|bis|avant)"
 _CLOCK = re.compile(
-    r"\b(?:by|until|till|til|before|at|stop(?:s|ping)?(?: at| by)?|finish(?:ed)?(?: by)?|done by|ends? at|"
-    r"bis|avant)\s+(\d{1,2})(?:[:h.](\d{2}))?\s*(am\b|pm\b|a\.m\.|p\.m\.|o'?clock|uhr)?",
+    rf"{_BY}\s+(\d{{1,2}})(?:[:h.](\d{{2}}))?\s*(am\b|pm\b|a\.m\.|p\.m\.|o'?clock|uhr)?"
+    r"(?:\s*(?:in the|this|at|tomorrow|today)?\s*\b(morning|afternoon|evening|night|tonight)\b)?",
     re.I,
 )
+_NOON = re.compile(rf"{_BY}\s+(?:the\s+)?(noon|midday|lunch(?:time)?|midnight)\b", re.I)
+_NAMED_TIMES = {
+    "noon": "12:00",
+    "midday": "12:00",
+    "lunch": "12:00",
+    "lunchtime": "12:00",
+    "midnight": "00:00",
+}
+_LATER_PARTS = ("afternoon", "evening", "night", "tonight")  # an hour before 12 in these is after noon
 
 
 def find_until(text: str) -> str | None:
-    """A clock-time deadline as HH:MM (24 h): 'stop at 6am' -> '06:00', 'done by 8 pm' -> '20:00'."""
+    """A clock-time deadline as HH:MM (24 h): 'stop at 6am' -> '06:00', 'done by 8 pm' -> '20:00', 'before 8
+    in the evening' -> '20:00', 'before 9 tonight' -> '21:00', 'by noon' -> '12:00'."""
+    if named := _NOON.search(text):
+        return _NAMED_TIMES[named.group(1).lower()]
     for match in _CLOCK.finditer(text):
         hour, minute = int(match.group(1)), int(match.group(2) or 0)
         suffix = (match.group(3) or "").lower()
+        part = (match.group(4) or "").lower()
+        if part in _LATER_PARTS and not suffix and 5 <= hour < 12:
+            suffix = "pm"
+        elif part == "morning" and not suffix:
+            suffix = "am"
         if not (match.group(2) or suffix):
             if not re.search(r"\b(?:by|until|till|before|bis)\s+\d", match.group(0)):
                 continue  # "at 8" alone could be anything

@@ -20,6 +20,7 @@ from vibe.agent._text import (
     find_money,
     find_paths,
     find_samples,
+    find_until,
     moe_named,
     numbers_in,
     sizes_in,
@@ -95,7 +96,7 @@ def validate_intent(request: str, intent: Intent) -> list[str]:
         _check("experts", _written(fields["num_experts"], numbers), "no such expert count", problems)
     if fields.get("until"):
         hour = int(fields["until"][:2])
-        _check("until", _written(hour, numbers) or _written(hour - 12, numbers),
+        _check("until", _written(hour, numbers) or _written(hour - 12, numbers) or find_until(text) == fields["until"],
                f"the request names no {fields['until']}", problems)  # fmt: skip
     cluster = fields.get("cluster")
     if cluster:

@@ -329,3 +329,18 @@ def test_a_status_question_after_a_label_greeting_or_polite_wrapper(request_text
     for intent in (read_rules(request_text).intent, read_request(request_text).reading.intent):
         assert (intent.kind, getattr(intent, "topic", None)) == ("status", topic), request_text
     assert read_rules("could you train a 15M on /data/q?").intent.kind == "train"
+
+
+@pytest.mark.parametrize(
+    ("request_text", "until"),
+    [("train a 40M on /data/x and have it finished by noon", "12:00"),
+     ("tune warmup on a 5M on /data/y until midnight", "00:00"),
+     ("train a 40M on /data/x before 9 tonight", "21:00"),
+     ("train a 40M on /data/x, done by 5 in the afternoon", "17:00"),
+     ("tune the lr of a 10M on /data/x, stop at 4 in the morning", "04:00")],
+)  # fmt: skip
+def test_clock_times_with_a_part_of_the_day(request_text: str, until: str) -> None:
+    """blind5's clock family: the part of the day after the hour says am or pm ('8 in the evening', '9
+    tonight'), noon and midnight by name; the validation reads them the same way."""
+    for intent in (read_rules(request_text).intent, read_request(request_text).reading.intent):
+        assert intent.until == until, request_text
