@@ -374,9 +374,12 @@ def _kind(text: str, paths: list[str]) -> str:
 
 
 # --------------------------------------------------------------------------------------------- fields
-_OVERNIGHT = re.compile(
-    r"\bover ?night\b|\btonight\b|\bwhile i(?:'m| am)? (?:sleep|asleep)\w*\b|\bnight'?s work\b|\ball night\b|"
-    r"\bby (?:the )?morning\b|\bfor the morning\b|\bwhile we sleep\b",
+_OVERNIGHT = re.compile(  # a night's work: the night named, or the morning or waking up as the end
+    r"\bover ?night\b|\btonight\b|\bnight'?s work\b|\ball night\b|\bnight shift\b"
+    r"|\b(?:through|during|over|across|for|in) the night\b|\bthrough the small hours\b"
+    r"|\b(?:by|until|till|til|before|for) (?:the |tomorrow )?morning\b"
+    r"|\b(?:while|when|before|until|till) (?:i|we)(?:'re|'m| am| are)? (?:(?:a|are )?sleep\w*|asleep|wake up|"
+    r"get up|(?:am |are )?(?:away|gone|off|out) (?:for the night|tonight)|(?:am |are )?in bed)\b",
     re.I,
 )
 _RUN_ID = re.compile(r"\b(t-[0-9a-z]{3,}|run[-_][\w-]+|loop-[\w-]+)\b", re.I)

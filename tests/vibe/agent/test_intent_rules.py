@@ -344,3 +344,18 @@ def test_clock_times_with_a_part_of_the_day(request_text: str, until: str) -> No
     tonight'), noon and midnight by name; the validation reads them the same way."""
     for intent in (read_rules(request_text).intent, read_request(request_text).reading.intent):
         assert intent.until == until, request_text
+
+
+@pytest.mark.parametrize(
+    ("request_text", "overnight"),
+    [("sweep the lr of a 10M on /data/a during the night", True),
+     ("tune warmup for a 5M on /data/b while we're asleep", True),
+     ("hpo on a 20M on /data/c, have results before I wake up", True),
+     ("tune the batch size of a 5M on /data/d until morning", True),
+     ("tune the lr of a 5M on /data/d for 2 hours", False)],
+)  # fmt: skip
+def test_a_nights_work_by_the_night_or_the_morning_it_ends(request_text: str, overnight: bool) -> None:
+    """blind5's overnight family: the night named with any preposition ('through the night'), or its end
+    (the morning, waking up), or the user asleep."""
+    intent = read_rules(request_text).intent
+    assert (intent.kind, intent.overnight) == ("tune", overnight)
