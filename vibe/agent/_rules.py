@@ -147,7 +147,7 @@ _WORD = re.compile(r"(?<![/\w.-])[A-Za-z]{5,}(?![/\w])")
 
 
 def normalize(request: str) -> str:
-    """Lower-case, with likely typos of the deciding words corrected and number words before a noun written as
+    """Lower-case, with likely typos of the deciding words corrected and number words written as
     digits ('two hours'); paths and URLs are left alone."""
 
     def fix(match: re.Match[str]) -> str:

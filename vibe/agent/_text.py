@@ -57,9 +57,7 @@ NUMBER = r"\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?![\d.,])|\d+(?:[.,]\d+)*"  # 7, 1.5
 _NUMBER_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
                  "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50,
                  "sixty": 60, "ninety": 90, "hundred": 100}  # fmt: skip
-_NUMBER_WORD = re.compile(
-    rf"\b(?:({'|'.join(_NUMBER_WORDS)})[ -])?({'|'.join(_NUMBER_WORDS)})\b(?=\s+(?:[a-z]+\s+)?[a-z])", re.I
-)
+_NUMBER_WORD = re.compile(rf"\b(?:({'|'.join(_NUMBER_WORDS)})[ -])?({'|'.join(_NUMBER_WORDS)})\b", re.I)
 
 
 _NOT = r"don'?t|dont|do not|doesn'?t need|no|not|never|without|w/o|skip|nor|bother|leave out|forget|ignore"
@@ -78,8 +76,8 @@ def within(stops: str = ".?!") -> str:
 
 
 def digits(text: str) -> str:
-    """``text`` with number words before a noun written as digits ('two hours' -> '2 hours', 'twenty five
-    samples' -> '25 samples'); 'one' is left alone ('one of the runs', 'one tenth')."""
+    """``text`` with number words written as digits ('two hours' -> '2 hours', 'twenty five samples' -> '25
+    samples', 'divided by four' -> 'divided by 4'); 'one' is left alone ('one of the runs', 'one tenth')."""
 
     def value(match: re.Match[str]) -> str:
         tens, unit = (_NUMBER_WORDS.get((w or "").lower(), 0) for w in match.groups())
@@ -378,24 +376,45 @@ LR_WORDS = {0.5: r"half|halve|50 ?%", 2.0: r"double|twice", 0.333: r"third", 0.2
             0.1: r"tenth"}  # fmt: skip
 
 
+_FACTOR = r"(\d*\.?\d+)"
+_DOWN = r"(?:cut|reduc|lower|drop|decreas|divid|shrink|scal\w* down)\w*"
+_UP = r"(?:rais|increas|boost|multipl|scal\w* up)\w*"
+_LR_TIMES = (  # (pattern, what its number is): a number written with the learning rate, most explicit first
+    (rf"{_LR}\s*(?:x|\*|×|times|multiplied by|scaled by)\s*{_FACTOR}", lambda n: n),
+    (rf"{_FACTOR}\s*(?:x|×|times)\s*(?:the\s+)?{_LR}", lambda n: n),
+    (
+        rf"{_LR}\s*/\s*{_FACTOR}|{_LR}\s+divided by\s+{_FACTOR}|divide (?:the )?{_LR} by {_FACTOR}",
+        lambda n: 1 / n,
+    ),
+    (
+        rf"{_DOWN}\s+(?:the\s+)?{_LR}\s+(?:by\s+)?(?:a\s+)?factor\s+(?:of\s+)?{_FACTOR}"
+        rf"|{_LR}\s+(?:\w+\s+)?{_DOWN}\s+(?:by\s+)?(?:a\s+)?factor\s+(?:of\s+)?{_FACTOR}",
+        lambda n: 1 / n,
+    ),
+    (rf"{_UP}\s+(?:the\s+)?{_LR}\s+(?:by\s+)?(?:a\s+)?factor\s+(?:of\s+)?{_FACTOR}", lambda n: n),
+    (rf"{_FACTOR} ?% of (?:the |its )?{_LR}", lambda n: n / 100),
+)
+
+
 def lr_factor(text: str) -> float | None:
-    """The learning-rate factor a request asks for: 'half the lr' 0.5, 'lr x0.3', 'lr / 4', 'a tenth of the
-    learning rate', 'double the learning rate' 2; None when it names none."""
+    """The learning-rate factor a request asks for: 'lr x0.3', 'lr / 4', 'the learning rate divided by 4',
+    'cut the lr by a factor of 3', 'half the lr' 0.5, 'a tenth of the learning rate', 'double the learning
+    rate' 2; a number written with the rate is read before a word ('twice as long with lr x0.3' is 0.3);
+    None when it names none."""
+    for pattern, value in _LR_TIMES:
+        if match := re.search(pattern, text):
+            return value(float(next(g for g in match.groups() if g)))
     near = within(".,;")
+    if match := re.search(rf"{_LR}{near}{{0,12}}\b(?:by|to) (\d+) ?%", text):
+        return float(match.group(1)) / 100
     if re.search(rf"\b(?:half|halve|halving)\b{near}{{0,20}}{_LR}|{_LR}{near}{{0,12}}\b(?:by|in) half\b|"
                  rf"{_LR}{near}{{0,12}}\bhalved\b", text):  # fmt: skip
         return 0.5
-    if re.search(rf"\b(?:double|doubling|twice)\b{near}{{0,20}}{_LR}|{_LR}{near}{{0,12}}\bdoubled\b", text):
+    twice = r"\b(?:double|doubling|twice)\b(?!\s+as\b)(?!\s+the\s+(?:steps|training|number))"
+    if re.search(rf"{twice}{near}{{0,20}}{_LR}|{_LR}{near}{{0,12}}\bdoubled\b", text):
         return 2.0
     if match := re.search(rf"\ba (third|quarter|fifth|tenth) of (?:the |its )?{_LR}", text):
         return _FRACTIONS[match.group(1)]
-    if match := re.search(rf"{_LR}\s*(?:x|\*|×|times)\s*(\d*\.?\d+)|(\d*\.?\d+)\s*(?:x|×)\s*(?:the\s+)?{_LR}",
-                          text):  # fmt: skip
-        return float(match.group(1) or match.group(2))
-    if match := re.search(rf"{_LR}\s*/\s*(\d+)|divide (?:the )?{_LR} by (\d+)", text):
-        return 1 / float(match.group(1) or match.group(2))
-    if match := re.search(rf"{_LR}{near}{{0,12}}\b(?:by|to) (\d+) ?%", text):
-        return float(match.group(1)) / 100
     return None
 
 

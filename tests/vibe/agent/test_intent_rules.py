@@ -359,3 +359,19 @@ def test_a_nights_work_by_the_night_or_the_morning_it_ends(request_text: str, ov
     (the morning, waking up), or the user asleep."""
     intent = read_rules(request_text).intent
     assert (intent.kind, intent.overnight) == ("tune", overnight)
+
+
+@pytest.mark.parametrize(
+    ("request_text", "lr"),
+    [("resume t-1234abcd but cut the learning rate by a factor of three", 1 / 3),
+     ("continue the last run, lr scaled by 0.7", 0.7),
+     ("continue the last run with 20% of the lr", 0.2),
+     ("continue the last run with double the steps and half the lr", 0.5),
+     ("continue the last run with the lr divided by four", 0.25),
+     ("fork the last run, twice as many steps, lr x 0.4", 0.4)],
+)  # fmt: skip
+def test_learning_rate_factors_by_any_arithmetic(request_text: str, lr: float) -> None:
+    """blind5's lr family: divided by, scaled by, a factor of, a percentage of the rate; a number written with
+    the rate is read before a word, and 'twice as many/long' is the steps' multiple, not the rate's."""
+    for intent in (read_rules(request_text).intent, read_request(request_text).reading.intent):
+        assert intent.kind == "continue" and intent.lr_factor == pytest.approx(lr), request_text
