@@ -57,7 +57,9 @@ NUMBER = r"\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?![\d.,])|\d+(?:[.,]\d+)*"  # 7, 1.5
 _NUMBER_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
                  "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50,
                  "sixty": 60, "ninety": 90, "hundred": 100}  # fmt: skip
-_NUMBER_WORD = re.compile(rf"\b(?:({'|'.join(_NUMBER_WORDS)})[ -])?({'|'.join(_NUMBER_WORDS)})\b", re.I)
+_NUMBER_WORD = re.compile(  # not in a path ('/models/two-tower')
+    rf"(?<![/\w.-])(?:({'|'.join(_NUMBER_WORDS)})[ -])?({'|'.join(_NUMBER_WORDS)})(?![/\w-])", re.I
+)
 
 
 _NOT = r"don'?t|dont|do not|doesn'?t need|no|not|never|without|w/o|skip|nor|bother|leave out|forget|ignore"
