@@ -420,12 +420,24 @@ def lr_factor(text: str) -> float | None:
     return None
 
 
+_MORE_BEFORE = (  # what says the steps come on top, before the count
+    r"another|\+|add(?:ing)?|plus|a further|an? (?:extra|additional)|(?:extend|prolong|lengthen)\w*"
+    r"(?:\s+(?:it|that|the run|training))?\s+by"
+)
+_MORE_STEPS = re.compile(
+    rf"(?:({_MORE_BEFORE})\s*)?({NUMBER})\s*{_K}\s*(?:(more|extra|additional|further)\s+)?"
+    r"(?:training\s+|optimi[sz]er\s+)?steps\b(?:\s+(more|extra|on top|in addition|longer|beyond))?",
+    re.I,
+)
+
+
 def more_steps(text: str) -> int | None:
-    """Steps asked for on top: 'for 1000 more steps', 'another 500 steps', '+2k steps', '5k extra steps'."""
-    for match in re.finditer(rf"(another\s+|\+\s*)?({NUMBER})\s*{_K}\s*(more|extra|additional|further)?\s*steps",
-                             text, flags=re.I):  # fmt: skip
-        if match.group(1) or match.group(4):
-            return int(number(match.group(2), match.group(3)))
+    """Steps asked for on top: 'for 1000 more steps', 'another 500 steps', '+2k steps', '5k extra steps',
+    '10k steps more', 'add 3k training steps', 'extend it by 2000 steps'."""
+    for match in _MORE_STEPS.finditer(text):
+        before, value, k, more, after = match.groups()
+        if before or more or after:
+            return int(number(value, k))
     return None
 
 

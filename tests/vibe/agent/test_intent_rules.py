@@ -375,3 +375,18 @@ def test_learning_rate_factors_by_any_arithmetic(request_text: str, lr: float) -
     the rate is read before a word, and 'twice as many/long' is the steps' multiple, not the rate's."""
     for intent in (read_rules(request_text).intent, read_request(request_text).reading.intent):
         assert intent.kind == "continue" and intent.lr_factor == pytest.approx(lr), request_text
+
+
+@pytest.mark.parametrize(
+    ("request_text", "steps"),
+    [("resume the last run and add 3k training steps", 3000),
+     ("continue t-1234abcd, extend it by 2,000 steps", 2000),
+     ("continue the last run for 5000 steps on top", 5000),
+     ("pick up yesterday's run, 4k steps more", 4000),
+     ("continue the last run for 5000 steps", None)],
+)  # fmt: skip
+def test_more_steps_said_before_or_after_the_count(request_text: str, steps: int | None) -> None:
+    """blind5's steps family: 'on top' said before the count (add, extend by, another) or after the steps
+    ('10k steps more'); a bare step count is no increment."""
+    for intent in (read_rules(request_text).intent, read_request(request_text).reading.intent):
+        assert intent.kind == "continue" and intent.more_steps == steps, request_text
