@@ -70,6 +70,7 @@ __all__ = [
     "kind_evidence",
     "normalize",
     "read_rules",
+    "templates_named",
     "tune_negated",
     "wants_tuning",
 ]
@@ -304,10 +305,13 @@ _MAKE_SAMPLES = re.compile(  # 'make 500 unit tests', 'create 250 code explanati
     rf"\d+(?:[.,]\d+)*\s*k?\s+(?:[\w&-]+\s+){{0,3}}?(?:{_KIND_NOUNS}|samples|examples)\b",
     re.I,
 )
-_KIND_ALONE = re.compile(
-    rf"^\s*(?:\d+(?:[.,]\d+)*\s*k?\s+)?(?:(?:code|doc|document|api|python|short|more|some)\s+)?{_KIND_NOUNS}\b",
+_KIND_ALONE = re.compile(  # a kind of sample as the request's object: first in it or in a clause, or counted
+    rf"(?:^|[,;:]|\b(?:make|create|produce|write|build|draft|give me|get me)\b)\s*(?:\d+(?:[.,]\d+)*\s*k?\s+)?"
+    rf"(?:(?:code|doc|document|api|python|short|more|some)\s+)?{_KIND_NOUNS}\b"
+    rf"|(?<![\d.,])\d+(?:[.,]\d+)*\s*k?\s+(?:[\w&-]+\s+){{0,2}}?{_KIND_NOUNS}\b",
     re.I,
 )
+_RUN_TESTS = re.compile(rf"\b(?:run|execute|pass|fix|check)\w*\b[^,;.]*{_KIND_NOUNS}", re.I)
 
 
 def _synth_asked(text: str, paths: list[str]) -> bool:
@@ -319,7 +323,12 @@ def _synth_asked(text: str, paths: list[str]) -> bool:
         return True
     if _MAKE_SAMPLES.search(text):
         return True
-    return bool(_KIND_ALONE.search(text) and (paths or find_samples(text)) and not _TRAIN.search(text))
+    return bool(
+        _KIND_ALONE.search(text)
+        and (paths or find_samples(text))
+        and not _TRAIN.search(text)
+        and not _RUN_TESTS.search(text)  # 'run the 40 unit tests on /srv/app' makes none
+    )
 
 
 def tune_negated(text: str) -> bool:
@@ -561,17 +570,34 @@ _NO_BLEND = re.compile(
 )
 
 
-def _synth(text: str, paths: list[str]) -> SynthIntent:
-    templates = [name for name, pattern in _TEMPLATES.items() if re.search(pattern, text)]
+def templates_named(text: str) -> list[str]:
+    """The synth templates ``text`` (normalized) names, by the kinds of sample they make."""
+    return [name for name, pattern in _TEMPLATES.items() if re.search(pattern, text)]
+
+
+def _share(text: str) -> float | None:
+    """The samples' share of the mix: '30 percent', 'a tenth of the mix', or a fraction in the clause that
+    blends ('blend a tenth into the mix', 'mix in a quarter')."""
     share = re.search(r"(\d+(?:\.\d+)?)\s*(?:%|percent\b|pct\b)", text)
-    fraction = _SHARE_WORD.search(text)
-    share_value = float(share.group(1)) / 100 if share and 0 < float(share.group(1)) < 100 else None
-    if share_value is None and fraction is not None:
-        share_value = _SHARE_WORDS[fraction.group(1) or "half"]
+    if share and 0 < float(share.group(1)) < 100:
+        return float(share.group(1)) / 100
+    if fraction := _SHARE_WORD.search(text):
+        return _SHARE_WORDS[fraction.group(1) or "half"]
+    for clause in re.split(r"[,;]|\.\s", text):
+        if re.search(r"\b(?:blend|mix|share|portion)", clause) and (
+            fraction := re.search(r"\b(?:a|one)[ -](half|third|quarter|fifth|tenth)\b|\b(half)\b", clause)
+        ):
+            return _SHARE_WORDS[fraction.group(1) or fraction.group(2)]
+    return None
+
+
+def _synth(text: str, paths: list[str]) -> SynthIntent:
+    templates = templates_named(text)
+    share_value = _share(text)
     blend = bool(re.search(r"\bblend|\bmix\b|training mix|add (?:them|it|those) to|into the training", text))
-    blend = (blend or share is not None or fraction is not None) and not _NO_BLEND.search(text)
+    blend = (blend or share_value is not None) and not _NO_BLEND.search(text)
     return SynthIntent(
-        samples=find_samples(text),
+        samples=find_samples(text, kinds=len(templates)),
         templates=templates,
         data=paths,
         blend=blend,

@@ -349,12 +349,22 @@ _COUNT_ALONE = re.compile(  # the count on its own: 'about 800', '300 of them', 
     rf"|(?<![\d.,]){_COUNT}\s+(?:of them|of those|in total|in all|total)\b",
     re.I,
 )
+_COUNT_CLAUSE = re.compile(  # the count as a clause of its own: 'from /code/backend, 250', 'all kinds, 10k,'
+    rf"(?:^|[,;:(]|\s[-–]\s)\s*{_COUNT}\s*(?=$|[,;.)!?]|\s[-–]\s)", re.I
+)
+_EACH = re.compile(  # a count for each kind named: '300 each', '200 of each', '1k per kind'
+    rf"(?<![\d.,]){_COUNT}\s*(?:[\w&-]+\s+){{0,2}}?(?:each|apiece|of each(?: kind| type)?|per (?:kind|type|template))\b",
+    re.I,
+)
 _JOIN = re.compile(r"\s*(?:\+|&|and|plus|,)\s*(?:another\s+)?", re.I)
 
 
-def find_samples(text: str) -> int | None:
+def find_samples(text: str, *, kinds: int = 1) -> int | None:
     """How many synthetic samples a request asks for: '500 docstrings', '2k Q&A pairs', 'generate 1.5k',
-    'about 800', '300 of them'; counts per kind joined ('400 docstrings + 400 unit tests') add up (800)."""
+    'about 800', '300 of them', a count as a clause of its own (', 250'); counts per kind joined ('400
+    docstrings + 400 unit tests') add up (800), a count for each of ``kinds`` kinds named ('300 each') too."""
+    if each := _EACH.search(text):
+        return int(number(each.group(1), each.group(2)) * max(kinds, 1))
     matches = list(_COUNT_OF.finditer(text))
     if matches:
         total, last = number(matches[0].group(1), matches[0].group(2)), matches[0]
@@ -363,7 +373,7 @@ def find_samples(text: str) -> int | None:
                 break
             total, last = total + number(match.group(1), match.group(2)), match
         return int(total)
-    for pattern in (_COUNT_AFTER_VERB, _COUNT_ALONE):
+    for pattern in (_COUNT_AFTER_VERB, _COUNT_ALONE, _COUNT_CLAUSE):
         if match := pattern.search(text):
             groups = match.groups()  # (count, k) for each alternative of the pattern
             value, k = next((groups[i], groups[i + 1]) for i in range(0, len(groups), 2) if groups[i])

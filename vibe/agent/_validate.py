@@ -12,7 +12,14 @@ import re
 from typing import Any
 
 from vibe.agent._intent import Intent, Reading
-from vibe.agent._rules import TEMPLATE_NAMES, kind_evidence, normalize, tune_negated, wants_tuning
+from vibe.agent._rules import (
+    TEMPLATE_NAMES,
+    kind_evidence,
+    normalize,
+    templates_named,
+    tune_negated,
+    wants_tuning,
+)
 from vibe.agent._text import (
     LR_WORDS,
     find_gpu_hours,
@@ -83,7 +90,7 @@ def validate_intent(request: str, intent: Intent) -> list[str]:
         "hours": find_hours,
         "gpu_hours": find_gpu_hours,
         "money": find_money,
-        "samples": find_samples,
+        "samples": lambda t: find_samples(t, kinds=len(templates_named(t))),
     }
     for name, scales in (("gpu_hours", (1.0,)), ("money", (1.0,)), ("hours", (1.0, 24.0, 168.0, 1 / 60)),
                          ("samples", (1.0,)), ("more_steps", (1.0,))):  # fmt: skip

@@ -390,3 +390,22 @@ def test_more_steps_said_before_or_after_the_count(request_text: str, steps: int
     ('10k steps more'); a bare step count is no increment."""
     for intent in (read_rules(request_text).intent, read_request(request_text).reading.intent):
         assert intent.kind == "continue" and intent.more_steps == steps, request_text
+
+
+@pytest.mark.parametrize(
+    ("request_text", "want"),
+    [("generate docstrings and unit tests from /src/lib, 150 of each", (300, ["code.docstring", "code.tests"], None)),
+     ("synthesize Q&A from /data/faq, 1.2k, mix in a quarter", (1200, ["doc.qa"], 0.25)),
+     ("into the mix at 20%: 800 docstrings from /src/pkg", (800, ["code.docstring"], 0.2)),
+     ("from /src/app make tests, 400", (400, ["code.tests"], None))],
+)  # fmt: skip
+def test_synth_counts_as_clauses_per_kind_and_shares_in_the_blending_clause(
+    request_text: str, want: tuple[int, list[str], float | None]
+) -> None:
+    """blind5's synth family: a count as a clause of its own (', 250'), a count for each kind named ('300
+    each' of two kinds is 600), a fraction in the clause that blends ('blend a tenth into the mix'), a kind
+    of sample as the object anywhere in the request; running tests makes none."""
+    for intent in (read_rules(request_text).intent, read_request(request_text).reading.intent):
+        assert intent.kind == "synth", request_text
+        assert (intent.samples, sorted(intent.templates), intent.share) == want, request_text
+    assert read_rules("run the 40 unit tests on /srv/app").intent.kind != "synth"
