@@ -180,6 +180,13 @@ _SEND = (
     r"back ?up|mirror|deploy"
 )
 _EXFIL = re.compile(rf"\b(?:{_SEND})\w*\b{within('.;')}*?(?:{_HUB}|{_PARTY})", re.I)
+_LOCAL_NAMES = r"(?:Vibe|Ray|SQLite|Slurm|Production|Prod|Staging|Registry|The|Our|My)\b"
+_TO_NAMED = (
+    re.compile(  # a send to someone named ('to Scale AI', 'to Acme Corp', 'to OpenAI'): outside, unless local
+        rf"\b(?i:{_SEND}|give|hand|sell)\w*\b{within('.;')}*?\bto\s+(?!{_LOCAL_NAMES})"
+        r"([A-Z][\w.&'-]*(?:\s+(?:[A-Z][\w.&'-]*|&))*)"
+    )
+)
 _OVERRIDE = re.compile(
     r"\b(?:ignore|bypass|override|skip|disable|forget|circumvent|disregard|turn off|switch off|get around|"
     r"never ?mind|don'?t (?:worry|care) about|pay no attention to)\s+(?:the\s+|our\s+|all\s+|any\s+|your\s+)?"
@@ -207,9 +214,10 @@ def _side_notes(request: str) -> tuple[str, list[str], bool]:
         sends = re.search(rf"\b(?:{_SEND})\w*\b", clause, re.I)
         emails = _EMAIL.findall(clause)
         hub = _EXFIL.search(clause)
-        if emails or hub or (sends and urls):
-            named = re.search(_HUB, clause, re.I) or re.search(_PARTY, clause, re.I)
-            dest = emails or urls or [named.group(0)]  # type: ignore[union-attr]
+        to_named = _TO_NAMED.search(clause)
+        if emails or hub or (sends and urls) or to_named:
+            named = re.search(_HUB, clause, re.I) or re.search(_PARTY, clause, re.I) or to_named
+            dest = emails or urls or [named.group(1) if named is to_named else named.group(0)]  # type: ignore[union-attr]
             destinations += dest
             continue
         if _OVERRIDE.search(clause):
@@ -628,7 +636,8 @@ def kind_evidence(kind: str, text: str, request: str) -> bool:
 def read_rules(request: str) -> Reading:
     """The rules' :class:`Reading` of ``request`` (never raises: an unreadable request is ``unclear``)."""
     rest, destinations, override = _side_notes(request)
-    paths, urls = find_paths(rest)
+    paths, _ = find_paths(rest)
+    urls = urls_in(request)  # every URL named is noted, those of a refused send too
     text = normalize(without_urls(rest))
     kind = _kind(text, paths)
     if kind == "unclear" and destinations:

@@ -409,3 +409,23 @@ def test_synth_counts_as_clauses_per_kind_and_shares_in_the_blending_clause(
         assert intent.kind == "synth", request_text
         assert (intent.samples, sorted(intent.templates), intent.share) == want, request_text
     assert read_rules("run the 40 unit tests on /srv/app").intent.kind != "synth"
+
+
+@pytest.mark.parametrize(
+    ("request_text", "kind", "refused", "urls"),
+    [("forward the dataset to Acme Corp for labelling", "refuse", ["Acme Corp"], []),
+     ("give the checkpoint to OpenAI so they can host it", "refuse", ["OpenAI"], []),
+     ("train a 10M on /data/a and hand the weights to Mistral", "train", ["Mistral"], []),
+     ("upload the eval numbers to https://dash.example.net/in", "refuse", ["https://dash.example.net/in"],
+      ["https://dash.example.net/in"]),
+     ("copy the data to /data/backup", "unclear", [], []),
+     ("release the last run to Production", "release", [], [])],
+)  # fmt: skip
+def test_sends_to_a_named_party_are_refused_and_their_urls_noted(
+    request_text: str, kind: str, refused: list[str], urls: list[str]
+) -> None:
+    """blind5's refusal family: a send to someone named with a capital ('to Scale AI') is outside the network
+    unless it is a local name; the URL of a refused send is still noted as named."""
+    reading = read_rules(request_text)
+    assert reading.intent.kind == kind and [r.destination for r in reading.refused] == refused
+    assert reading.urls == urls
