@@ -262,7 +262,7 @@ _ASKING = (  # what may come before the question itself: fillers, a label, a pol
 )
 _STATUS_Q = re.compile(
     rf"^\s*(?:{_ASKING})*(?:how(?:'s| is| are| did| far| goes| does| the| my| our| it| things)|what(?:'s| is| are| did| has| have| happened| runs| came| come)|who(?:'s| is)|is |"
-    r"are |did |has |have |any |anything|show|list|status|where|which|tell me|give me|whether|if )",
+    r"are |did |has |have |any |anything|show|list|status|where|which|tell me|give me|(?:whether|if)\b(?!\s+(?:you|u)\s+(?:could|can|would|will|might)\b))",
     re.I,
 )
 _STATUS_W = re.compile(
@@ -356,8 +356,19 @@ def _tune_at(text: str) -> re.Match[str] | None:
     return re.search(rf"(?<!finetun)(?<!fine-)(?<!fine )\b{_TUNE_WORD}", re.sub(_TUNE_LOOSE, " ", rest))
 
 
+_OTHER_ACTION = (
+    re.compile(  # actions no intent does (stop, cancel, delete ...): a question back, never a plan
+        r"^\s*(?:please\s+|pls\s+)?(?:cancel|abort|kill|delete|remove|pause|stop|terminate|halt|undo)\b"
+        r"(?!\s+(?:at|by|after|before|when|once|if|around)\b)",
+        re.I,
+    )
+)
+
+
 def _kind(text: str, paths: list[str]) -> str:
     text = without_paths(text)  # the words of a path decide nothing ('/data/rl-logs', '/data/train-split')
+    if _OTHER_ACTION.search(text):
+        return "unclear"
     if (_STATUS_Q.search(text) and _STATUS_W.search(text) and not _ESTIMATE.search(text)
             and not _GATES.search(text) and not _EVAL_ASKED.search(text)):  # fmt: skip
         return "status"
@@ -540,7 +551,8 @@ def _intent(kind: str, text: str, paths: list[str], request: str) -> Intent:
     if kind == "estimate":
         return EstimateIntent(**budgets)
     if kind == "tune":
-        params = [name for name, pattern in _PARAMS.items() if re.search(pattern, text)]
+        kept = re.sub(negated("|".join(_PARAMS.values())), " ", text)  # "don't bother with lr": not searched
+        params = [name for name, pattern in _PARAMS.items() if re.search(pattern, kept)]
         overnight = bool(_OVERNIGHT.search(text)) or (
             budgets["until"] is not None and int(budgets["until"][:2]) < 10
         )

@@ -62,7 +62,9 @@ _NUMBER_WORD = re.compile(  # not in a path ('/models/two-tower')
 )
 
 
-_NOT = r"don'?t|dont|do not|doesn'?t need|no|not|never|without|w/o|skip|nor|bother|leave out|forget|ignore"
+_NOT = (
+    r"don'?t|dont|do not|doesn'?t need|no|not|never|without|w/o|w/out|skip|nor|bother|leave out|forget|ignore"
+)
 
 
 def negated(words: str) -> str:
@@ -121,7 +123,8 @@ _COUNTED = (  # what a count counts, a few words on ('1.5k unit test samples', '
     r"questions?|summaries|explanations?|tests?)\b"
 )
 _UNIT_AFTER = (
-    r"(?:gpus?|dollars?|euros?|usd|eur|gbp|chf|gpuh|hours?|hrs?)\b"  # right after: '5k USD', '200k GPU'
+    r"(?:gpus?|dollars?|euros?|usd|eur|gbp|chf|gpuh|hours?|hrs?|(?:nvidia\s+)?(?:b200|gh200|h200|h100|a100|l40s|"
+    r"a10|l4)s?)\b"  # right after: '5k USD', '200k GPU', '1k B200s'
 )
 _SIZE = re.compile(
     rf"(?<![\w.,$€£])({NUMBER})\s*({'|'.join(sorted(_SCALE, key=len, reverse=True))})\b"
@@ -168,7 +171,8 @@ _MONEY = re.compile(
     re.I,
 )
 _DURATION_UNITS = (
-    r"hours?|hrs?|h|days?|d|minutes?|mins?|weeks?|stunden|std|heures?|tage?n?|jours?|wochen?|semaines?"
+    r"hours?|hrs?|h|days?|d|minutes?|mins?|weeks?|stunden|std|heures?|tage?n?|jours?|wochen?|semaines?|horas?|"
+    r"d[ií]as?|minutos?|semanas?"
 )
 _DURATION = re.compile(
     r"(?:within|in|under|for|max(?:imum)?|maximal|h(?:ö|oe)chstens|up to|at most|no more than|less than|"
@@ -203,8 +207,8 @@ _DURATION_AFTER = re.compile(  # the limit after the amount: '2 days max', '3 ho
     re.I,
 )
 _DURATION_ALONE = re.compile(  # a clause of its own ('hpo over the lr, 4 hours'; clauses are joined by 'and')
-    rf"(?:^|[,;:(]|\s[-–]\s|\band\b)\s*(?:about\s+|~\s*)?({NUMBER})\s*({_DURATION_UNITS})\s*"
-    r"(?=$|[,;.)!?]|\s[-–]\s|\s+and\b)",
+    rf"(?:^|[,;:(]|\s[-–—]\s|\band\b)\s*(?:about\s+|~\s*)?({NUMBER})\s*({_DURATION_UNITS})\s*"
+    r"(?=$|[,;.)!?]|\s[-–—]\s|\s+and\b)",
     re.I,
 )
 
@@ -287,7 +291,7 @@ _CLUSTER_NODES = re.compile(
     rf"(?:(?:nvidia\s+)?({_GPUS})s?{_MEM}|gpus?)",
     re.I,
 )
-_CLUSTER_GPUS = re.compile(rf"(\d+)\s*(?:x\s*|×\s*)?(?:nvidia\s+)?({_GPUS})s?\b{_MEM}", re.I)
+_CLUSTER_GPUS = re.compile(rf"(\d+(?:[.,]\d+)?\s*k?)\s*(?:x\s*|×\s*)?(?:nvidia\s+)?({_GPUS})s?\b{_MEM}", re.I)
 _BARE_GPUS = re.compile(r"\b(?:on|with|using|across)\s+(\d+)\s+gpus?\b", re.I)
 _ACROSS_NODES = re.compile(  # after the GPUs: '128 H200 across 16 nodes', '64 GPUs over 8 machines'
     r"^\s*,?\s*(?:spread\s+|split\s+)?(?:across|over|on|in)\s+(\d+)\s*(?:nodes?|machines|servers|hosts)\b",
@@ -295,7 +299,15 @@ _ACROSS_NODES = re.compile(  # after the GPUs: '128 H200 across 16 nodes', '64 G
 )
 
 
+_PER_NODE = re.compile(  # '8 per node', '8 GPUs a node', '8/node'
+    r"^\s*,?\s*(?:with\s+|and\s+)?(\d+)\s*(?:gpus?\s*)?(?:per|a|each|/|in each)\s*(?:node|machine|server|host)\b",
+    re.I,
+)
+
+
 def _per_node(gpus: int, after: str) -> int | None:
+    if per := _PER_NODE.search(after):
+        return int(per.group(1)) if gpus % int(per.group(1)) == 0 else None
     match = _ACROSS_NODES.search(after)
     nodes = int(match.group(1)) if match else 0
     return gpus // nodes if nodes and gpus % nodes == 0 else None
@@ -318,7 +330,8 @@ def find_cluster(text: str) -> Cluster | None:
                        gpus_per_node=per)  # fmt: skip
     gpus = _CLUSTER_GPUS.search(text)
     if gpus:
-        total = int(gpus.group(1))
+        count = gpus.group(1).replace(" ", "").lower()
+        total = int(number(count.rstrip("k"), "k" if count.endswith("k") else None))  # '1k B200s': 1000
         return Cluster(gpu=_gpu_name(gpus.group(2), gpus.group(3)), gpus=total,
                        gpus_per_node=_per_node(total, text[gpus.end():]))  # fmt: skip
     bare = _BARE_GPUS.search(text)
@@ -350,7 +363,7 @@ _COUNT_ALONE = re.compile(  # the count on its own: 'about 800', '300 of them', 
     re.I,
 )
 _COUNT_CLAUSE = re.compile(  # the count as a clause of its own: 'from /code/backend, 250', 'all kinds, 10k,'
-    rf"(?:^|[,;:(]|\s[-–]\s)\s*{_COUNT}\s*(?=$|[,;.)!?]|\s[-–]\s)", re.I
+    rf"(?:^|[,;:(]|\s[-–—]\s)\s*{_COUNT}\s*(?=$|[,;.)!?]|\s[-–—]\s)", re.I
 )
 _EACH = re.compile(  # a count for each kind named: '300 each', '200 of each', '1k per kind'
     rf"(?<![\d.,]){_COUNT}\s*(?:[\w&-]+\s+){{0,2}}?(?:each|apiece|of each(?: kind| type)?|per (?:kind|type|template))\b",

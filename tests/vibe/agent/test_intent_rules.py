@@ -429,3 +429,27 @@ def test_sends_to_a_named_party_are_refused_and_their_urls_noted(
     reading = read_rules(request_text)
     assert reading.intent.kind == kind and [r.destination for r in reading.refused] == refused
     assert reading.urls == urls
+
+
+@pytest.mark.parametrize(
+    ("request_text", "fields"),
+    [("tune lr, wd, warmup — 15M — /data/k — 8h", {"kind": "tune", "hours": 8}),
+     ("I want to sweep batch size for a 10M on /data/a, don't bother with lr", {"kind": "tune", "params": ["batch"]}),
+     ("eval t-abcd1234 on /data/val-v2 w/out gates", {"kind": "eval", "gates": False}),
+     ("Entrena un modelo de 50M con /data/es en 3 horas", {"kind": "train", "hours": 3}),
+     ("how long would a 7B take on 1k B200s?", {"kind": "estimate", "parameters": 7e9}),
+     ("how much for a 70B on 1024 GPUs, 8 per node", {"kind": "estimate", "parameters": 70e9}),
+     ("I was wondering if you could train a 30M on /data/chat by 6 in the morning",
+      {"kind": "train", "until": "06:00"}),
+     ("cancel the search", {"kind": "unclear"}),
+     ("delete t-1234abcd", {"kind": "unclear"})],
+)  # fmt: skip
+def test_wording_styles_beyond_the_splits(request_text: str, fields: dict[str, object]) -> None:
+    """Styles no split has (telegraphic with dashes, 'w/out', Spanish units, '1k B200s', 'N per node', a
+    polite 'if you could' request, an action no intent does): read, or a question back, never a wrong plan."""
+    for intent in (read_rules(request_text).intent, read_request(request_text).reading.intent):
+        assert {k: getattr(intent, k) for k in fields} == fields, request_text
+    cluster = read_rules("how much for a 70B on 1024 GPUs, 8 per node").intent.cluster
+    assert cluster is not None and (cluster.gpus, cluster.gpus_per_node) == (1024, 8)
+    cluster = read_rules("how long would a 7B take on 1k B200s?").intent.cluster
+    assert cluster is not None and (cluster.gpu, cluster.gpus) == ("B200", 1000)
