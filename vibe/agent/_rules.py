@@ -261,7 +261,7 @@ _ASKING = (  # what may come before the question itself: fillers, a label, a pol
     r"|do you know\s+|any idea\s+"
 )
 _STATUS_Q = re.compile(
-    rf"^\s*(?:{_ASKING})*(?:how(?:'s| is| are| did| far| goes| does| the| my| our| it| things)|what(?:'s| is| are| did| has| have| happened| runs| came| come)|who(?:'s| is)|is |"
+    rf"^\s*(?:{_ASKING})*(?:how(?:'s|s| is| are| r| did| far| goes| does| the| my| our| it| things)|what(?:'s|s| is| are| did| has| have| happened| runs| came| come)|who(?:'s| is)|is |"
     r"are |did |has |have |any |anything|show|list|status|where|which|tell me|give me|(?:whether|if)\b(?!\s+(?:you|u)\s+(?:could|can|would|will|might)\b))",
     re.I,
 )
@@ -513,7 +513,7 @@ def _intent(kind: str, text: str, paths: list[str], request: str) -> Intent:
             "approvals"
             if re.search(r"approv|waiting|pending|sign", text)
             else "loop"
-            if re.search(r"\bloop|last night|overnight|tonight", text)
+            if re.search(r"\bloop|last night|overnight|tonight|\bsearch|\bhpo\b|\bsweep", text)
             else "run"
             if find_run(text, paths)
             or re.search(r"\bthe (?:run|training|job)\b|\bit\b|\b(?:is|has) training\b", text)

@@ -167,7 +167,8 @@ _GPU_HOURS = re.compile(
     re.I,
 )
 _MONEY = re.compile(
-    rf"(?:[$€£]\s*({NUMBER})\s*{_K}|({NUMBER})\s*{_K}\s*(?:\$|€|£|usd|eur|euros?|dollars?|gbp|pounds|chf)(?!\w))",
+    rf"(?:(?:[$€£]|\b(?:usd|eur|gbp|chf)\b)\s*({NUMBER})\s*{_K}"
+    rf"|({NUMBER})\s*{_K}\s*(?:\$|€|£|usd|eur|euros?|dollars?|gbp|pounds|chf)(?!\w))",
     re.I,
 )
 _DURATION_UNITS = (
@@ -213,6 +214,11 @@ _DURATION_ALONE = re.compile(  # a clause of its own ('hpo over the lr, 4 hours'
 )
 
 
+_H_MIN = re.compile(  # hours and minutes: '1h30', '2 hours 15 minutes', '1 hr and 45 min'
+    r"\b(\d+)\s*(?:h|hours?|hrs?)\s*(?:and\s+)?(\d{1,2})(?:\s*(?:m|mins?|minutes?)\b|(?=\s|$|[,;.]))", re.I
+)
+
+
 def _in_hours(amount: float, unit: str) -> float:
     unit = unit.lower()
     if unit.startswith(("min",)):
@@ -231,6 +237,7 @@ def find_hours(text: str) -> float | None:
     '2 days max' 48, 'in 12 Stunden' 12, 'maximal 12 Stunden' 12, 'budget 2 days' 48, '90 minutes of wall
     clock' 1.5, a clause of its own ', 4 hours' 4."""
     text = _GPU_HOURS.sub(" ", text)
+    text = _H_MIN.sub(lambda m: f"{int(m.group(1)) + int(m.group(2)) / 60:g} hours", text)
     for match in _DURATION.finditer(text):
         half, amount, unit = match.groups()
         return _in_hours(0.5 if half else number(amount) if amount else 1.0, unit)
@@ -239,7 +246,7 @@ def find_hours(text: str) -> float | None:
     return None
 
 
-_BY = r"\b(?:by|until|till|til|before|at|stop(?:s|ping)?(?: at| by)?|finish(?:ed)?(?: by)?|done by|ends? at|bis|avant)"
+_BY = r"\b(?:by|until|till|til|before|at|deadline(?: is| of|:)?|due(?: by| at)?|no later than|stop(?:s|ping)?(?: at| by)?|finish(?:ed)?(?: by)?|done by|ends? at|bis|avant)"
 _CLOCK = re.compile(
     rf"{_BY}\s+(\d{{1,2}})(?:[:h.](\d{{2}}))?\s*(am\b|pm\b|a\.m\.|p\.m\.|o'?clock|uhr)?"
     r"(?:\s*(?:in the|this|at|tomorrow|today)?\s*\b(morning|afternoon|evening|night|tonight)\b)?",
@@ -352,9 +359,11 @@ SAMPLE_NOUNS = (
     r"records|instances|q&a|qa)\b"
 )
 _COUNT = rf"({NUMBER})\s*(k\b|thousand\b)?"
-_COUNT_OF = re.compile(rf"(?<![\d.,])(?:{_COUNT})\s*(?:[\w&-]+\s+){{0,3}}?{SAMPLE_NOUNS}", re.I)
+_NOT_A_COUNT = r"(?![\d.,]|\s*(?:%|percent\b|pct\b))"  # '20 percent of the mix' is a share
+_COUNT_OF = re.compile(rf"(?<![\d.,])(?:{_COUNT}){_NOT_A_COUNT}\s*(?:[\w&-]+\s+){{0,3}}?{SAMPLE_NOUNS}", re.I)
 _COUNT_AFTER_VERB = re.compile(
-    rf"(?:generate|produce|make|create|synthesi[sz]e|synth|write)\s+(?:me\s+)?(?:about\s+|around\s+|~\s*)?{_COUNT}",
+    rf"(?:generate|produce|make|create|synthesi[sz]e|synth|write)\s+(?:me\s+)?(?:about\s+|around\s+|~\s*)?{_COUNT}"
+    rf"{_NOT_A_COUNT}",
     re.I,
 )
 _COUNT_ALONE = re.compile(  # the count on its own: 'about 800', '300 of them', '2k in total'
@@ -407,6 +416,7 @@ _UP = r"(?:rais|increas|boost|multipl|scal\w* up)\w*"
 _LR_TIMES = (  # (pattern, what its number is): a number written with the learning rate, most explicit first
     (rf"{_LR}\s*(?:x|\*|×|times|multiplied by|scaled by)\s*{_FACTOR}", lambda n: n),
     (rf"{_FACTOR}\s*(?:x|×|times)\s*(?:the\s+)?{_LR}", lambda n: n),
+    (rf"{_LR}\s+(?:of\s+|at\s+)?{_FACTOR}\s*(?:x|×)(?!\w)", lambda n: n),
     (
         rf"{_LR}\s*/\s*{_FACTOR}|{_LR}\s+divided by\s+{_FACTOR}|divide (?:the )?{_LR} by {_FACTOR}",
         lambda n: 1 / n,
@@ -465,7 +475,10 @@ def more_steps(text: str) -> int | None:
 
 
 def steps_factor(text: str) -> float | None:
-    """A multiple of the steps: 'twice as many steps', 'double the steps', '3x the steps', 'twice as long'."""
+    """A multiple of the steps: 'twice as many steps', 'double the steps', '3x the steps', 'twice as long',
+    '50% more steps' (1.5)."""
+    if more := re.search(r"\b(\d+(?:\.\d+)?)\s*(?:%|percent)\s+more\s+(?:training\s+)?steps", text):
+        return 1 + float(more.group(1)) / 100
     if re.search(r"twice as (?:many|long)|double the (?:steps|training|number of steps)|\b2\s*x (?:the )?steps",
                  text):  # fmt: skip
         return 2.0

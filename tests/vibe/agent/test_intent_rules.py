@@ -453,3 +453,22 @@ def test_wording_styles_beyond_the_splits(request_text: str, fields: dict[str, o
     assert cluster is not None and (cluster.gpus, cluster.gpus_per_node) == (1024, 8)
     cluster = read_rules("how long would a 7B take on 1k B200s?").intent.cluster
     assert cluster is not None and (cluster.gpu, cluster.gpus) == ("B200", 1000)
+
+
+@pytest.mark.parametrize(
+    ("request_text", "fields"),
+    [("USD 2,000 max for a 200M on /data/a", {"kind": "train", "money": 2000}),
+     ("train a 200M on /data/a for 1h30", {"kind": "train", "hours": 1.5}),
+     ("train a 200M on /data/a, deadline 06:30", {"kind": "train", "until": "06:30"}),
+     ("whats the status", {"kind": "status", "topic": "runs"}),
+     ("hows it going with t-12345678?", {"kind": "status", "topic": "run"}),
+     ("what did the hpo find", {"kind": "status", "topic": "loop"}),
+     ("continue t-abcdef12 with 50% more steps", {"kind": "continue", "steps_factor": 1.5}),
+     ("continue the last run, new lr 0.5x", {"kind": "continue", "lr_factor": 0.5}),
+     ("make 20 percent of the mix synthetic qa from /data/docs, 2k", {"kind": "synth", "samples": 2000, "share": 0.2})],
+)  # fmt: skip
+def test_more_wording_styles_beyond_the_splits(request_text: str, fields: dict[str, object]) -> None:
+    """A currency code before the amount, hours and minutes ('1h30'), 'deadline HH:MM', texting ('whats',
+    'hows'), a search's status is the loop's, a percentage more steps, 'lr 0.5x', a percentage is no count."""
+    for intent in (read_rules(request_text).intent, read_request(request_text).reading.intent):
+        assert {k: getattr(intent, k) for k in fields} == fields, request_text
