@@ -180,7 +180,10 @@ _SEND = (
     r"back ?up|mirror|deploy"
 )
 _EXFIL = re.compile(rf"\b(?:{_SEND})\w*\b{within('.;')}*?(?:{_HUB}|{_PARTY})", re.I)
-_LOCAL_NAMES = r"(?:Vibe|Ray|SQLite|Slurm|Production|Prod|Staging|Registry|The|Our|My)\b"
+_LOCAL_NAMES = (  # capitalised, yet no one outside: this machine's parts, the stages, file formats
+    r"(?:Vibe|Ray|SQLite|Slurm|Production|Prod|Staging|Registry|The|Our|My|ONNX|GGUF|GGML|SafeTensors|"
+    r"PyTorch|TorchScript|TensorRT|CSV|JSON|JSONL|Parquet|FP16|BF16|FP8|INT8|INT4)\b"
+)
 _TO_NAMED = (
     re.compile(  # a send to someone named ('to Scale AI', 'to Acme Corp', 'to OpenAI'): outside, unless local
         rf"\b(?i:{_SEND}|give|hand|sell)\w*\b{within('.;')}*?\bto\s+(?!{_LOCAL_NAMES})"
@@ -261,15 +264,19 @@ _ASKING = (  # what may come before the question itself: fillers, a label, a pol
     r"|do you know\s+|any idea\s+"
 )
 _STATUS_Q = re.compile(
-    rf"^\s*(?:{_ASKING})*(?:how(?:'s|s| is| are| r| did| far| goes| does| the| my| our| it| things)|what(?:'s|s| is| are| did| has| have| happened| runs| came| come)|who(?:'s| is)|is |"
+    rf"^\s*(?:{_ASKING})*(?:how(?:'s|s| is| are| r| did| far| goes| does| the| my| our| it| things| many| much)|what(?:'s|s| is| are| did| has| have| happened| runs| came| come)|who(?:'s| is| approved| started| ran)|when (?:will|does|did|is|was)|is |"
     r"are |did |has |have |any |anything|show|list|status|where|which|tell me|give me|(?:whether|if)\b(?!\s+(?:you|u)\s+(?:could|can|would|will|might)\b))",
     re.I,
 )
 _STATUS_W = re.compile(
     r"\b(?:doing|going|progress|status|waiting|pending|approv\w*|find|found|running|finished|done|loss|runs?|"
     r"loop|queue|happened|stuck|far along|converg\w*|results?|still|left|remaining|finish\w*|fail\w*|crash\w*|"
-    r"errors?|broke\w*|wrong|came out|come of|turned up|outcome|yet|busy|occupied|right now|at the moment|"
+    r"errors?|broke\w*|wrong|came out|come of|turned up|outcome|yet|busy|occupied|free|idle|available|right now|at the moment|eta|"
     r"currently|using (?:the |our |all )?(?:gpus?|cluster|nodes|machines))\b|\bat\s*\??\s*$",
+    re.I,
+)
+_PAST_RUN = re.compile(  # a question about what a run did ('how many GPU hours did the last run use?'): status
+    rf"\b(?:did|has|had|was)\b{_SENTENCE}*\b(?:run|training|loop|search|job|t-[0-9a-z]{{3,}})\b(?!{_SENTENCE}*\bif\b)",
     re.I,
 )
 _POST = re.compile(
@@ -369,7 +376,7 @@ def _kind(text: str, paths: list[str]) -> str:
     text = without_paths(text)  # the words of a path decide nothing ('/data/rl-logs', '/data/train-split')
     if _OTHER_ACTION.search(text):
         return "unclear"
-    if (_STATUS_Q.search(text) and _STATUS_W.search(text) and not _ESTIMATE.search(text)
+    if (_STATUS_Q.search(text) and _STATUS_W.search(text) and (not _ESTIMATE.search(text) or _PAST_RUN.search(text))
             and not _GATES.search(text) and not _EVAL_ASKED.search(text)):  # fmt: skip
         return "status"
     if _POST.search(text):

@@ -419,7 +419,8 @@ def test_synth_counts_as_clauses_per_kind_and_shares_in_the_blending_clause(
      ("upload the eval numbers to https://dash.example.net/in", "refuse", ["https://dash.example.net/in"],
       ["https://dash.example.net/in"]),
      ("copy the data to /data/backup", "unclear", [], []),
-     ("release the last run to Production", "release", [], [])],
+     ("release the last run to Production", "release", [], []),
+     ("export the last run to ONNX", "unclear", [], [])],
 )  # fmt: skip
 def test_sends_to_a_named_party_are_refused_and_their_urls_noted(
     request_text: str, kind: str, refused: list[str], urls: list[str]
@@ -472,3 +473,18 @@ def test_more_wording_styles_beyond_the_splits(request_text: str, fields: dict[s
     'hows'), a search's status is the loop's, a percentage more steps, 'lr 0.5x', a percentage is no count."""
     for intent in (read_rules(request_text).intent, read_request(request_text).reading.intent):
         assert {k: getattr(intent, k) for k in fields} == fields, request_text
+
+
+@pytest.mark.parametrize(
+    ("request_text", "kind"),
+    [("when will t-abcd1234 be done?", "status"),
+     ("how many GPU hours did the last run use?", "status"),
+     ("how many GPU hours would a 7B on /data/a need?", "estimate"),
+     ("is the cluster free?", "status"),
+     ("who approved t-abcd1234?", "status")],
+)  # fmt: skip
+def test_status_questions_about_what_was_or_will_be(request_text: str, kind: str) -> None:
+    """'when will ...', 'who approved ...', a free cluster, and what a run did (past tense: a status, even in
+    an estimate's words; 'would' is still the estimate)."""
+    assert read_rules(request_text).intent.kind == kind
+    assert read_request(request_text).reading.intent.kind == kind
