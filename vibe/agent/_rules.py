@@ -52,6 +52,7 @@ from vibe.agent._text import (
     moe_named,
     more_steps,
     negated,
+    output_paths,
     parse_size,
     steps_factor,
     system_dirs,
@@ -170,7 +171,7 @@ _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+\.[\w.]+\b")
 _HUB = (
     r"hugging ?face|\bhf\b|\bthe hub\b|model hub|\bhub\b|s3|\bgcs\b|google cloud|azure|dropbox|google drive|"
     r"github|gitlab|wandb|weights (?:&|and) biases|bucket|external server|the internet|public|outside|cloud|"
-    r"we ?transfer|\bs?ftp\b|pastebin|one ?drive|icloud|box\.com|mega\.nz|kaggle|discord"
+    r"we ?transfer|\bs?ftp\b|pastebin|one ?drive|icloud|box\.com|mega\.nz|kaggle|discord|slack|telegram|whatsapp|notion"
 )
 _PARTY = (  # someone outside the organisation: named only when no service or address is
     r"\bvendors?\b|\bsuppliers?\b|third[- ]part(?:y|ies)|\bcontractors?\b|\bpartners?\b|\bexternal\b"
@@ -252,7 +253,8 @@ _ESTIMATE = re.compile(
     r"hours|weeks|months|nodes)|\bafford|\bfeasib\w*|\bbudget for\b|\bwould it take\b|\bexpensive\b|\bballpark\b"
     rf"|\bquote\b|\bwhat would (?:a|an|it)\b{_SENTENCE}*\b(?:take|need|run|be)\b|\bhow fast\b|\bthe bill\b"
     rf"|\b(?:enough|sufficient)\b{within('.!')}*\?|\bif (?:we|i) (?:only )?(?:have|had|get|got)\b|\bis it (?:possible|doable)\b"
-    r"|\bcan (?:we|i) (?:afford|fit|manage)\b",
+    r"|\bcan (?:we|i) (?:afford|fit|manage)\b|\bcheap(?:er|est)\b|\bless expensive\b"
+    rf"|\b(?:would|will|does|do|can|could)\b{_SENTENCE}*\bfit\b{_SENTENCE}*\?",
     re.I,
 )
 _ASKING = (  # what may come before the question itself: fillers, a label, a polite wrapper
@@ -271,7 +273,7 @@ _STATUS_Q = re.compile(
 _STATUS_W = re.compile(
     r"\b(?:doing|going|progress|status|waiting|pending|approv\w*|find|found|running|finished|done|loss|runs?|"
     r"loop|queue|happened|stuck|far along|converg\w*|results?|still|left|remaining|finish\w*|fail\w*|crash\w*|"
-    r"errors?|broke\w*|wrong|came out|come of|turned up|outcome|yet|busy|occupied|free|idle|available|right now|at the moment|eta|"
+    r"errors?|broke\w*|wrong|came out|come of|turned up|outcome|yet|busy|occupied|free|idle|available|right now|at the moment|eta|looking|look like|shaping up|coming along|"
     r"currently|using (?:the |our |all )?(?:gpus?|cluster|nodes|machines))\b|\bat\s*\??\s*$",
     re.I,
 )
@@ -283,7 +285,8 @@ _POST = re.compile(
     r"\b(?:sft|dpo|rlhf|rlaif|grpo|ppo|orpo|kto|post-?train\w*|instruction[- ]?tun\w*|instruct-?tun\w*|"
     r"align\w*|preference (?:tuning|optimi[sz]ation|data|pairs)|reinforcement learning|chat[- ]?tun\w*|"
     r"supervised finetun\w*|rl|rlvr|rl[- ]?tun\w*|reward[- ]model\w*|human feedback|verifiable rewards?)\b"
-    r"|\b(?:turn|make)\b(?:\s+\S+){0,4}?\s+into an? (?:chat|assistant|instruct)",
+    r"|\b(?:turn|make)\b(?:\s+\S+){0,4}?\s+into an? (?:chat|assistant|instruct)"
+    r"|\b(?:make|build|create|get)\s+an?\s+(?:chat|assistant|instruct\w*)(?:\s+(?:model|version|bot))?\s+(?:out\s+)?of\b",
     re.I,
 )
 _RELEASE = re.compile(
@@ -304,7 +307,8 @@ _GATES = re.compile(  # the release gates named: an eval, unless they are what a
     re.I,
 )
 _CONTINUE = re.compile(
-    r"\b(?:continue|continuing|resume|resuming|pick up|keep (?:training|going)|carry on|extend|branch|fork|"
+    r"\b(?:continue|continuing|resume|resuming|pick up|keep (?:training|going)|carry on|go on with|keep on with|"
+    r"proceed with|extend|branch|fork|"
     r"restart from|start again from|train (?:it |that |the (?:last|previous) run )?(?:for )?(?:longer|further)|"
     r"more steps|where (?:it|we|you) left off)\b",
     re.I,
@@ -344,6 +348,16 @@ def _synth_asked(text: str, paths: list[str]) -> bool:
         and not _TRAIN.search(text)
         and not _RUN_TESTS.search(text)  # 'run the 40 unit tests on /srv/app' makes none
     )
+
+
+def _continue_asked(text: str) -> bool:
+    """A continue: its words ('resume', 'keep going'), or an earlier run named with a change to it (a
+    learning-rate factor, more steps, a multiple of them, more data), read by the same helpers as its fields."""
+    if _CONTINUE.search(text):
+        return True
+    changed = (lr_factor(text) is not None or more_steps(text) is not None or steps_factor(text) is not None
+               or re.search(r"\bmore data\b|\b(?:half|halve|double)", text))  # fmt: skip
+    return bool((_RUN_REF.search(text) or _RUN_ID.search(text)) and changed)
 
 
 def tune_negated(text: str) -> bool:
@@ -386,10 +400,7 @@ def _kind(text: str, paths: list[str]) -> str:
         return "eval"  # 'evaluate t-1 against the gates'; 'ship t-1 if it passes the gates' is a release
     if _RELEASE.search(text):
         return "release"
-    if _CONTINUE.search(text) or (
-        (_RUN_REF.search(text) or _RUN_ID.search(text))
-        and (re.search(r"\bhalf|halve|double|more (?:steps|data)|lr\s*[x*/]", text) or steps_factor(text))
-    ):
+    if _continue_asked(text):
         return "continue"
     if _synth_asked(text, paths):
         return "synth"
@@ -642,7 +653,7 @@ def kind_evidence(kind: str, text: str, request: str) -> bool:
         "tune": lambda: wants_tuning(text),
         "synth": lambda: bool(_SYNTH.search(text)) or _synth_asked(text, paths),
         "eval": lambda: bool(_EVAL_ASKED.search(text) or _GATES.search(text)),
-        "continue": lambda: bool(_CONTINUE.search(text) or _RUN_REF.search(text)),
+        "continue": lambda: bool(_continue_asked(text) or _RUN_REF.search(text)),
         "status": lambda: bool(_STATUS_Q.search(text)),
         "post_train": lambda: bool(_POST.search(text)),
         "release": lambda: bool(_RELEASE.search(text)),
@@ -656,6 +667,8 @@ def read_rules(request: str) -> Reading:
     """The rules' :class:`Reading` of ``request`` (never raises: an unreadable request is ``unclear``)."""
     rest, destinations, override = _side_notes(request)
     paths, _ = find_paths(rest)
+    outputs = output_paths(rest)  # 'save it to /models/out': where to write, not data
+    paths = [p for p in paths if p not in outputs]
     urls = urls_in(request)  # every URL named is noted, those of a refused send too
     text = normalize(without_urls(rest))
     kind = _kind(text, paths)

@@ -40,6 +40,7 @@ __all__ = [
     "negated",
     "number",
     "numbers_in",
+    "output_paths",
     "parse_size",
     "sizes_in",
     "stdlib_path",
@@ -246,7 +247,7 @@ def find_hours(text: str) -> float | None:
     return None
 
 
-_BY = r"\b(?:by|until|till|til|before|at|deadline(?: is| of|:)?|due(?: by| at)?|no later than|stop(?:s|ping)?(?: at| by)?|finish(?:ed)?(?: by)?|done by|ends? at|bis|avant)"
+_BY = r"\b(?:by|until|till|til|before|at|deadline(?: is| of|:)?|due(?: by| at)?|no later than|stop(?:s|ping)?(?: at| by)?|finish(?:ed)?(?: by)?|done by|ends?(?: at)?|bis|avant)(?:\s+(?:tomorrow|today|tonight)(?:\s+at)?)?"
 _CLOCK = re.compile(
     rf"{_BY}\s+(\d{{1,2}})(?:[:h.](\d{{2}}))?\s*(am\b|pm\b|a\.m\.|p\.m\.|o'?clock|uhr)?"
     r"(?:\s*(?:in the|this|at|tomorrow|today)?\s*\b(morning|afternoon|evening|night|tonight)\b)?",
@@ -534,6 +535,19 @@ def find_paths(request: str) -> tuple[list[str], list[str]]:
     if _STDLIB_NAMED.search(_PATH.sub(" ", rest)):  # the name as words, not inside a path (/data/py-stdlib)
         paths.append(stdlib_path())
     return list(dict.fromkeys(paths)), urls
+
+
+_OUTPUT = re.compile(  # where something is to be written: 'save it to /models/out', 'store the samples under /x'
+    r"\b(?:sav|stor|export|output|plac|cop(?:y|ie))\w*\b[^,;.]*?\b(?:to|into|in|under|at|as)\s+(~?/[^\s,;'\"()]+)"
+    r"|\b(?:writ|dump)\w*\b[^,;.]*?\b(?:to|into)\s+(~?/[^\s,;'\"()]+)",
+    re.I,
+)
+
+
+def output_paths(request: str) -> list[str]:
+    """The paths ``request`` names as where to write (never data to read), as :func:`find_paths` gives them."""
+    outputs = [(a or b).rstrip(".:!?") for a, b in _OUTPUT.findall(without_urls(request))]
+    return [(str(Path(p).expanduser()) if p.startswith("~") else p).rstrip("/") or "/" for p in outputs]
 
 
 def system_dirs(paths: list[str]) -> list[str]:

@@ -30,6 +30,7 @@ from vibe.agent._text import (
     find_until,
     moe_named,
     numbers_in,
+    output_paths,
     sizes_in,
     steps_factor,
 )
@@ -84,7 +85,9 @@ def validate_intent(request: str, intent: Intent) -> list[str]:
     run = fields.get("run")
     if kind in ("train", "estimate", "tune", "synth", "continue", "post_train", "eval"):
         used = set(data) | {u for u in (run, fields.get("base_model")) if u}
-        missing = [p for p in named_paths if p not in used and not any(p.startswith(u) for u in used if u)]
+        outputs = output_paths(request)  # where to write: never data, never missing
+        missing = [p for p in named_paths if p not in used and p not in outputs
+                   and not any(p.startswith(u) for u in used if u)]  # fmt: skip
         _check("data", not missing, f"paths named but not used: {', '.join(missing)}", problems)
     read_value = {
         "hours": find_hours,

@@ -488,3 +488,26 @@ def test_status_questions_about_what_was_or_will_be(request_text: str, kind: str
     an estimate's words; 'would' is still the estimate)."""
     assert read_rules(request_text).intent.kind == kind
     assert read_request(request_text).reading.intent.kind == kind
+
+
+@pytest.mark.parametrize(
+    ("request_text", "fields"),
+    [("train a 150M on /data/corpus, finished by tomorrow 9am", {"kind": "train", "until": "09:00"}),
+     ("could a 1B fit in 24 hours on our 8 A100s?", {"kind": "estimate", "hours": 24}),
+     ("rerun t-abcd1234 with lr halved", {"kind": "continue", "lr_factor": 0.5}),
+     ("go on with the previous run", {"kind": "continue", "run": "last"}),
+     ("how's the overnight sweep looking?", {"kind": "status", "topic": "loop"}),
+     ("make a chat model out of t-abcd1234 with /data/sft", {"kind": "post_train", "run": "t-abcd1234"}),
+     ("train a 30M on /data/a and save it to /models/out", {"kind": "train", "data": ["/data/a"]}),
+     ("generate 500 QA pairs from /data/docs and store them under /data/synth", {"kind": "synth", "data": ["/data/docs"]}),
+     ("save the model to /models/final", {"kind": "unclear"})],
+)  # fmt: skip
+def test_wording_styles_beyond_the_splits_3(request_text: str, fields: dict[str, object]) -> None:
+    """A day word before the hour ('by tomorrow 9am'), 'would it fit?', a run named with any change read by
+    the field helpers (the validation asks the same), 'go on with', '... looking?', a chat model out of a run,
+    a path to write to is never data."""
+    for intent in (read_rules(request_text).intent, read_request(request_text).reading.intent):
+        assert {k: getattr(intent, k) for k in fields} == fields, request_text
+    assert [r.destination for r in read_rules("post the loss curve to our Slack channel").refused] == [
+        "Slack"
+    ]
