@@ -254,6 +254,8 @@ _ESTIMATE = re.compile(
     rf"|\bquote\b|\bwhat would (?:a|an|it)\b{_SENTENCE}*\b(?:take|need|run|be)\b|\bhow fast\b|\bthe bill\b"
     rf"|\b(?:enough|sufficient)\b{within('.!')}*\?|\bif (?:we|i) (?:only )?(?:have|had|get|got)\b|\bis it (?:possible|doable)\b"
     r"|\bcan (?:we|i) (?:afford|fit|manage)\b|\bcheap(?:er|est)\b|\bless expensive\b"
+    r"|\bwie ?viel\b|\bkoste[nt]\b|\bcombien\b|\bco[uû]te\b|\bcu[aá]nto\b|\bcuesta\b"  # other languages' 'how much'
+    rf"|\b(?:doable|realistic|achievable|possible|feasible)\b(?={_SENTENCE}*\?)"
     rf"|\b(?:would|will|does|do|can|could)\b{_SENTENCE}*\bfit\b{_SENTENCE}*\?",
     re.I,
 )

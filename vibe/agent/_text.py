@@ -153,7 +153,8 @@ _MOE = re.compile(r"\bmoe\b|mixture[- ]of[- ]experts|\bexperts?\b|\bsparse\b", r
 
 
 def moe_named(text: str) -> bool:
-    return bool(_MOE.search(text))
+    """Mixture of experts asked for: named, and not said not to ('dense, not MoE', 'without experts')."""
+    return bool(_MOE.search(re.sub(negated(_MOE.pattern), " ", text, flags=re.I)))
 
 
 def experts_named(text: str) -> int | None:
@@ -179,6 +180,7 @@ _DURATION_UNITS = (
 _DURATION = re.compile(
     r"(?:within|in|under|for|max(?:imum)?|maximal|h(?:ö|oe)chstens|up to|at most|no more than|less than|"
     r"not more than|innerhalb|en|budget(?:\s+(?:of|is)|:)?|time limit(?:\s+of|:)?)\s+"
+    r"(?:(?:von|de|the next|less than|under)\s+)?"  # 'innerhalb von 2 Tagen', 'in the next 3 days'
     rf"(?:(?:a|an|one)\s+|(half)\s+(?:an?\s+)?|({NUMBER})\s*)?"
     rf"({_DURATION_UNITS})\b",
     re.I,
@@ -209,8 +211,8 @@ _DURATION_AFTER = re.compile(  # the limit after the amount: '2 days max', '3 ho
     re.I,
 )
 _DURATION_ALONE = re.compile(  # a clause of its own ('hpo over the lr, 4 hours'; clauses are joined by 'and')
-    rf"(?:^|[,;:(]|\s[-–—]\s|\band\b)\s*(?:about\s+|~\s*)?({NUMBER})\s*({_DURATION_UNITS})\s*"
-    r"(?=$|[,;.)!?]|\s[-–—]\s|\s+and\b)",
+    rf"(?:^|[,;:(]|\s[-–—]\s|\band\b|\bor\b)\s*(?:about\s+|~\s*)?({NUMBER})\s*({_DURATION_UNITS})\s*"
+    r"(?=$|[,;.)!?]|\s[-–—]\s|\s+(?:and|or)\b)",
     re.I,
 )
 
@@ -414,7 +416,19 @@ LR_WORDS = {0.5: r"half|halve|50 ?%", 2.0: r"double|twice", 0.333: r"third", 0.2
 _FACTOR = r"(\d*\.?\d+)"
 _DOWN = r"(?:cut|reduc|lower|drop|decreas|divid|shrink|scal\w* down)\w*"
 _UP = r"(?:rais|increas|boost|multipl|scal\w* up)\w*"
+_SMALLER = r"(?:smaller|lower|less|down)\b"
+_LARGER = r"(?:larger|higher|bigger|greater|up)\b"
 _LR_TIMES = (  # (pattern, what its number is): a number written with the learning rate, most explicit first
+    (
+        rf"{_LR}\s+(?:\w+\s+)?{_FACTOR}\s*(?:x|×|times)\s*{_SMALLER}|{_FACTOR}\s*(?:x|×|times)\s*{_SMALLER}\s*"
+        rf"(?:the\s+)?{_LR}",
+        lambda n: 1 / n,
+    ),
+    (
+        rf"{_LR}\s+(?:\w+\s+)?{_FACTOR}\s*(?:x|×|times)\s*{_LARGER}|{_FACTOR}\s*(?:x|×|times)\s*{_LARGER}\s*"
+        rf"(?:the\s+)?{_LR}",
+        lambda n: n,
+    ),
     (rf"{_LR}\s*(?:x|\*|×|times|multiplied by|scaled by)\s*{_FACTOR}", lambda n: n),
     (rf"{_FACTOR}\s*(?:x|×|times)\s*(?:the\s+)?{_LR}", lambda n: n),
     (rf"{_LR}\s+(?:of\s+|at\s+)?{_FACTOR}\s*(?:x|×)(?!\w)", lambda n: n),

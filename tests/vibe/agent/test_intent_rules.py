@@ -511,3 +511,21 @@ def test_wording_styles_beyond_the_splits_3(request_text: str, fields: dict[str,
     assert [r.destination for r in read_rules("post the loss curve to our Slack channel").refused] == [
         "Slack"
     ]
+
+
+@pytest.mark.parametrize(
+    ("request_text", "fields"),
+    [("train a dense 1B on /data/a, not MoE", {"kind": "train", "architecture": "dense"}),
+     ("train a 1B on /data/a without experts", {"kind": "train", "architecture": "dense"}),
+     ("trainiere ein 300M Modell auf /data/de innerhalb von 2 Tagen", {"kind": "train", "hours": 48}),
+     ("wie viel kostet ein 7B auf 64 H100?", {"kind": "estimate", "parameters": 7e9}),
+     ("Is a 13B on 32 H100s doable in 10 days?", {"kind": "estimate", "hours": 240}),
+     ("train a 100M on /data/a, budget 1000 GPU-hours or 2 days", {"kind": "train", "gpu_hours": 1000, "hours": 48}),
+     ("continue t-abcd1234 with a learning rate 10x smaller", {"kind": "continue", "lr_factor": 0.1}),
+     ("continue t-abcd1234 with a 4x higher lr", {"kind": "continue", "lr_factor": 4})],
+)  # fmt: skip
+def test_wording_styles_beyond_the_splits_4(request_text: str, fields: dict[str, object]) -> None:
+    """MoE said not to (the one negation shape), 'innerhalb von', 'how much' in German and French, 'doable
+    ...?', a limit after 'or', a learning rate 'N x smaller/higher'."""
+    for intent in (read_rules(request_text).intent, read_request(request_text).reading.intent):
+        assert {k: getattr(intent, k) for k in fields} == fields, request_text
