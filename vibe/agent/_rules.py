@@ -276,6 +276,7 @@ _STATUS_W = re.compile(
     r"\b(?:doing|going|progress|status|waiting|pending|approv\w*|find|found|running|finished|done|loss|runs?|"
     r"loop|queue|happened|stuck|far along|converg\w*|results?|still|left|remaining|finish\w*|fail\w*|crash\w*|"
     r"errors?|broke\w*|wrong|came out|come of|turned up|outcome|yet|busy|occupied|free|idle|available|right now|at the moment|eta|looking|look like|shaping up|coming along|"
+    r"healthy|alive|stalled|hung|diverg\w*|nans?|"
     r"currently|using (?:the |our |all )?(?:gpus?|cluster|nodes|machines))\b|\bat\s*\??\s*$",
     re.I,
 )

@@ -301,6 +301,9 @@ _CLUSTER_NODES = re.compile(
     rf"(?:(?:nvidia\s+)?({_GPUS})s?{_MEM}|gpus?)",
     re.I,
 )
+_CLUSTER_GRID = re.compile(  # nodes x GPUs a node: '2 x 8 A100', '4×8 H100s'
+    rf"\b(\d+)\s*[x×]\s*(\d+)\s*(?:x\s*)?(?:nvidia\s+)?({_GPUS})s?\b{_MEM}", re.I
+)
 _CLUSTER_GPUS = re.compile(rf"(\d+(?:[.,]\d+)?\s*k?)\s*(?:x\s*|×\s*)?(?:nvidia\s+)?({_GPUS})s?\b{_MEM}", re.I)
 _BARE_GPUS = re.compile(r"\b(?:on|with|using|across)\s+(\d+)\s+gpus?\b", re.I)
 _ACROSS_NODES = re.compile(  # after the GPUs: '128 H200 across 16 nodes', '64 GPUs over 8 machines'
@@ -333,7 +336,7 @@ def _gpu_name(name: str | None, memory: str | None) -> str | None:
 def find_cluster(text: str) -> Cluster | None:
     """The cluster a request names: 'on 256 H100s', 'on 64 A100s 80GB', 'with 8 nodes of 8 GPUs', '128 H200
     across 16 nodes' (8 a node)."""
-    nodes = _CLUSTER_NODES.search(text)
+    nodes = _CLUSTER_NODES.search(text) or _CLUSTER_GRID.search(text)
     if nodes:
         per = int(nodes.group(2))
         return Cluster(gpu=_gpu_name(nodes.group(3), nodes.group(4)), gpus=int(nodes.group(1)) * per,
@@ -353,7 +356,7 @@ def find_cluster(text: str) -> Cluster | None:
 
 def without_clusters(text: str) -> str:
     """``text`` with the clusters cut out (so '8 A100' is not read as a count of anything else)."""
-    return _CLUSTER_GPUS.sub(" ", _CLUSTER_NODES.sub(" ", text))
+    return _CLUSTER_GPUS.sub(" ", _CLUSTER_GRID.sub(" ", _CLUSTER_NODES.sub(" ", text)))
 
 
 # ------------------------------------------------------------------------------------ synthetic samples

@@ -118,7 +118,7 @@ def validate_intent(request: str, intent: Intent) -> list[str]:
             _check("gpu", family in text, f"the request names no {cluster['gpu']}", problems)
     if isinstance(run, str) and run:
         if run == "last":
-            _check("run", bool(re.search(r"\b(?:last|latest|most recent|previous|the|that|my|it|this)\b", text)),
+            _check("run", bool(re.search(r"\b(?:last|latest|most recent|previous|the|that|my|it|this|left off)\b", text)),
                    "the request refers to no earlier run", problems)  # fmt: skip
         elif run == "yesterday":
             _check("run", "yesterday" in text, "the request says nothing of yesterday", problems)

@@ -529,3 +529,18 @@ def test_wording_styles_beyond_the_splits_4(request_text: str, fields: dict[str,
     ...?', a limit after 'or', a learning rate 'N x smaller/higher'."""
     for intent in (read_rules(request_text).intent, read_request(request_text).reading.intent):
         assert {k: getattr(intent, k) for k in fields} == fields, request_text
+
+
+@pytest.mark.parametrize(
+    ("request_text", "fields"),
+    [("is t-abcd1234 healthy?", {"kind": "status", "topic": "run"}),
+     ("resume where we left off", {"kind": "continue", "run": "last"}),
+     ("is it ok to train a 10M on /data/a?", {"kind": "train"})],
+)  # fmt: skip
+def test_wording_styles_beyond_the_splits_5(request_text: str, fields: dict[str, object]) -> None:
+    """A run's health is a status, 'where we left off' refers to the last run (the validation agrees), and
+    nodes x GPUs written as '2 x 8 A100' is 16 GPUs, 8 a node."""
+    for intent in (read_rules(request_text).intent, read_request(request_text).reading.intent):
+        assert {k: getattr(intent, k) for k in fields} == fields, request_text
+    cluster = read_request("estimate 7B, 2 x 8 A100").reading.intent.cluster
+    assert cluster is not None and (cluster.gpus, cluster.gpus_per_node) == (16, 8)
