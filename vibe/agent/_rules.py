@@ -245,6 +245,9 @@ _TUNE_WORD = (  # 'optimizing val loss' names the objective, not a search
 _TUNE_LOOSE = (  # what asks for a search without naming one: not when the request says not to tune
     r"\bfind (?:the |a )?(?:best|good|optimal|right)\b|\bbest (?:settings|lr|learning rate|hyper|config)"
     r"|\b(?:lowest|minimi[sz]e|minimum)\s+(?:the\s+)?(?:validation|val|held-out|eval)|\boptimi[sz]\w*"
+    r"|\b(?:which|what)\s+(?:lr|learning rate|batch size|warm-?up|weight decay|hyper-?parameters?|settings?)\b"
+    r"|\btry\s+(?:a few|several|some|different|multiple|\d+)\s+(?:\w+\s+)?(?:learning rates|lrs|values|settings|"
+    r"configs?|configurations)\b|\b(?:pick|choose|keep) the best\b|\bbest of \d+\b"
 )
 _TUNE = re.compile(rf"(?<!finetun)(?<!fine-)(?<!fine )\b{_TUNE_WORD}|{_TUNE_LOOSE}", re.I)
 _NEGATED_TUNE = re.compile(negated(rf"(?:the\s+|a\s+|any\s+)?(?:hyper-?parameter\s+)?{_TUNE_WORD}"), re.I)
@@ -252,6 +255,7 @@ _ESTIMATE = re.compile(
     r"how much|how long|\bcost\w*|\bestimat\w*|what would it take|\bprice\w*|\bpricing\b|how many (?:gpu|days|"
     r"hours|weeks|months|nodes)|\bafford|\bfeasib\w*|\bbudget for\b|\bwould it take\b|\bexpensive\b|\bballpark\b"
     rf"|\bquote\b|\bwhat would (?:a|an|it)\b{_SENTENCE}*\b(?:take|need|run|be)\b|\bhow fast\b|\bthe bill\b"
+    r"|\bhow (?:big|large)\b|\bhow many (?:parameters|params)\b"
     rf"|\b(?:enough|sufficient)\b{within('.!')}*\?|\bif (?:we|i) (?:only )?(?:have|had|get|got)\b|\bis it (?:possible|doable)\b"
     r"|\bcan (?:we|i) (?:afford|fit|manage)\b|\bcheap(?:er|est)\b|\bless expensive\b"
     r"|\bwie ?viel\b|\bkoste[nt]\b|\bcombien\b|\bco[uû]te\b|\bcu[aá]nto\b|\bcuesta\b"  # other languages' 'how much'
@@ -300,6 +304,8 @@ _RELEASE = re.compile(
 )
 _EVAL_ASKED = re.compile(  # an evaluation asked for in so many words
     r"\b(?:evaluat\w*|eval|evals|benchmark\w*|score|assess\w*|measure|test (?:the|run|it|model|checkpoint))\b"
+    r"|\b(?:loss|bpb|perplexity|accuracy)\s+(?:of|for)\s+(?:the\s+|my\s+|that\s+)?(?:t-|run|last|latest|previous|"
+    r"yesterday|checkpoint|model)[^.?!]*\bon\s+/"  # a run's metric on data: an evaluation
     r"|\bhow good is\b|\bhow well does\b|\b(?:check|verify|run)\s+(?:it\s+)?(?:against\s+)?(?:the\s+|our\s+)?"
     r"(?:release\s+)?(?:gates?|criteria)\b",
     re.I,

@@ -544,3 +544,19 @@ def test_wording_styles_beyond_the_splits_5(request_text: str, fields: dict[str,
         assert {k: getattr(intent, k) for k in fields} == fields, request_text
     cluster = read_request("estimate 7B, 2 x 8 A100").reading.intent.cluster
     assert cluster is not None and (cluster.gpus, cluster.gpus_per_node) == (16, 8)
+
+
+@pytest.mark.parametrize(
+    ("request_text", "kind"),
+    [("what's the val loss of t-abcd1234 on /data/holdout?", "eval"),
+     ("lowest validation loss for a 20M on /data/code", "tune"),
+     ("which learning rate is best for a 10M on /data/a?", "tune"),
+     ("try a few learning rates for a 10M on /data/a", "tune"),
+     ("how big a model can I train on /data/a in 6 hours?", "estimate")],
+)  # fmt: skip
+def test_questions_that_ask_for_an_eval_a_search_or_an_estimate(request_text: str, kind: str) -> None:
+    """A run's metric on data is an evaluation; 'which lr is best', 'try a few learning rates' a search;
+    'how big a model can I train' an estimate (not a plan to train)."""
+    assert read_rules(request_text).intent.kind == kind
+    assert read_request(request_text).reading.intent.kind == kind
+    assert read_rules("train a 10M on /data/a and pick the best of 5 lrs").intent.search is True
