@@ -254,7 +254,7 @@ _NEGATED_TUNE = re.compile(negated(rf"(?:the\s+|a\s+|any\s+)?(?:hyper-?parameter
 _ESTIMATE = re.compile(
     r"how much|how long|\bcost\w*|\bestimat\w*|what would it take|\bprice\w*|\bpricing\b|how many (?:gpu|days|"
     r"hours|weeks|months|nodes)|\bafford|\bfeasib\w*|\bbudget for\b|\bwould it take\b|\bexpensive\b|\bballpark\b"
-    rf"|\bquote\b|\bwhat would (?:a|an|it)\b{_SENTENCE}*\b(?:take|need|run|be)\b|\bhow fast\b|\bthe bill\b"
+    rf"|\bquote\b|\bwhat would (?:a|an|it)\b{_SENTENCE}*\b(?:take|need|run|be)\b|\bhow fast\b|\bbill(?:s|ed)?\b"
     r"|\bhow (?:big|large)\b|\bhow many (?:parameters|params)\b"
     rf"|\b(?:enough|sufficient)\b{within('.!')}*\?|\bif (?:we|i) (?:only )?(?:have|had|get|got)\b|\bis it (?:possible|doable)\b"
     r"|\bcan (?:we|i) (?:afford|fit|manage)\b|\bcheap(?:er|est)\b|\bless expensive\b"

@@ -143,8 +143,11 @@ def test_feasibility_questions_status_follow_ups_and_word_multiples() -> None:
     about failures or results is a status, a run named with a multiple of its steps is a continue, a limit
     after its amount ('3 days max') and German hours are wall-clock hours."""
     for text in ("would 800 GPU hours be enough for a 1B on /data/code?",
-                 "a 2B on /data/web, if we only had 300 GPU-hours"):  # fmt: skip
+                 "a 2B on /data/web, if we only had 300 GPU-hours",
+                 "roughly what bill do we get for a 7B on 256 H100s?",  # a bill asked about (blind6, after)
+                 "what would the compute bill be for a 1b on /data/x with 8 H100s"):  # fmt: skip
         assert read_rules(text).intent.kind == "estimate"
+    assert read_rules("train a 125M on /data/billing").intent.kind == "train"  # a path is no question
     for text, topic in (("did the last run crash?", "run"), ("so, what came out of the search last night?", "loop"),
                         ("has run t-4242abcd finished?", "run"), ("where is the run at", "run")):  # fmt: skip
         status = read_rules(text).intent
