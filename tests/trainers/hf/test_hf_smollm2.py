@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import shutil
 import sysconfig
-from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 
 import pytest
@@ -119,13 +118,10 @@ def test_smollm2_imported_fine_tuned_exported_and_served(
         launch(config)
     exported = export_run(tmp_path / "fine-tune", tmp_path / "export")
     assert exported.ok
-    # vLLM starts (a minute or more on CPU, mostly one core importing) while this thread evaluates the run and
-    # computes transformers' greedy continuations
-    pool = ThreadPoolExecutor(max_workers=1)
-    starting = pool.submit(
-        serve,
-        ServerConfig(port=_PORT, model=exported.out, served_model_name="vibe-export", max_model_len=512),
-    )
+    # vLLM starts (a minute or more on CPU, mostly one core importing) while the run is evaluated and
+    # transformers generates; the second serve() waits for it
+    served = ServerConfig(port=_PORT, model=exported.out, served_model_name="vibe-export", max_model_len=512)
+    serve(served, wait=False)
     try:
         after = evaluate(tmp_path / "fine-tune").valid.loss
         assert after < megatron_loss, (megatron_loss, after)
@@ -137,12 +133,10 @@ def test_smollm2_imported_fine_tuned_exported_and_served(
             ids = tokenizer(prompt)["input_ids"]
             out = hf.generate(torch.tensor([ids]), max_new_tokens=16, do_sample=False, min_new_tokens=16)
             expected[prompt] = (ids, out[0, len(ids) :].tolist())
-        starting.result()
+        serve(served)
         status = server_status(port=_PORT)
         assert status.model_dir == exported.out and status.model_sha256
         for prompt, (ids, tokens) in expected.items():  # vLLM serves float32 on CPU (ServerConfig's default)
             assert vllm_greedy(_PORT, "vibe-export", ids, 16) == tokens, prompt
     finally:
-        wait([starting])  # started or failed: then nothing is left starting when it is stopped
-        pool.shutdown()
         stop_server(port=_PORT)
