@@ -93,7 +93,15 @@ def base_run(data: Path, *, steps: int) -> Any:
 
 
 def one_seed(
-    seed: int, *, data: Path, root: Path, steps: int, random_trials: int, fraction: float, start: str
+    seed: int,
+    *,
+    data: Path,
+    root: Path,
+    steps: int,
+    random_trials: int,
+    fraction: float,
+    start: str,
+    random_fraction: float,
 ) -> dict[str, Any]:
     from tools.hpo import Budget, HPOConfig, run_search
 
@@ -111,7 +119,8 @@ def one_seed(
     shutil.rmtree(root / f"seed{seed}" / "vibe", ignore_errors=True)
     vibe = run_search(
         HPOConfig(out=root / f"seed{seed}" / "vibe", study_name="vibe", sampler="tpe", pruner="hyperband",
-                  start=start, budget=Budget(max_trials=None, flops=budget * fraction), max_concurrent=1,
+                  start=start, random_fraction=random_fraction, max_concurrent=1,
+                  budget=Budget(max_trials=None, flops=budget * fraction),
                   **common)
     )  # fmt: skip
     vibe_s = time.time() - t0
@@ -129,6 +138,7 @@ def one_seed(
             "random": {"trials": len(rnd.trials), "best": target, "flops": budget, "wall_s": random_s},
             "vibe": {
                 "start": start,
+                "random_fraction": random_fraction,
                 "budget_fraction": fraction,
                 "trials": len(vibe.trials),
                 "complete": vibe.n_complete,
@@ -181,7 +191,8 @@ def write_summary(
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
         "command": "python bench/hpo_efficiency.py "
         + f"--seeds {' '.join(map(str, args.seeds))} --random-trials {args.random_trials} --steps {args.steps}"
-        + f" --vibe-fraction {args.vibe_fraction} --start {args.start}",
+        + f" --vibe-fraction {args.vibe_fraction} --start {args.start}"
+        + f" --random-fraction {args.random_fraction:g}",
         "load_avg_start": load_start,
         "load_avg_end": os.getloadavg(),
         "task": {
@@ -218,6 +229,9 @@ def main() -> None:
     )
     parser.add_argument("--start", choices=["sobol", "random"], default="sobol", help="TPE's start")
     parser.add_argument(
+        "--random-fraction", type=float, default=1 / 3, help="share of TPE's trials drawn at random"
+    )
+    parser.add_argument(
         "--fresh",
         action="store_true",
         help="run random search again (default: reuse "
@@ -239,7 +253,8 @@ def main() -> None:
     runs = []
     for seed in args.seeds:
         run = one_seed(seed, data=data, root=args.root / tag, steps=args.steps, random_trials=args.random_trials,
-                       fraction=args.vibe_fraction, start=args.start)  # fmt: skip
+                       fraction=args.vibe_fraction, start=args.start,
+                       random_fraction=args.random_fraction)  # fmt: skip
         runs.append(run)
         summary = write_summary(
             args, runs, started, load_start

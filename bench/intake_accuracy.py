@@ -6,7 +6,8 @@ may look at), ``heldout`` (``intake_heldout.jsonl``, kept apart for the fine-tun
 is no longer blind), ``blind3`` (``intake_blind3.jsonl``, 52 requests written after that, before the last
 round of reader changes) and ``blind4`` (``intake_blind4.jsonl``, 89 requests written in session 4 before
 anyone read the rules for them; its misses were then seen) and ``blind5`` (``intake_blind5.jsonl``, 92 requests
-written blind in session 4 after blind4's round, also the held-out set for the tuned model of issue #16).
+written blind in session 4 after blind4's round, also the held-out set for the tuned model of issue #16)
+and ``blind6`` (``intake_blind6.jsonl``, 100 requests written blind in session 5, before any reader saw them).
 ``--set all`` (the default) reports each split. Each line is a request and the fields its intent must have (``kind``
 plus the fields that matter; keys starting with ``_`` are the side notes: refusals, policy override, URLs,
 directories needing confirmation). Reported: intent (kind) accuracy and field accuracy (every expected field
@@ -47,6 +48,7 @@ SETS = {
     "blind3": DATA / "intake_blind3.jsonl",
     "blind4": DATA / "intake_blind4.jsonl",
     "blind5": DATA / "intake_blind5.jsonl",
+    "blind6": DATA / "intake_blind6.jsonl",
 }
 
 

@@ -48,7 +48,7 @@ from tools.data._manifest import (
 )
 from tools.data._report import summary_markdown
 from tools.data._scan import decide, scan_text
-from tools.data._sources import Admit, InputListing, RawFile, iter_files, list_inputs
+from tools.data._sources import Admit, InputListing, RawFile, archive_kind, iter_files, list_inputs
 from tools.data._staging import StagedDocs, StagingWriter, finish_staging, split_score
 from tools.data._tokenizer import EOD, check_tokenizer, resolve_tokenizer_path, train_tokenizer
 from tools.data.documents import PAIRS, DocumentReader, Extraction, ImagePairs, document_type
@@ -389,7 +389,7 @@ class _Collector:
             pairs = self.pairs.pairs - pairs_before
             return "empty", "no text extracted" + (
                 f" ({pairs} image-text pairs kept in images/)" if pairs else ""
-            )
+            ) + (f" ({result.detail})" if result.detail else "")
         record["language"] = "text"
         return self._keep(raw, text, "text", record, pages=starts if result.paged else None)
 
@@ -407,6 +407,8 @@ def _collect(
     files_task = bars.add_task("scanning files", total=None)
     bytes_task = bars.add_task("reading input bytes", total=listing.total_bytes)
     collector = _Collector(config, staging)
+    if _may_hold_documents(config, listing):
+        collector.reader.start()  # the extractors import while the text files ahead of the documents are read
     try:
         with part.open("w", encoding="utf-8") as records:
             for raw in iter_files(
@@ -452,6 +454,18 @@ def _collect(
             "ocr_low_confidence_pages": collector.low_confidence_pages,
         },
     }
+
+
+def _may_hold_documents(config: IngestConfig, listing: InputListing) -> bool:
+    """Whether an input file is a document by its name, or an archive that may hold one."""
+    documents = config.documents
+    if not documents.enabled:
+        return False
+    html = documents.html == "main_content"
+    return any(
+        document_type(path, b"", html=html) is not None or archive_kind(path) is not None
+        for path, _, _ in listing.entries
+    )
 
 
 def _where(finding: dict[str, Any]) -> str:

@@ -26,7 +26,7 @@ from typing import IO, Literal
 
 from vibe.core.errors import UserError
 
-__all__ = ["Admit", "InputListing", "RawFile", "iter_files", "list_inputs"]
+__all__ = ["Admit", "InputListing", "RawFile", "archive_kind", "iter_files", "list_inputs"]
 
 Problem = Literal["too_large", "unreadable", "broken_archive", "outside_input", "refused", "unsafe_member"]
 Admit = Callable[[str], str | None]  # a file's real path -> None to read it, or why it may not be read

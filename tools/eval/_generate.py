@@ -11,13 +11,15 @@ a seed), and every suite reports the sampling it used.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import torch
 from pydantic import Field
 
 from vibe.core.config import VibeConfig
 from vibe.core.errors import UserError
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["Generator", "MegatronGenerator", "OpenAIGenerator", "Sampling"]
 
@@ -59,17 +61,21 @@ class MegatronGenerator:
         self.run = run
         self.seq_length = run.config.model.seq_length
 
-    @torch.no_grad()
     def logits(self, tokens: torch.Tensor) -> torch.Tensor:
         """[b, s] token ids (s <= seq_length) -> [b, s, vocab] logits."""
+        import torch  # here, not at the top: importing tools (the CLI, the document worker) needs no torch
+
         from trainers import causal_mask
 
         b, s = tokens.shape
-        positions = torch.arange(s, device=self.run.device).expand(b, s).contiguous()
-        out = self.run.model(tokens.to(self.run.device), positions, causal_mask(s, self.run.device))
+        with torch.no_grad():
+            positions = torch.arange(s, device=self.run.device).expand(b, s).contiguous()
+            out = self.run.model(tokens.to(self.run.device), positions, causal_mask(s, self.run.device))
         return out.float()
 
     def generate(self, prompts: Sequence[str], *, sampling: Sampling, stop: Sequence[str] = ()) -> list[str]:
+        import torch
+
         tok = self.run.tokenizer
         generator = torch.Generator().manual_seed(sampling.seed)
         results = []

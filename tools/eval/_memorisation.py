@@ -19,7 +19,6 @@ import math
 import random
 from typing import Any
 
-import torch
 from pydantic import Field
 
 from tools.eval._documents import split_documents, split_token_documents
@@ -39,9 +38,10 @@ class MemorisationConfig(VibeConfig):
     seed: int = 0
 
 
-@torch.no_grad()
 def sequence_nll(gen: MegatronGenerator, texts: list[str], *, batch: int = 64) -> list[float]:
     """Total NLL (nats) of each text after an end-of-document token (texts must fit in seq_length)."""
+    import torch  # here, not at the top: importing tools needs no torch
+
     tok = gen.run.tokenizer
     seqs = [[tok.eod, *tok.tokenize(t)][: gen.seq_length + 1] for t in texts]
     out: list[float] = []

@@ -15,7 +15,7 @@ scaling); :func:`write_study_report` writes ``report.md`` with plots. ``vibe hpo
 
 Modules: ``_space`` (params, default space, policy bounds), ``_config`` (configs and results), ``_search``
 (the driver: scheduling, pruning, budget, resume), ``_start`` (TPE's first trials: the base run's values and
-Sobol points), ``_trial`` (the Ray task), ``_transfer``, ``_report``,
+Sobol points), ``_sampler`` (TPE with a share of random trials), ``_trial`` (the Ray task), ``_transfer``, ``_report``,
 ``_tool``. Names load lazily: importing this package does not import torch, Megatron, Ray or Optuna.
 """
 
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
         TrialSummary,
     )
     from tools.hpo._report import write_study_report
+    from tools.hpo._sampler import InterleavedSampler, is_random_turn, make_sampler
     from tools.hpo._search import open_study, policy_max_parameters, run_search
     from tools.hpo._space import (
         ParamSpec,
@@ -56,6 +57,7 @@ __all__ = [
     "Budget",
     "HPOArgs",
     "HPOConfig",
+    "InterleavedSampler",
     "ParamSpec",
     "SearchResult",
     "SearchSpace",
@@ -65,6 +67,8 @@ __all__ = [
     "bound_by_policy",
     "default_space",
     "enqueue_start",
+    "is_random_turn",
+    "make_sampler",
     "max_space_parameters",
     "model_parameters",
     "open_study",
@@ -78,6 +82,9 @@ __all__ = [
 
 _WHERE = {
     "SOBOL_POINTS": "_start",
+    "InterleavedSampler": "_sampler",
+    "is_random_turn": "_sampler",
+    "make_sampler": "_sampler",
     "enqueue_start": "_start",
     "prior_point": "_start",
     "sobol_points": "_start",

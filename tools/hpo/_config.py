@@ -79,6 +79,13 @@ class HPOConfig(VibeConfig):
         description="TPE's first trials: the base run's values then scrambled Sobol points (_start.py), "
         "or TPE's own random start-up draws",
     )
+    random_fraction: float = Field(
+        default=1 / 3,
+        ge=0,
+        lt=1,
+        description="share of TPE's trials drawn uniformly at random, evenly spread (BOHB's 1/3): a model "
+        "locked onto one region still sees the rest of the space (tools/hpo/_sampler.py)",
+    )
     seed: int = 0
     budget: Budget = Field(default_factory=Budget)
     resources: TrialResources = Field(default_factory=TrialResources)

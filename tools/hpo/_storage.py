@@ -35,7 +35,6 @@ if TYPE_CHECKING:
 __all__ = [
     "HEARTBEAT_GRACE_S",
     "HEARTBEAT_S",
-    "TPE_STARTUP",
     "Heartbeat",
     "finished_points",
     "hyperband_brackets",
@@ -49,13 +48,14 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 HEARTBEAT_S = 5.0
-TPE_STARTUP = 5  # TPE's start-up trials (with the Sobol start: the prior point and 4 Sobol points)
 HEARTBEAT_GRACE_S = 30.0
 
 
 def open_study(config: HPOConfig, *, load_only: bool = False) -> optuna.Study:
     """The study in ``config``'s storage (created unless ``load_only``), with its sampler and pruner."""
     import optuna
+
+    from tools.hpo._sampler import make_sampler  # imports optuna: only when a study is opened
 
     url = with_driver(config.storage_url())
     try:
@@ -67,13 +67,13 @@ def open_study(config: HPOConfig, *, load_only: bool = False) -> optuna.Study:
         )
     except Exception as error:  # bad URL, unreachable server, missing driver
         raise UserError(f"storage: cannot open {url!r} ({str(error).splitlines()[0][:300]})") from None
-    try:  # a continued study: how many trials it holds already (see _sampler)
+    try:  # a continued study: how many trials it holds already (see make_sampler)
         held = len(
             optuna.load_study(study_name=config.study_name, storage=storage).get_trials(deepcopy=False)
         )
     except KeyError:
         held = 0
-    sampler = _sampler(config, held=held)
+    sampler = make_sampler(config, held=held)
     pruner = _pruner(config)
     if load_only:
         return optuna.load_study(
@@ -98,24 +98,6 @@ def with_driver(url: str) -> str:
     return url
 
 
-def _sampler(config: HPOConfig, *, held: int = 0) -> optuna.samplers.BaseSampler:
-    """TPE (multivariate, so width/depth/lr interact; constant liar for parallel trials), CMA-ES (with
-    random start-up trials; categorical params fall back to independent random sampling) or random. The seed
-    also mixes in how many trials the study holds, so a resumed driver does not replay the first draws."""
-    import optuna
-
-    seed = config.seed + held
-    if config.sampler == "random":
-        return optuna.samplers.RandomSampler(seed=seed)
-    if config.sampler == "cmaes":
-        return optuna.samplers.CmaEsSampler(
-            seed=seed, n_startup_trials=4, warn_independent_sampling=False, consider_pruned_trials=True
-        )
-    return optuna.samplers.TPESampler(
-        seed=seed, n_startup_trials=TPE_STARTUP, multivariate=True, constant_liar=True
-    )
-
-
 def _pruner(config: HPOConfig) -> optuna.pruners.BasePruner:
     """Rungs in optimizer steps, from the first validation after a quarter of ``max_steps`` to ``max_steps``.
 
@@ -129,6 +111,8 @@ def _pruner(config: HPOConfig) -> optuna.pruners.BasePruner:
     bracket (successive halving with the same rungs), so every trial informs the one model.
     """
     import optuna
+
+    from tools.hpo._sampler import TPE_STARTUP
 
     t = config.base.training
     every = t.eval_interval or t.max_steps

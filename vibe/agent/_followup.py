@@ -11,7 +11,7 @@ import re
 from typing import Any, Literal
 
 from vibe.agent._intent import Reading
-from vibe.agent._rules import normalize, read_rules, tune_negated, wants_tuning
+from vibe.agent._rules import NO_GATES, normalize, read_rules, tune_negated, wants_tuning
 from vibe.agent._text import (
     experts_named,
     find_cluster,
@@ -85,7 +85,7 @@ def follow_up(previous: Reading, text: str) -> Reading | Literal["cancel"] | Non
     if until and "until" in intent:
         edit("until", until)
     if "gates" in intent and re.search(r"\bgates?\b", said):
-        edit("gates", not re.search(r"\b(?:without|no|skip)\b[^.]*\bgates?", said))
+        edit("gates", not re.search(NO_GATES, said))
     fresh = read_rules(text)
     if not changed:
         return None if fresh.intent.kind != "unclear" or fresh.refused else previous

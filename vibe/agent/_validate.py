@@ -12,7 +12,14 @@ import re
 from typing import Any
 
 from vibe.agent._intent import Intent, Reading
-from vibe.agent._rules import TEMPLATE_NAMES, kind_evidence, normalize, tune_negated, wants_tuning
+from vibe.agent._rules import (
+    TEMPLATE_NAMES,
+    kind_evidence,
+    normalize,
+    templates_named,
+    tune_negated,
+    wants_tuning,
+)
 from vibe.agent._text import (
     LR_WORDS,
     find_gpu_hours,
@@ -20,8 +27,10 @@ from vibe.agent._text import (
     find_money,
     find_paths,
     find_samples,
+    find_until,
     moe_named,
     numbers_in,
+    output_paths,
     sizes_in,
     steps_factor,
 )
@@ -75,14 +84,16 @@ def validate_intent(request: str, intent: Intent) -> list[str]:
         )
     run = fields.get("run")
     if kind in ("train", "estimate", "tune", "synth", "continue", "post_train", "eval"):
-        used = set(data) | ({run} if run else set())
-        missing = [p for p in named_paths if p not in used and not any(p.startswith(u) for u in used if u)]
+        used = set(data) | {u for u in (run, fields.get("base_model")) if u}
+        outputs = output_paths(request)  # where to write: never data, never missing
+        missing = [p for p in named_paths if p not in used and p not in outputs
+                   and not any(p.startswith(u) for u in used if u)]  # fmt: skip
         _check("data", not missing, f"paths named but not used: {', '.join(missing)}", problems)
     read_value = {
         "hours": find_hours,
         "gpu_hours": find_gpu_hours,
         "money": find_money,
-        "samples": find_samples,
+        "samples": lambda t: find_samples(t, kinds=len(templates_named(t))),
     }
     for name, scales in (("gpu_hours", (1.0,)), ("money", (1.0,)), ("hours", (1.0, 24.0, 168.0, 1 / 60)),
                          ("samples", (1.0,)), ("more_steps", (1.0,))):  # fmt: skip
@@ -95,7 +106,7 @@ def validate_intent(request: str, intent: Intent) -> list[str]:
         _check("experts", _written(fields["num_experts"], numbers), "no such expert count", problems)
     if fields.get("until"):
         hour = int(fields["until"][:2])
-        _check("until", _written(hour, numbers) or _written(hour - 12, numbers),
+        _check("until", _written(hour, numbers) or _written(hour - 12, numbers) or find_until(text) == fields["until"],
                f"the request names no {fields['until']}", problems)  # fmt: skip
     cluster = fields.get("cluster")
     if cluster:
@@ -107,7 +118,7 @@ def validate_intent(request: str, intent: Intent) -> list[str]:
             _check("gpu", family in text, f"the request names no {cluster['gpu']}", problems)
     if isinstance(run, str) and run:
         if run == "last":
-            _check("run", bool(re.search(r"\b(?:last|latest|most recent|previous|the|that|my|it|this)\b", text)),
+            _check("run", bool(re.search(r"\b(?:last|latest|most recent|previous|the|that|my|it|this|left off)\b", text)),
                    "the request refers to no earlier run", problems)  # fmt: skip
         elif run == "yesterday":
             _check("run", "yesterday" in text, "the request says nothing of yesterday", problems)

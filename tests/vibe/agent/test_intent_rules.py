@@ -223,3 +223,340 @@ def test_status_of_the_gpus_and_of_training_and_sends_to_outside_parties() -> No
         assert reading.intent.kind == "refuse" and [r.destination for r in reading.refused] == [where]
     mixed = read_rules("train a 10M on /data/a and send it to our vendor via wetransfer")
     assert mixed.intent.kind == "train" and [r.destination for r in mixed.refused] == ["wetransfer"]
+
+
+@pytest.mark.parametrize(
+    ("request_text", "field", "want"),
+    [("would 2.5 bn params be enough on 16 H100 for a week? rough numbers", "kind", "estimate"),
+     ("synth 12 000 docstrings from /src/x", "samples", 12000),
+     ("train a 20M on /data/x for two hours", "hours", 2),
+     ("train a 20M on /data/x for half an hour", "hours", 0.5),
+     ("pretrain a 40M on /data/x, done within twenty four hours", "hours", 24),
+     ("what would a 1B cost in GBP on 32 A100 40GB", "parameters", 1e9)],
+)  # fmt: skip
+def test_numbers_as_written(request_text: str, field: str, want: object) -> None:
+    """blind5's number family: a decimal point is no sentence end ('1.5B ... enough?'), thousands grouped by a
+    space ('5 000'), number words before a noun ('two hours'), a currency a few words after a size is not
+    what the size counts."""
+    for intent in (read_rules(request_text).intent, read_request(request_text).reading.intent):
+        assert getattr(intent, field) == want, request_text
+
+
+@pytest.mark.parametrize(
+    ("request_text", "fields"),
+    [("resume /scratch/runs/exp-7 with double the lr", {"kind": "continue", "run": "/scratch/runs/exp-7", "data": []}),
+     ("evaluate /mnt/team/runs/small-gpt/checkpoints/step-900 on /data/val",
+      {"kind": "eval", "run": "/mnt/team/runs/small-gpt", "data": ["/data/val"]}),
+     ("sft /srv/runs/base-40m on /data/instr", {"kind": "post_train", "run": "/srv/runs/base-40m", "data": ["/data/instr"]}),
+     ("fine-tune the model in /models/my-7b on /data/legal",
+      {"kind": "train", "base_model": "/models/my-7b", "data": ["/data/legal"], "parameters": None}),
+     ("train a 10M on /data/y starting from the checkpoint at /ckpt/m1",
+      {"kind": "train", "base_model": "/ckpt/m1", "data": ["/data/y"]}),
+     ("train a 10M from /data/x", {"kind": "train", "base_model": None, "data": ["/data/x"]})],
+)  # fmt: skip
+def test_runs_and_base_models_named_by_their_directory(request_text: str, fields: dict[str, object]) -> None:
+    """blind5's path family: a directory in a runs folder is that run (not more data), a model directory after
+    the words that name a base is the base model (a size inside a path is no model size)."""
+    for intent in (read_rules(request_text).intent, read_request(request_text).reading.intent):
+        assert {k: getattr(intent, k) for k in fields} == fields, request_text
+
+
+@pytest.mark.parametrize(
+    ("request_text", "kind"),
+    [("promote t-12ab34cd once it clears the release gates", "release"),
+     ("publish the latest model if it meets the release bar", "release"),
+     ("put the last run into the registry", "release"),
+     ("does the last run pass the release gates?", "eval"),
+     ("is the last run ready for release?", "eval"),
+     ("evaluate t-12ab34cd and release it if it passes the gates", "eval")],
+)  # fmt: skip
+def test_a_release_verb_with_the_gates_is_a_release(request_text: str, kind: str) -> None:
+    """blind5's release family: the gates named with a release verb are what the release must pass; the
+    gates alone, a readiness question or an evaluation asked for are an eval. The typo corrector keeps a
+    word's first letter ('passes' is not read as 'assess')."""
+    assert read_rules(request_text).intent.kind == kind
+    assert read_request(request_text).reading.intent.kind == kind
+
+
+@pytest.mark.parametrize(
+    ("request_text", "kind", "method"),
+    [("apply RL with a reward model to t-5555cccc", "post_train", "rl"),
+     ("RL-tune /work/runs/gpt-chat with /data/prompts", "post_train", "rl"),
+     ("learn from human feedback on the latest checkpoint, prefs in /data/hf", "post_train", "rl"),
+     ("turn the last run into a chat assistant with /data/dialogs", "post_train", "sft"),
+     ("train a 10M on /data/rl-logs", "train", None),
+     ("is 800 GPU hours enough for a 1B on /data/all?", "estimate", None)],
+)  # fmt: skip
+def test_post_training_words_and_no_kind_read_inside_a_path(
+    request_text: str, kind: str, method: str | None
+) -> None:
+    """blind5's post-training family: RL named as such (or by its reward model, human feedback); the words
+    inside a path decide no kind ('/data/rl-logs' is data), the '?' after a path is the sentence's."""
+    intent = read_rules(request_text).intent
+    assert (intent.kind, getattr(intent, "method", None)) == (kind, method)
+    assert read_request(request_text).reading.intent.kind == kind
+
+
+@pytest.mark.parametrize(
+    ("request_text", "field", "want"),
+    [("evaluate t-1234abcd, no need for the release gates", "gates", False),
+     ("benchmark t-1234abcd w/o the policy gates", "gates", False),
+     ("train a 30M on /data/a optimising for validation loss, don't bother with a search", "search", False),
+     ("train a 30M on /data/a, never mind hyperparameter tuning, minimize val loss", "search", False),
+     ("train a 30M on /data/a, no tuning but sweep the batch size", "search", True),
+     ("synth 300 docstrings from /src/a, don't put them in the mix", "blend", False)],
+)  # fmt: skip
+def test_negation_scope(request_text: str, field: str, want: bool) -> None:
+    """blind5's negation family: one negation shape for gates, tuning and blending (a few words between, in
+    the clause); 'optimizing val loss' names the objective, and once tuning is said no, only a search named
+    as such still asks for one."""
+    for intent in (read_rules(request_text).intent, read_request(request_text).reading.intent):
+        assert getattr(intent, field) is want, request_text
+
+
+@pytest.mark.parametrize(
+    ("request_text", "topic"),
+    [("could you please have a look at how the training is going", "run"),
+     ("quick q: is anything still running?", "runs"),
+     ("can you check whether t-1234abcd has finished", "run"),
+     ("I'd like to know what is waiting for approval", "approvals"),
+     ("hey team, how far along is the last run?", "run")],
+)  # fmt: skip
+def test_a_status_question_after_a_label_greeting_or_polite_wrapper(request_text: str, topic: str) -> None:
+    """blind5's status family: the question may come after a label ('ops question:'), a greeting with a name
+    ('hey team,': the clauses keep the separators they were written with) or a wrapper ('could you check
+    whether ...'); a polite command ('could you train ...') is still a command."""
+    for intent in (read_rules(request_text).intent, read_request(request_text).reading.intent):
+        assert (intent.kind, getattr(intent, "topic", None)) == ("status", topic), request_text
+    assert read_rules("could you train a 15M on /data/q?").intent.kind == "train"
+
+
+@pytest.mark.parametrize(
+    ("request_text", "until"),
+    [("train a 40M on /data/x and have it finished by noon", "12:00"),
+     ("tune warmup on a 5M on /data/y until midnight", "00:00"),
+     ("train a 40M on /data/x before 9 tonight", "21:00"),
+     ("train a 40M on /data/x, done by 5 in the afternoon", "17:00"),
+     ("tune the lr of a 10M on /data/x, stop at 4 in the morning", "04:00")],
+)  # fmt: skip
+def test_clock_times_with_a_part_of_the_day(request_text: str, until: str) -> None:
+    """blind5's clock family: the part of the day after the hour says am or pm ('8 in the evening', '9
+    tonight'), noon and midnight by name; the validation reads them the same way."""
+    for intent in (read_rules(request_text).intent, read_request(request_text).reading.intent):
+        assert intent.until == until, request_text
+
+
+@pytest.mark.parametrize(
+    ("request_text", "overnight"),
+    [("sweep the lr of a 10M on /data/a during the night", True),
+     ("tune warmup for a 5M on /data/b while we're asleep", True),
+     ("hpo on a 20M on /data/c, have results before I wake up", True),
+     ("tune the batch size of a 5M on /data/d until morning", True),
+     ("tune the lr of a 5M on /data/d for 2 hours", False)],
+)  # fmt: skip
+def test_a_nights_work_by_the_night_or_the_morning_it_ends(request_text: str, overnight: bool) -> None:
+    """blind5's overnight family: the night named with any preposition ('through the night'), or its end
+    (the morning, waking up), or the user asleep."""
+    intent = read_rules(request_text).intent
+    assert (intent.kind, intent.overnight) == ("tune", overnight)
+
+
+@pytest.mark.parametrize(
+    ("request_text", "lr"),
+    [("resume t-1234abcd but cut the learning rate by a factor of three", 1 / 3),
+     ("continue the last run, lr scaled by 0.7", 0.7),
+     ("continue the last run with 20% of the lr", 0.2),
+     ("continue the last run with double the steps and half the lr", 0.5),
+     ("continue the last run with the lr divided by four", 0.25),
+     ("fork the last run, twice as many steps, lr x 0.4", 0.4)],
+)  # fmt: skip
+def test_learning_rate_factors_by_any_arithmetic(request_text: str, lr: float) -> None:
+    """blind5's lr family: divided by, scaled by, a factor of, a percentage of the rate; a number written with
+    the rate is read before a word, and 'twice as many/long' is the steps' multiple, not the rate's."""
+    for intent in (read_rules(request_text).intent, read_request(request_text).reading.intent):
+        assert intent.kind == "continue" and intent.lr_factor == pytest.approx(lr), request_text
+
+
+@pytest.mark.parametrize(
+    ("request_text", "steps"),
+    [("resume the last run and add 3k training steps", 3000),
+     ("continue t-1234abcd, extend it by 2,000 steps", 2000),
+     ("continue the last run for 5000 steps on top", 5000),
+     ("pick up yesterday's run, 4k steps more", 4000),
+     ("continue the last run for 5000 steps", None)],
+)  # fmt: skip
+def test_more_steps_said_before_or_after_the_count(request_text: str, steps: int | None) -> None:
+    """blind5's steps family: 'on top' said before the count (add, extend by, another) or after the steps
+    ('10k steps more'); a bare step count is no increment."""
+    for intent in (read_rules(request_text).intent, read_request(request_text).reading.intent):
+        assert intent.kind == "continue" and intent.more_steps == steps, request_text
+
+
+@pytest.mark.parametrize(
+    ("request_text", "want"),
+    [("generate docstrings and unit tests from /src/lib, 150 of each", (300, ["code.docstring", "code.tests"], None)),
+     ("synthesize Q&A from /data/faq, 1.2k, mix in a quarter", (1200, ["doc.qa"], 0.25)),
+     ("into the mix at 20%: 800 docstrings from /src/pkg", (800, ["code.docstring"], 0.2)),
+     ("from /src/app make tests, 400", (400, ["code.tests"], None))],
+)  # fmt: skip
+def test_synth_counts_as_clauses_per_kind_and_shares_in_the_blending_clause(
+    request_text: str, want: tuple[int, list[str], float | None]
+) -> None:
+    """blind5's synth family: a count as a clause of its own (', 250'), a count for each kind named ('300
+    each' of two kinds is 600), a fraction in the clause that blends ('blend a tenth into the mix'), a kind
+    of sample as the object anywhere in the request; running tests makes none."""
+    for intent in (read_rules(request_text).intent, read_request(request_text).reading.intent):
+        assert intent.kind == "synth", request_text
+        assert (intent.samples, sorted(intent.templates), intent.share) == want, request_text
+    assert read_rules("run the 40 unit tests on /srv/app").intent.kind != "synth"
+
+
+@pytest.mark.parametrize(
+    ("request_text", "kind", "refused", "urls"),
+    [("forward the dataset to Acme Corp for labelling", "refuse", ["Acme Corp"], []),
+     ("give the checkpoint to OpenAI so they can host it", "refuse", ["OpenAI"], []),
+     ("train a 10M on /data/a and hand the weights to Mistral", "train", ["Mistral"], []),
+     ("upload the eval numbers to https://dash.example.net/in", "refuse", ["https://dash.example.net/in"],
+      ["https://dash.example.net/in"]),
+     ("copy the data to /data/backup", "unclear", [], []),
+     ("release the last run to Production", "release", [], []),
+     ("export the last run to ONNX", "unclear", [], [])],
+)  # fmt: skip
+def test_sends_to_a_named_party_are_refused_and_their_urls_noted(
+    request_text: str, kind: str, refused: list[str], urls: list[str]
+) -> None:
+    """blind5's refusal family: a send to someone named with a capital ('to Scale AI') is outside the network
+    unless it is a local name; the URL of a refused send is still noted as named."""
+    reading = read_rules(request_text)
+    assert reading.intent.kind == kind and [r.destination for r in reading.refused] == refused
+    assert reading.urls == urls
+
+
+@pytest.mark.parametrize(
+    ("request_text", "fields"),
+    [("tune lr, wd, warmup — 15M — /data/k — 8h", {"kind": "tune", "hours": 8}),
+     ("I want to sweep batch size for a 10M on /data/a, don't bother with lr", {"kind": "tune", "params": ["batch"]}),
+     ("eval t-abcd1234 on /data/val-v2 w/out gates", {"kind": "eval", "gates": False}),
+     ("Entrena un modelo de 50M con /data/es en 3 horas", {"kind": "train", "hours": 3}),
+     ("how long would a 7B take on 1k B200s?", {"kind": "estimate", "parameters": 7e9}),
+     ("how much for a 70B on 1024 GPUs, 8 per node", {"kind": "estimate", "parameters": 70e9}),
+     ("I was wondering if you could train a 30M on /data/chat by 6 in the morning",
+      {"kind": "train", "until": "06:00"}),
+     ("cancel the search", {"kind": "unclear"}),
+     ("delete t-1234abcd", {"kind": "unclear"})],
+)  # fmt: skip
+def test_wording_styles_beyond_the_splits(request_text: str, fields: dict[str, object]) -> None:
+    """Styles no split has (telegraphic with dashes, 'w/out', Spanish units, '1k B200s', 'N per node', a
+    polite 'if you could' request, an action no intent does): read, or a question back, never a wrong plan."""
+    for intent in (read_rules(request_text).intent, read_request(request_text).reading.intent):
+        assert {k: getattr(intent, k) for k in fields} == fields, request_text
+    cluster = read_rules("how much for a 70B on 1024 GPUs, 8 per node").intent.cluster
+    assert cluster is not None and (cluster.gpus, cluster.gpus_per_node) == (1024, 8)
+    cluster = read_rules("how long would a 7B take on 1k B200s?").intent.cluster
+    assert cluster is not None and (cluster.gpu, cluster.gpus) == ("B200", 1000)
+
+
+@pytest.mark.parametrize(
+    ("request_text", "fields"),
+    [("USD 2,000 max for a 200M on /data/a", {"kind": "train", "money": 2000}),
+     ("train a 200M on /data/a for 1h30", {"kind": "train", "hours": 1.5}),
+     ("train a 200M on /data/a, deadline 06:30", {"kind": "train", "until": "06:30"}),
+     ("whats the status", {"kind": "status", "topic": "runs"}),
+     ("hows it going with t-12345678?", {"kind": "status", "topic": "run"}),
+     ("what did the hpo find", {"kind": "status", "topic": "loop"}),
+     ("continue t-abcdef12 with 50% more steps", {"kind": "continue", "steps_factor": 1.5}),
+     ("continue the last run, new lr 0.5x", {"kind": "continue", "lr_factor": 0.5}),
+     ("make 20 percent of the mix synthetic qa from /data/docs, 2k", {"kind": "synth", "samples": 2000, "share": 0.2})],
+)  # fmt: skip
+def test_more_wording_styles_beyond_the_splits(request_text: str, fields: dict[str, object]) -> None:
+    """A currency code before the amount, hours and minutes ('1h30'), 'deadline HH:MM', texting ('whats',
+    'hows'), a search's status is the loop's, a percentage more steps, 'lr 0.5x', a percentage is no count."""
+    for intent in (read_rules(request_text).intent, read_request(request_text).reading.intent):
+        assert {k: getattr(intent, k) for k in fields} == fields, request_text
+
+
+@pytest.mark.parametrize(
+    ("request_text", "kind"),
+    [("when will t-abcd1234 be done?", "status"),
+     ("how many GPU hours did the last run use?", "status"),
+     ("how many GPU hours would a 7B on /data/a need?", "estimate"),
+     ("is the cluster free?", "status"),
+     ("who approved t-abcd1234?", "status")],
+)  # fmt: skip
+def test_status_questions_about_what_was_or_will_be(request_text: str, kind: str) -> None:
+    """'when will ...', 'who approved ...', a free cluster, and what a run did (past tense: a status, even in
+    an estimate's words; 'would' is still the estimate)."""
+    assert read_rules(request_text).intent.kind == kind
+    assert read_request(request_text).reading.intent.kind == kind
+
+
+@pytest.mark.parametrize(
+    ("request_text", "fields"),
+    [("train a 150M on /data/corpus, finished by tomorrow 9am", {"kind": "train", "until": "09:00"}),
+     ("could a 1B fit in 24 hours on our 8 A100s?", {"kind": "estimate", "hours": 24}),
+     ("rerun t-abcd1234 with lr halved", {"kind": "continue", "lr_factor": 0.5}),
+     ("go on with the previous run", {"kind": "continue", "run": "last"}),
+     ("how's the overnight sweep looking?", {"kind": "status", "topic": "loop"}),
+     ("make a chat model out of t-abcd1234 with /data/sft", {"kind": "post_train", "run": "t-abcd1234"}),
+     ("train a 30M on /data/a and save it to /models/out", {"kind": "train", "data": ["/data/a"]}),
+     ("generate 500 QA pairs from /data/docs and store them under /data/synth", {"kind": "synth", "data": ["/data/docs"]}),
+     ("save the model to /models/final", {"kind": "unclear"})],
+)  # fmt: skip
+def test_wording_styles_beyond_the_splits_3(request_text: str, fields: dict[str, object]) -> None:
+    """A day word before the hour ('by tomorrow 9am'), 'would it fit?', a run named with any change read by
+    the field helpers (the validation asks the same), 'go on with', '... looking?', a chat model out of a run,
+    a path to write to is never data."""
+    for intent in (read_rules(request_text).intent, read_request(request_text).reading.intent):
+        assert {k: getattr(intent, k) for k in fields} == fields, request_text
+    assert [r.destination for r in read_rules("post the loss curve to our Slack channel").refused] == [
+        "Slack"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("request_text", "fields"),
+    [("train a dense 1B on /data/a, not MoE", {"kind": "train", "architecture": "dense"}),
+     ("train a 1B on /data/a without experts", {"kind": "train", "architecture": "dense"}),
+     ("trainiere ein 300M Modell auf /data/de innerhalb von 2 Tagen", {"kind": "train", "hours": 48}),
+     ("wie viel kostet ein 7B auf 64 H100?", {"kind": "estimate", "parameters": 7e9}),
+     ("Is a 13B on 32 H100s doable in 10 days?", {"kind": "estimate", "hours": 240}),
+     ("train a 100M on /data/a, budget 1000 GPU-hours or 2 days", {"kind": "train", "gpu_hours": 1000, "hours": 48}),
+     ("continue t-abcd1234 with a learning rate 10x smaller", {"kind": "continue", "lr_factor": 0.1}),
+     ("continue t-abcd1234 with a 4x higher lr", {"kind": "continue", "lr_factor": 4})],
+)  # fmt: skip
+def test_wording_styles_beyond_the_splits_4(request_text: str, fields: dict[str, object]) -> None:
+    """MoE said not to (the one negation shape), 'innerhalb von', 'how much' in German and French, 'doable
+    ...?', a limit after 'or', a learning rate 'N x smaller/higher'."""
+    for intent in (read_rules(request_text).intent, read_request(request_text).reading.intent):
+        assert {k: getattr(intent, k) for k in fields} == fields, request_text
+
+
+@pytest.mark.parametrize(
+    ("request_text", "fields"),
+    [("is t-abcd1234 healthy?", {"kind": "status", "topic": "run"}),
+     ("resume where we left off", {"kind": "continue", "run": "last"}),
+     ("is it ok to train a 10M on /data/a?", {"kind": "train"})],
+)  # fmt: skip
+def test_wording_styles_beyond_the_splits_5(request_text: str, fields: dict[str, object]) -> None:
+    """A run's health is a status, 'where we left off' refers to the last run (the validation agrees), and
+    nodes x GPUs written as '2 x 8 A100' is 16 GPUs, 8 a node."""
+    for intent in (read_rules(request_text).intent, read_request(request_text).reading.intent):
+        assert {k: getattr(intent, k) for k in fields} == fields, request_text
+    cluster = read_request("estimate 7B, 2 x 8 A100").reading.intent.cluster
+    assert cluster is not None and (cluster.gpus, cluster.gpus_per_node) == (16, 8)
+
+
+@pytest.mark.parametrize(
+    ("request_text", "kind"),
+    [("what's the val loss of t-abcd1234 on /data/holdout?", "eval"),
+     ("lowest validation loss for a 20M on /data/code", "tune"),
+     ("which learning rate is best for a 10M on /data/a?", "tune"),
+     ("try a few learning rates for a 10M on /data/a", "tune"),
+     ("how big a model can I train on /data/a in 6 hours?", "estimate")],
+)  # fmt: skip
+def test_questions_that_ask_for_an_eval_a_search_or_an_estimate(request_text: str, kind: str) -> None:
+    """A run's metric on data is an evaluation; 'which lr is best', 'try a few learning rates' a search;
+    'how big a model can I train' an estimate (not a plan to train)."""
+    assert read_rules(request_text).intent.kind == kind
+    assert read_request(request_text).reading.intent.kind == kind
+    assert read_rules("train a 10M on /data/a and pick the best of 5 lrs").intent.search is True

@@ -80,9 +80,12 @@ def test_the_rules_decide_the_kind_and_the_draft_fills_empty_fields() -> None:
     outcome = read_request("what would it cost to train a 7B on /data/code?", llm=llm)
     assert outcome.llm == "disagreed" and outcome.reading.intent.kind == "estimate"
     llm = ScriptedChatModel([_draft(k="train", size="7B", data=["/data/code"], hours=12)])
-    # "half a day" is beyond the rules' units; 12 is not written, so the draft's hours are not taken
-    outcome = read_request("train a 7B on /data/code in half a day", llm=llm)
+    # "before the weekend" is beyond the rules' units; 12 is not written, so the draft's hours are not taken
+    outcome = read_request("train a 7B on /data/code before the weekend", llm=llm)
     assert outcome.reading.intent.hours is None
+    assert (
+        read_request("train a 7B on /data/code in half a day").reading.intent.hours == 12
+    )  # the rules read it
 
 
 @pytest.mark.parametrize("kind", ["refuse", "train"])

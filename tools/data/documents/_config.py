@@ -33,6 +33,9 @@ class DocumentsConfig(VibeConfig):
     memory_mb: int = Field(1024, ge=64, description="address space the extractor may add for one document")
     ocr: bool = Field(True, description="OCR scanned PDF pages and images with Tesseract")
     ocr_language: str = Field("eng", pattern=r"^[A-Za-z_]+(\+[A-Za-z_]+)*$", description="Tesseract -l")
+    ocr_min_pixels: int = Field(
+        4096, ge=0, description="images with fewer pixels (icons: 64x64 is 4096) are not OCR'd"
+    )
     ocr_min_confidence: float = Field(60.0, ge=0, le=100, description="pages below it are flagged")
     email_headers: Literal["keep", "drop"] = Field("keep", description="From/To/Cc/Date/Subject in the text")
     html: Literal["main_content", "source"] = Field(

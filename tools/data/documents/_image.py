@@ -94,7 +94,11 @@ def extract_image(data: bytes, config: DocumentsConfig) -> Extraction:
     image = open_image(data)
     result = Extraction(type="image", extractor="pillow", version=PIL.__version__)
     ocr = OcrPages(config)
-    if config.ocr:
+    if config.ocr and image.width * image.height < config.ocr_min_pixels:
+        result.detail = (  # an icon holds no text worth a Tesseract run (a second each, on a code archive's many)
+            f"{image.width}x{image.height} px, under documents.ocr_min_pixels={config.ocr_min_pixels}: not OCR'd"
+        )
+    elif config.ocr:
         for number, frame in enumerate(ImageSequence.Iterator(image), start=1):
             if number > config.max_pages:
                 raise DocumentProblem(

@@ -83,6 +83,7 @@ class DocumentReader:
     def __init__(self, config: DocumentsConfig) -> None:
         self.config = config
         self._proc: subprocess.Popen[bytes] | None = None
+        self._ready = False  # the running worker has said it is ready
         self._stderr: IO[bytes] | None = None
 
     def __enter__(self) -> DocumentReader:
@@ -96,9 +97,17 @@ class DocumentReader:
         """The worker's process id; None before the first document and after one that stopped it."""
         return self._proc.pid if self._proc is not None else None
 
+    def start(self) -> None:
+        """Start the worker now, without waiting for it: its imports then overlap the caller's own work, and
+        the first :meth:`read` waits only for what is left of them. A no-op when it is already running."""
+        if self._proc is None:
+            self._spawn()
+
     def read(self, kind: str, data: bytes) -> Extraction:
         """The extraction of one document of type ``kind`` (see :func:`document_type`)."""
-        proc = self._proc or self._start()
+        proc = self._proc or self._spawn()
+        if not self._ready:
+            self._wait_ready(proc)
         assert proc.stdin is not None and proc.stdout is not None
         timeout = self.config.timeout_seconds
         request = json.dumps({"type": kind, "config": self.config.model_dump(mode="json")}).encode()
@@ -126,7 +135,7 @@ class DocumentReader:
         if self._proc is not None:
             self._stop()
 
-    def _start(self) -> subprocess.Popen[bytes]:
+    def _spawn(self) -> subprocess.Popen[bytes]:
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115  (closed in _stop)
         package = __name__.rsplit(".", 1)[0]
         root = Path(__file__).resolve().parents[len(package.split("."))]
@@ -145,8 +154,12 @@ class DocumentReader:
             start_new_session=True,
             bufsize=0,
         )
+        self._ready = False
+        return self._proc
+
+    def _wait_ready(self, proc: subprocess.Popen[bytes]) -> None:
         try:
-            ready = self._receive(self._proc, time.monotonic() + _STARTUP_SECONDS)
+            ready = self._receive(proc, time.monotonic() + _STARTUP_SECONDS)
         except (TimeoutError, EOFError):
             why = self._stop()
             raise UserError(
@@ -158,7 +171,7 @@ class DocumentReader:
             raise UserError(
                 f"the document extractor said {ready[:80]!r} instead of ready: is stdout redirected?"
             )
-        return self._proc
+        self._ready = True
 
     def _receive(self, proc: subprocess.Popen[bytes], deadline: float) -> bytes:
         assert proc.stdout is not None
@@ -167,7 +180,7 @@ class DocumentReader:
 
     def _stop(self) -> str:
         """Kill the worker's process group; a description of how it ended and its last words on stderr."""
-        proc, self._proc = self._proc, None
+        proc, self._proc, self._ready = self._proc, None, False
         if proc is None:
             return "not running"
         with contextlib.suppress(ProcessLookupError, PermissionError):

@@ -87,6 +87,19 @@ def test_low_confidence_pages_are_flagged() -> None:
     assert result.ocr["low_confidence_pages"] == [1, 2]
 
 
+def test_a_worker_started_ahead_is_the_one_that_reads() -> None:
+    with DocumentReader(DocumentsConfig()) as early:
+        early.start()  # returns at once; the extractors import in the worker meanwhile
+        pid = early.pid
+        assert pid is not None
+        early.start()  # already running: no second worker
+        assert early.pid == pid
+        result = early.read("html", make.html_page())
+        assert result.problem is None and "cooling" in result.pages[0].lower()
+        assert early.pid == pid
+    assert early.pid is None
+
+
 def test_image_is_ocrd_and_kept_with_its_caption(reader: DocumentReader) -> None:
     data = make.png(make.text_image(["Pressure gauge reading"]), Description="Photo of gauge 4")
     result = reader.read("image", data)

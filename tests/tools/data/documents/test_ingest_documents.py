@@ -35,6 +35,7 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ),
         "scans/scan.pdf": make.scanned_pdf([["Scanned delivery note", "Forty valves received."]]),
         "scans/gauge.png": make.png(make.text_image(["Gauge four reads nine bar"]), Description="Gauge four"),
+        "icons/folder.png": make.png(make.text_image(["OK"], size=(32, 32))),  # an icon: not worth an OCR run
         "bad/locked.pdf": make.encrypted_pdf(),
         "bad/broken.docx": make.docx_file()[:1500],
         "bad/bomb.docx": make.zip_bomb_docx(8 << 20),
@@ -125,6 +126,13 @@ def test_scans_record_ocr_confidence(records: dict[str, dict]) -> None:
     assert [p["page"] for p in ocr["pages"]] == [1]
 
 
+def test_an_icon_sized_image_is_not_ocrd_and_says_why(records: dict[str, dict]) -> None:
+    icon = records["icons/folder.png"]
+    assert (icon["status"], icon["reason"]) == ("dropped", "empty")
+    assert "32x32 px, under documents.ocr_min_pixels=4096: not OCR'd" in icon["detail"]
+    assert icon["document"]["extractor"] == "pillow" and "ocr" not in icon["document"]
+
+
 @pytest.mark.parametrize(
     ("path", "reason", "detail"),
     [
@@ -167,7 +175,7 @@ def test_manifest_counts_documents_and_image_pairs(ingested: DatasetInfo) -> Non
         "docx": 3,
         "eml": 2,
         "html": 1,
-        "image": 1,
+        "image": 2,
         "mbox": 1,
         "odf": 2,
         "pdf": 5,
