@@ -20,6 +20,7 @@ from vibe.llm import (
     ensure_server,
     install_vllm,
     prepare_default_model,
+    serve,
     server_status,
     stop_server,
 )
@@ -40,13 +41,46 @@ def _user_cache() -> Iterator[None]:
         yield
 
 
+def _server_config() -> (
+    ServerConfig
+):  # the base SmolLM2 named, so a tuned agent model registered is not served
+    return ServerConfig(port=LLM_TEST_PORT, model=prepare_default_model(python=install_vllm().python))
+
+
+_started_early: list[bool] = []  # [True] once pytest_collection_finish has started the tier's server
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """When a collected test uses ``llm_server``, start that server now without waiting: vLLM's start-up (a
+    minute or more on CPU, mostly one core importing) overlaps the tests that run before the first llm one.
+    Any failure here is left to the fixture, which starts the server again and reports it."""
+    if session.config.option.collectonly:
+        return
+    if not any("llm_server" in getattr(item, "fixturenames", ()) for item in session.items):
+        return
+    with _user_cache():
+        try:
+            if not server_status(port=LLM_TEST_PORT).answering:
+                serve(_server_config(), wait=False)
+                _started_early.append(True)
+        except Exception:  # the fixture reports it, in the tests that need the server
+            return
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if _started_early:  # stopped by the fixture already, unless no test that needs it ran (-x, interrupted)
+        with _user_cache():
+            stop_server(port=LLM_TEST_PORT)
+
+
 @pytest.fixture(scope="session")
 def llm_server() -> Iterator[Endpoint]:
-    """The real local vLLM server on its own port, installed and started if needed; stopped afterwards if this
-    session started it. Fails (never skips) with the install or start-up error if vLLM cannot be had."""
-    with _user_cache():  # the base SmolLM2 named, so a tuned agent model registered by the user is not served
-        config = ServerConfig(port=LLM_TEST_PORT, model=prepare_default_model(python=install_vllm().python))
-        running_before = server_status(port=config.port).answering
+    """The real local vLLM server on its own port, installed and started if needed (started early by
+    :func:`pytest_collection_finish`, waited for here); stopped afterwards if this session started it. Fails
+    (never skips) with the install or start-up error if vLLM cannot be had."""
+    with _user_cache():
+        config = _server_config()
+        running_before = not _started_early and server_status(port=config.port).answering
         endpoint = ensure_server(url=config.url, config=config)
     yield endpoint
     if not running_before:

@@ -58,9 +58,9 @@ def ray_head() -> Iterator[str]:
         assert head.poll() is None and time.monotonic() < deadline, "ray start --head did not come up"
         time.sleep(0.2)
     yield address
-    head.send_signal(signal.SIGTERM)
+    os.killpg(head.pid, signal.SIGTERM)  # the head and every Ray process it started at once, not one by one
     try:
-        head.wait(timeout=30)
+        head.wait(timeout=5)  # after a job the head never finished within 30 s: it was always SIGKILLed below
     except subprocess.TimeoutExpired:
         os.killpg(head.pid, signal.SIGKILL)
         head.wait()

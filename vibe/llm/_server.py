@@ -109,8 +109,9 @@ class Endpoint(BaseModel):
     model: str
 
 
-def serve(config: ServerConfig | None = None) -> ServerStatus:
-    """Install vLLM and the default model if needed, start the server unless it already answers, wait for it."""
+def serve(config: ServerConfig | None = None, *, wait: bool = True) -> ServerStatus:
+    """Install vLLM and the default model if needed, start the server unless it already answers, wait for it
+    (``wait=False``: return once its process is started; a later ``serve`` waits for that process)."""
     config = with_agent_model(config or ServerConfig())
     existing = server_status(port=config.port, host=config.host)
     if existing.answering:
@@ -130,7 +131,7 @@ def serve(config: ServerConfig | None = None) -> ServerStatus:
             return existing
         env = install_vllm()
         model_dir = model_dir or prepare_default_model(python=env.python)
-        return start_process(config, env=env, model_dir=model_dir)
+        return start_process(config, env=env, model_dir=model_dir, wait=wait)
 
 
 def with_agent_model(config: ServerConfig) -> ServerConfig:
@@ -226,14 +227,17 @@ def stop_server(*, port: int = 8000, grace_s: float = 30.0) -> int | None:
     return pid
 
 
-def start_process(config: ServerConfig, *, env: VllmEnv, model_dir: Path) -> ServerStatus:
+def start_process(config: ServerConfig, *, env: VllmEnv, model_dir: Path, wait: bool = True) -> ServerStatus:
+    """Start vLLM on ``config.port`` (or find the process Vibe already started there) and, if ``wait``, wait
+    until it answers."""
     files = _Files(config.port)
     pid = _our_pid(files)
     if pid is None:
         pid = _spawn(config, env=env, model_dir=model_dir, files=files)
-    else:
+    elif wait:
         log.info("vLLM (pid %d) is already starting on port %d; waiting for it", pid, config.port)
-    _wait_ready(config, pid=pid, files=files)
+    if wait:
+        _wait_ready(config, pid=pid, files=files)
     return server_status(port=config.port, host=config.host)
 
 

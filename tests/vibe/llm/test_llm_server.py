@@ -120,6 +120,24 @@ def test_a_server_that_dies_while_starting_shows_its_log(
     assert not (tmp_cache / "vllm" / f"server-{closed_port}.pid").exists()
 
 
+def test_a_server_started_without_waiting_reports_its_failure_to_the_call_that_waits(
+    tmp_cache: Path, closed_port: int, tmp_path: Path
+) -> None:
+    env = VllmEnv(
+        venv=tmp_path,
+        python=Path(sys.executable),
+        package="none",
+        vllm_version="0",
+        installed_at="",
+        seconds=0,
+    )  # no vllm package: the process exits at once with an import error
+    started = start_process(ServerConfig(port=closed_port), env=env, model_dir=tmp_path, wait=False)
+    assert not started.answering and (tmp_cache / "vllm" / f"server-{closed_port}.log").is_file()
+    with pytest.raises(UserError, match=r"exited while starting(.|\n)*No module named"):
+        start_process(ServerConfig(port=closed_port), env=env, model_dir=tmp_path)
+    assert not (tmp_cache / "vllm" / f"server-{closed_port}.pid").exists()
+
+
 def test_ensure_server_uses_what_answers_at_the_url(stub: StubLLM, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("VIBE_LLM_MODEL", raising=False)
     endpoint = ensure_server(url=stub.url)
