@@ -454,11 +454,12 @@ def _conclude(study: optuna.Study, r: Running, config: HPOConfig, ref: Any) -> T
     final = next(
         (rec for rec in reversed(records) if rec["step"] == t.max_steps and config.objective in rec), None
     )
-    if r.stop in ("pruned", "diverged"):
+    if r.stop is not None:  # stopped_at: the step it was stopped at (it may train a few more before it reads it)
         r.trial.set_user_attr("stopped", r.stop)
+        r.trial.set_user_attr("stopped_at", r.step)
+    if r.stop in ("pruned", "diverged"):
         study.tell(r.trial, state=TrialState.PRUNED)
     elif r.stop is not None:
-        r.trial.set_user_attr("stopped", r.stop)
         study.tell(r.trial, state=TrialState.FAIL)
     elif error is None and final is not None and math.isfinite(final[config.objective]):
         study.tell(r.trial, final[config.objective])
