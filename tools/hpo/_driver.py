@@ -454,7 +454,8 @@ def _conclude(study: optuna.Study, r: Running, config: HPOConfig, ref: Any) -> T
     final = next(
         (rec for rec in reversed(records) if rec["step"] == t.max_steps and config.objective in rec), None
     )
-    if r.stop is not None:  # stopped_at: the step it was stopped at (it may train a few more before it reads it)
+    # stopped_at: the step it was stopped at (it may train a few more before it reads the stop)
+    if r.stop is not None:
         r.trial.set_user_attr("stopped", r.stop)
         r.trial.set_user_attr("stopped_at", r.step)
     if r.stop in ("pruned", "diverged"):
