@@ -4,12 +4,23 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from vibe.agent import INTENT_KINDS, read_request, read_rules
 
 BENCH = Path(__file__).parents[3] / "bench" / "data"
+
+
+def _both_readings(text: str) -> tuple[Any, Any]:
+    """The intent the rules read, and the one the agent's reader (rules, validation) ends with."""
+    return read_rules(text).intent, read_request(text).reading.intent
+
+
+def _assert_both_read(text: str, fields: dict[str, object]) -> None:
+    for intent in _both_readings(text):
+        assert {k: getattr(intent, k) for k in fields} == fields, text
 
 
 def test_train_reads_size_data_budgets_deadline_and_cluster() -> None:
@@ -241,7 +252,7 @@ def test_numbers_as_written(request_text: str, field: str, want: object) -> None
     """blind5's number family: a decimal point is no sentence end ('1.5B ... enough?'), thousands grouped by a
     space ('5 000'), number words before a noun ('two hours'), a currency a few words after a size is not
     what the size counts."""
-    for intent in (read_rules(request_text).intent, read_request(request_text).reading.intent):
+    for intent in _both_readings(request_text):
         assert getattr(intent, field) == want, request_text
 
 
@@ -260,8 +271,7 @@ def test_numbers_as_written(request_text: str, field: str, want: object) -> None
 def test_runs_and_base_models_named_by_their_directory(request_text: str, fields: dict[str, object]) -> None:
     """blind5's path family: a directory in a runs folder is that run (not more data), a model directory after
     the words that name a base is the base model (a size inside a path is no model size)."""
-    for intent in (read_rules(request_text).intent, read_request(request_text).reading.intent):
-        assert {k: getattr(intent, k) for k in fields} == fields, request_text
+    _assert_both_read(request_text, fields)
 
 
 @pytest.mark.parametrize(
@@ -313,7 +323,7 @@ def test_negation_scope(request_text: str, field: str, want: bool) -> None:
     """blind5's negation family: one negation shape for gates, tuning and blending (a few words between, in
     the clause); 'optimizing val loss' names the objective, and once tuning is said no, only a search named
     as such still asks for one."""
-    for intent in (read_rules(request_text).intent, read_request(request_text).reading.intent):
+    for intent in _both_readings(request_text):
         assert getattr(intent, field) is want, request_text
 
 
@@ -329,7 +339,7 @@ def test_a_status_question_after_a_label_greeting_or_polite_wrapper(request_text
     """blind5's status family: the question may come after a label ('ops question:'), a greeting with a name
     ('hey team,': the clauses keep the separators they were written with) or a wrapper ('could you check
     whether ...'); a polite command ('could you train ...') is still a command."""
-    for intent in (read_rules(request_text).intent, read_request(request_text).reading.intent):
+    for intent in _both_readings(request_text):
         assert (intent.kind, getattr(intent, "topic", None)) == ("status", topic), request_text
     assert read_rules("could you train a 15M on /data/q?").intent.kind == "train"
 
@@ -345,7 +355,7 @@ def test_a_status_question_after_a_label_greeting_or_polite_wrapper(request_text
 def test_clock_times_with_a_part_of_the_day(request_text: str, until: str) -> None:
     """blind5's clock family: the part of the day after the hour says am or pm ('8 in the evening', '9
     tonight'), noon and midnight by name; the validation reads them the same way."""
-    for intent in (read_rules(request_text).intent, read_request(request_text).reading.intent):
+    for intent in _both_readings(request_text):
         assert intent.until == until, request_text
 
 
@@ -376,7 +386,7 @@ def test_a_nights_work_by_the_night_or_the_morning_it_ends(request_text: str, ov
 def test_learning_rate_factors_by_any_arithmetic(request_text: str, lr: float) -> None:
     """blind5's lr family: divided by, scaled by, a factor of, a percentage of the rate; a number written with
     the rate is read before a word, and 'twice as many/long' is the steps' multiple, not the rate's."""
-    for intent in (read_rules(request_text).intent, read_request(request_text).reading.intent):
+    for intent in _both_readings(request_text):
         assert intent.kind == "continue" and intent.lr_factor == pytest.approx(lr), request_text
 
 
@@ -391,7 +401,7 @@ def test_learning_rate_factors_by_any_arithmetic(request_text: str, lr: float) -
 def test_more_steps_said_before_or_after_the_count(request_text: str, steps: int | None) -> None:
     """blind5's steps family: 'on top' said before the count (add, extend by, another) or after the steps
     ('10k steps more'); a bare step count is no increment."""
-    for intent in (read_rules(request_text).intent, read_request(request_text).reading.intent):
+    for intent in _both_readings(request_text):
         assert intent.kind == "continue" and intent.more_steps == steps, request_text
 
 
@@ -408,7 +418,7 @@ def test_synth_counts_as_clauses_per_kind_and_shares_in_the_blending_clause(
     """blind5's synth family: a count as a clause of its own (', 250'), a count for each kind named ('300
     each' of two kinds is 600), a fraction in the clause that blends ('blend a tenth into the mix'), a kind
     of sample as the object anywhere in the request; running tests makes none."""
-    for intent in (read_rules(request_text).intent, read_request(request_text).reading.intent):
+    for intent in _both_readings(request_text):
         assert intent.kind == "synth", request_text
         assert (intent.samples, sorted(intent.templates), intent.share) == want, request_text
     assert read_rules("run the 40 unit tests on /srv/app").intent.kind != "synth"
@@ -451,8 +461,7 @@ def test_sends_to_a_named_party_are_refused_and_their_urls_noted(
 def test_wording_styles_beyond_the_splits(request_text: str, fields: dict[str, object]) -> None:
     """Styles no split has (telegraphic with dashes, 'w/out', Spanish units, '1k B200s', 'N per node', a
     polite 'if you could' request, an action no intent does): read, or a question back, never a wrong plan."""
-    for intent in (read_rules(request_text).intent, read_request(request_text).reading.intent):
-        assert {k: getattr(intent, k) for k in fields} == fields, request_text
+    _assert_both_read(request_text, fields)
     cluster = read_rules("how much for a 70B on 1024 GPUs, 8 per node").intent.cluster
     assert cluster is not None and (cluster.gpus, cluster.gpus_per_node) == (1024, 8)
     cluster = read_rules("how long would a 7B take on 1k B200s?").intent.cluster
@@ -474,8 +483,7 @@ def test_wording_styles_beyond_the_splits(request_text: str, fields: dict[str, o
 def test_more_wording_styles_beyond_the_splits(request_text: str, fields: dict[str, object]) -> None:
     """A currency code before the amount, hours and minutes ('1h30'), 'deadline HH:MM', texting ('whats',
     'hows'), a search's status is the loop's, a percentage more steps, 'lr 0.5x', a percentage is no count."""
-    for intent in (read_rules(request_text).intent, read_request(request_text).reading.intent):
-        assert {k: getattr(intent, k) for k in fields} == fields, request_text
+    _assert_both_read(request_text, fields)
 
 
 @pytest.mark.parametrize(
@@ -509,8 +517,7 @@ def test_wording_styles_beyond_the_splits_3(request_text: str, fields: dict[str,
     """A day word before the hour ('by tomorrow 9am'), 'would it fit?', a run named with any change read by
     the field helpers (the validation asks the same), 'go on with', '... looking?', a chat model out of a run,
     a path to write to is never data."""
-    for intent in (read_rules(request_text).intent, read_request(request_text).reading.intent):
-        assert {k: getattr(intent, k) for k in fields} == fields, request_text
+    _assert_both_read(request_text, fields)
     assert [r.destination for r in read_rules("post the loss curve to our Slack channel").refused] == [
         "Slack"
     ]
@@ -530,8 +537,7 @@ def test_wording_styles_beyond_the_splits_3(request_text: str, fields: dict[str,
 def test_wording_styles_beyond_the_splits_4(request_text: str, fields: dict[str, object]) -> None:
     """MoE said not to (the one negation shape), 'innerhalb von', 'how much' in German and French, 'doable
     ...?', a limit after 'or', a learning rate 'N x smaller/higher'."""
-    for intent in (read_rules(request_text).intent, read_request(request_text).reading.intent):
-        assert {k: getattr(intent, k) for k in fields} == fields, request_text
+    _assert_both_read(request_text, fields)
 
 
 @pytest.mark.parametrize(
@@ -543,8 +549,7 @@ def test_wording_styles_beyond_the_splits_4(request_text: str, fields: dict[str,
 def test_wording_styles_beyond_the_splits_5(request_text: str, fields: dict[str, object]) -> None:
     """A run's health is a status, 'where we left off' refers to the last run (the validation agrees), and
     nodes x GPUs written as '2 x 8 A100' is 16 GPUs, 8 a node."""
-    for intent in (read_rules(request_text).intent, read_request(request_text).reading.intent):
-        assert {k: getattr(intent, k) for k in fields} == fields, request_text
+    _assert_both_read(request_text, fields)
     cluster = read_request("estimate 7B, 2 x 8 A100").reading.intent.cluster
     assert cluster is not None and (cluster.gpus, cluster.gpus_per_node) == (16, 8)
 

@@ -103,18 +103,18 @@ def test_serve_on_cpu_refuses_a_head_size_vllm_cpu_attention_lacks(
     assert check_cpu_servable(tmp_path) == tmp_path
 
 
+def _no_vllm(venv: Path) -> VllmEnv:
+    """This python as the server's: it has no vllm package, so the server process exits at once with an
+    import error."""
+    return VllmEnv(
+        venv=venv, python=Path(sys.executable), package="none", vllm_version="0", installed_at="", seconds=0
+    )
+
+
 def test_a_server_that_dies_while_starting_shows_its_log(
     tmp_cache: Path, closed_port: int, tmp_path: Path
 ) -> None:
-    # this python has no vllm package, so the server process exits at once with an import error
-    env = VllmEnv(
-        venv=tmp_path,
-        python=Path(sys.executable),
-        package="none",
-        vllm_version="0",
-        installed_at="",
-        seconds=0,
-    )
+    env = _no_vllm(tmp_path)
     with pytest.raises(UserError, match=r"exited while starting(.|\n)*No module named"):
         start_process(ServerConfig(port=closed_port), env=env, model_dir=tmp_path)
     assert not (tmp_cache / "vllm" / f"server-{closed_port}.pid").exists()
@@ -123,14 +123,7 @@ def test_a_server_that_dies_while_starting_shows_its_log(
 def test_a_server_started_without_waiting_reports_its_failure_to_the_call_that_waits(
     tmp_cache: Path, closed_port: int, tmp_path: Path
 ) -> None:
-    env = VllmEnv(
-        venv=tmp_path,
-        python=Path(sys.executable),
-        package="none",
-        vllm_version="0",
-        installed_at="",
-        seconds=0,
-    )  # no vllm package: the process exits at once with an import error
+    env = _no_vllm(tmp_path)
     started = start_process(ServerConfig(port=closed_port), env=env, model_dir=tmp_path, wait=False)
     assert not started.answering and (tmp_cache / "vllm" / f"server-{closed_port}.log").is_file()
     with pytest.raises(UserError, match=r"exited while starting(.|\n)*No module named"):
