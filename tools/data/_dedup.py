@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from datasketch import MinHash, MinHashLSH
 
-__all__ = ["ExactDuplicates", "NearDuplicates", "shingles"]
+__all__ = ["ExactDuplicates", "NearDuplicates", "minhash_signature", "shingles"]
 
 _TOKEN = re.compile(rb"\w+|[^\w\s]+")  # words and runs of punctuation, over UTF-8 bytes
 _PRIME = np.uint64(1_000_003)
@@ -118,15 +118,49 @@ class ExactDuplicates:
 
 def shingles(text: str, *, words: int) -> np.ndarray:
     """The distinct 32-bit hashes of every run of ``words`` consecutive tokens. Shape: (n_shingles,) uint64."""
+    return np.unique(_shingle_hashes(text, words=words))
+
+
+def _shingle_hashes(text: str, *, words: int) -> np.ndarray:
+    """The 32-bit hash of every run of ``words`` consecutive tokens, in order, repeats included: a MinHash
+    (a minimum per permutation) is the same over them as over :func:`shingles`. Shape: (n,) uint64."""
     tokens = _TOKEN.findall(text.encode("utf-8", "surrogatepass"))
     if not tokens:
         return np.zeros(0, dtype=np.uint64)
-    hashes = np.fromiter((zlib.crc32(t) for t in tokens), dtype=np.uint64, count=len(tokens))
+    hashes = np.fromiter(map(zlib.crc32, tokens), dtype=np.uint64, count=len(tokens))
     n = max(len(hashes) - words + 1, 1)  # a text shorter than one shingle is one shingle
     combined = np.zeros(n, dtype=np.uint64)
     for j in range(min(words, len(hashes))):
         combined = (combined * _PRIME + hashes[j : j + n]) & _MASK32  # polynomial hash of the window
-    return np.unique(combined)
+    return combined
+
+
+def minhash_signature(
+    values: np.ndarray, permutations: tuple[np.ndarray, np.ndarray], scheme: str
+) -> np.ndarray:
+    """The MinHash of 32-bit ``values`` (n,) under datasketch's ``permutations`` (a, b), each (num_perm,).
+
+    Only datasketch's default "affine32" scheme is computed here: fmix32 of each value, then ``a * h + b``
+    wrapping in uint32, and the minimum over values per permutation (the max value when there are none).
+    Shape: (num_perm,) uint32."""
+    if scheme != "affine32":
+        raise ValueError(f"MinHash scheme {scheme!r}: only datasketch's 'affine32' is supported")
+    a, b = (p.astype(np.uint32)[:, None] for p in permutations)  # (num_perm, 1)
+    h = values.astype(np.uint32)  # the values are 32-bit already; datasketch keeps the low 32 bits too
+    h ^= h >> np.uint32(16)  # MurmurHash3's fmix32, as datasketch._fmix(h, 32)
+    h *= np.uint32(0x85EBCA6B)
+    h ^= h >> np.uint32(13)
+    h *= np.uint32(0xC2B2AE35)
+    h ^= h >> np.uint32(16)
+    result = np.full(len(a), np.iinfo(np.uint32).max, dtype=np.uint32)
+    work = np.empty((len(a), min(len(h), _BATCH)), dtype=np.uint32)
+    for start in range(0, len(h), _BATCH):
+        batch = h[start : start + _BATCH]
+        phv = work[:, : len(batch)]
+        np.multiply(a, batch[None, :], out=phv)
+        phv += b
+        np.minimum(result, phv.min(axis=1), out=result)
+    return result
 
 
 class NearDuplicates:
@@ -137,9 +171,9 @@ class NearDuplicates:
     ) -> None:
         self.threshold = threshold
         self.shingle_words = shingle_words
-        self._num_perm = num_perm
-        self._seed = seed
-        self._prototype = MinHash(num_perm=num_perm, seed=seed)
+        prototype = MinHash(num_perm=num_perm, seed=seed)
+        self._permutations: tuple[np.ndarray, np.ndarray] = tuple(prototype.permutations)  # type: ignore[assignment]
+        self._scheme = prototype.scheme
         # datasketch picks the bands (b bands of r rows) that best separate pairs at the threshold
         self._bands = MinHashLSH(threshold=threshold, num_perm=num_perm).hashranges
         self._buckets = BandTable()  # band key -> first kept document with that band
@@ -151,18 +185,13 @@ class NearDuplicates:
         self._file.close()
 
     def signature(self, text: str) -> np.ndarray:
-        """The MinHash signature of ``text``'s shingles. Shape: (num_perm,) uint32."""
-        minhash = MinHash(
-            num_perm=self._num_perm,
-            seed=self._seed,
-            hashfunc=int,
-            permutations=self._prototype.permutations,
-            scheme=self._prototype.scheme,
-        )
-        values = shingles(text, words=self.shingle_words)
-        for start in range(0, len(values), _BATCH):
-            minhash.update_batch(values[start : start + _BATCH].tolist())
-        return minhash.hashvalues.astype(np.uint32)
+        """The MinHash signature of ``text``'s shingles. Shape: (num_perm,) uint32.
+
+        Bit for bit what ``datasketch.MinHash.update_batch`` computes for the shingles (with
+        ``hashfunc=int`` and this MinHash's permutations and scheme), done in numpy without a Python int
+        per shingle; ``test_dedup`` pins the two against each other."""
+        values = _shingle_hashes(text, words=self.shingle_words)  # repeats change no minimum: no np.unique
+        return minhash_signature(values, self._permutations, self._scheme)
 
     def check_and_add(self, path: str, text: str) -> tuple[str, float] | None:
         """(path, similarity) of a kept near-duplicate of ``text``; or None, and ``text`` is indexed."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -63,14 +63,85 @@ def _phone_digits(value: str) -> bool:
     return 8 <= sum(c.isdigit() for c in value) <= 15
 
 
-Spans = Callable[[str], Iterator[tuple[int, int]]]
+class _Text:
+    """The text being scanned, and its lowercase copy when a rule needs one (computed once per text)."""
+
+    __slots__ = ("_lower", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._lower: str | None = None
+
+    @property
+    def lower(self) -> str | None:
+        """``text.lower()`` when it keeps every character at its offset (always for ASCII), else None."""
+        if self._lower is None:
+            lower = self.text.lower()
+            self._lower = lower if len(lower) == len(self.text) else ""
+        return self._lower or None
 
 
-def _regex(pattern: str) -> Spans:
-    """Spans of a regex's matches: its group ``v`` (the value) when it has one, else the whole match."""
+Spans = Callable[[_Text], Iterator[tuple[int, int]]]
+Starts = Callable[[_Text], Iterable[int] | None]
+
+
+def _regex(pattern: str, starts: Starts | None = None) -> Spans:
+    """Spans of a regex's matches: its group ``v`` (the value) when it has one, else the whole match.
+
+    ``starts`` (optional) gives, cheaply, every offset at which a match can begin (a superset; None when it
+    cannot tell): the pattern is then tried only there, in order, skipping offsets inside the previous
+    match, which finds exactly what ``finditer`` finds (a look-behind still sees the text before the offset)
+    without trying the pattern at every letter of the text."""
     compiled = re.compile(pattern)
     group = "v" if "v" in compiled.groupindex else 0
-    return lambda text: (m.span(group) for m in compiled.finditer(text))
+
+    def spans(scanned: _Text) -> Iterator[tuple[int, int]]:
+        text = scanned.text
+        candidates = starts(scanned) if starts is not None else None
+        if candidates is None:
+            for m in compiled.finditer(text):
+                yield m.span(group)
+            return
+        end, match = 0, compiled.match
+        for start in candidates:
+            if start < end:
+                continue
+            m = match(text, start)
+            if m is not None:
+                end = m.end()
+                yield m.span(group)
+
+    spans.pattern = compiled  # type: ignore[attr-defined]  # for the tests: the same spans as finditer
+    return spans
+
+
+def _occurrences(*stems: str) -> Starts:
+    """Every offset at which one of ``stems`` (lowercase) begins in the lowercased text, ascending."""
+
+    def starts(scanned: _Text) -> list[int] | None:
+        lower = scanned.lower
+        if lower is None:
+            return None
+        found: set[int] = set()
+        for stem in stems:
+            i = lower.find(stem)
+            while i >= 0:
+                found.add(i)
+                i = lower.find(stem, i + 1)
+        return sorted(found)
+
+    return starts
+
+
+def _hits(*patterns: tuple[str, int]) -> Starts:
+    """Offsets of each (pattern, shift): where ``pattern`` matches, moved by ``shift``, ascending."""
+    compiled = [(re.compile(pattern), shift) for pattern, shift in patterns]
+
+    def starts(scanned: _Text) -> list[int]:
+        found = {m.start() + shift for pattern, shift in compiled for m in pattern.finditer(scanned.text)}
+        return sorted(start for start in found if start >= 0)
+
+    return starts
 
 
 def _cased(*names: str) -> str:
@@ -96,8 +167,9 @@ _EXAMPLE_DOMAINS = re.compile(
 )
 
 
-def _emails(text: str) -> Iterator[tuple[int, int]]:
+def _emails(scanned: _Text) -> Iterator[tuple[int, int]]:
     """``local@domain.tld``: found from the ``@domain`` (a rare literal start), then extended left."""
+    text = scanned.text
     for match in _EMAIL_DOMAIN.finditer(text):
         at, start = match.start(), match.start()
         while start > 0 and at - start < 64 and text[start - 1] in _LOCAL_PART:
@@ -127,6 +199,9 @@ _PASSWORD = (
     )
     + ")"
 )
+# Where the rules that start with a common letter can begin: the first word of one of their spellings.
+_API_KEY_STARTS = _occurrences("api", "secret", "token", "access", "auth", "credential")
+_PASSWORD_STARTS = _occurrences("pass", "pwd")
 _RULES = (
     _Rule(
         "private_key",
@@ -147,8 +222,10 @@ _RULES = (
         "secret",
         _regex(
             _cased("aws secret access key", "aws secret key")
-            + r"[\"']?\s*[:=]\s*[\"']?(?P<v>[A-Za-z0-9/+=]{40})(?![A-Za-z0-9/+=])"
+            + r"[\"']?\s*[:=]\s*[\"']?(?P<v>[A-Za-z0-9/+=]{40})(?![A-Za-z0-9/+=])",
+            _occurrences("aws"),
         ),
+        ("aws", "AWS", "Aws"),  # every spelling starts so
     ),
     _Rule(
         "github_token",
@@ -181,21 +258,22 @@ _RULES = (
         "secret",
         _regex(
             _cased("api key", "apikey", "secret", "token", "access key", "auth key", "credential")
-            + r"[A-Za-z0-9_.-]{0,30}[\"']?\s*(?::=|=>|[:=])\s*[\"']?(?P<v>[A-Za-z0-9_\-+/=]{16,})(?![A-Za-z0-9_\-+/=])"
+            + r"[A-Za-z0-9_.-]{0,30}[\"']?\s*(?::=|=>|[:=])\s*[\"']?(?P<v>[A-Za-z0-9_\-+/=]{16,})(?![A-Za-z0-9_\-+/=])",
+            _API_KEY_STARTS,
         ),
         check=_random_looking,
     ),
     _Rule(
         "password",  # config files: `password=...`, `DB_PASSWORD: ...`, `"password": "..."`
         "secret",
-        _regex(_PASSWORD + r"[\"']?\s*[:=]\s*[\"']?(?P<v>[^\s\"',;#]{3,})"),
+        _regex(_PASSWORD + r"[\"']?\s*[:=]\s*[\"']?(?P<v>[^\s\"',;#]{3,})", _PASSWORD_STARTS),
         check=_real_password,
         languages=_CONFIG_LANGUAGES,
     ),
     _Rule(
         "password",  # code: only a string literal, `password = "hunter2"`
         "secret",
-        _regex(_PASSWORD + r"[\"']?\s*[:=]\s*(?P<q>[\"'])(?P<v>[^\s\"']{3,})(?P=q)"),
+        _regex(_PASSWORD + r"[\"']?\s*[:=]\s*(?P<q>[\"'])(?P<v>[^\s\"']{3,})(?P=q)", _PASSWORD_STARTS),
         check=_real_password,
     ),
     _Rule("email", "personal_data", _emails, ("@",)),
@@ -204,7 +282,15 @@ _RULES = (
         "personal_data",
         _regex(
             r"(?:\+(?<![\w+.-]\+)\d{1,3}(?P<s>[ .-])(?:\(\d{1,4}\)|\d{1,4})(?:(?P=s)\d{2,4}){2,4}"
-            r"|\((?<![\w+.-]\()\d{3}\) ?\d{3}-\d{4}|\d(?<![\w+.-]\d)\d{2}(?P<t>[-.])\d{3}(?P=t)\d{4})(?![\w-]|\.\d)"
+            r"|\((?<![\w+.-]\()\d{3}\) ?\d{3}-\d{4}|\d(?<![\w+.-]\d)\d{2}(?P<t>[-.])\d{3}(?P=t)\d{4})(?![\w-]|\.\d)",
+            # "+1 ...", "(555) ...", and "555-" three digits before a separator with digits after it
+            # (one pattern per separator: a literal first character is searched for, a class is tried everywhere)
+            _hits(
+                (r"\+(?=\d)", 0),
+                (r"\((?=\d{3}\))", 0),
+                (r"\.(?=\d{3}\.\d{4})", -3),
+                (r"-(?=\d{3}-\d{4})", -3),
+            ),
         ),
         check=_phone_digits,
     ),
@@ -218,12 +304,13 @@ def scan_text(text: str, *, language: str | None = None) -> list[Finding]:
     files, where values need no quotes. Overlapping matches keep the earlier rule (the more specific one).
     """
     spans: list[tuple[int, int, int, _Rule]] = []  # (start, priority, end, rule)
+    scanned = _Text(text)
     for priority, rule in enumerate(_RULES):
         if rule.languages is not None and language not in rule.languages:
             continue
         if rule.needles and not any(needle in text for needle in rule.needles):
             continue
-        for start, end in rule.spans(text):
+        for start, end in rule.spans(scanned):
             if rule.check is None or rule.check(text[start:end]):
                 spans.append((start, priority, end, rule))
     spans.sort(key=lambda s: (s[0], s[1]))

@@ -50,6 +50,40 @@ def test_half_a_file_is_not_a_near_duplicate(near: NearDuplicates) -> None:
     assert near.check_and_add("half.py", ORIGINAL[: len(ORIGINAL) // 2]) is None
 
 
+def _datasketch_signature(text: str, *, seed: int, num_perm: int = 128, words: int = 5) -> np.ndarray:
+    """The signature as the ingest computed it before it was done in numpy: datasketch's own update_batch."""
+    from datasketch import MinHash
+
+    prototype = MinHash(num_perm=num_perm, seed=seed)
+    minhash = MinHash(
+        num_perm=num_perm,
+        seed=seed,
+        hashfunc=int,
+        permutations=prototype.permutations,
+        scheme=prototype.scheme,
+    )
+    values = shingles(text, words=words)
+    for start in range(0, len(values), 8192):
+        minhash.update_batch(values[start : start + 8192].tolist())
+    return minhash.hashvalues.astype(np.uint32)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "one",
+        "x = 1\n",
+        ORIGINAL,
+        inspect.getsource(inspect) * 3,  # more shingles than one numpy batch (8192)
+        "caf\u00e9 na\u00efve \ud800 \u00e9t\u00e9 -- ;; " * 50,  # non-ASCII and a lone surrogate
+    ],
+)
+def test_signature_is_datasketchs_bit_for_bit(near: NearDuplicates, text: str) -> None:
+    assert len(shingles(text, words=5)) != 8192  # not a batch boundary by accident
+    assert np.array_equal(near.signature(text), _datasketch_signature(text, seed=1))
+
+
 def test_shingles_are_distinct_and_cover_short_texts() -> None:
     assert len(shingles("a b a b a b a b", words=2)) == 2  # "a b" and "b a"
     assert len(shingles("one", words=5)) == 1

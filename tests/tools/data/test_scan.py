@@ -108,3 +108,44 @@ def test_decide_fail_names_file_line_kind_and_the_fix() -> None:
 
 def test_finding_is_a_plain_value() -> None:
     assert Finding("email", "personal_data", 1, 0, 3) == Finding("email", "personal_data", 1, 0, 3)
+
+
+def _sources() -> list[str]:
+    """Some real code: a few standard-library modules."""
+    import inspect
+    import tokenize
+    import urllib.request
+
+    return [inspect.getsource(m) for m in (inspect, tokenize, urllib.request)]
+
+
+_TRICKY = [
+    "password=password=abcdef; PASSWORD: 'hunter22' ispassword='x1y2z3' dbPassword = \"s3cr3tpw\"",
+    "pwd = 'Tr0ub4dor' passphrase: correct-horse passwd=${X}",
+    "API_KEY = 'a8f5f167f44f4964e6c998dee827110c'\napiKey: Zr8kQ2mX9vL4nT7pW1sY5bC3\nSECRET_TOKEN=Ab12Cd34Ef56Gh78",
+    "AccessKey => 'Q2mX9vL4nT7pW1sY5bC3' x_auth_key := Zr8kQ2mX9vL4nT7pW1 credentials\n=\n'Ab12Cd34Ef56Gh78Ij'",
+    "tokentokentoken = 'Ab12Cd34Ef56Gh78Ij90' token.token: Kl12Mn34Op56Qr78St90",
+    "AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKY awsSecretKey: wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKZ",
+    "Aws-Secret-Key = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKY' laws draws aws",
+    "call +44 20 7946 0958, (555) 123-4567, 555-123-4567, 555.123.4567, 1555-123-4567, a+1 23 45 67",
+    "v1.555.123.4567 x-555-123-4567 (555)123-4567 +1.555.123.4567 +12 (34) 567 8901 555-123.4567",
+    "\u0130 password = 'hunter22' token = 'Ab12Cd34Ef56Gh78Ij90' \u212aey",  # lower() changes the length
+    "to\u212aen = 'Ab12Cd34Ef56Gh78Ij90' Token='Ab12Cd34Ef56Gh78Ij90'",  # KELVIN SIGN lowers to ASCII 'k'
+    "",
+]
+
+
+@pytest.mark.parametrize("text", [*_TRICKY, *_sources()])
+def test_rules_tried_at_their_possible_starts_find_what_finditer_finds(text: str) -> None:
+    """A rule searched only where one of its spellings can begin finds exactly its regex's finditer spans."""
+    from tools.data import _scan
+
+    checked = 0
+    for rule in _scan._RULES:
+        pattern = getattr(rule.spans, "pattern", None)
+        if pattern is None:
+            continue
+        group = "v" if "v" in pattern.groupindex else 0
+        assert list(rule.spans(_scan._Text(text))) == [m.span(group) for m in pattern.finditer(text)]
+        checked += 1
+    assert checked >= 14

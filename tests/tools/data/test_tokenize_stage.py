@@ -51,3 +51,31 @@ def test_tokenize_in_many_batches_is_byte_identical_to_one_document_at_a_time(
     assert _files(out) == _files(expected)
     assert ingested.root is not None
     assert _files(out) == _files(ingested.root)  # and the default batching's output
+
+
+@pytest.mark.parametrize(("vocab_size", "documents"), [(50_000, 5), (70_000, 3), (50_000, 0)])
+def test_indexed_writer_writes_megatrons_bytes(tmp_path: Path, vocab_size: int, documents: int) -> None:
+    """Our numpy writer and Megatron's IndexedDatasetBuilder write the same .bin and .idx; Megatron reads it."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from megatron.core.datasets.indexed_dataset import IndexedDataset, IndexedDatasetBuilder
+
+    rng = np.random.default_rng(documents)
+    docs = [rng.integers(0, vocab_size, int(rng.integers(1, 300))) for _ in range(documents)]
+    ours = IndexedWriter(out_dir=tmp_path, prefix="ours", vocab_size=vocab_size)
+    dtype = np.uint16 if vocab_size <= 65535 else np.int32
+    theirs = IndexedDatasetBuilder(str(tmp_path / "theirs.bin"), dtype=dtype)
+    for ids in docs:
+        ours.add(ids)
+        theirs.add_document(ids.astype(dtype), [len(ids)])
+    ours.finish()
+    theirs.finalize(str(tmp_path / "theirs.idx"))
+    for ext in (".bin", ".idx"):
+        assert (tmp_path / f"ours{ext}").read_bytes() == (tmp_path / f"theirs{ext}").read_bytes()
+    assert (ours.documents, ours.tokens) == (documents, sum(map(len, docs)))
+    if documents:
+        dataset = IndexedDataset(str(tmp_path / "ours"))
+        assert len(dataset) == documents
+        assert all(np.array_equal(dataset[i], ids) for i, ids in enumerate(docs))
