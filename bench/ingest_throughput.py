@@ -8,7 +8,12 @@ Each round runs, in turn (the order alternates between rounds):
   collect and tokenizer training are reused): read staged text, encode, write Megatron ``.bin``/``.idx``;
 - ``ingest``: a fresh ingest from the input files, in a child process (collect: read, detect, secret scan,
   dedup, staging; train the tokenizer; tokenize), timed inside the child around ``ingest()``; its peak RSS
-  from ``getrusage(RUSAGE_CHILDREN)``.
+  from ``getrusage(RUSAGE_CHILDREN)``;
+- ``given``: the same fresh ingest with the tokenizer given (``tokenizer.path``, the one the first ingest
+  trained): collect and tokenize, no training. This is the like-for-like comparison with ``raw``, which
+  trains nothing either;
+- ``baseline`` (with ``--baseline ROOT``): the fresh ingest of another checkout (e.g. main before a change),
+  in the same rounds, so that before and after are measured side by side.
 
 Per round: ratio = raw seconds / pipeline seconds (1.0 = as fast as the bare tokenizer), then the median and
 spread over rounds, with the load average of each round. The same ratio by CPU time (user + system, all
@@ -19,6 +24,8 @@ lower bound on the wall-time ratio of a quiet machine). Results: ``bench/results
 
     python bench/ingest_throughput.py                      # this interpreter's stdlib (the README's job)
     python bench/ingest_throughput.py --limit-mb 8 --rounds 3    # the first 8 MB of its .py files, quicker
+    python bench/ingest_throughput.py --baseline /work/main      # and main's ingest, interleaved
+    python bench/ingest_throughput.py --archive-gb 0.3 --text-mb 128    # bench/ingest_memory.py's archive
 """
 
 from __future__ import annotations
@@ -43,7 +50,8 @@ _CHILD = r"""
 import json, resource, sys, time
 from pathlib import Path
 from tools.data import IngestConfig, ingest
-config = IngestConfig(inputs=[Path(sys.argv[1])], out=Path(sys.argv[2]))
+given = {"tokenizer": {"path": Path(sys.argv[3])}} if len(sys.argv) > 3 else {}
+config = IngestConfig(inputs=[Path(sys.argv[1])], out=Path(sys.argv[2]), **given)
 def cpu():
     return sum(u.ru_utime + u.ru_stime for u in map(resource.getrusage, (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)))
 start, cpu0 = time.perf_counter(), cpu()
@@ -77,19 +85,41 @@ def _cpu_s(who: int = resource.RUSAGE_SELF) -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _fresh_ingest(inputs: Path, out: Path) -> dict[str, Any]:
+def _fresh_ingest(
+    inputs: Path, out: Path, *, root: Path = ROOT, tokenizer: Path | None = None
+) -> dict[str, Any]:
+    """A fresh ingest of ``root``'s checkout in a child process (with ``tokenizer`` given, if any)."""
     shutil.rmtree(out, ignore_errors=True)
-    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    env = {**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     done = subprocess.run(
-        [sys.executable, "-c", _CHILD, str(inputs), str(out)],
+        [sys.executable, "-c", _CHILD, str(inputs), str(out), *([str(tokenizer)] if tokenizer else [])],
         capture_output=True,
         text=True,
         timeout=3600,
         env=env,
+        cwd=root,
     )
     if done.returncode:
         raise RuntimeError(f"ingest failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])  # cpu_s: around ingest(), as seconds
+
+
+def _archive(archive_gb: float, text_mb: float) -> Path:
+    """bench/ingest_memory.py's synthetic archive (seed 0, no documents), built once and cached."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    from ingest_memory import build_archive
+
+    from vibe.core.paths import cache_dir
+
+    path = cache_dir("bench", "ingest_memory") / f"synthetic-{archive_gb:g}gb-{text_mb:g}mb-s0.tar.gz"
+    stats = path.with_suffix(".json")
+    if not path.exists() or not stats.exists():
+        print(f"generating {path} ...", flush=True)
+        built = build_archive(
+            path, archive_bytes=int(archive_gb * 1e9), text_bytes=int(text_mb * 1e6), seed=0
+        )
+        stats.write_text(json.dumps(built))
+    return path
 
 
 def _tokenize_stage(inputs: Path, out: Path) -> tuple[float, float]:
@@ -101,6 +131,7 @@ def _tokenize_stage(inputs: Path, out: Path) -> tuple[float, float]:
     cpu = _cpu_s()
     info = ingest(IngestConfig(inputs=[inputs], out=out), progress=False)
     assert not info.stages["tokenize"].reused and info.stages["collect"].reused
+    assert info.stages["tokenizer"].reused  # the CPU time is the tokenize stage's
     return info.stages["tokenize"].seconds, _cpu_s() - cpu
 
 
@@ -110,6 +141,11 @@ def main() -> None:
     )
     parser.add_argument("--limit-mb", type=float, default=0.0, help="only this many MB of stdlib .py files")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--archive-gb", type=float, default=0.0, help="ingest_memory.py's archive of this size"
+    )
+    parser.add_argument("--text-mb", type=float, default=128.0, help="MB of text in that archive")
+    parser.add_argument("--baseline", type=Path, help="also time this checkout's fresh ingest (e.g. main)")
     args = parser.parse_args()
     from tokenizers import Tokenizer
 
@@ -117,10 +153,12 @@ def main() -> None:
     from vibe.core.paths import cache_dir
 
     work = cache_dir("bench") / "ingest_throughput"
-    inputs = _subset(args.limit_mb, work)
+    inputs = _archive(args.archive_gb, args.text_mb) if args.archive_gb else _subset(args.limit_mb, work)
     out = work / "dataset"
     started, load_before = time.time(), os.getloadavg()
     first = _fresh_ingest(inputs, out)  # also builds the staging and tokenizer the other two read
+    given = work / "tokenizer.json"  # outside `out`, which every fresh ingest deletes
+    shutil.copyfile(out / "tokenizer" / "tokenizer.json", given)
     docs = StagedDocs(out / "staging")
     batches = [texts for _, texts in docs.batches(batch_bytes=1 << 20, max_docs=512)]
     text_mb = sum(len(t.encode()) for b in batches for t in b) / 2**20
@@ -133,29 +171,42 @@ def main() -> None:
             tokenizer.encode_batch_fast(texts, add_special_tokens=False)
         return time.perf_counter() - start, _cpu_s() - cpu
 
+    blocks = ["raw", "tokenize", "ingest", "given", *(["baseline"] if args.baseline else [])]
     rounds = []
     for r in range(args.rounds):
         row: dict[str, Any] = {"load_1min": os.getloadavg()[0]}
-        order = ["raw", "tokenize", "ingest"] if r % 2 == 0 else ["ingest", "tokenize", "raw"]
-        for name in order:
+        for name in blocks if r % 2 == 0 else blocks[::-1]:
             if name == "raw":
                 row["raw_s"], row["raw_cpu_s"] = raw()
             elif name == "tokenize":
                 row["tokenize_s"], row["tokenize_cpu_s"] = _tokenize_stage(inputs, out)
-            else:
+            elif name == "ingest":
                 row["ingest"] = _fresh_ingest(inputs, out)
+            elif name == "given":
+                row["given"] = _fresh_ingest(inputs, work / "dataset_given", tokenizer=given)
+            else:
+                row["baseline"] = _fresh_ingest(
+                    inputs, work / "dataset_baseline", root=args.baseline.resolve()
+                )
+        row["load_1min_end"] = os.getloadavg()[0]
         row["tokenize_ratio"] = row["raw_s"] / row["tokenize_s"]
-        row["ingest_ratio"] = row["raw_s"] / row["ingest"]["seconds"]
         row["tokenize_ratio_cpu"] = row["raw_cpu_s"] / row["tokenize_cpu_s"]
-        row["ingest_ratio_cpu"] = row["raw_cpu_s"] / row["ingest"]["cpu_s"]
-        rounds.append(row)
-        print(
-            f"round {r + 1}/{args.rounds}: load {row['load_1min']:.1f}  raw {row['raw_s']:.2f} s  tokenize "
-            f"{row['tokenize_s']:.2f} s (x{row['tokenize_ratio']:.2f})  ingest {row['ingest']['seconds']:.2f} s "
-            f"(x{row['ingest_ratio']:.2f}) stages {row['ingest']['stages']}; by CPU time tokenize "
-            f"x{row['tokenize_ratio_cpu']:.2f} ingest x{row['ingest_ratio_cpu']:.2f}",
-            flush=True,
+        line = (
+            f"round {r + 1}/{args.rounds}: load {row['load_1min']:.1f}-{row['load_1min_end']:.1f}  raw "
+            f"{row['raw_s']:.2f} s ({row['raw_cpu_s']:.2f} s CPU)  tokenize {row['tokenize_s']:.2f} s "
+            f"(x{row['tokenize_ratio']:.2f}; by CPU x{row['tokenize_ratio_cpu']:.2f})"
         )
+        for name in ("ingest", "given", "baseline"):
+            if name in row:
+                row[f"{name}_ratio"] = row["raw_s"] / row[name]["seconds"]
+                row[f"{name}_ratio_cpu"] = row["raw_cpu_s"] / row[name]["cpu_s"]
+                line += (
+                    f"\n  {name}: {row[name]['seconds']:.2f} s, {row[name]['cpu_s']:.2f} s CPU (x"
+                    f"{row[f'{name}_ratio']:.2f}; by CPU x{row[f'{name}_ratio_cpu']:.2f}) stages "
+                    f"{row[name]['stages']}"
+                )
+        rounds.append(row)
+        print(line, flush=True)
 
     def spread(key: str) -> dict[str, float]:
         values = [row[key] for row in rounds]
@@ -170,6 +221,13 @@ def main() -> None:
         "ingest_ratio": spread("ingest_ratio"),
         "tokenize_ratio_cpu": spread("tokenize_ratio_cpu"),
         "ingest_ratio_cpu": spread("ingest_ratio_cpu"),
+        "given_ratio": spread("given_ratio"),
+        "given_ratio_cpu": spread("given_ratio_cpu"),
+        **(
+            {"baseline": str(args.baseline), "baseline_ratio_cpu": spread("baseline_ratio_cpu")}
+            if args.baseline
+            else {}
+        ),
         "raw_mb_per_s": text_mb / statistics.median(row["raw_s"] for row in rounds),
         "peak_rss_mb_ingest": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
         "rounds": rounds,
@@ -188,7 +246,13 @@ def main() -> None:
         f"{t['max']:.2f}]\nfresh ingest / raw:   x{i['median']:.2f} [{i['min']:.2f}, {i['max']:.2f}]; "
         f"peak RSS {result['peak_rss_mb_ingest']:.0f} MB\nby CPU time: tokenize x{tc['median']:.2f} "
         f"[{tc['min']:.2f}, {tc['max']:.2f}], ingest x{ic['median']:.2f} [{ic['min']:.2f}, {ic['max']:.2f}]"
-        f"\nwritten: {RESULT}"
+        + "".join(
+            f", {name} x{result[f'{name}_ratio_cpu']['median']:.2f} [{result[f'{name}_ratio_cpu']['min']:.2f}, "
+            f"{result[f'{name}_ratio_cpu']['max']:.2f}]"
+            for name in ("given", "baseline")
+            if f"{name}_ratio_cpu" in result
+        )
+        + f"\nwritten: {RESULT}"
     )
 
 
