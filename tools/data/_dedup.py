@@ -9,9 +9,9 @@ live in a file on disk and are read back only to confirm a candidate.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
-import re
 import zlib
 from array import array
 from pathlib import Path
@@ -21,7 +21,20 @@ from datasketch import MinHash, MinHashLSH
 
 __all__ = ["ExactDuplicates", "NearDuplicates", "minhash_signature", "shingles"]
 
-_TOKEN = re.compile(rb"\w+|[^\w\s]+")  # words and runs of punctuation, over UTF-8 bytes
+# Tokens: words and runs of punctuation over the UTF-8 bytes, as the regex rb"\w+|[^\w\s]+" finds them
+# (a bytes pattern's \w and \s are ASCII), found with numpy from each byte's class.
+_SPACE, _WORD, _PUNCT = 0, 1, 2
+_CLASS = np.full(256, _PUNCT, dtype=np.int8)  # punctuation, and every non-ASCII byte
+_CLASS[list(b" \t\n\r\f\v")] = _SPACE
+_CLASS[list(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")] = _WORD
+_CRC_TABLE = np.array(  # zlib's CRC-32 (reflected 0xEDB88320), one entry per byte value
+    [
+        functools.reduce(lambda c, _: (c >> 1) ^ 0xEDB88320 if c & 1 else c >> 1, range(8), i)
+        for i in range(256)
+    ],
+    dtype=np.uint32,
+)
+_SHORT_TOKEN = 12  # tokens up to this many bytes are hashed in numpy, a byte position at a time
 _PRIME = np.uint64(1_000_003)
 _MASK32 = np.uint64(0xFFFFFFFF)
 _BATCH = 8192  # shingles per MinHash update: bounds the (batch, num_perm) temporary to a few MB
@@ -124,15 +137,48 @@ def shingles(text: str, *, words: int) -> np.ndarray:
 def _shingle_hashes(text: str, *, words: int) -> np.ndarray:
     """The 32-bit hash of every run of ``words`` consecutive tokens, in order, repeats included: a MinHash
     (a minimum per permutation) is the same over them as over :func:`shingles`. Shape: (n,) uint64."""
-    tokens = _TOKEN.findall(text.encode("utf-8", "surrogatepass"))
-    if not tokens:
-        return np.zeros(0, dtype=np.uint64)
-    hashes = np.fromiter(map(zlib.crc32, tokens), dtype=np.uint64, count=len(tokens))
+    hashes = _token_crcs(text.encode("utf-8", "surrogatepass"))
+    if not len(hashes):
+        return hashes
     n = max(len(hashes) - words + 1, 1)  # a text shorter than one shingle is one shingle
     combined = np.zeros(n, dtype=np.uint64)
     for j in range(min(words, len(hashes))):
         combined = (combined * _PRIME + hashes[j : j + n]) & _MASK32  # polynomial hash of the window
     return combined
+
+
+def _token_crcs(raw: bytes) -> np.ndarray:
+    """``zlib.crc32`` of each token of ``raw`` (the runs of word or punctuation bytes), in order, with no
+    bytes object or Python call per token: the CRCs of the short ones are computed together, one byte
+    position at a time. Shape: (n_tokens,) uint64."""
+    data = np.frombuffer(raw, dtype=np.uint8)
+    if not len(data):
+        return np.zeros(0, dtype=np.uint64)
+    kind = _CLASS[data]
+    change = np.empty(len(data), dtype=bool)  # where a run of one class begins
+    change[0] = True
+    np.not_equal(kind[1:], kind[:-1], out=change[1:])
+    runs = np.flatnonzero(change)
+    ends = np.append(runs[1:], len(data))
+    token = kind[runs] != _SPACE
+    starts, ends = runs[token], ends[token]
+    lengths = ends - starts
+    crcs = np.empty(len(starts), dtype=np.uint32)
+    short = np.flatnonzero(lengths <= _SHORT_TOKEN)
+    order = short[np.argsort(-lengths[short], kind="stable")]  # longest first: the first m are > k long
+    by_length, at = lengths[order], starts[order]
+    crc = np.full(len(order), 0xFFFFFFFF, dtype=np.uint32)
+    top = int(by_length[0]) if len(order) else 0
+    for k, m in enumerate(np.searchsorted(-by_length, -np.arange(top), side="left").tolist()):
+        head = crc[:m]  # the tokens longer than k bytes: feed each its byte k
+        crc[:m] = _CRC_TABLE[(head ^ data[at[:m] + k]) & 0xFF] ^ (head >> np.uint32(8))
+    crcs[order] = crc ^ np.uint32(0xFFFFFFFF)
+    long = np.flatnonzero(lengths > _SHORT_TOKEN)
+    if len(long):
+        crcs[long] = [
+            zlib.crc32(raw[a:b]) for a, b in zip(starts[long].tolist(), ends[long].tolist(), strict=True)
+        ]
+    return crcs.astype(np.uint64)
 
 
 def minhash_signature(

@@ -50,6 +50,40 @@ def test_half_a_file_is_not_a_near_duplicate(near: NearDuplicates) -> None:
     assert near.check_and_add("half.py", ORIGINAL[: len(ORIGINAL) // 2]) is None
 
 
+def _findall_shingles(text: str, *, words: int) -> np.ndarray:
+    """The shingles as the ingest computed them before numpy found the tokens: a regex and a crc32 each."""
+    import re
+    import zlib
+
+    tokens = re.findall(rb"\w+|[^\w\s]+", text.encode("utf-8", "surrogatepass"))
+    if not tokens:
+        return np.zeros(0, dtype=np.uint64)
+    hashes = np.array([zlib.crc32(t) for t in tokens], dtype=np.uint64)
+    n = max(len(hashes) - words + 1, 1)
+    combined = np.zeros(n, dtype=np.uint64)
+    for j in range(min(words, len(hashes))):
+        combined = (combined * np.uint64(1_000_003) + hashes[j : j + n]) & np.uint64(0xFFFFFFFF)
+    return np.unique(combined)
+
+
+_TEXTS = [
+    "",
+    "one",
+    "x = 1\n",
+    " \t\n\r\x0b\x0c x\x1c\x1f y \x00\x7f",  # every ASCII space, and control bytes that are not
+    "a" * 12 + " " + "b" * 13 + " " + "-" * 40 + "_under_score_" + "9" * 100,  # around the short-token size
+    "caf\u00e9 na\u00efve \ud800 \u00e9t\u00e9 -- ;; \u4e2d\u6587\u5b57 \U0001f600!" * 50,
+    ORIGINAL,
+    inspect.getsource(inspect) * 3,  # more shingles than one numpy batch (8192)
+]
+
+
+@pytest.mark.parametrize("text", _TEXTS)
+@pytest.mark.parametrize("words", [1, 5])
+def test_shingles_are_the_regex_tokens_crc32s(text: str, words: int) -> None:
+    assert np.array_equal(shingles(text, words=words), _findall_shingles(text, words=words))
+
+
 def _datasketch_signature(text: str, *, seed: int, num_perm: int = 128, words: int = 5) -> np.ndarray:
     """The signature as the ingest computed it before it was done in numpy: datasketch's own update_batch."""
     from datasketch import MinHash
@@ -68,17 +102,7 @@ def _datasketch_signature(text: str, *, seed: int, num_perm: int = 128, words: i
     return minhash.hashvalues.astype(np.uint32)
 
 
-@pytest.mark.parametrize(
-    "text",
-    [
-        "",
-        "one",
-        "x = 1\n",
-        ORIGINAL,
-        inspect.getsource(inspect) * 3,  # more shingles than one numpy batch (8192)
-        "caf\u00e9 na\u00efve \ud800 \u00e9t\u00e9 -- ;; " * 50,  # non-ASCII and a lone surrogate
-    ],
-)
+@pytest.mark.parametrize("text", _TEXTS)
 def test_signature_is_datasketchs_bit_for_bit(near: NearDuplicates, text: str) -> None:
     assert len(shingles(text, words=5)) != 8192  # not a batch boundary by accident
     assert np.array_equal(near.signature(text), _datasketch_signature(text, seed=1))
