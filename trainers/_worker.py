@@ -136,6 +136,26 @@ def check_attempt(run_dir: Path, attempt: str | None) -> None:
         raise RuntimeError(f"attempt {attempt} was superseded by {current}; stopping this worker")
 
 
+def await_verdict(run_dir: Path, attempt: str | None, step: int, *, timeout_s: float = 600.0) -> bool:
+    """Hold at ``step`` until the driver's ``RUN_DIR/verdict`` names ``step`` or a later one (go on), or the
+    attempt token changes (the driver stopped the run: raises as :func:`check_attempt` does). A search's
+    driver asks for this at its pruner's rungs (``payload["hold_at"]``), so a pruned trial trains no step
+    past its rung however busy the machine. Returns False when ``timeout_s`` passed without a verdict (a
+    driver gone: the run goes on, as it would without the hold)."""
+    deadline, path = time.monotonic() + timeout_s, run_dir / "verdict"
+    while True:
+        check_attempt(run_dir, attempt)
+        try:
+            if int(path.read_text().strip() or -1) >= step:
+                return True
+        except (FileNotFoundError, ValueError):
+            pass
+        if time.monotonic() > deadline:
+            log.warning("no verdict from the driver at step %d after %.0fs; training on", step, timeout_s)
+            return False
+        time.sleep(0.005)
+
+
 _WORKER_LEVELS = {
     **dict.fromkeys(ROOTS, logging.INFO),
     "megatron": logging.WARNING,
@@ -263,6 +283,8 @@ def _train(config: RunConfig, run_dir: Path, payload: Mapping[str, Any]) -> None
     run.model.train()
     t_start = time.perf_counter()
     window_s, window_steps = 0.0, 0  # step compute time since the last record (eval, checkpoints excluded)
+    hold_at = set(run.payload.get("hold_at") or ())
+    hold_s = float(run.payload.get("hold_timeout_s", 600.0))
     last: dict[str, Any] = {}
     for step in range(run.start + 1, t.max_steps + 1):
         step_start = time.perf_counter()
@@ -290,6 +312,8 @@ def _train(config: RunConfig, run_dir: Path, payload: Mapping[str, Any]) -> None
             _write_record(run, record, aux=aux, val=val)
             last = record
             window_s, window_steps = 0.0, 0
+            if val and not last_step and step in hold_at:  # a pruner's rung: wait for the driver's verdict
+                await_verdict(run.run_dir, run.payload.get("attempt"), step, timeout_s=hold_s)
         if last_step or (t.checkpoint_interval and step % t.checkpoint_interval == 0):
             _checkpoint(run, step)
     _stop(run, elapsed=time.perf_counter() - t_start, last=last)

@@ -79,3 +79,17 @@ def test_run_worker_needs_a_process_group_of_the_configured_size(tiny_data: Path
     finally:
         dist.destroy_process_group()
     assert not (tmp_path / "run").exists()  # refused before touching the run directory
+
+
+def test_a_worker_held_at_a_rung_goes_on_at_the_verdict_and_stops_when_superseded(tmp_path: Path) -> None:
+    from trainers import await_verdict
+
+    (tmp_path / "attempt").write_text("mine")
+    (tmp_path / "verdict").write_text("12")
+    assert await_verdict(tmp_path, "mine", 12, timeout_s=5)  # the driver said go on past 12
+    assert not await_verdict(
+        tmp_path, "mine", 36, timeout_s=0.05
+    )  # no verdict for 36: trains on after the wait
+    (tmp_path / "attempt").write_text("stopped-by-hpo:pruned")
+    with pytest.raises(RuntimeError, match="superseded by stopped-by-hpo:pruned"):
+        await_verdict(tmp_path, "mine", 36, timeout_s=5)

@@ -95,7 +95,10 @@ def make_sampler(config: HPOConfig, *, held: int = 0) -> optuna.samplers.BaseSam
             seed=seed, n_startup_trials=4, warn_independent_sampling=False, consider_pruned_trials=True
         )
     tpe = optuna.samplers.TPESampler(
-        seed=seed, n_startup_trials=TPE_STARTUP, multivariate=True, constant_liar=True
+        seed=seed,
+        n_startup_trials=TPE_STARTUP,
+        multivariate=True,
+        constant_liar=True,
     )
     if config.random_fraction == 0:
         return tpe

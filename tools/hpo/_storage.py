@@ -41,7 +41,9 @@ __all__ = [
     "n_finished",
     "open_study",
     "recover",
+    "rung_steps",
     "summarize",
+    "trial_values",
     "with_driver",
 ]
 
@@ -114,11 +116,10 @@ def _pruner(config: HPOConfig) -> optuna.pruners.BasePruner:
 
     from tools.hpo._sampler import TPE_STARTUP
 
-    t = config.base.training
-    every = t.eval_interval or t.max_steps
-    first = min(t.max_steps, every * math.ceil(max(1, t.max_steps // 4) / every))
+    t, rf = config.base.training, config.reduction_factor
+    first = _first_rung(config)
     if config.pruner == "hyperband":
-        brackets = hyperband_brackets(min_resource=first, max_resource=t.max_steps, reduction_factor=3)
+        brackets = hyperband_brackets(min_resource=first, max_resource=t.max_steps, reduction_factor=rf)
         afford = affordable_trials(config)
         if (
             brackets > 1
@@ -128,15 +129,43 @@ def _pruner(config: HPOConfig) -> optuna.pruners.BasePruner:
         ):
             log.info("budget of %.1f full trials: one Hyperband bracket (successive halving) instead of %d",
                      afford, brackets)  # fmt: skip
-            return optuna.pruners.SuccessiveHalvingPruner(min_resource=first, reduction_factor=3)
+            return optuna.pruners.SuccessiveHalvingPruner(min_resource=first, reduction_factor=rf)
         return optuna.pruners.HyperbandPruner(
-            min_resource=first, max_resource=t.max_steps, reduction_factor=3
+            min_resource=first, max_resource=t.max_steps, reduction_factor=rf
         )
     if config.pruner == "successive_halving":
-        return optuna.pruners.SuccessiveHalvingPruner(min_resource=first, reduction_factor=3)
+        return optuna.pruners.SuccessiveHalvingPruner(min_resource=first, reduction_factor=rf)
     if config.pruner == "median":
         return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=first - 1)
     return optuna.pruners.NopPruner()
+
+
+def _first_rung(config: HPOConfig) -> int:
+    """The first validation step at or after a quarter of ``max_steps`` (see :func:`_pruner`)."""
+    t = config.base.training
+    every = t.eval_interval or t.max_steps
+    return min(t.max_steps, every * math.ceil(max(1, t.max_steps // 4) / every))
+
+
+def rung_steps(config: HPOConfig) -> list[int]:
+    """The validation steps before ``max_steps`` at which the pruner may stop a trial: where a trial holds
+    until the driver's verdict (``trainers.await_verdict``), so a pruned trial trains no step past its rung.
+
+    Successive halving and Hyperband decide at ``first x reduction_factor^k`` (every bracket's rungs are
+    among these), each at the first validation at or after it; the median pruner at every validation from
+    the first rung on; no pruner, nowhere."""
+    t = config.base.training
+    every = t.eval_interval or t.max_steps
+    first = _first_rung(config)
+    if config.pruner == "none":
+        return []
+    if config.pruner == "median":
+        return list(range(first, t.max_steps, every))
+    steps, rung = [], first
+    while rung < t.max_steps:
+        steps.append(every * math.ceil(rung / every))
+        rung *= config.reduction_factor
+    return sorted({s for s in steps if s < t.max_steps})
 
 
 def hyperband_brackets(*, min_resource: int, max_resource: int, reduction_factor: int) -> int:
@@ -246,13 +275,20 @@ def finished_points(study: optuna.Study) -> set[str]:
     return {json.dumps(t.params, sort_keys=True) for t in trials}
 
 
+def trial_values(frozen: optuna.trial.FrozenTrial) -> dict[str, Any]:
+    """The values a trial ran with: its ``values`` user attr (set when it starts), else its params (a study
+    from before ordered categoricals, whose params are the values)."""
+    values = frozen.user_attrs.get("values")
+    return dict(values) if isinstance(values, dict) else dict(frozen.params)
+
+
 def summarize(frozen: optuna.trial.FrozenTrial, *, out: Path) -> TrialSummary:
     a = frozen.user_attrs
     return TrialSummary(
         number=frozen.number,
         state=frozen.state.name,
         value=frozen.value,
-        params=dict(frozen.params),
+        params=trial_values(frozen),
         run_dir=Path(a.get("run_dir", out / "trials" / f"trial_{frozen.number:04d}")),
         steps=int(a.get("steps", 0)),
         cpu_hours=float(a.get("cpu_hours", 0.0)),
