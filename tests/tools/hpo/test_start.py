@@ -118,7 +118,8 @@ def test_run_search_seeds_only_a_tpe_study_with_the_sobol_start(
     ("budget", "pruner"),
     [
         ({"max_trials": 8}, "SuccessiveHalvingPruner"),  # 8 trials: TPE could not model 2 brackets
-        ({"max_trials": 40}, "HyperbandPruner"),
+        ({"max_trials": 40}, "SuccessiveHalvingPruner"),  # 40: still too few for 2 brackets (< 100)
+        ({"max_trials": 100}, "HyperbandPruner"),
         ({"max_trials": None, "flops": 6 * 24 * 8 * 64 * 1.3e6}, "SuccessiveHalvingPruner"),  # ~6 trials
     ],
 )
