@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 __all__ = [
     "HEARTBEAT_GRACE_S",
     "HEARTBEAT_S",
+    "HYPERBAND_TRIALS",
     "Heartbeat",
     "finished_points",
     "hyperband_brackets",
