@@ -274,6 +274,11 @@ class TrainingConfig(VibeConfig):
     checkpoint_interval: int = Field(default=50, ge=0, description="0: only at the end")
     keep_checkpoints: int = Field(default=2, ge=1)
     seed: int = 1234
+    compile: bool = Field(
+        default=False,
+        description="torch.compile each transformer layer: on CPU about 10% faster steps after 10-30 s of "
+        "compilation (one warm-up step before the first, reported as compile_s); measured on CPU only",
+    )
 
 
 class DataSource(VibeConfig):
