@@ -277,7 +277,7 @@ class TrainingConfig(VibeConfig):
     compile: bool = Field(
         default=False,
         description="torch.compile each transformer layer (and the loss on CPU): measured on CPU, 5-8% less "
-        "forward + backward time, 3-4% per whole step, after 15-75 s of compilation on 2 cores (cached on disk "
+        "forward + backward time, 3-4% per whole step, after 15-100 s of compilation on 2 cores (cached on disk "
         "for the same shapes) in a warm-up step before the first, reported as compile_s",
     )
 
