@@ -64,7 +64,7 @@ def build_dataset(root: Path) -> Path:
     return out
 
 
-def space() -> Any:
+def space(*, ordered: bool | None = None) -> Any:
     from tools.hpo import ParamSpec, SearchSpace
 
     return SearchSpace(
@@ -72,7 +72,7 @@ def space() -> Any:
             ParamSpec(name="optimizer.lr", kind="float", low=1e-4, high=0.3, log=True),
             ParamSpec(name="optimizer.warmup_steps", kind="int", low=0, high=12),
             ParamSpec(name="optimizer.weight_decay", kind="float", low=0.0, high=0.3),
-            ParamSpec(name="model.hidden_size", kind="categorical", choices=[32, 64, 128]),
+            ParamSpec(name="model.hidden_size", kind="categorical", choices=[32, 64, 128], ordered=ordered),
             ParamSpec(name="model.num_layers", kind="int", low=1, high=4),
         ]
     )
@@ -102,11 +102,13 @@ def one_seed(
     fraction: float,
     start: str,
     random_fraction: float,
+    settings: dict[str, Any],
 ) -> dict[str, Any]:
     from tools.hpo import Budget, HPOConfig, run_search
 
     base = base_run(data, steps=steps)
-    common = {"base": base, "space": space(), "seed": seed, "objective": "val_bpb"}
+    common = {"base": base, "space": space(ordered=False), "seed": seed, "objective": "val_bpb"}  # random:
+    # uniform over the widths either way; unordered keeps the draws (and the reused studies) of before
     t0 = time.time()  # a random study already complete under root is continued (its trials are reused)
     rnd = run_search(
         HPOConfig(out=root / f"seed{seed}" / "random", study_name="random", sampler="random", pruner="none",
@@ -118,10 +120,10 @@ def one_seed(
     t0 = time.time()
     shutil.rmtree(root / f"seed{seed}" / "vibe", ignore_errors=True)
     vibe = run_search(
-        HPOConfig(out=root / f"seed{seed}" / "vibe", study_name="vibe", sampler="tpe", pruner="hyperband",
+        HPOConfig(out=root / f"seed{seed}" / "vibe", study_name="vibe", sampler="tpe",
                   start=start, random_fraction=random_fraction, max_concurrent=1,
                   budget=Budget(max_trials=None, flops=budget * fraction),
-                  **common)
+                  **{**common, **settings})
     )  # fmt: skip
     vibe_s = time.time() - t0
     spent, best = 0.0, math.inf
@@ -139,6 +141,9 @@ def one_seed(
             "vibe": {
                 "start": start,
                 "random_fraction": random_fraction,
+                "pruner": settings["pruner"],
+                "reduction_factor": settings["reduction_factor"],
+                "ordered_width": settings["space"].get("model.hidden_size").is_ordered,
                 "budget_fraction": fraction,
                 "trials": len(vibe.trials),
                 "complete": vibe.n_complete,
@@ -192,7 +197,9 @@ def write_summary(
         "command": "python bench/hpo_efficiency.py "
         + f"--seeds {' '.join(map(str, args.seeds))} --random-trials {args.random_trials} --steps {args.steps}"
         + f" --vibe-fraction {args.vibe_fraction} --start {args.start}"
-        + f" --random-fraction {args.random_fraction:g}",
+        + f" --random-fraction {args.random_fraction:g} --pruner {args.pruner}"
+        + f" --reduction-factor {args.reduction_factor}"
+        + ("" if args.ordered else " --no-ordered"),
         "load_avg_start": load_start,
         "load_avg_end": os.getloadavg(),
         "task": {
@@ -231,6 +238,14 @@ def main() -> None:
     parser.add_argument(
         "--random-fraction", type=float, default=1 / 3, help="share of TPE's trials drawn at random"
     )
+    parser.add_argument("--pruner", default="hyperband", help="Vibe's pruner (HPOConfig.pruner)")
+    parser.add_argument("--reduction-factor", type=int, default=3, help="HPOConfig.reduction_factor")
+    parser.add_argument(
+        "--ordered",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="search the widths as an ordered index (--no-ordered: TPE's categorical kernel)",
+    )
     parser.add_argument(
         "--fresh",
         action="store_true",
@@ -254,7 +269,9 @@ def main() -> None:
     for seed in args.seeds:
         run = one_seed(seed, data=data, root=args.root / tag, steps=args.steps, random_trials=args.random_trials,
                        fraction=args.vibe_fraction, start=args.start,
-                       random_fraction=args.random_fraction)  # fmt: skip
+                       random_fraction=args.random_fraction,
+                       settings={"space": space(ordered=None if args.ordered else False), "pruner": args.pruner,
+                             "reduction_factor": args.reduction_factor})  # fmt: skip
         runs.append(run)
         summary = write_summary(
             args, runs, started, load_start

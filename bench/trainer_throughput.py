@@ -7,6 +7,9 @@ token batches and the same AdamW settings with gradient clipping, in one process
   CPU fast path of ``trainers.cpu_compat``);
 - ``megatron_ref``: the same model with the CPU fast path off (Megatron's own unfused RoPE and SwiGLU), so
   ``megatron / megatron_ref`` is what the fast path gains;
+- with ``--compile``, ``megatron`` is the trainer under ``training.compile`` (every layer under
+  ``torch.compile``, ``trainers._model.compile_layers``; compiled in its warm-up steps, like ``compiled``),
+  and ``megatron_eager`` (add it to ``--systems``) the same model with ``training.compile`` off;
 - ``eager``: a minimal plain-PyTorch GPT (nanoGPT style, below);
 - ``compiled``: the same plain GPT under ``torch.compile``;
 - ``hf``: Hugging Face ``transformers``' ``LlamaForCausalLM`` (``MixtralForCausalLM`` with ``--experts``),
@@ -28,6 +31,7 @@ RSS before the model was built: weights, gradients, optimizer state and activati
     python bench/trainer_throughput.py --layers 12 --hidden 768 --heads 12 --tag large
     python bench/trainer_throughput.py --experts 4 --topk 2 --tag moe
     python bench/trainer_throughput.py --threads 1 --rounds 30  # the load-robust ratio on a busy machine
+    python bench/trainer_throughput.py --threads 1 --compile --systems megatron,megatron_eager,eager,compiled,hf
     python bench/trainer_throughput.py --profile megatron       # torch.profiler table of one system
     python bench/trainer_throughput.py --layers 2 --hidden 128 --seq 128 --rounds 3   # a quick look
 
@@ -56,6 +60,7 @@ from torch import nn
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 SYSTEMS = ("megatron", "megatron_ref", "eager", "compiled", "hf")
+EXTRA = ("megatron_eager",)  # with --compile: the trainer's model with training.compile off
 Step = Callable[[torch.Tensor, torch.Tensor], float]
 
 
@@ -229,13 +234,14 @@ def build_system(name: str, args: argparse.Namespace) -> tuple[Step, int]:
     )
     torch.manual_seed(0)
     model: nn.Module
-    if name in ("megatron", "megatron_ref"):
+    if name in ("megatron", "megatron_ref", "megatron_eager"):
         from megatron.core.transformer import attention
 
         from trainers import build_model, causal_mask
 
         _init_megatron()
-        model = build_model(config, vocab_size=args.vocab, tp=1, ep=1)
+        compile_ = args.compile and name == "megatron"
+        model = build_model(config, vocab_size=args.vocab, tp=1, ep=1, compile=compile_)
         mask = causal_mask(args.seq, "cpu")
         positions = torch.arange(args.seq)[None].expand(args.micro_batch, -1)
         rope = attention.apply_rotary_pos_emb
@@ -282,7 +288,7 @@ def build_system(name: str, args: argparse.Namespace) -> tuple[Step, int]:
             return loss
 
     else:
-        raise ValueError(f"unknown system {name!r}; choose from {', '.join(SYSTEMS)}")
+        raise ValueError(f"unknown system {name!r}; choose from {', '.join(SYSTEMS + EXTRA)}")
     return _train_step(model, loss_of), sum(p.numel() for p in model.parameters())
 
 
@@ -450,7 +456,8 @@ def measure_memory(args: argparse.Namespace, systems: list[str]) -> dict[str, fl
 
 def _shape_args(args: argparse.Namespace) -> list[str]:
     keys = ("layers", "hidden", "heads", "seq", "vocab", "micro_batch", "experts", "topk", "threads")
-    return [x for k in keys for x in (f"--{k.replace('_', '-')}", str(getattr(args, k)))]
+    flags = ["--compile"] if args.compile else []
+    return [x for k in keys for x in (f"--{k.replace('_', '-')}", str(getattr(args, k)))] + flags
 
 
 def profile(name: str, args: argparse.Namespace, rows: int) -> str:
@@ -484,6 +491,9 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--systems", default=",".join(SYSTEMS))
+    parser.add_argument(
+        "--compile", action="store_true", help="megatron under training.compile (torch.compile per layer)"
+    )
     parser.add_argument("--no-memory", action="store_true", help="skip the per-system memory children")
     parser.add_argument(
         "--profile", metavar="SYSTEM", help="print a torch.profiler table of SYSTEM; no timing"

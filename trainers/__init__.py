@@ -60,6 +60,7 @@ if TYPE_CHECKING:
     from trainers._tracking import MetricsTail, describe_step, finish_tracking
     from trainers._update import Updater, worker_device
     from trainers._worker import (
+        await_verdict,
         check_attempt,
         initialize_parallel,
         run_worker,
@@ -87,6 +88,7 @@ __all__ = [
     "RunResult",
     "TrainingConfig",
     "Updater",
+    "await_verdict",
     "build_datasets",
     "build_model",
     "build_optimizer",
@@ -148,6 +150,7 @@ _WHERE = {  # name -> (module, its name there)
     "build_model": ("_model", "build_model"),
     "build_optimizer": ("_optim", "build_optimizer"),
     "causal_mask": ("_model", "causal_mask"),
+    "await_verdict": ("_worker", "await_verdict"),
     "check_attempt": ("_worker", "check_attempt"),
     "clip_grad_norm": ("_optim", "clip_grad_norm"),
     "cpu_compat": ("", "_cpu_compat"),  # the module itself

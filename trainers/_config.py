@@ -274,6 +274,12 @@ class TrainingConfig(VibeConfig):
     checkpoint_interval: int = Field(default=50, ge=0, description="0: only at the end")
     keep_checkpoints: int = Field(default=2, ge=1)
     seed: int = 1234
+    compile: bool = Field(
+        default=False,
+        description="torch.compile each transformer layer (and the loss on CPU): measured on CPU, 5-8% less "
+        "forward + backward time, 3-4% per whole step, after 15-100 s of compilation on 2 cores (cached on disk "
+        "for the same shapes) in a warm-up step before the first, reported as compile_s",
+    )
 
 
 class DataSource(VibeConfig):

@@ -33,6 +33,11 @@ on for a dense SwiGLU model, and :func:`apply` replaces the ``bias_swiglu_impl``
 calls (a ``torch.compile`` function, seconds of compilation at start-up) by :class:`FusedSwiGLU`: two ops
 forward, three backward, into one buffer. RMSNorm needs nothing: Megatron's local spec uses ``torch.nn.RMSNorm``, whose CPU
 kernel is fused already; bias-dropout-add with no bias and ``p = 0`` is one add.
+
+``training.compile`` (``trainers._model.compile_layers``) goes further: ``torch.compile`` of each layer,
+so inductor fuses the elementwise work between the matmuls forward and backward. While compiling, the hand-fused
+RoPE and SwiGLU step aside (dynamo cannot trace their ``out=`` writes into views; inductor fuses the plain
+expressions better), and Megatron's default-TP-group lookup skips its deprecation warning (a graph break).
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ __all__ = [
     "FusedRope",
     "FusedSwiGLU",
     "apply",
+    "compiled_cross_entropy",
     "cuda_available",
     "fused_rope",
     "fused_swiglu",
@@ -76,6 +82,7 @@ def apply() -> None:
         tp_random.initialize_rng_tracker(inference_rng_tracker=True, force_reset=True)
         _install_fused_rope()
         _install_fused_swiglu()
+        _install_traceable_tp_group()
     _applied = True
 
 
@@ -168,7 +175,7 @@ def _install_fused_rope() -> None:
             and t.size(-1) % 2 == 0
             and not freqs.requires_grad
         )
-        if plain:
+        if plain and not torch.compiler.is_compiling():  # compiled: inductor fuses Megatron's own
             return fused_rope(t, freqs)
         return unfused(t, freqs, config, cu_seqlens=cu_seqlens, mscale=mscale, cp_group=cp_group)
 
@@ -221,8 +228,56 @@ def _install_fused_swiglu() -> None:
         cpu_offload_input: bool = False,
     ) -> torch.Tensor:
         if bias is None and not fp8_input_store and not cpu_offload_input:
+            if torch.compiler.is_compiling():  # inductor fuses the plain expression
+                a, b = input.chunk(2, dim=-1)
+                return torch.nn.functional.silu(a) * b
             return fused_swiglu(input)
         return compiled(input, bias, fp8_input_store, cpu_offload_input)
 
     bias_swiglu_impl.__wrapped__ = compiled  # type: ignore[attr-defined]
     mlp.bias_swiglu_impl = bias_swiglu_impl  # type: ignore[assignment]
+
+
+# -- torch.compile (``training.compile``): one graph per layer ------------------------------------------
+def _install_traceable_tp_group() -> None:
+    """``RowParallelLinear`` passes ``tp_group=None``, and Megatron's lookup of the default group then calls
+    ``warnings.warn`` (a deprecation notice), which dynamo cannot trace: a graph break in every layer's two
+    row-parallel linears. While compiling, the same lookup without the warning."""
+    from megatron.core import parallel_state
+    from megatron.core.tensor_parallel import layers
+
+    warning = layers.get_tensor_model_parallel_group_if_none
+
+    def get_tensor_model_parallel_group_if_none(
+        tp_group: Any, is_expert: bool = False, check_initialized: bool = True
+    ) -> Any:
+        if tp_group is None and torch.compiler.is_compiling() and parallel_state.is_initialized():
+            if is_expert:
+                return parallel_state.get_expert_tensor_parallel_group(check_initialized=check_initialized)
+            return parallel_state.get_tensor_model_parallel_group(check_initialized=check_initialized)
+        return warning(tp_group, is_expert=is_expert, check_initialized=check_initialized)
+
+    get_tensor_model_parallel_group_if_none.__wrapped__ = warning  # type: ignore[attr-defined]
+    layers.get_tensor_model_parallel_group_if_none = get_tensor_model_parallel_group_if_none  # type: ignore[assignment]
+
+
+def _cross_entropy(labels: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+    """Per-token cross-entropy [b, s] of logits [s, b, V] (one TP rank: the whole vocabulary)."""
+    s, b, v = logits.shape
+    loss = torch.nn.functional.cross_entropy(
+        logits.reshape(s * b, v), labels.t().reshape(-1), reduction="none"
+    )
+    return loss.view(s, b).t().contiguous()
+
+
+_compiled_cross_entropy: Any = None
+
+
+def compiled_cross_entropy(labels: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+    """``LanguageModule.compute_language_model_loss`` for tensor parallel size 1 on CPU, under ``torch.compile``:
+    inductor's fused softmax cross-entropy, forward and backward (about 15% less than Megatron's
+    vocab-parallel one at [256, 4, 8192], same values within 1e-6); compiled at the first call."""
+    global _compiled_cross_entropy
+    if _compiled_cross_entropy is None:
+        _compiled_cross_entropy = torch.compile(_cross_entropy)
+    return _compiled_cross_entropy(labels, logits)

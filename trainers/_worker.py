@@ -136,6 +136,26 @@ def check_attempt(run_dir: Path, attempt: str | None) -> None:
         raise RuntimeError(f"attempt {attempt} was superseded by {current}; stopping this worker")
 
 
+def await_verdict(run_dir: Path, attempt: str | None, step: int, *, timeout_s: float = 600.0) -> bool:
+    """Hold at ``step`` until the driver's ``RUN_DIR/verdict`` names ``step`` or a later one (go on), or the
+    attempt token changes (the driver stopped the run: raises as :func:`check_attempt` does). A search's
+    driver asks for this at its pruner's rungs (``payload["hold_at"]``), so a pruned trial trains no step
+    past its rung however busy the machine. Returns False when ``timeout_s`` passed without a verdict (a
+    driver gone: the run goes on, as it would without the hold)."""
+    deadline, path = time.monotonic() + timeout_s, run_dir / "verdict"
+    while True:
+        check_attempt(run_dir, attempt)
+        try:
+            if int(path.read_text().strip() or -1) >= step:
+                return True
+        except (FileNotFoundError, ValueError):
+            pass
+        if time.monotonic() > deadline:
+            log.warning("no verdict from the driver at step %d after %.0fs; training on", step, timeout_s)
+            return False
+        time.sleep(0.005)
+
+
 _WORKER_LEVELS = {
     **dict.fromkeys(ROOTS, logging.INFO),
     "megatron": logging.WARNING,
@@ -261,8 +281,11 @@ def _train(config: RunConfig, run_dir: Path, payload: Mapping[str, Any]) -> None
     t, m = config.training, config.model
     tokens_per_step = t.global_batch_size * m.seq_length
     run.model.train()
+    compile_s = _compile_warm_up(run) if t.compile else None
     t_start = time.perf_counter()
     window_s, window_steps = 0.0, 0  # step compute time since the last record (eval, checkpoints excluded)
+    hold_at = set(run.payload.get("hold_at") or ())
+    hold_s = float(run.payload.get("hold_timeout_s", 600.0))
     last: dict[str, Any] = {}
     for step in range(run.start + 1, t.max_steps + 1):
         step_start = time.perf_counter()
@@ -287,9 +310,13 @@ def _train(config: RunConfig, run_dir: Path, payload: Mapping[str, Any]) -> None
                 "train_s": time.perf_counter() - t_start,  # in the step loop, this attempt
                 "time": time.time(),
             }
+            if compile_s is not None:  # once, in the first record: the warm-up, in no step's time
+                record["compile_s"], compile_s = compile_s, None
             _write_record(run, record, aux=aux, val=val)
             last = record
             window_s, window_steps = 0.0, 0
+            if val and not last_step and step in hold_at:  # a pruner's rung: wait for the driver's verdict
+                await_verdict(run.run_dir, run.payload.get("attempt"), step, timeout_s=hold_s)
         if last_step or (t.checkpoint_interval and step % t.checkpoint_interval == 0):
             _checkpoint(run, step)
     _stop(run, elapsed=time.perf_counter() - t_start, last=last)
@@ -314,6 +341,7 @@ def _start(config: RunConfig, run_dir: Path, payload: Mapping[str, Any]) -> _Ses
         tp=config.parallel.tp,
         ep=config.parallel.ep,
         real_vocab=m.vocab_size or tokenizer.vocab_size,
+        compile=t.compile,
     )
     if payload.get("init_checkpoint"):  # weights only (any layout reshards); optimizer and schedule fresh
         load_model_weights(Path(payload["init_checkpoint"]), model)
@@ -346,6 +374,28 @@ def _start(config: RunConfig, run_dir: Path, payload: Mapping[str, Any]) -> _Ses
     return _Session(config=config, run_dir=run_dir, payload=payload, device=device, dp_rank=dp_rank,
                     model=model, updater=updater, ddp=ddp, train_ds=train_ds, valid_ds=valid_ds, mask=mask,
                     writer=writer, start=start, peak=peak, flops_token=flops_token, eval_kwargs=eval_kwargs)  # fmt: skip
+
+
+def _compile_warm_up(run: _Session) -> float:
+    """``training.compile``: one forward and backward of the first step's first micro batch before the step
+    loop, so the compilation lands in no step's time (the ``compile_s`` of the first record, as a compiled
+    peer's warm-up in ``bench/trainer_throughput.py``). The loss is scaled by 0 and ``Updater.begin`` zeroes
+    the grad buffer, dropout draws from a forked RNG, and the MoE trackers are cleared: the training run
+    is the uncompiled one's. Returns the seconds it took."""
+    start = time.perf_counter()
+    config, device = run.config, run.device
+    batch = next(micro_batches(config, run.train_ds, step=run.start + 1, dp_rank=run.dp_rank))
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        with _autocast(device, run.payload["precision"]):
+            nll, _ = loss_of(run.ddp, batch.to(device), run.mask)
+        (nll * 0.0).backward()
+    if config.model.num_experts is not None:
+        _clear_moe_tracker()
+    seconds = time.perf_counter() - start
+    log.info(
+        "rank %d: compiled the layers (training.compile) in a warm-up step of %.1fs", dist.get_rank(), seconds
+    )
+    return seconds
 
 
 def _step(run: _Session, step: int) -> tuple[float, torch.Tensor, float, float | None]:

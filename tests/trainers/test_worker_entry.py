@@ -25,25 +25,24 @@ sys.modules["ray"] = None  # `import ray` raises ImportError from here on
 import torch.distributed as dist
 from trainers import RunConfig, run_worker
 
-config = RunConfig.model_validate_json(sys.argv[1])
 dist.init_process_group("gloo", store=dist.HashStore(), rank=0, world_size=1)
 try:
-    run_worker(config, {{"precision": "fp32", "threads": 1, "peak_flops_per_worker": {_PEAK}}})
+    for given in sys.argv[1:]:  # one run per config, one after the other
+        config = RunConfig.model_validate_json(given)
+        run_worker(config, {{"precision": "fp32", "threads": 1, "peak_flops_per_worker": {_PEAK}}})
 finally:
     dist.destroy_process_group()
 """
 
 
 def test_run_worker_trains_checkpoints_and_logs_without_ray(tiny_data: Path, tmp_path: Path) -> None:
-    run = tmp_path / "run"
-    config = tiny_config(
-        tiny_data,
-        run,
-        training={"max_steps": 4, "eval_interval": 0, "eval_iters": 2, "checkpoint_interval": 0},
-    )
+    run, compiled_run = tmp_path / "run", tmp_path / "compiled"
+    training = {"max_steps": 4, "eval_interval": 0, "eval_iters": 2, "checkpoint_interval": 0}
+    config = tiny_config(tiny_data, run, training=training)
+    compiled = tiny_config(tiny_data, compiled_run, training={**training, "compile": True})
     env = {**os.environ, "PYTHONPATH": str(_REPO)}
     done = subprocess.run(
-        [sys.executable, "-c", _SCRIPT, config.model_dump_json()],
+        [sys.executable, "-c", _SCRIPT, config.model_dump_json(), compiled.model_dump_json()],
         env=env,
         capture_output=True,
         text=True,
@@ -67,6 +66,16 @@ def test_run_worker_trains_checkpoints_and_logs_without_ray(tiny_data: Path, tmp
     log = (run / "logs" / "worker_0.log").read_text()
     assert "rank 0/1 pid" in log and "ray -" in log and "rank 0 done: steps 1..4" in log
 
+    # training.compile: the same run (the warm-up step changes nothing), its compilation in no step's time
+    again = read_metrics(compiled_run / "metrics.jsonl")
+    assert [r["step"] for r in again] == [1, 2, 3, 4]
+    for ours, theirs in zip(again, records, strict=True):
+        assert ours["loss"] == pytest.approx(theirs["loss"], abs=1e-5)
+        assert ours["grad_norm"] == pytest.approx(theirs["grad_norm"], rel=1e-4)
+    assert again[-1]["val_loss"] == pytest.approx(records[-1]["val_loss"], abs=1e-5)
+    assert again[0]["compile_s"] > 0 and all("compile_s" not in r for r in again[1:] + records)
+    assert "compiled the layers" in (compiled_run / "logs" / "worker_0.log").read_text()
+
 
 def test_run_worker_needs_a_process_group_of_the_configured_size(tiny_data: Path, tmp_path: Path) -> None:
     config = tiny_config(tiny_data, tmp_path / "run", parallel={"dp": 2})
@@ -79,3 +88,17 @@ def test_run_worker_needs_a_process_group_of_the_configured_size(tiny_data: Path
     finally:
         dist.destroy_process_group()
     assert not (tmp_path / "run").exists()  # refused before touching the run directory
+
+
+def test_a_worker_held_at_a_rung_goes_on_at_the_verdict_and_stops_when_superseded(tmp_path: Path) -> None:
+    from trainers import await_verdict
+
+    (tmp_path / "attempt").write_text("mine")
+    (tmp_path / "verdict").write_text("12")
+    assert await_verdict(tmp_path, "mine", 12, timeout_s=5)  # the driver said go on past 12
+    assert not await_verdict(
+        tmp_path, "mine", 36, timeout_s=0.05
+    )  # no verdict for 36: trains on after the wait
+    (tmp_path / "attempt").write_text("stopped-by-hpo:pruned")
+    with pytest.raises(RuntimeError, match="superseded by stopped-by-hpo:pruned"):
+        await_verdict(tmp_path, "mine", 36, timeout_s=5)

@@ -44,10 +44,15 @@ if TYPE_CHECKING:
         apply_params,
         bound_by_policy,
         default_space,
+        distributions,
         max_space_parameters,
         model_parameters,
+        suggest,
+        to_sampler,
+        to_values,
     )
     from tools.hpo._start import SOBOL_POINTS, enqueue_start, prior_point, sobol_points
+    from tools.hpo._storage import rung_steps
     from tools.hpo._transfer import transfer
     from tools.hpo._trial import STOP_PREFIX
 
@@ -66,6 +71,7 @@ __all__ = [
     "apply_params",
     "bound_by_policy",
     "default_space",
+    "distributions",
     "enqueue_start",
     "is_random_turn",
     "make_sampler",
@@ -75,7 +81,11 @@ __all__ = [
     "policy_max_parameters",
     "prior_point",
     "run_search",
+    "rung_steps",
     "sobol_points",
+    "suggest",
+    "to_sampler",
+    "to_values",
     "transfer",
     "write_study_report",
 ]
@@ -102,8 +112,13 @@ _WHERE = {
     "ParamSpec": "_space",
     "SearchSpace": "_space",
     "default_space": "_space",
+    "distributions": "_space",
+    "suggest": "_space",
+    "to_sampler": "_space",
+    "to_values": "_space",
     "max_space_parameters": "_space",
     "run_search": "_search",
+    "rung_steps": "_storage",
     "transfer": "_transfer",
     "write_study_report": "_report",
 }

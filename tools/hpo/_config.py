@@ -86,6 +86,13 @@ class HPOConfig(VibeConfig):
         description="share of TPE's trials drawn uniformly at random, evenly spread (BOHB's 1/3): a model "
         "locked onto one region still sees the rest of the space (tools/hpo/_sampler.py)",
     )
+    reduction_factor: int = Field(
+        default=3,
+        ge=2,
+        le=8,
+        description="Hyperband / successive halving: a rung keeps the best 1/reduction_factor of the trials "
+        "that reached it, and rungs are this factor apart in steps (tools/hpo/_storage.py)",
+    )
     seed: int = 0
     budget: Budget = Field(default_factory=Budget)
     resources: TrialResources = Field(default_factory=TrialResources)

@@ -33,8 +33,8 @@ from tools.hpo._budget import over_budget, seconds_per_flop, spent_so_far, trial
 from tools.hpo._config import HPOConfig, StoppedBy, TrialSummary
 from tools.hpo._policy import ask_gate
 from tools.hpo._space import SearchSpace, apply_params, model_parameters, space_size, suggest
-from tools.hpo._storage import Heartbeat, finished_points, n_finished, summarize
-from tools.hpo._trial import prepare_trial_dir, run_launched_trial, run_trial, stop_trial
+from tools.hpo._storage import Heartbeat, finished_points, n_finished, rung_steps, summarize
+from tools.hpo._trial import go_on, prepare_trial_dir, run_launched_trial, run_trial, stop_trial
 from vibe.core.errors import UserError
 from vibe.core.log import progress
 from vibe.tracking import Tracker, start_run
@@ -65,6 +65,7 @@ class Running:
     step: int = 0
     values: dict[int, float] = field(default_factory=dict)
     stop: str | None = None  # why the driver stopped it: pruned, diverged, deadline, budget, policy
+    hold_at: frozenset[int] = frozenset()  # the rungs where the worker waits for go_on (rung_steps)
     tracker: Tracker | None = None  # its MLflow run, nested under the study's
 
     @property
@@ -252,6 +253,7 @@ class Driver:
         config, res = self.config, self.config.resources
         trial = self.study.ask()
         params = suggest(trial, self.space)
+        trial.set_user_attr("values", params)  # what runs (an ordered categorical is an index in params)
         run_dir = config.out / "trials" / f"trial_{trial.number:04d}"
         try:
             trial_config = _trial_config(config.base, params, run_dir=run_dir, cpus=res.cpus)
@@ -372,6 +374,7 @@ def _submit(
         "attempt": attempt,
         "threads": max(1, int(res.cpus)),
         "precision": "fp32" if res.gpus == 0 else "bf16",
+        "hold_at": rung_steps(hpo),  # the worker waits there for the pruner's verdict (see _follow)
     }
     options: dict[str, Any] = {
         "num_cpus": res.cpus if in_process else 0,
@@ -383,6 +386,7 @@ def _submit(
         trial=trial,
         config=config,
         ref=ref,
+        hold_at=frozenset(payload["hold_at"]),
         submitted=time.time(),
         flops_per_token=fpt,
         tokens_per_step=tokens_per_step,
@@ -413,6 +417,8 @@ def _follow(r: Running, config: HPOConfig) -> None:
             r.trial.report(value, r.step)
             if r.trial.should_prune():
                 r.stop = "pruned"
+            elif r.step in r.hold_at:
+                go_on(r.run_dir, r.step)
         if r.stop is not None:
             stop_trial(r.run_dir, reason=r.stop)
             log.info(

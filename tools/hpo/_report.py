@@ -14,6 +14,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tools.hpo._storage import trial_values
 from vibe.core.render import pyplot
 
 if TYPE_CHECKING:
@@ -119,7 +120,7 @@ def _best(complete: list[FrozenTrial], *, objective: str) -> list[str]:
         "",
         "| param | value |",
         "|---|---|",
-        *[f"| `{k}` | {_fmt(v)} |" for k, v in best.params.items()],
+        *[f"| `{k}` | {_fmt(v)} |" for k, v in trial_values(best).items()],
         "",
         f"Run directory: `{best.user_attrs.get('run_dir', '')}`",
         "",
@@ -128,7 +129,8 @@ def _best(complete: list[FrozenTrial], *, objective: str) -> list[str]:
 
 def _trials_table(trials: list[FrozenTrial]) -> list[str]:
     """One row per trial: state, value, steps, wall time, FLOPs, parameters and why it stopped."""
-    names = sorted({k for t in trials for k in t.params})
+    values = {t.number: trial_values(t) for t in trials}
+    names = sorted({k for t in trials for k in values[t.number]})
     lines = [
         "| # | state | value | steps | wall s | FLOPs | "
         + " | ".join(n.split(".")[-1] for n in names)
@@ -146,7 +148,7 @@ def _trials_table(trials: list[FrozenTrial]) -> list[str]:
         lines.append(
             f"| {t.number} | {t.state.name} | {_fmt(t.value)} | {a.get('steps', '')} | "
             f"{float(a.get('wall_s', 0)):.1f} | {float(a.get('flops', 0)):.3g} | "
-            + " | ".join(_fmt(t.params.get(n)) for n in names)
+            + " | ".join(_fmt(values[t.number].get(n)) for n in names)
             + f" | {str(note)[:120]} |"
         )
     return lines

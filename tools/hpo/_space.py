@@ -9,6 +9,13 @@ the base head size when it does not divide by the base head count (heads = hidde
 :func:`bound_by_policy` shrinks the width and depth bounds until the largest model of the space is within the
 policy's ``models.max_parameters`` (found through the gate alone, see its docstring), so every trial the
 sampler can propose is allowed.
+
+A categorical whose choices are all numbers (widths, batch sizes) is searched as the index of its sorted
+choices (``ParamSpec.ordered``; the study stores the index, :func:`to_values` and :func:`to_sampler` convert,
+and every trial records the values it ran with in its ``values`` user attr). TPE's kernel for a categorical
+has no notion of "nearby": in ``bench/hpo_efficiency.py`` one good trial at width 64 kept it at 64 for forty
+trials while the best results were at 32. On the index its numeric kernel carries what it learnt about a
+width to the neighbouring ones; choices such as 32/64/128 are evenly spaced on that index, i.e. on a log scale.
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 
 from vibe.core.config import VibeConfig, set_dotted
 
@@ -36,6 +43,8 @@ __all__ = [
     "model_parameters",
     "space_size",
     "suggest",
+    "to_sampler",
+    "to_values",
 ]
 
 _SECTIONS = ("model", "optimizer", "training", "parallel", "data", "ray")
@@ -51,6 +60,12 @@ class ParamSpec(VibeConfig):
     log: bool = False
     step: int | None = None
     choices: list[Any] | None = None
+    ordered: bool | None = Field(
+        default=None,
+        description="categorical only: search the sorted choices as an ordered index (an int to the "
+        "sampler), so TPE's numeric kernel carries what it learnt about one choice to its neighbours; "
+        "None: ordered when every choice is a number (widths, batch sizes), unordered otherwise",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> ParamSpec:
@@ -63,7 +78,16 @@ class ParamSpec(VibeConfig):
         if self.kind == "categorical":
             if not self.choices:
                 raise ValueError(f"{self.name}: kind categorical needs a non-empty `choices` list")
+            if self.ordered and not _numeric(self.choices):
+                raise ValueError(
+                    f"{self.name}: ordered: true needs numeric choices (got {self.choices}); "
+                    "leave `ordered` out or set it to false for named choices"
+                )
+            if _numeric(self.choices) and len(set(self.choices)) != len(self.choices):
+                raise ValueError(f"{self.name}: choices {self.choices} repeat a value; list each once")
             return self
+        if self.ordered is not None:
+            raise ValueError(f"{self.name}: `ordered` applies to kind categorical only (this is {self.kind})")
         if self.low is None or self.high is None:
             raise ValueError(f"{self.name}: kind {self.kind} needs both `low` and `high`")
         if self.low > self.high:
@@ -73,6 +97,22 @@ class ParamSpec(VibeConfig):
         if self.log and self.step not in (None, 1):
             raise ValueError(f"{self.name}: log: true cannot be combined with step {self.step}")
         return self
+
+    @property
+    def is_ordered(self) -> bool:
+        """A categorical searched as the index of its sorted choices (see ``ordered``)."""
+        if self.kind != "categorical":
+            return False
+        return _numeric(self.choices or []) if self.ordered is None else self.ordered
+
+    def ordered_choices(self) -> list[Any]:
+        """The choices in the order the sampler sees them: sorted when ordered, as given otherwise."""
+        choices = list(self.choices or [])
+        return sorted(choices) if self.is_ordered else choices
+
+
+def _numeric(choices: list[Any]) -> bool:
+    return all(isinstance(c, int | float) and not isinstance(c, bool) for c in choices)
 
 
 class SearchSpace(VibeConfig):
@@ -165,7 +205,9 @@ def distributions(space: SearchSpace) -> dict[str, optuna.distributions.BaseDist
 
     out: dict[str, Any] = {}
     for p in space.params:
-        if p.kind == "categorical":
+        if p.is_ordered:
+            out[p.name] = IntDistribution(0, len(p.choices or []) - 1)
+        elif p.kind == "categorical":
             out[p.name] = CategoricalDistribution(list(p.choices or []))
         elif p.kind == "int":
             out[p.name] = IntDistribution(int(p.low or 0), int(p.high or 0), log=p.log, step=p.step or 1)
@@ -175,10 +217,14 @@ def distributions(space: SearchSpace) -> dict[str, optuna.distributions.BaseDist
 
 
 def suggest(trial: optuna.Trial, space: SearchSpace) -> dict[str, Any]:
-    """Draw the trial's values (enqueued trials get their fixed values back)."""
+    """Draw the trial's values (enqueued trials get their fixed values back). An ordered categorical is
+    drawn as the index of its sorted choices and returned as the choice."""
     values: dict[str, Any] = {}
     for p in space.params:
-        if p.kind == "categorical":
+        if p.is_ordered:
+            choices = p.ordered_choices()
+            values[p.name] = choices[trial.suggest_int(p.name, 0, len(choices) - 1)]
+        elif p.kind == "categorical":
             values[p.name] = trial.suggest_categorical(p.name, list(p.choices or []))
         elif p.kind == "int":
             values[p.name] = trial.suggest_int(
@@ -187,6 +233,31 @@ def suggest(trial: optuna.Trial, space: SearchSpace) -> dict[str, Any]:
         else:
             values[p.name] = trial.suggest_float(p.name, float(p.low or 0), float(p.high or 0), log=p.log)
     return values
+
+
+def to_values(space: SearchSpace, params: dict[str, Any]) -> dict[str, Any]:
+    """A trial's params as the study stores them (an ordered categorical as its index) to run values."""
+    out = dict(params)
+    for p in space.params:
+        if p.is_ordered and p.name in out:
+            choices = p.ordered_choices()
+            index = out[p.name]
+            if isinstance(index, int) and not isinstance(index, bool) and 0 <= index < len(choices):
+                out[p.name] = choices[index]
+    return out
+
+
+def to_sampler(space: SearchSpace, values: dict[str, Any]) -> dict[str, Any]:
+    """Run values to what the study stores (``study.enqueue_trial`` takes these): the inverse of
+    :func:`to_values`; a value that is not one of an ordered categorical's choices raises ValueError."""
+    out = dict(values)
+    for p in space.params:
+        if p.is_ordered and p.name in out:
+            choices = p.ordered_choices()
+            if out[p.name] not in choices:
+                raise ValueError(f"{p.name}: {out[p.name]!r} is not one of the choices {choices}")
+            out[p.name] = choices.index(out[p.name])
+    return out
 
 
 def space_size(space: SearchSpace) -> float:

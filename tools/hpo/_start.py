@@ -21,7 +21,7 @@ import math
 import warnings
 from typing import TYPE_CHECKING, Any
 
-from tools.hpo._space import ParamSpec, SearchSpace
+from tools.hpo._space import ParamSpec, SearchSpace, to_sampler
 
 if TYPE_CHECKING:
     import optuna
@@ -91,14 +91,14 @@ def enqueue_start(
             break
         if point and key not in seen:
             seen.add(key)
-            study.enqueue_trial(point, user_attrs={"start": origin})
+            study.enqueue_trial(to_sampler(space, point), user_attrs={"start": origin})
     return len(seen)
 
 
 def _from_unit(p: ParamSpec, u: float) -> Any:
     """``u`` in [0, 1) to a value of ``p``: evenly in the range (in log space for log params)."""
     if p.kind == "categorical":
-        choices = list(p.choices or [])
+        choices = p.ordered_choices()
         return choices[min(int(u * len(choices)), len(choices) - 1)]
     low, high = float(p.low or 0), float(p.high or 0)
     if p.kind == "int" and not p.log:

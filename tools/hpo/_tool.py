@@ -43,7 +43,7 @@ class HPOArgs(ToolArgs):
     out: str | None = Field(default=None, description="study directory; None: WORKDIR/hpo/STUDY_NAME")
     space: list[dict[str, Any]] | None = Field(
         default=None,
-        description="ParamSpec entries (name, kind, low, high, log, step, choices); None: default",
+        description="ParamSpec entries (name, kind, low, high, log, step, choices, ordered); None: default",
     )
     objective: Literal["val_loss", "val_bpb"] = "val_bpb"
     sampler: Literal["tpe", "cmaes", "random"] = "tpe"

@@ -25,7 +25,7 @@ from typing import Any
 
 from vibe.core.log import ROOTS
 
-__all__ = ["STOP_PREFIX", "prepare_trial_dir", "run_trial", "stop_trial"]
+__all__ = ["STOP_PREFIX", "go_on", "prepare_trial_dir", "run_trial", "stop_trial"]
 
 STOP_PREFIX = "stopped-by-hpo:"
 
@@ -50,6 +50,13 @@ def stop_trial(run_dir: Path, *, reason: str) -> None:
     trial the policy denied), so every trial number has exactly one run directory saying how it ended."""
     run_dir.mkdir(parents=True, exist_ok=True)
     _write_token(run_dir, f"{STOP_PREFIX}{reason}")
+
+
+def go_on(run_dir: Path, step: int) -> None:
+    """The pruner's verdict at a rung: the worker holding at ``step`` (``trainers.await_verdict``) trains on."""
+    tmp = run_dir / f"verdict.{uuid.uuid4().hex}.tmp"
+    tmp.write_text(str(step))
+    os.replace(tmp, run_dir / "verdict")
 
 
 def _write_token(run_dir: Path, token: str) -> None:

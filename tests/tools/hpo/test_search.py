@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from hpo_helpers import lr_space, proxy_run
 
-from tools.hpo import Budget, HPOConfig, ParamSpec, SearchSpace, TrialResources, run_search
+from tools.hpo import Budget, HPOConfig, ParamSpec, SearchSpace, TrialResources, run_search, rung_steps
 
 
 def _config(data: Path, out: Path, **fields: object) -> HPOConfig:
@@ -28,9 +28,9 @@ def test_hyperband_prunes_poor_trials_and_max_trials_stops(
     assert result.n_complete + result.n_pruned == 8 and result.n_failed == 0
     assert result.n_pruned >= 1
     pruned = [t for t in result.trials if t.state == "PRUNED"]
-    # pruned at an early rung, not run out (tiny steps of ~50 ms may train on a few before the stop is read)
-    assert all(t.user_attrs["stopped_at"] < config.base.training.max_steps for t in pruned)
-    assert all(t.user_attrs["stopped_at"] <= t.steps for t in pruned)
+    # pruned at a rung, and no step past it: the worker holds there for the driver's verdict
+    assert all(t.user_attrs["stopped_at"] in rung_steps(config) for t in pruned)
+    assert all(t.steps == t.user_attrs["stopped_at"] for t in pruned)
     assert result.best is not None and result.best.steps == config.base.training.max_steps
     assert result.report.is_file() and (tmp_path / "study" / "history.png").is_file()
 

@@ -84,3 +84,45 @@ def test_bounding_fails_when_even_the_smallest_model_is_too_big() -> None:
     space = SearchSpace(params=[ParamSpec(name="model.num_layers", kind="int", low=1, high=2)])
     with pytest.raises(UserError, match=r"models\.max_parameters"):
         bound_by_policy(space, _base(), vocab_size=768, limit=1000)
+
+
+def test_a_numeric_categorical_is_suggested_as_an_ordered_index_and_runs_as_its_value() -> None:
+    import optuna
+
+    from tools.hpo import distributions, suggest, to_sampler, to_values
+
+    width = ParamSpec(name="model.hidden_size", kind="categorical", choices=[128, 32, 64])
+    named = ParamSpec(name="model.normalization", kind="categorical", choices=["RMSNorm", "LayerNorm"])
+    space = SearchSpace(params=[width, named])
+    assert width.is_ordered and width.ordered_choices() == [32, 64, 128]
+    assert not named.is_ordered  # named choices keep TPE's categorical kernel
+    assert isinstance(distributions(space)["model.hidden_size"], optuna.distributions.IntDistribution)
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    study.enqueue_trial(to_sampler(space, {"model.hidden_size": 32, "model.normalization": "LayerNorm"}))
+    seen = set()
+    for _ in range(12):
+        trial = study.ask()
+        values = suggest(trial, space)
+        assert trial.params["model.hidden_size"] == [32, 64, 128].index(values["model.hidden_size"])
+        assert to_values(space, trial.params) == values
+        seen.add(values["model.hidden_size"])
+        study.tell(trial, 1.0)
+    assert study.trials[0].params["model.hidden_size"] == 0  # the enqueued width 32, as its index
+    assert seen == {32, 64, 128}
+    unordered = SearchSpace(params=[width.model_copy(update={"ordered": False})])
+    assert isinstance(
+        distributions(unordered)["model.hidden_size"], optuna.distributions.CategoricalDistribution
+    )
+    with pytest.raises(ValueError, match=r"model.hidden_size: 48 is not one of the choices \[32, 64, 128\]"):
+        to_sampler(space, {"model.hidden_size": 48})
+
+
+def test_ordered_needs_numeric_choices_of_a_categorical() -> None:
+    with pytest.raises(ValidationError, match=r"model.normalization: ordered: true needs numeric choices"):
+        ParamSpec(
+            name="model.normalization", kind="categorical", choices=["RMSNorm", "LayerNorm"], ordered=True
+        )
+    with pytest.raises(ValidationError, match=r"optimizer.lr: `ordered` applies to kind categorical only"):
+        ParamSpec(name="optimizer.lr", kind="float", low=1e-4, high=1e-2, ordered=True)
+    with pytest.raises(ValidationError, match=r"model.hidden_size: choices \[32, 32\] repeat a value"):
+        ParamSpec(name="model.hidden_size", kind="categorical", choices=[32, 32])

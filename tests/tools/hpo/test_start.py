@@ -16,23 +16,14 @@ from tools.hpo import (
     InterleavedSampler,
     ParamSpec,
     SearchSpace,
+    distributions,
     enqueue_start,
     open_study,
     prior_point,
     run_search,
     sobol_points,
+    to_values,
 )
-
-
-def _distributions() -> dict[str, object]:
-    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
-
-    return {
-        "optimizer.lr": FloatDistribution(1e-4, 0.3, log=True),
-        "optimizer.warmup_steps": IntDistribution(0, 12),
-        "optimizer.weight_decay": FloatDistribution(0.0, 0.3),
-        "model.hidden_size": CategoricalDistribution([32, 48, 128]),
-    }
 
 
 def _space() -> SearchSpace:
@@ -86,8 +77,8 @@ def test_a_fresh_study_asks_the_prior_then_the_sobol_points_and_is_seeded_once(t
     assert enqueue_start(study, space, base, seed=2) == 1 + SOBOL_POINTS
     asked = []
     for _ in range(1 + SOBOL_POINTS + 1):
-        trial = study.ask(_distributions())  # type: ignore[arg-type]
-        asked.append(trial.params)
+        trial = study.ask(distributions(space))
+        asked.append(to_values(space, trial.params))  # the width is asked as an index (ordered)
         study.tell(trial, 1.0)
     assert asked[0] == prior_point(space, base)
     assert asked[1 : 1 + SOBOL_POINTS] == sobol_points(space, n=SOBOL_POINTS, seed=2)
@@ -127,7 +118,8 @@ def test_run_search_seeds_only_a_tpe_study_with_the_sobol_start(
     ("budget", "pruner"),
     [
         ({"max_trials": 8}, "SuccessiveHalvingPruner"),  # 8 trials: TPE could not model 2 brackets
-        ({"max_trials": 40}, "HyperbandPruner"),
+        ({"max_trials": 40}, "SuccessiveHalvingPruner"),  # 40: still too few for 2 brackets (< 100)
+        ({"max_trials": 100}, "HyperbandPruner"),
         ({"max_trials": None, "flops": 6 * 24 * 8 * 64 * 1.3e6}, "SuccessiveHalvingPruner"),  # ~6 trials
     ],
 )
@@ -141,3 +133,16 @@ def test_hyperband_brackets_are_sized_to_the_budget(
     assert type(open_study(config).pruner).__name__ == pruner
     random = config.model_copy(update={"sampler": "random", "study_name": "r"})
     assert type(open_study(random).pruner).__name__ == "HyperbandPruner"  # no model to starve
+
+
+def test_trials_hold_at_the_rungs_of_their_pruner(hpo_data: Path, tmp_path: Path) -> None:
+    from tools.hpo import rung_steps
+
+    base = proxy_run(hpo_data, tmp_path / "base")  # 24 steps, validation every 4: the first rung at 8
+    config = HPOConfig(out=tmp_path / "study", study_name="h", base=base, space=_space())
+    assert rung_steps(config) == [8]  # 8 x 3 = 24 is the end, not a rung
+    assert rung_steps(config.model_copy(update={"reduction_factor": 2})) == [8, 16]
+    assert rung_steps(config.model_copy(update={"pruner": "median"})) == [8, 12, 16, 20]
+    assert rung_steps(config.model_copy(update={"pruner": "none"})) == []
+    with pytest.raises(ValueError, match="reduction_factor"):
+        HPOConfig(out=tmp_path / "study", study_name="h", base=base, space=_space(), reduction_factor=1)
