@@ -86,7 +86,7 @@ def phases(workdir: Path, thread: str, records: list, started_at: float) -> dict
     return dict(sorted(out.items(), key=lambda kv: kv[1]))
 
 
-def run_once(*, use_llm: bool, steps: int) -> dict[str, object]:
+def run_once(*, use_llm: bool, steps: int, train_ahead: bool = True) -> dict[str, object]:
     from vibe.agent import Agent, AgentSettings, PlanSettings
     from vibe.ledger import SqliteLedger
 
@@ -98,7 +98,10 @@ def run_once(*, use_llm: bool, steps: int) -> dict[str, object]:
         endpoint = ensure_server()
         llm = OpenAIChatModel(LLMConfig(url=endpoint.url, model=endpoint.model, max_tokens=200))
     settings = AgentSettings(
-        workdir=str(workdir), plan=PlanSettings(proxy_max_steps=steps), llm_proposals=use_llm
+        workdir=str(workdir),
+        plan=PlanSettings(proxy_max_steps=steps),
+        llm_proposals=use_llm,
+        train_ahead=train_ahead,
     )
     timings: dict[str, float] = {}
     started, started_at, load = time.perf_counter(), time.time(), os.getloadavg()
@@ -114,7 +117,8 @@ def run_once(*, use_llm: bool, steps: int) -> dict[str, object]:
     ]
     usage = llm.usage if llm else None
     return {
-        "mode": "llm" if use_llm else "rules-only",
+        "mode": ("llm" if use_llm else "rules-only") + ("" if train_ahead else ", no train-ahead"),
+        "train_ahead": train_ahead,
         "status": outcome.status,
         "request_to_first_step_s": timings.get("first_step_s"),
         "total_s": total,
@@ -139,10 +143,19 @@ def main() -> None:
     parser.add_argument("--no-llm", action="store_true", help="only the rules-only mode")
     parser.add_argument("--steps", type=int, default=20, help="training steps of the local run")
     parser.add_argument("--out", type=Path, default=RESULTS / "agent_latency.json")
+    parser.add_argument("--repeats", type=int, default=1, help="runs of each mode, interleaved")
+    parser.add_argument(
+        "--compare-ahead", action="store_true",
+        help="also run each mode with the train step's child started only at its turn (train_ahead off)",
+    )  # fmt: skip
     args = parser.parse_args()
-    runs = [run_once(use_llm=False, steps=args.steps)]
-    if not args.no_llm:
-        runs.append(run_once(use_llm=True, steps=args.steps))
+    modes = [(False, True)] + ([] if args.no_llm else [(True, True)])
+    if args.compare_ahead:
+        modes += [(llm, False) for llm, _ in modes]
+    runs = []
+    for k in range(args.repeats):  # interleaved, the order rotating, so a burst of load hits every mode
+        for use_llm, ahead in modes[k % len(modes) :] + modes[: k % len(modes)]:
+            runs.append(run_once(use_llm=use_llm, steps=args.steps, train_ahead=ahead))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(runs, indent=2))
     for r in runs:
