@@ -111,10 +111,13 @@ def _sample_stage(
     data: Path,
     hf_dir: Path | None,
     seq_length: int | None,
+    samples: int = 1,
+    val_bpb: float | None = None,
 ) -> dict[str, Any]:
-    """Violation rate of completions (seeded, temperature 1) for ``prompts`` and held-out bits per byte of
-    ``data``'s valid split. ``hf_dir``: sample with an HF mirror of the run's weights (KV cache), else with
-    the trainer's own Megatron sampler."""
+    """Violation rate of ``samples`` completions per prompt (seeded, temperature 1) for ``prompts`` and
+    held-out bits per byte of ``data``'s valid split (``val_bpb``: already known, not scored again).
+    ``hf_dir``: sample with an HF mirror of the run's weights (KV cache), else with the trainer's own
+    Megatron sampler."""
     from tools.eval import evaluate
     from tools.posttrain import Sample, violation_rate
     from trainers.posttrain import PolicyTrainer, PostTrainConfig, read_base_run, tokenize_prompt
@@ -129,19 +132,23 @@ def _sample_stage(
         ids = [tokenize_prompt([{"role": "user", "content": p["prompt"]}], template, encode) for p in prompts]
         sampler = trainer if hf_dir is None else _mirror(hf_dir, ids[0], _stops(base))(trainer)
         sample = sampler.sample if hf_dir is None else sampler.generate
-        groups = sample(ids, n=1, max_new_tokens=max_new_tokens, temperature=1.0, seed=seed)
+        groups = sample(ids, n=samples, max_new_tokens=max_new_tokens, temperature=1.0, seed=seed)
     finally:
         trainer.close()
-    tokens = [g[0].ids if hasattr(g[0], "ids") else g[0][0] for g in groups]
+    tokens = [c.ids if hasattr(c, "ids") else c[0] for g in groups for c in g]  # prompt-major
     tok = base.tokenizer()
     texts = [tok.decode(t, skip_special_tokens=False).split("<|im_end|>")[0] for t in tokens]
-    report = violation_rate(policy, [Sample(p["prompt"], t, p) for p, t in zip(prompts, texts, strict=True)])
+    records = [p for p in prompts for _ in range(samples)]
+    report = violation_rate(policy, [Sample(p["prompt"], t, p) for p, t in zip(records, texts, strict=True)])
     sampled_s = time.perf_counter() - started
-    held_out = evaluate(run, data=[data])
+    if val_bpb is None:
+        val_bpb = evaluate(run, data=[data]).valid.bpb
     return {
         "violation_rate": report.policy_violation_rate,
         "per_rule": report.per_rule,
-        "val_bpb": held_out.valid.bpb,
+        "eval_samples": samples,
+        "completions": len(texts),
+        "val_bpb": val_bpb,
         "completion_tokens_mean": statistics.fmean(len(t) for t in tokens),
         "examples": texts[:3],
         "sample_s": sampled_s,
@@ -207,6 +214,7 @@ def main() -> None:
     parser.add_argument("--rl-lr", type=float, default=1e-4)
     parser.add_argument("--max-new-tokens", type=int, default=96)
     parser.add_argument("--eval-prompts", type=int, default=32)
+    parser.add_argument("--eval-samples", type=int, default=1, help="completions per held-out prompt")
     parser.add_argument("--max-chars", type=int, default=1200, help="longest function source used")
     parser.add_argument("--seq-length", type=int, default=None, help="post-training sequence length")
     parser.add_argument("--workdir", type=Path, default=None)
@@ -291,9 +299,13 @@ def main() -> None:
     stages.update(json.loads(scored.read_text()) if scored.is_file() else {})
 
     def score(name: str, run: Path) -> None:
-        if name not in stages:
+        kept = stages.get(name)
+        if kept is None or kept.get("eval_samples", 1) != args.eval_samples:  # bpb is kept: no sampling in it
             stages[name] = _sample_stage(run, eval_prompts, policy, max_new_tokens=args.max_new_tokens, seed=1,
-                data=data, hf_dir=hf_dir, seq_length=seq)  # fmt: skip
+                data=data, hf_dir=hf_dir, seq_length=seq, samples=args.eval_samples,
+                val_bpb=kept["val_bpb"] if kept else None)  # fmt: skip
+            if kept and "train_s" in kept:
+                stages[name]["train_s"] = kept["train_s"]
             scored.write_text(json.dumps(stages, indent=2))
         s = stages[name]
         print(f"{name:5s} violation rate {s['violation_rate']:.3f}  held-out {s['val_bpb']:.4f} bits/byte  "
