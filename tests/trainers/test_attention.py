@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import os
-import socket
-import subprocess
-import sys
+from script_run import run_script
 
 _SCRIPT = r"""
 import json, os, torch, torch.distributed as dist
@@ -37,18 +33,7 @@ print(json.dumps({
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_sdpa_attention_matches_megatrons_local_attention() -> None:
-    env = {**os.environ, "PORT": str(_free_port())}
-    done = subprocess.run(
-        [sys.executable, "-c", _SCRIPT], capture_output=True, text=True, timeout=300, env=env
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result = run_script(_SCRIPT)
     assert result["kinds"] == ["SDPAttention", "DotProductAttention"]
     assert result["loss"] < 1e-5 and result["grad"] < 1e-6

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import os
-import socket
-import subprocess
-import sys
+from script_run import run_script
 
 _SCRIPT = r"""
 import json, os, torch, torch.distributed as dist
@@ -47,18 +43,7 @@ print(json.dumps({
 
 
 def test_compiled_layers_give_the_eager_models_loss_and_gradients() -> None:
-    with socket.socket() as free:
-        free.bind(("127.0.0.1", 0))
-        port = free.getsockname()[1]
-    done = subprocess.run(
-        [sys.executable, "-c", _SCRIPT],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, "PORT": str(port)},
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result = run_script(_SCRIPT, timeout=600)
     assert result["eager_compiled"] == [False, False, False]
     assert result["compiled"] == [True, True, True]  # both layers, and the loss (CPU, one TP rank)
     assert result["same_names"]  # parameters and state dict keys unchanged: checkpoints are the same

@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import json
-import os
-import socket
-import subprocess
-import sys
-
 import torch
 from megatron.core.models.common.embeddings import rope_utils
+from script_run import run_script
 
 from trainers import cpu_compat
 
@@ -96,17 +91,6 @@ print(json.dumps({
 
 
 def test_gpt_model_with_fused_rope_and_swiglu_has_the_unfused_models_loss_and_gradients() -> None:
-    with socket.socket() as free:
-        free.bind(("127.0.0.1", 0))
-        port = free.getsockname()[1]
-    done = subprocess.run(
-        [sys.executable, "-c", _SCRIPT],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "PORT": str(port)},
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result = run_script(_SCRIPT)
     assert result["installed"]
     assert result["loss"] < 1e-6 and result["grad"] < 1e-6
